@@ -1,0 +1,1 @@
+"""pytest-nfv: benchmark NFV virtualization backends as pytest suites."""

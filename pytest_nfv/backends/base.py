@@ -1,0 +1,116 @@
+"""The backend protocol: what every virtualization must offer the suites, and nothing more.
+
+A backend hides its engine (pyroute2, the Docker SDK, libvirt) behind these few verbs, imports
+that engine lazily, and translates the engine's errors at its boundary. It is a context
+manager: leaving it removes everything it started, in any order of failure. Everything it
+creates is named or labelled with its ``RunIdentity`` so that ``reap`` -- the crash-recovery
+path behind ``pytest-nfv cleanup`` -- can remove exactly the resources of dead runs.
+
+The probes need only two things from a backend: the network namespace from which instances
+answer ICMP (``probe_netns``), and for the testbed, the namespaces of hosts A and B. So every
+backend, however it runs its instances, presents them on a network reachable from a namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from pytest_nfv.identity import RunIdentity
+from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
+
+__all__ = ["Backend", "CleanupReport", "EngineInfo", "StartCallback"]
+
+StartCallback = Callable[[InstanceSpec], None]
+"""Called by ``Backend.start`` just before each instance's start request goes out."""
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What runs the instances, for the report header and the benchmark record."""
+
+    name: str
+    version: str
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        extra = f" ({'; '.join(self.notes)})" if self.notes else ""
+        return f"{self.name} {self.version}{extra}"
+
+
+@dataclass
+class CleanupReport:
+    """What a reap removed, what it left because its owner still runs, and what failed."""
+
+    removed: list[str] = field(default_factory=list)
+    left_live: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def merge(self, other: CleanupReport) -> None:
+        self.removed += other.removed
+        self.left_live += other.left_live
+        self.errors += other.errors
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One virtualization solution, as the suites drive it.
+
+    Lifecycle: ``open`` (may raise ``BackendUnavailable``), any number of start/stop and
+    testbed calls, ``close`` (idempotent; removes all that is left).
+    """
+
+    name: str
+    identity: RunIdentity
+
+    def open(self) -> None:
+        """Probe the host and set up shared infrastructure (a switch, a network).
+
+        Raises:
+            BackendUnavailable: with what was probed and what is missing.
+        """
+
+    def close(self) -> None:
+        """Remove every resource this backend created and still holds."""
+
+    def engine(self) -> EngineInfo:
+        """Engine name and version (valid after ``open``)."""
+
+    @property
+    def probe_netns(self) -> str | None:
+        """Namespace path from which instance addresses answer ICMP (None: the caller's)."""
+
+    def plan(self, count: int) -> list[InstanceSpec]:
+        """Names and addresses for ``count`` new VNF instances (reserved until stopped)."""
+
+    def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
+        """Issue the start requests, calling ``on_start(spec)`` just before each one.
+
+        Returns when every request was issued; readiness is the prober's business.
+
+        Raises:
+            BackendError: the engine refused; instances already started are still returned
+                to ``stop`` by ``close``.
+        """
+
+    def stop(self, instances: Sequence[Instance]) -> None:
+        """Stop and remove ``instances`` (and release their addresses)."""
+
+    def deploy_testbed(self) -> Testbed:
+        """Hosts A, B and B2 with their responders; the proxy VNF comes from ``start_proxy``."""
+
+    def start_proxy(self, testbed: Testbed, on_start: StartCallback) -> Instance:
+        """Start the proxy VNF instance (Algorithm 1) between A and B."""
+
+    def stop_proxy(self, proxy: Instance) -> None:
+        """Stop the proxy VNF instance."""
+
+    def set_path(self, testbed: Testbed, mode: PathMode) -> None:
+        """``proxy``: the VNF forwards; ``direct``: the same hop forwards without the VNF."""
+
+    def reconfigure_proxy(self, testbed: Testbed, host_b_is_b2: bool) -> None:
+        """Point the running proxy VNF at B2 (True) or back at B (False); returns when acked."""
+
+    def memory_pids(self, instance: Instance) -> Sequence[int]:
+        """Host processes whose memory is the instance's (for PSS attribution)."""

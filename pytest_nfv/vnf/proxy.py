@@ -1,0 +1,109 @@
+"""The proxy VNF of the netns backend: Algorithm 1 as a process on one interface.
+
+Run inside the proxy instance's namespace::
+
+    python -m pytest_nfv.vnf.proxy --iface eth0 --host-a 10.213.0.3 --mac-a 02:.. \
+        --host-b 10.213.0.4 --mac-b 02:.. [--sink-port 7]
+
+It reads every frame addressed to its own MAC on ``--iface`` through an AF_PACKET socket,
+rewrites it (``rewrite.rewrite_frame``) and sends it back out of the same interface. Its
+standard input is a control channel, one command per line, each answered ``ok`` on stdout:
+``set-b IP MAC`` (reconfigure: B is now elsewhere), ``pause`` / ``resume`` (stop forwarding
+while the kernel routes the same path, for the direct-path comparison), and EOF ends it.
+``--sink-port`` binds a UDP socket on the proxy's address so datagrams A sends to the proxy
+are not answered with ICMP port-unreachable by the proxy's own kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import selectors
+import socket
+import sys
+
+from pytest_nfv.vnf.rewrite import ProxyTable, mac_bytes, rewrite_frame
+
+ETH_P_ALL = 0x0003
+PACKET_HOST = 0
+PACKET_IGNORE_OUTGOING = 23
+SOL_PACKET = 263
+FRAME_BUFFER = 65536 + 64
+
+
+def _ip(text: str) -> bytes:
+    return ipaddress.IPv4Address(text).packed
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="pytest_nfv.vnf.proxy", description=__doc__)
+    parser.add_argument("--iface", default="eth0")
+    parser.add_argument("--host-a", required=True)
+    parser.add_argument("--mac-a", required=True)
+    parser.add_argument("--host-b", required=True)
+    parser.add_argument("--mac-b", required=True)
+    parser.add_argument("--sink-port", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def _own_mac(iface: str) -> bytes:
+    with open(f"/sys/class/net/{iface}/address") as f:
+        return mac_bytes(f.read().strip())
+
+
+def serve(args: argparse.Namespace) -> int:
+    table = ProxyTable(_ip(args.host_a), _ip(args.host_b), mac_bytes(args.mac_a),
+                       mac_bytes(args.mac_b), _own_mac(args.iface))
+    wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    wire.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    wire.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    wire.bind((args.iface, 0))
+    wire.setblocking(False)
+    sink = None
+    if args.sink_port:
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+        sink.bind(("0.0.0.0", args.sink_port))
+    control = sys.stdin.buffer
+    selector = selectors.DefaultSelector()
+    selector.register(wire, selectors.EVENT_READ, "wire")
+    selector.register(control, selectors.EVENT_READ, "control")
+    buffer = bytearray(FRAME_BUFFER)
+    forwarding = True
+    print("ready", flush=True)
+    while True:
+        for key, _ in selector.select():
+            if key.data == "control":
+                line = control.readline()
+                if not line:
+                    return 0
+                forwarding, table = _command(line.decode().split(), forwarding, table)
+                print("ok", flush=True)
+                continue
+            while True:
+                try:
+                    length, address = wire.recvfrom_into(buffer)
+                except BlockingIOError:
+                    break
+                if forwarding and address[2] == PACKET_HOST and rewrite_frame(buffer, length, table):
+                    wire.send(memoryview(buffer)[:length])
+
+
+def _command(words: list[str], forwarding: bool, table: ProxyTable) -> tuple[bool, ProxyTable]:
+    if words == ["pause"]:
+        return False, table
+    if words == ["resume"]:
+        return True, table
+    if len(words) == 3 and words[0] == "set-b":
+        return forwarding, ProxyTable(table.host_a, _ip(words[1]), table.mac_a,
+                                      mac_bytes(words[2]), table.own_mac)
+    print(f"error unknown command {' '.join(words)!r}", file=sys.stderr, flush=True)
+    return forwarding, table
+
+
+def main(argv: list[str] | None = None) -> int:
+    return serve(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

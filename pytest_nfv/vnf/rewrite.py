@@ -1,0 +1,145 @@
+"""Algorithm 1 of the paper, as a pure function over one Ethernet frame.
+
+    if pkt.src == host_A: pkt.dst <- host_B
+    elif pkt.src == host_B: pkt.dst <- host_A
+    send(pkt, eth0)
+
+Kept free of sockets so that it can be checked exhaustively (hypothesis, scapy-built frames)
+and reused by every process-shaped proxy. What the pseudo-code leaves implicit, and a real
+wire needs, is done here too: the Ethernet header is readdressed (we are one hop), the IPv4
+header checksum is updated, and the UDP/TCP checksum -- whose pseudo-header covers the
+destination address -- is made right again. Frames from anyone but A or B are dropped: sending
+them back out of the one interface they came in on would only loop them.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+__all__ = ["ProxyTable", "internet_checksum", "mac_bytes", "rewrite_frame"]
+
+ETH_HLEN = 14
+ETH_P_IP = 0x0800
+PROTO_TCP = 6
+PROTO_UDP = 17
+_CSUM_OFFSET = {PROTO_TCP: 16, PROTO_UDP: 6}
+
+
+def mac_bytes(mac: str) -> bytes:
+    """``"02:4e:46:00:00:05"`` -> six bytes."""
+    parts = mac.split(":")
+    if len(parts) != 6:
+        raise ValueError(f"not a MAC address: {mac!r}")
+    return bytes(int(p, 16) for p in parts)
+
+
+@dataclass(frozen=True)
+class ProxyTable:
+    """The proxy's whole state: who A and B are, on the wire and in IP, and its own MAC."""
+
+    host_a: bytes  # 4-byte IPv4 address
+    host_b: bytes
+    mac_a: bytes  # 6-byte MAC
+    mac_b: bytes
+    own_mac: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.host_a) != 4 or len(self.host_b) != 4:
+            raise ValueError("host addresses must be 4-byte IPv4 addresses")
+        if len(self.mac_a) != 6 or len(self.mac_b) != 6 or len(self.own_mac) != 6:
+            raise ValueError("MAC addresses must be 6 bytes")
+
+
+def _fold(total: int) -> int:
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def internet_checksum(data: bytes | bytearray | memoryview) -> int:
+    """RFC 1071 checksum (ones' complement of the ones' complement sum of 16-bit words)."""
+    raw = bytes(data)
+    if len(raw) % 2:
+        raw += b"\0"
+    total = sum(struct.unpack(f"!{len(raw) // 2}H", raw))
+    return ~_fold(total) & 0xFFFF
+
+
+def _adjust(checksum: int, old: bytes, new: bytes) -> int:
+    """RFC 1624 incremental update: HC' = ~(~HC + ~m + m') over the changed 16-bit words."""
+    total = ~checksum & 0xFFFF
+    for i in range(0, len(old), 2):
+        total += (~((old[i] << 8) | old[i + 1])) & 0xFFFF
+        total += (new[i] << 8) | new[i + 1]
+    return ~_fold(total) & 0xFFFF
+
+
+def rewrite_frame(frame: bytearray, length: int, table: ProxyTable) -> bool:
+    """Apply Algorithm 1 to ``frame[:length]`` in place.
+
+    Returns True when the frame is to be sent (it came from A or B), False to drop it.
+    """
+    if length < ETH_HLEN + 20 or (frame[12] << 8 | frame[13]) != ETH_P_IP:
+        return False
+    ip = ETH_HLEN
+    ihl = (frame[ip] & 0x0F) * 4
+    if frame[ip] >> 4 != 4 or ihl < 20 or length < ip + ihl:
+        return False
+    src = bytes(frame[ip + 12 : ip + 16])
+    if src == table.host_a:
+        new_dst, new_mac = table.host_b, table.mac_b
+    elif src == table.host_b:
+        new_dst, new_mac = table.host_a, table.mac_a
+    else:
+        return False
+    frame[0:6] = new_mac
+    frame[6:12] = table.own_mac
+    old_dst = bytes(frame[ip + 16 : ip + 20])
+    if old_dst != new_dst:
+        frame[ip + 16 : ip + 20] = new_dst
+        ip_csum = (frame[ip + 10] << 8) | frame[ip + 11]
+        struct.pack_into("!H", frame, ip + 10, _adjust(ip_csum, old_dst, new_dst))
+    _fix_transport_checksum(frame, length, ip, ihl, old_dst, new_dst)
+    return True
+
+
+def _fix_transport_checksum(
+    frame: bytearray, length: int, ip: int, ihl: int, old_dst: bytes, new_dst: bytes
+) -> None:
+    """Make the UDP/TCP checksum match the new destination.
+
+    Only the first fragment carries the transport header. An unfragmented segment is summed
+    afresh even when the destination did not change: a sender with checksum offload (veth,
+    most NICs) leaves only the pseudo-header sum in the field for the last hop to finish, and
+    a frame re-sent through a packet socket gets no such finishing. A fragmented datagram was necessarily summed
+    in full by the sender's stack, so the incremental update is exact and cheap.
+    """
+    proto = frame[ip + 9]
+    offset_field = struct.unpack_from("!H", frame, ip + 6)[0]
+    more_fragments = bool(offset_field & 0x2000)
+    fragment_offset = offset_field & 0x1FFF
+    if proto not in _CSUM_OFFSET or fragment_offset != 0:
+        return
+    l4 = ip + ihl
+    at = l4 + _CSUM_OFFSET[proto]
+    if length < at + 2:
+        return
+    current = (frame[at] << 8) | frame[at + 1]
+    if proto == PROTO_UDP and current == 0:
+        return  # the sender chose no UDP checksum; keep it that way
+    if more_fragments:
+        if old_dst == new_dst:
+            return
+        updated = _adjust(current, old_dst, new_dst)
+    else:
+        total_length = struct.unpack_from("!H", frame, ip + 2)[0]
+        segment_length = total_length - ihl
+        if segment_length <= 0 or l4 + segment_length > length:
+            return
+        pseudo = bytes(frame[ip + 12 : ip + 20]) + struct.pack("!BBH", 0, proto, segment_length)
+        frame[at : at + 2] = b"\0\0"
+        updated = internet_checksum(pseudo + bytes(frame[l4 : l4 + segment_length]))
+    if proto == PROTO_UDP and updated == 0:
+        updated = 0xFFFF  # RFC 768: a computed zero is sent as all ones
+    struct.pack_into("!H", frame, at, updated)
