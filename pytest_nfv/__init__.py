@@ -1,1 +1,87 @@
-"""pytest-nfv: benchmark NFV virtualization backends as pytest suites."""
+"""pytest-nfv: benchmark NFV virtualization backends as pytest suites.
+
+Names are resolved lazily: VNF helper processes import ``pytest_nfv.vnf.*`` and must not pay
+for pytest, scipy and the rest on start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_nfv.backends.base import Backend, EngineInfo
+    from pytest_nfv.budgets import Budget, BudgetBook
+    from pytest_nfv.errors import (
+        BackendError,
+        BackendUnavailable,
+        BootTimeout,
+        BudgetExceeded,
+        BudgetFileError,
+        NfvError,
+        NfvUsageError,
+        ProbeError,
+    )
+    from pytest_nfv.experiments import Lab, ProxyPath
+    from pytest_nfv.fixtures import Recorder, Series
+    from pytest_nfv.model import Endpoint, Instance, InstanceSpec, Testbed
+    from pytest_nfv.options import NfvSettings
+    from pytest_nfv.stats import StopRule, Summary, summarize
+
+    Repeat = Callable[[Callable[[], float]], Summary]
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "BackendUnavailable",
+    "BootTimeout",
+    "Budget",
+    "BudgetBook",
+    "BudgetExceeded",
+    "BudgetFileError",
+    "Endpoint",
+    "EngineInfo",
+    "Instance",
+    "InstanceSpec",
+    "Lab",
+    "NfvError",
+    "NfvSettings",
+    "NfvUsageError",
+    "ProbeError",
+    "ProxyPath",
+    "Recorder",
+    "Repeat",
+    "Series",
+    "StopRule",
+    "Summary",
+    "Testbed",
+    "summarize",
+]
+
+_HOME = {
+    "Backend": "backends.base", "EngineInfo": "backends.base",
+    "Budget": "budgets", "BudgetBook": "budgets",
+    "BackendError": "errors", "BackendUnavailable": "errors", "BootTimeout": "errors",
+    "BudgetExceeded": "errors", "BudgetFileError": "errors", "NfvError": "errors",
+    "NfvUsageError": "errors", "ProbeError": "errors",
+    "Lab": "experiments", "ProxyPath": "experiments",
+    "Recorder": "fixtures", "Series": "fixtures",
+    "Endpoint": "model", "Instance": "model", "InstanceSpec": "model", "Testbed": "model",
+    "NfvSettings": "options",
+    "StopRule": "stats", "Summary": "stats", "summarize": "stats",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Repeat":
+        from pytest_nfv.stats import Summary
+
+        return Callable[[Callable[[], float]], Summary]
+    if name in _HOME:
+        return getattr(importlib.import_module(f"pytest_nfv.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'pytest_nfv' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

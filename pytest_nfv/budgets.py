@@ -46,6 +46,8 @@ METRICS: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "boot_per_instance": "time",
                 "memory": "memory",
                 "memory_per_instance": "memory",
+                "memory_pss": "memory",
+                "memory_pss_per_instance": "memory",
             }
         ),
         "deployment": MappingProxyType(

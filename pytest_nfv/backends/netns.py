@@ -258,7 +258,7 @@ class NetnsBackend:
                     index = sw.link_lookup(ifname=port)[0]
                     sw.link("set", index=index, master=self._bridge_index)
                     sw.brport("set", index=index, unicast_flood=0)
-                    sw.fdb("add", ifindex=index, lladdr=spec.mac, flags=NTF_MASTER,
+                    sw.fdb("replace", ifindex=index, lladdr=spec.mac, flags=NTF_MASTER,
                            state=NUD_NOARP)
                     sw.neigh("replace", dst=str(spec.address), lladdr=spec.mac,
                              ifindex=self._bridge_index, state=NUD_PERMANENT)
@@ -290,6 +290,11 @@ class NetnsBackend:
                 proc.stdout.close()
         stray = pids_by_namespace([running.name]).get(running.name, [])
         kill_and_wait(stray)
+        if self._sw is not None:
+            # Deleting the port now (both veth ends go at once) keeps its MAC's FDB entry from
+            # outliving it in the kernel's asynchronous namespace cleanup.
+            with contextlib.suppress(Exception):
+                self._sw.link("del", ifname=running.port)
         remove_namespace(running.name)
 
     # ---- testbed ------------------------------------------------------------------------

@@ -1,0 +1,196 @@
+"""Every ``--nfv-*`` option and its ``[tool.pytest.ini_options]`` twin, parsed and validated once.
+
+The same parser serves the command line (as argparse ``type=``, so a bad value is reported by
+option name before anything starts) and the ini file (where the message names the ini key).
+The command line wins over the ini file, which wins over the defaults here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from pytest_nfv.probes.response import MAX_UDP_PAYLOAD, MIN_PAYLOAD
+from pytest_nfv.stats import StopRule
+
+__all__ = ["NfvSettings", "add_options", "settings_from_config"]
+
+T = TypeVar("T")
+
+DEFAULT_BACKEND = "netns"
+DEFAULT_INSTANCES = (1, 2, 4, 8, 16, 32, 64, 128)
+DEFAULT_PACKET_SIZES = (64, 256, 1024, 1472, 4096, 16384, 65507)
+MAX_INSTANCES = 1024
+
+
+def _int_list(lo: int, hi: int, what: str) -> Callable[[str], tuple[int, ...]]:
+    def parse(text: str) -> tuple[int, ...]:
+        parts = [p.strip() for p in text.replace(" ", ",").split(",") if p.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {what}")
+        values = []
+        for part in parts:
+            try:
+                value = int(part)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{part!r} is not an integer") from None
+            if not lo <= value <= hi:
+                raise argparse.ArgumentTypeError(f"{value} is outside {lo}..{hi} {what}")
+            values.append(value)
+        return tuple(sorted(set(values)))
+
+    return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be a fraction in (0, 1), e.g. 0.05")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be more than 0 seconds")
+    return value
+
+
+def _budgets_path(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such budgets file: {path}")
+    return path
+
+
+def _backend_name(text: str) -> str:
+    name = text.strip().lower()
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a backend name")
+    return name
+
+
+parse_instances = _int_list(1, MAX_INSTANCES, "instances")
+parse_packet_sizes = _int_list(MIN_PAYLOAD, MAX_UDP_PAYLOAD, "bytes of UDP payload")
+
+
+@dataclass(frozen=True)
+class _Option:
+    flag: str
+    ini: str
+    parse: Callable[[str], object]
+    default: object
+    metavar: str
+    help: str
+
+
+_OPTIONS = (
+    _Option("--backend", "nfv_backend", _backend_name, DEFAULT_BACKEND, "NAME",
+            "virtualization backend to benchmark: netns, coreos, osv, clickos, or one a plugin "
+            "registers. Default: netns"),
+    _Option("--nfv-instances", "nfv_instances", parse_instances, DEFAULT_INSTANCES, "N,N,...",
+            "instance counts N to measure (1..1024). Default: 1,2,4,8,16,32,64,128"),
+    _Option("--nfv-packet-sizes", "nfv_packet_sizes", parse_packet_sizes, DEFAULT_PACKET_SIZES,
+            "BYTES,...", "UDP payload sizes for response time (8..65507; above the MTU they "
+            "fragment). Default: 64,256,1024,1472,4096,16384,65507"),
+    _Option("--nfv-budgets", "nfv_budgets", _budgets_path, None, "PATH",
+            "budgets TOML file. Default: the backend's file shipped in fixtures/budgets/"),
+    _Option("--nfv-ci-width", "nfv_ci_width", _fraction, 0.05, "FRACTION",
+            "stop repeating once the 95%% CI half-width is within this fraction of the mean. "
+            "Default: 0.05"),
+    _Option("--nfv-max-rounds", "nfv_max_rounds", _positive_int, 30, "ROUNDS",
+            "at most this many rounds per measurement. Default: 30"),
+    _Option("--nfv-max-seconds", "nfv_max_seconds", _positive_seconds, 60.0, "SECONDS",
+            "stop repeating a measurement after this long (checked between rounds). Default: 60"),
+    _Option("--nfv-boot-timeout", "nfv_boot_timeout", _positive_seconds, 60.0, "SECONDS",
+            "instances that have not answered ICMP echo after this long fail the test. "
+            "Default: 60"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register the ``nfv`` option group and the matching ini keys."""
+    group = parser.getgroup("nfv", "NFV virtualization benchmarks (pytest-nfv)")
+    for option in _OPTIONS:
+        group.addoption(option.flag, dest=option.ini, type=option.parse, default=None,
+                        metavar=option.metavar, help=option.help)
+        parser.addini(option.ini, f"{option.help} (command line: {option.flag})", type="string")
+    group.addoption("--nfv-strict", dest="nfv_strict", action="store_true", default=None,
+                    help="a backend this host cannot run fails instead of skipping. Default: off")
+    parser.addini("nfv_strict", "fail instead of skip when the backend cannot run "
+                  "(command line: --nfv-strict)", type="bool", default=False)
+
+
+@dataclass(frozen=True)
+class NfvSettings:
+    """The resolved configuration of one pytest-nfv session."""
+
+    backend: str
+    instances: tuple[int, ...]
+    packet_sizes: tuple[int, ...]
+    budgets: Path | None
+    strict: bool
+    stop_rule: StopRule
+    boot_timeout_s: float
+
+
+def _resolve(config: pytest.Config, option: _Option) -> object:
+    value = config.getoption(option.ini)
+    if value is not None:
+        return value
+    raw = config.getini(option.ini)
+    if raw:
+        try:
+            return option.parse(str(raw))
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"ini value {option.ini} = {raw!r}: {exc}") from None
+    return option.default
+
+
+def settings_from_config(config: pytest.Config) -> NfvSettings:
+    """Resolve command line > ini > default for every option.
+
+    Raises:
+        pytest.UsageError: an ini value is invalid (command-line values were checked by argparse).
+    """
+    values = {option.ini: _resolve(config, option) for option in _OPTIONS}
+    strict = config.getoption("nfv_strict")
+    if strict is None:
+        strict = bool(config.getini("nfv_strict"))
+    max_rounds = int(values["nfv_max_rounds"])  # type: ignore[call-overload]
+    rule = StopRule(
+        ci_width=float(values["nfv_ci_width"]),  # type: ignore[arg-type]
+        max_rounds=max_rounds,
+        max_seconds=float(values["nfv_max_seconds"]),  # type: ignore[arg-type]
+        min_rounds=max(2, min(5, max_rounds)),
+    )
+    return NfvSettings(
+        backend=str(values["nfv_backend"]),
+        instances=values["nfv_instances"],  # type: ignore[arg-type]
+        packet_sizes=values["nfv_packet_sizes"],  # type: ignore[arg-type]
+        budgets=values["nfv_budgets"],  # type: ignore[arg-type]
+        strict=bool(strict),
+        stop_rule=rule,
+        boot_timeout_s=float(values["nfv_boot_timeout"]),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,20 @@
+"""Shared fixtures of the shipped suites (the plugin provides the rest)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_nfv.experiments import Lab
+from pytest_nfv.model import Instance
+
+
+@pytest.fixture(scope="module")
+def nfv_population(nfv_lab: Lab, nfv_n: int) -> Iterator[list[Instance]]:
+    """N running instances shared by a module's tests for that N (started once per N)."""
+    instances = nfv_lab.start_ready(nfv_n)
+    try:
+        yield instances
+    finally:
+        nfv_lab.backend.stop(instances)

@@ -1,0 +1,76 @@
+"""VM/container instantiation: how fast N instances boot, and what they cost in memory.
+
+Boot time is the paper's: from the start request to the first ICMP echo reply, N instances
+started together; the makespan is the gate, each instance's own time is kept beside it.
+Memory is the host's available memory before and after N instances (the paper's method), with
+the instances' own processes' PSS beside it, and the per-instance slope over N.
+"""
+
+from __future__ import annotations
+
+import pytest
+from scipy import stats as scipy_stats
+
+from pytest_nfv import Lab, NfvSettings, Recorder, Repeat, Series, summarize
+
+pytestmark = pytest.mark.nfv_requirement("instantiation")
+
+
+def test_boot_time(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Recorder) -> None:
+    per_instance: list[float] = []
+
+    def one_boot() -> float:
+        result = nfv_lab.boot_round(nfv_n)
+        per_instance.extend(result.per_instance_s)
+        return result.makespan_s
+
+    makespan = nfv_repeat(one_boot)
+    nfv_record.record(
+        Series("boot_makespan", makespan, "time", primary=True,
+               extra={"probe_interval_s": nfv_lab.prober.interval_s}),
+        Series("boot_per_instance", summarize(per_instance), "time"),
+        n=nfv_n,
+    )
+
+
+def test_memory(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Recorder) -> None:
+    pss: list[float] = []
+
+    def one_population() -> float:
+        result = nfv_lab.memory_round(nfv_n)
+        pss.append(result.pss_mib)
+        return result.host_delta_mib
+
+    host = nfv_repeat(one_population)
+    nfv_record.record(
+        Series("memory", host, "memory", primary=True,
+               extra={"method": "host MemAvailable before - after N running instances"}),
+        Series("memory_pss", summarize(pss), "memory",
+               extra={"method": "sum of PSS of the instances' processes"}),
+        n=nfv_n,
+    )
+
+
+def test_memory_per_instance(nfv_lab: Lab, nfv_settings: NfvSettings, nfv_repeat: Repeat,
+                             nfv_record: Recorder) -> None:
+    """Least-squares slope of host memory over N, from one growing population per round."""
+    counts = nfv_settings.instances
+    if len(counts) < 2:
+        pytest.skip("a slope over N needs at least two values in --nfv-instances")
+    pss_slopes: list[float] = []
+    rounds: list[list[tuple[int, float, float]]] = []
+
+    def one_growth() -> float:
+        points = nfv_lab.memory_growth(counts)
+        rounds.append(points)
+        xs = [p[0] for p in points]
+        pss_slopes.append(float(scipy_stats.linregress(xs, [p[2] for p in points]).slope))
+        return float(scipy_stats.linregress(xs, [p[1] for p in points]).slope)
+
+    slope = nfv_repeat(one_growth)
+    nfv_record.record(
+        Series("memory_per_instance", slope, "memory", primary=True,
+               extra={"method": "slope of host MemAvailable drop over N", "points": rounds}),
+        Series("memory_pss_per_instance", summarize(pss_slopes), "memory"),
+        n=max(counts),
+    )
