@@ -22,13 +22,21 @@ class HostFacts:
     kvm: bool
 
     def describe(self) -> str:
-        return (f"kernel {self.kernel}, {self.cores} cores ({self.cpu_model}), "
-                f"{self.memory_gib:.1f} GiB, root {'yes' if self.root else 'no'}, "
-                f"/dev/kvm {'present' if self.kvm else 'absent'}")
+        return (
+            f"kernel {self.kernel}, {self.cores} cores ({self.cpu_model}), "
+            f"{self.memory_gib:.1f} GiB, root {'yes' if self.root else 'no'}, "
+            f"/dev/kvm {'present' if self.kvm else 'absent'}"
+        )
 
     def as_dict(self) -> dict[str, object]:
-        return {"kernel": self.kernel, "cpu_model": self.cpu_model, "cores": self.cores,
-                "memory_gib": round(self.memory_gib, 2), "root": self.root, "kvm": self.kvm}
+        return {
+            "kernel": self.kernel,
+            "cpu_model": self.cpu_model,
+            "cores": self.cores,
+            "memory_gib": round(self.memory_gib, 2),
+            "root": self.root,
+            "kvm": self.kvm,
+        }
 
 
 def _cpu_model() -> str:

@@ -78,8 +78,10 @@ class Lab:
         if result.unanswered or len(result.replies_ns) < len(instances):
             self.backend.stop(instances)
             shown = ", ".join(str(a) for a in result.unanswered[:5])
-            raise BootTimeout(f"{len(result.unanswered)} of {len(specs)} instances did not answer "
-                              f"ICMP echo within {self.boot_timeout_s:g} s ({shown})")
+            raise BootTimeout(
+                f"{len(result.unanswered)} of {len(specs)} instances did not answer "
+                f"ICMP echo within {self.boot_timeout_s:g} s ({shown})"
+            )
         per_instance = tuple((result.replies_ns[i.address] - i.start_ns) / 1e9 for i in instances)
         makespan = (max(result.replies_ns.values()) - first_request[0]) / 1e9
         return instances, BootRound(makespan, per_instance)
@@ -165,8 +167,12 @@ class ProxyPath:
             self.proxy = None
         self._mode, self._to_b2 = "proxy", False
         self.proxy = self.backend.start_proxy(self.testbed, lambda spec: None)
-        replied = self.requester.first_reply_ns(self.testbed.proxy.address, self.testbed.echo_port,
-                                                self.testbed.host_b.address, self.path_timeout_s)
+        replied = self.requester.first_reply_ns(
+            self.testbed.proxy.address,
+            self.testbed.echo_port,
+            self.testbed.host_b.address,
+            self.path_timeout_s,
+        )
         return (replied - self.proxy.start_ns) / 1e9
 
     def set_mode(self, mode: PathMode) -> None:
@@ -190,11 +196,11 @@ class ProxyPath:
         responder = tb.host_b2 if self._to_b2 else tb.host_b
         requested = time.time_ns()
         self.backend.reconfigure_proxy(tb, self._to_b2)
-        replied = self.requester.first_reply_ns(tb.proxy.address, tb.echo_port, responder.address,
-                                                self.path_timeout_s)
+        replied = self.requester.first_reply_ns(
+            tb.proxy.address, tb.echo_port, responder.address, self.path_timeout_s
+        )
         return (replied - requested) / 1e9
 
     def proxy_memory_mib(self) -> float:
         assert self.proxy is not None
         return pss_mib(self.backend.memory_pids(self.proxy))
-

@@ -136,8 +136,9 @@ class Recorder:
     def __init__(self, request: pytest.FixtureRequest, benchmark: Any, state: NfvState) -> None:
         marker = request.node.get_closest_marker("nfv_requirement")
         if marker is None:
-            raise pytest.UsageError(f"{request.node.nodeid} uses nfv_record without "
-                                    "@pytest.mark.nfv_requirement(...)")
+            raise pytest.UsageError(
+                f"{request.node.nodeid} uses nfv_record without @pytest.mark.nfv_requirement(...)"
+            )
         self.requirement: str = marker.args[0]
         # The fixture belongs to pytest-nfv from here on: a test that fails before it records
         # should report its failure, not also "benchmark fixture was not used".
@@ -149,8 +150,13 @@ class Recorder:
     def budget(self, metric: str) -> Budget | None:
         return self._state.budgets.get(self.requirement, metric)
 
-    def record(self, *series: Series, n: int | None = None, size: int | None = None,
-               extra: dict[str, Any] | None = None) -> None:
+    def record(
+        self,
+        *series: Series,
+        n: int | None = None,
+        size: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         """Store every series, then judge each; blown budgets fail the test, one line each."""
         primaries = [s for s in series if s.primary]
         if len(primaries) != 1:
@@ -169,14 +175,22 @@ class Recorder:
             unit = "s" if s.dimension == "time" else "MiB"
             fields = {**summary_info(s.summary, unit), **(s.extra or {})}
             budget = self.budget(s.metric)
-            fields["budget"] = (None if budget is None else
-                                {"limit": budget.limit(n, size), "unit": unit,
-                                 "source": budget.source, "file": f"{budget.path}:{budget.line}"})
+            fields["budget"] = (
+                None
+                if budget is None
+                else {
+                    "limit": budget.limit(n, size),
+                    "unit": unit,
+                    "source": budget.source,
+                    "file": f"{budget.path}:{budget.line}",
+                }
+            )
             if s.primary:
                 info.update(fields)
             else:
                 info.setdefault("secondary", {})[s.metric] = fields
-        group = f"{self.requirement}/{primaries[0].metric} [{'s' if primaries[0].dimension == 'time' else 'MiB'}]"
+        primary_unit = "s" if primaries[0].dimension == "time" else "MiB"
+        group = f"{self.requirement}/{primaries[0].metric} [{primary_unit}]"
         record_summary(self._benchmark, primaries[0].summary, group=group, extra=info)
         failures = []
         for s in series:
@@ -192,6 +206,8 @@ class Recorder:
 
 
 @pytest.fixture
-def nfv_record(request: pytest.FixtureRequest, benchmark: Any, pytestconfig: pytest.Config) -> Recorder:
+def nfv_record(
+    request: pytest.FixtureRequest, benchmark: Any, pytestconfig: pytest.Config
+) -> Recorder:
     """Record measured series (pytest-benchmark) and judge them against the budgets."""
     return Recorder(request, benchmark, _state(pytestconfig))

@@ -38,7 +38,7 @@ def pytest_nfv_backend_names() -> list[str]:  # type: ignore[empty-body]
 
 
 @hookspec(firstresult=True)
-def pytest_nfv_make_backend(  # type: ignore[empty-body]
+def pytest_nfv_make_backend(
     name: str, identity: RunIdentity, config: pytest.Config
 ) -> Backend | None:
     """Build the backend called ``name`` (not yet opened), or return None if it is not yours.

@@ -53,8 +53,11 @@ class RunIdentity:
         """Write the registry file; cleanup reads it to tell a live owner from a dead one."""
         REGISTRY_DIR.mkdir(parents=True, exist_ok=True)
         path = REGISTRY_DIR / f"{self.run_id}.json"
-        payload = {"owner_pid": self.owner_pid, "owner_started": self.owner_started,
-                   "backend": backend}
+        payload = {
+            "owner_pid": self.owner_pid,
+            "owner_started": self.owner_started,
+            "backend": backend,
+        }
         path.write_text(json.dumps(payload))
         return path
 
@@ -89,7 +92,7 @@ def owner_alive(run_id: str, owner_pid: int) -> bool:
         recorded = float(json.loads(path.read_text())["owner_started"])
     except (OSError, ValueError, KeyError, TypeError):
         return True
-    return abs(recorded - started) < 0.5
+    return bool(abs(recorded - float(started)) < 0.5)
 
 
 def forget_dead_runs() -> list[str]:

@@ -100,7 +100,9 @@ def open_netlink(netns_path: str) -> IPRoute:
         return IPRoute()
 
 
-def spawn_in(netns_path: str, argv: Sequence[str], **popen_kwargs: object) -> subprocess.Popen[bytes]:
+def spawn_in(
+    netns_path: str, argv: Sequence[str], **popen_kwargs: object
+) -> subprocess.Popen[bytes]:
     """Start ``argv`` (no shell) with its network namespace set to ``netns_path``.
 
     The child inherits the namespace of the thread that forks it, so no ``nsenter`` or

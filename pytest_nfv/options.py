@@ -106,26 +106,73 @@ class _Option:
 
 
 _OPTIONS = (
-    _Option("--backend", "nfv_backend", _backend_name, DEFAULT_BACKEND, "NAME",
-            "virtualization backend to benchmark: netns, coreos, osv, clickos, or one a plugin "
-            "registers. Default: netns"),
-    _Option("--nfv-instances", "nfv_instances", parse_instances, DEFAULT_INSTANCES, "N,N,...",
-            "instance counts N to measure (1..1024). Default: 1,2,4,8,16,32,64,128"),
-    _Option("--nfv-packet-sizes", "nfv_packet_sizes", parse_packet_sizes, DEFAULT_PACKET_SIZES,
-            "BYTES,...", "UDP payload sizes for response time (8..65507; above the MTU they "
-            "fragment). Default: 64,256,1024,1472,4096,16384,65507"),
-    _Option("--nfv-budgets", "nfv_budgets", _budgets_path, None, "PATH",
-            "budgets TOML file. Default: the backend's file shipped in fixtures/budgets/"),
-    _Option("--nfv-ci-width", "nfv_ci_width", _fraction, 0.05, "FRACTION",
-            "stop repeating once the 95%% CI half-width is within this fraction of the mean. "
-            "Default: 0.05"),
-    _Option("--nfv-max-rounds", "nfv_max_rounds", _positive_int, 30, "ROUNDS",
-            "at most this many rounds per measurement. Default: 30"),
-    _Option("--nfv-max-seconds", "nfv_max_seconds", _positive_seconds, 60.0, "SECONDS",
-            "stop repeating a measurement after this long (checked between rounds). Default: 60"),
-    _Option("--nfv-boot-timeout", "nfv_boot_timeout", _positive_seconds, 60.0, "SECONDS",
-            "instances that have not answered ICMP echo after this long fail the test. "
-            "Default: 60"),
+    _Option(
+        "--backend",
+        "nfv_backend",
+        _backend_name,
+        DEFAULT_BACKEND,
+        "NAME",
+        "virtualization backend to benchmark: netns, coreos, osv, clickos, or one a plugin "
+        "registers. Default: netns",
+    ),
+    _Option(
+        "--nfv-instances",
+        "nfv_instances",
+        parse_instances,
+        DEFAULT_INSTANCES,
+        "N,N,...",
+        "instance counts N to measure (1..1024). Default: 1,2,4,8,16,32,64,128",
+    ),
+    _Option(
+        "--nfv-packet-sizes",
+        "nfv_packet_sizes",
+        parse_packet_sizes,
+        DEFAULT_PACKET_SIZES,
+        "BYTES,...",
+        "UDP payload sizes for response time (8..65507; above the MTU they "
+        "fragment). Default: 64,256,1024,1472,4096,16384,65507",
+    ),
+    _Option(
+        "--nfv-budgets",
+        "nfv_budgets",
+        _budgets_path,
+        None,
+        "PATH",
+        "budgets TOML file. Default: the backend's file shipped in fixtures/budgets/",
+    ),
+    _Option(
+        "--nfv-ci-width",
+        "nfv_ci_width",
+        _fraction,
+        0.05,
+        "FRACTION",
+        "stop repeating once the 95%% CI half-width is within this fraction of the mean. "
+        "Default: 0.05",
+    ),
+    _Option(
+        "--nfv-max-rounds",
+        "nfv_max_rounds",
+        _positive_int,
+        30,
+        "ROUNDS",
+        "at most this many rounds per measurement. Default: 30",
+    ),
+    _Option(
+        "--nfv-max-seconds",
+        "nfv_max_seconds",
+        _positive_seconds,
+        60.0,
+        "SECONDS",
+        "stop repeating a measurement after this long (checked between rounds). Default: 60",
+    ),
+    _Option(
+        "--nfv-boot-timeout",
+        "nfv_boot_timeout",
+        _positive_seconds,
+        60.0,
+        "SECONDS",
+        "instances that have not answered ICMP echo after this long fail the test. Default: 60",
+    ),
 )
 
 
@@ -133,13 +180,28 @@ def add_options(parser: pytest.Parser) -> None:
     """Register the ``nfv`` option group and the matching ini keys."""
     group = parser.getgroup("nfv", "NFV virtualization benchmarks (pytest-nfv)")
     for option in _OPTIONS:
-        group.addoption(option.flag, dest=option.ini, type=option.parse, default=None,
-                        metavar=option.metavar, help=option.help)
+        group.addoption(
+            option.flag,
+            dest=option.ini,
+            type=option.parse,
+            default=None,
+            metavar=option.metavar,
+            help=option.help,
+        )
         parser.addini(option.ini, f"{option.help} (command line: {option.flag})", type="string")
-    group.addoption("--nfv-strict", dest="nfv_strict", action="store_true", default=None,
-                    help="a backend this host cannot run fails instead of skipping. Default: off")
-    parser.addini("nfv_strict", "fail instead of skip when the backend cannot run "
-                  "(command line: --nfv-strict)", type="bool", default=False)
+    group.addoption(
+        "--nfv-strict",
+        dest="nfv_strict",
+        action="store_true",
+        default=None,
+        help="a backend this host cannot run fails instead of skipping. Default: off",
+    )
+    parser.addini(
+        "nfv_strict",
+        "fail instead of skip when the backend cannot run (command line: --nfv-strict)",
+        type="bool",
+        default=False,
+    )
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,9 @@ def _load_budgets(settings: NfvSettings) -> BudgetBook:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_nfv_make_backend(name: str, identity: RunIdentity, config: pytest.Config) -> Backend | None:
+def pytest_nfv_make_backend(
+    name: str, identity: RunIdentity, config: pytest.Config
+) -> Backend | None:
     return make_builtin(name, identity)
 
 
@@ -78,11 +80,13 @@ def pytest_configure(config: pytest.Config) -> None:
     known = _known_backends(config)
     if settings.backend not in known:
         raise pytest.UsageError(
-            f"--backend: unknown backend {settings.backend!r}; known: {', '.join(known)}")
+            f"--backend: unknown backend {settings.backend!r}; known: {', '.join(known)}"
+        )
     budgets = _load_budgets(settings)
     identity = RunIdentity.new()
-    backend = config.hook.pytest_nfv_make_backend(name=settings.backend, identity=identity,
-                                                   config=config)
+    backend = config.hook.pytest_nfv_make_backend(
+        name=settings.backend, identity=identity, config=config
+    )
     if backend is None:
         raise pytest.UsageError(f"--backend: no plugin built a backend for {settings.backend!r}")
     config.stash[nfv_state_key] = NfvState(settings, budgets, identity, backend)
@@ -97,7 +101,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if len(marker.args) != 1 or marker.args[0] not in REQUIREMENTS:
             raise pytest.UsageError(
                 f"{item.nodeid}: nfv_requirement takes one of {', '.join(REQUIREMENTS)}, "
-                f"got {marker.args!r}")
+                f"got {marker.args!r}"
+            )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -105,11 +110,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if state is None:
         return
     if "nfv_n" in metafunc.fixturenames:
-        metafunc.parametrize("nfv_n", state.settings.instances,
-                             ids=[f"N={n}" for n in state.settings.instances], scope="module")
+        metafunc.parametrize(
+            "nfv_n",
+            state.settings.instances,
+            ids=[f"N={n}" for n in state.settings.instances],
+            scope="module",
+        )
     if "nfv_packet_size" in metafunc.fixturenames:
-        metafunc.parametrize("nfv_packet_size", state.settings.packet_sizes,
-                             ids=[f"{s}B" for s in state.settings.packet_sizes])
+        metafunc.parametrize(
+            "nfv_packet_size",
+            state.settings.packet_sizes,
+            ids=[f"{s}B" for s in state.settings.packet_sizes],
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -131,7 +143,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
+def pytest_benchmark_update_machine_info(
+    config: pytest.Config, machine_info: dict[str, Any]
+) -> None:
     state = config.stash.get(nfv_state_key, None)
     if state is None:
         return

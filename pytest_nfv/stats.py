@@ -149,9 +149,10 @@ class StopRule:
     def decide(self, samples: Sequence[float], elapsed_s: float) -> str | None:
         """Why to stop now (``converged``, ``max_rounds``, ``max_seconds``), or None to go on."""
         n = len(samples)
-        if n >= min(self.min_rounds, self.max_rounds):
-            if _within(t_half_width(samples), statistics.fmean(samples), self.ci_width):
-                return "converged"
+        if n >= min(self.min_rounds, self.max_rounds) and _within(
+            t_half_width(samples), statistics.fmean(samples), self.ci_width
+        ):
+            return "converged"
         if n >= self.max_rounds:
             return "max_rounds"
         if elapsed_s >= self.max_seconds:

@@ -17,17 +17,38 @@ pytestmark = pytest.mark.nfv_requirement("deployment")
 
 def test_deploy_time(nfv_testbed: ProxyPath, nfv_repeat: Repeat, nfv_record: Recorder) -> None:
     deployed = nfv_repeat(nfv_testbed.deploy)
-    nfv_record.record(Series("boot_time", deployed, "time", primary=True,
-                             extra={"from": "proxy start request", "to": "first reply via proxy"}))
+    nfv_record.record(
+        Series(
+            "boot_time",
+            deployed,
+            "time",
+            primary=True,
+            extra={"from": "proxy start request", "to": "first reply via proxy"},
+        )
+    )
 
 
 def test_reconfigure_time(nfv_testbed: ProxyPath, nfv_repeat: Repeat, nfv_record: Recorder) -> None:
     reconfigured = nfv_repeat(nfv_testbed.reconfigure)
-    nfv_record.record(Series("reconfigure_time", reconfigured, "time", primary=True,
-                             extra={"change": "proxy destination B <-> B2"}))
+    nfv_record.record(
+        Series(
+            "reconfigure_time",
+            reconfigured,
+            "time",
+            primary=True,
+            extra={"change": "proxy destination B <-> B2"},
+        )
+    )
 
 
 def test_proxy_memory(nfv_testbed: ProxyPath, nfv_repeat: Repeat, nfv_record: Recorder) -> None:
     memory = nfv_repeat(nfv_testbed.proxy_memory_mib)
-    nfv_record.record(Series("memory", memory, "memory", primary=True,
-                             extra={"method": "PSS of the proxy VNF's processes"}))
+    nfv_record.record(
+        Series(
+            "memory",
+            memory,
+            "memory",
+            primary=True,
+            extra={"method": "PSS of the proxy VNF's processes"},
+        )
+    )

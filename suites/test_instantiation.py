@@ -26,8 +26,13 @@ def test_boot_time(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Rec
 
     makespan = nfv_repeat(one_boot)
     nfv_record.record(
-        Series("boot_makespan", makespan, "time", primary=True,
-               extra={"probe_interval_s": nfv_lab.prober.interval_s}),
+        Series(
+            "boot_makespan",
+            makespan,
+            "time",
+            primary=True,
+            extra={"probe_interval_s": nfv_lab.prober.interval_s},
+        ),
         Series("boot_per_instance", summarize(per_instance), "time"),
         n=nfv_n,
     )
@@ -43,16 +48,26 @@ def test_memory(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Record
 
     host = nfv_repeat(one_population)
     nfv_record.record(
-        Series("memory", host, "memory", primary=True,
-               extra={"method": "host MemAvailable before - after N running instances"}),
-        Series("memory_pss", summarize(pss), "memory",
-               extra={"method": "sum of PSS of the instances' processes"}),
+        Series(
+            "memory",
+            host,
+            "memory",
+            primary=True,
+            extra={"method": "host MemAvailable before - after N running instances"},
+        ),
+        Series(
+            "memory_pss",
+            summarize(pss),
+            "memory",
+            extra={"method": "sum of PSS of the instances' processes"},
+        ),
         n=nfv_n,
     )
 
 
-def test_memory_per_instance(nfv_lab: Lab, nfv_settings: NfvSettings, nfv_repeat: Repeat,
-                             nfv_record: Recorder) -> None:
+def test_memory_per_instance(
+    nfv_lab: Lab, nfv_settings: NfvSettings, nfv_repeat: Repeat, nfv_record: Recorder
+) -> None:
     """Least-squares slope of host memory over N, from one growing population per round."""
     counts = nfv_settings.instances
     if len(counts) < 2:
@@ -69,8 +84,13 @@ def test_memory_per_instance(nfv_lab: Lab, nfv_settings: NfvSettings, nfv_repeat
 
     slope = nfv_repeat(one_growth)
     nfv_record.record(
-        Series("memory_per_instance", slope, "memory", primary=True,
-               extra={"method": "slope of host MemAvailable drop over N", "points": rounds}),
+        Series(
+            "memory_per_instance",
+            slope,
+            "memory",
+            primary=True,
+            extra={"method": "slope of host MemAvailable drop over N", "points": rounds},
+        ),
         Series("memory_pss_per_instance", summarize(pss_slopes), "memory"),
         n=max(counts),
     )

@@ -15,8 +15,9 @@ from pytest_nfv import ProxyPath, Recorder, Repeat, Series, summarize
 pytestmark = pytest.mark.nfv_requirement("monitoring")
 
 
-def test_response_time(nfv_testbed: ProxyPath, nfv_packet_size: int, nfv_repeat: Repeat,
-                       nfv_record: Recorder) -> None:
+def test_response_time(
+    nfv_testbed: ProxyPath, nfv_packet_size: int, nfv_repeat: Repeat, nfv_record: Recorder
+) -> None:
     direct: list[float] = []
     clocks: set[str] = set()
 
@@ -30,11 +31,19 @@ def test_response_time(nfv_testbed: ProxyPath, nfv_packet_size: int, nfv_repeat:
     proxied = nfv_repeat(one_pair)
     overhead = summarize([p - d for p, d in zip(proxied.samples, direct, strict=True)])
     nfv_record.record(
-        Series("response_time", proxied, "time", primary=True,
-               extra={"path": "A -> proxy VNF -> B -> proxy VNF -> A",
-                      "tx_clock": sorted(clocks)}),
-        Series("direct_response_time", summarize(direct), "time",
-               extra={"path": "A -> same hop, kernel forwarding -> B -> A"}),
+        Series(
+            "response_time",
+            proxied,
+            "time",
+            primary=True,
+            extra={"path": "A -> proxy VNF -> B -> proxy VNF -> A", "tx_clock": sorted(clocks)},
+        ),
+        Series(
+            "direct_response_time",
+            summarize(direct),
+            "time",
+            extra={"path": "A -> same hop, kernel forwarding -> B -> A"},
+        ),
         Series("proxy_overhead", overhead, "time"),
         size=nfv_packet_size,
     )

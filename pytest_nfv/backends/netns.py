@@ -86,8 +86,9 @@ class NetnsBackend:
 
     name = "netns"
 
-    def __init__(self, identity: RunIdentity,
-                 vnf_command: Sequence[str] = DEFAULT_VNF_COMMAND) -> None:
+    def __init__(
+        self, identity: RunIdentity, vnf_command: Sequence[str] = DEFAULT_VNF_COMMAND
+    ) -> None:
         self.identity = identity
         self._vnf_command = tuple(vnf_command)
         self._switch: str | None = None
@@ -115,8 +116,12 @@ class NetnsBackend:
                 self._sw = sw
                 sw.link("add", ifname="br0", kind="bridge", br_stp_state=0, br_forward_delay=0)
                 self._bridge_index = sw.link_lookup(ifname="br0")[0]
-                sw.addr("add", index=self._bridge_index, address=str(GATEWAY),
-                        prefixlen=SUBNET.prefixlen)
+                sw.addr(
+                    "add",
+                    index=self._bridge_index,
+                    address=str(GATEWAY),
+                    prefixlen=SUBNET.prefixlen,
+                )
                 sw.link("set", index=self._bridge_index, state="up")
                 sw.link("set", index=sw.link_lookup(ifname="lo")[0], state="up")
         except Exception as exc:
@@ -127,13 +132,18 @@ class NetnsBackend:
 
     def _check_host(self) -> None:
         if not sys.platform.startswith("linux"):
-            raise BackendUnavailable(f"netns backend needs Linux network namespaces; this is {sys.platform}")
+            raise BackendUnavailable(
+                f"netns backend needs Linux network namespaces; this is {sys.platform}"
+            )
         if not _has_capabilities():
             raise BackendUnavailable(
                 "netns backend needs CAP_SYS_ADMIN and CAP_NET_ADMIN (run as root): "
-                f"effective uid is {os.geteuid()} and /proc/self/status CapEff lacks them")
+                f"effective uid is {os.geteuid()} and /proc/self/status CapEff lacks them"
+            )
         if not os.path.exists("/proc/self/ns/net"):
-            raise BackendUnavailable("netns backend: /proc/self/ns/net is missing (no CONFIG_NET_NS)")
+            raise BackendUnavailable(
+                "netns backend: /proc/self/ns/net is missing (no CONFIG_NET_NS)"
+            )
 
     def close(self) -> None:
         """Stop everything, then remove the switch; each step runs even if one before failed."""
@@ -171,8 +181,11 @@ class NetnsBackend:
         self.close()
 
     def engine(self) -> EngineInfo:
-        return EngineInfo("linux-netns", platform.release(),
-                          (f"pyroute2 {dist_version('pyroute2')}", f"VNF: {' '.join(self._vnf_command)}"))
+        return EngineInfo(
+            "linux-netns",
+            platform.release(),
+            (f"pyroute2 {dist_version('pyroute2')}", f"VNF: {' '.join(self._vnf_command)}"),
+        )
 
     @property
     def probe_netns(self) -> str | None:
@@ -206,8 +219,14 @@ class NetnsBackend:
             on_start(spec)
             start_ns = time.time_ns()
             running = self._create(spec, list(self._vnf_command))
-            started.append(Instance(spec, start_ns, namespace_path(spec.name),
-                                    tuple(p.pid for p in running.processes)))
+            started.append(
+                Instance(
+                    spec,
+                    start_ns,
+                    namespace_path(spec.name),
+                    tuple(p.pid for p in running.processes),
+                )
+            )
         return started
 
     def stop(self, instances: Sequence[Instance]) -> None:
@@ -233,9 +252,13 @@ class NetnsBackend:
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         return instance.pids
 
-    def _create(self, spec: InstanceSpec, argv: list[str] | None,
-                routes: Sequence[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]] = (),
-                sysctls: Sequence[tuple[str, str]] = ()) -> _Running:
+    def _create(
+        self,
+        spec: InstanceSpec,
+        argv: list[str] | None,
+        routes: Sequence[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]] = (),
+        sysctls: Sequence[tuple[str, str]] = (),
+    ) -> _Running:
         """Namespace, VNF process, veth to the switch, address, routes; eth0 up comes last."""
         sw = self._sw
         if sw is None:
@@ -250,22 +273,41 @@ class NetnsBackend:
                     for key, value in (*_QUIET_SYSCTLS, *sysctls):
                         set_sysctl_here(key, value)
                     if argv:
-                        running.processes.append(subprocess.Popen(
-                            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, close_fds=True, bufsize=0))
-                    sw.link("add", ifname=port, kind="veth",
-                            peer={"ifname": "eth0", "net_ns_fd": spec.name, "address": spec.mac})
+                        running.processes.append(
+                            subprocess.Popen(
+                                argv,
+                                stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL,
+                                close_fds=True,
+                                bufsize=0,
+                            )
+                        )
+                    sw.link(
+                        "add",
+                        ifname=port,
+                        kind="veth",
+                        peer={"ifname": "eth0", "net_ns_fd": spec.name, "address": spec.mac},
+                    )
                     index = sw.link_lookup(ifname=port)[0]
                     sw.link("set", index=index, master=self._bridge_index)
                     sw.brport("set", index=index, unicast_flood=0)
-                    sw.fdb("replace", ifindex=index, lladdr=spec.mac, flags=NTF_MASTER,
-                           state=NUD_NOARP)
-                    sw.neigh("replace", dst=str(spec.address), lladdr=spec.mac,
-                             ifindex=self._bridge_index, state=NUD_PERMANENT)
+                    sw.fdb(
+                        "replace", ifindex=index, lladdr=spec.mac, flags=NTF_MASTER, state=NUD_NOARP
+                    )
+                    sw.neigh(
+                        "replace",
+                        dst=str(spec.address),
+                        lladdr=spec.mac,
+                        ifindex=self._bridge_index,
+                        state=NUD_PERMANENT,
+                    )
                     sw.link("set", index=index, state="up")
                     eth0 = ipr.link_lookup(ifname="eth0")[0]
                     ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
-                    ipr.addr("add", index=eth0, address=str(spec.address), prefixlen=SUBNET.prefixlen)
+                    ipr.addr(
+                        "add", index=eth0, address=str(spec.address), prefixlen=SUBNET.prefixlen
+                    )
                     ipr.link("set", index=eth0, state="up")
                     for destination, gateway in routes:
                         ipr.route("add", dst=f"{destination}/32", gateway=str(gateway), oif=eth0)
@@ -302,8 +344,10 @@ class NetnsBackend:
     def deploy_testbed(self) -> Testbed:
         if self._testbed is not None:
             return self._testbed
-        no_redirects = (("net.ipv4.conf.all.accept_redirects", "0"),
-                        ("net.ipv4.conf.default.accept_redirects", "0"))
+        no_redirects = (
+            ("net.ipv4.conf.all.accept_redirects", "0"),
+            ("net.ipv4.conf.default.accept_redirects", "0"),
+        )
         echo = [sys.executable, "-m", "pytest_nfv.vnf.echo", "--port", str(ECHO_PORT)]
         endpoints = {}
         for role, address, routes in (
@@ -317,28 +361,49 @@ class NetnsBackend:
                 _expect_line(proc, "ready", f"echo responder in {spec.name}")
             endpoints[role] = Endpoint(spec.name, address, spec.mac, namespace_path(spec.name))
         proxy_name = self.identity.name("proxy")
-        self._testbed = Testbed(endpoints["hosta"], endpoints["hostb"], endpoints["hostb2"],
-                                Endpoint(proxy_name, PROXY, mac_for(PROXY), namespace_path(proxy_name)),
-                                ECHO_PORT)
+        self._testbed = Testbed(
+            endpoints["hosta"],
+            endpoints["hostb"],
+            endpoints["hostb2"],
+            Endpoint(proxy_name, PROXY, mac_for(PROXY), namespace_path(proxy_name)),
+            ECHO_PORT,
+        )
         return self._testbed
 
     def start_proxy(self, testbed: Testbed, on_start: StartCallback) -> Instance:
         if self._proxy_running is not None:
             raise BackendError("the proxy VNF is already running")
         spec = InstanceSpec(testbed.proxy.name, testbed.proxy.address, testbed.proxy.mac, "proxy")
-        argv = [sys.executable, "-m", "pytest_nfv.vnf.proxy", "--iface", "eth0",
-                "--host-a", str(testbed.host_a.address), "--mac-a", testbed.host_a.mac,
-                "--host-b", str(testbed.host_b.address), "--mac-b", testbed.host_b.mac,
-                "--sink-port", str(testbed.echo_port)]
-        sysctls = (("net.ipv4.ip_forward", "0"), ("net.ipv4.conf.all.send_redirects", "0"),
-                   ("net.ipv4.conf.default.send_redirects", "0"))
+        argv = [
+            sys.executable,
+            "-m",
+            "pytest_nfv.vnf.proxy",
+            "--iface",
+            "eth0",
+            "--host-a",
+            str(testbed.host_a.address),
+            "--mac-a",
+            testbed.host_a.mac,
+            "--host-b",
+            str(testbed.host_b.address),
+            "--mac-b",
+            testbed.host_b.mac,
+            "--sink-port",
+            str(testbed.echo_port),
+        ]
+        sysctls = (
+            ("net.ipv4.ip_forward", "0"),
+            ("net.ipv4.conf.all.send_redirects", "0"),
+            ("net.ipv4.conf.default.send_redirects", "0"),
+        )
         on_start(spec)
         start_ns = time.time_ns()
         running = self._create(spec, argv, (), sysctls)
         del self._running[spec.name]
         self._proxy_running = running
-        return Instance(spec, start_ns, testbed.proxy.netns_path,
-                        tuple(p.pid for p in running.processes))
+        return Instance(
+            spec, start_ns, testbed.proxy.netns_path, tuple(p.pid for p in running.processes)
+        )
 
     def stop_proxy(self, proxy: Instance) -> None:
         running, self._proxy_running = self._proxy_running, None
@@ -371,8 +436,13 @@ class NetnsBackend:
         self._proxy_command(f"set-b {target.address} {target.mac}")
 
 
-def _expect_line(proc: subprocess.Popen[bytes], expected: str, what: str,
-                 timeout: float = 10.0, skip: tuple[str, ...] = ()) -> None:
+def _expect_line(
+    proc: subprocess.Popen[bytes],
+    expected: str,
+    what: str,
+    timeout: float = 10.0,
+    skip: tuple[str, ...] = (),
+) -> None:
     """Wait for a line from a VNF process; a dead or silent process is a BackendError.
 
     Lines in ``skip`` (the proxy's start-up ``ready``, which nobody waits for when its
@@ -388,8 +458,10 @@ def _expect_line(proc: subprocess.Popen[bytes], expected: str, what: str,
             break
     if line != expected:
         status = proc.poll()
-        raise BackendError(f"{what}: expected {expected!r}, got {line!r}"
-                           + (f" (exited with status {status})" if status is not None else ""))
+        raise BackendError(
+            f"{what}: expected {expected!r}, got {line!r}"
+            + (f" (exited with status {status})" if status is not None else "")
+        )
 
 
 def _has_capabilities() -> bool:
@@ -436,4 +508,3 @@ def reap(*, only_run: str | None = None, include_live: bool = False) -> CleanupR
     if only_run is None:
         forget_dead_runs()
     return report
-

@@ -36,9 +36,11 @@ class PendingBackend:
 
     def reason(self) -> str:
         label, what, engine = PENDING[self.name]
-        return (f"backend {self.name!r} ({label}: {what}) is registered but pytest-nfv "
-                f"{dist_version('pytest-nfv')} does not drive the {engine} yet; "
-                "only the netns backend runs in this version")
+        return (
+            f"backend {self.name!r} ({label}: {what}) is registered but pytest-nfv "
+            f"{dist_version('pytest-nfv')} does not drive the {engine} yet; "
+            "only the netns backend runs in this version"
+        )
 
     def open(self) -> None:
         raise BackendUnavailable(self.reason())

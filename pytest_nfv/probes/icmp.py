@@ -19,6 +19,7 @@ Wire protocol between the two processes, one line each way per step::
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import selectors
@@ -43,7 +44,7 @@ SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # asm-generic value; abs
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -114,7 +115,8 @@ class EchoProber:
             raise ProbeError("the ICMP prober exited unexpectedly") from exc
 
     def _read(self) -> str:
-        assert self._proc is not None and self._proc.stdout is not None
+        assert self._proc is not None
+        assert self._proc.stdout is not None
         line = self._proc.stdout.readline()
         if not line:
             raise ProbeError(f"the ICMP prober exited (status {self._proc.poll()})")
@@ -144,7 +146,9 @@ class EchoProber:
             else:
                 raise ProbeError(f"unexpected line from the ICMP prober: {words}")
 
-    def wait_ready(self, addresses: Iterable[ipaddress.IPv4Address], timeout_s: float) -> ReadinessResult:
+    def wait_ready(
+        self, addresses: Iterable[ipaddress.IPv4Address], timeout_s: float
+    ) -> ReadinessResult:
         """Probe already-started targets until all answer.
 
         Raises:
@@ -156,8 +160,10 @@ class EchoProber:
         result = self.finish()
         if result.unanswered:
             shown = ", ".join(str(a) for a in result.unanswered[:5])
-            raise BootTimeout(f"{len(result.unanswered)} instance(s) did not answer ICMP echo "
-                              f"within {timeout_s:g} s: {shown}")
+            raise BootTimeout(
+                f"{len(result.unanswered)} instance(s) did not answer ICMP echo "
+                f"within {timeout_s:g} s: {shown}"
+            )
         return result
 
 
@@ -172,7 +178,9 @@ def _open_socket() -> socket.socket:
     return sock
 
 
-def _drain(sock: socket.socket, ident: int, pending: dict[str, bool], replies: dict[str, int]) -> None:
+def _drain(
+    sock: socket.socket, ident: int, pending: dict[str, bool], replies: dict[str, int]
+) -> None:
     while True:
         try:
             data, ancillary, _flags, peer = sock.recvmsg(2048, socket.CMSG_SPACE(_TIMESPEC.size))
@@ -211,8 +219,14 @@ class _Lines:
         return [line.decode() for line in lines]
 
 
-def _round(sock: socket.socket, ident: int, control: selectors.BaseSelector, lines: _Lines,
-           timeout_s: float, interval_s: float) -> tuple[dict[str, int], list[str]]:
+def _round(
+    sock: socket.socket,
+    ident: int,
+    control: selectors.BaseSelector,
+    lines: _Lines,
+    timeout_s: float,
+    interval_s: float,
+) -> tuple[dict[str, int], list[str]]:
     pending: dict[str, bool] = {}
     replies: dict[str, int] = {}
     started: list[str] = []
@@ -230,10 +244,8 @@ def _round(sock: socket.socket, ident: int, control: selectors.BaseSelector, lin
             seq += 1
             packet = echo_request(ident, seq)
             for target in pending:
-                try:
+                with contextlib.suppress(OSError):  # not reachable yet: what we wait for
                     sock.sendto(packet, (target, 0))
-                except OSError:
-                    pass  # not reachable yet: that is what we are waiting for
             next_send = now + interval_s
         wait = max(0.0, min(next_send, deadline) - time.monotonic())
         for key, _ in control.select(wait):

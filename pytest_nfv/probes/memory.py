@@ -26,8 +26,9 @@ def available_mib() -> float:
     return float(psutil.virtual_memory().available) / MIB
 
 
-def settled_available_mib(tolerance_mib: float = 0.5, timeout_s: float = 3.0,
-                          pause_s: float = 0.05) -> float:
+def settled_available_mib(
+    tolerance_mib: float = 0.5, timeout_s: float = 3.0, pause_s: float = 0.05
+) -> float:
     """``MemAvailable`` once two reads ``pause_s`` apart agree within ``tolerance_mib``.
 
     Tearing down namespaces frees memory asynchronously (the kernel's netns cleanup work);

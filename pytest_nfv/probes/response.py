@@ -55,9 +55,13 @@ class RoundTrip:
         else:
             with entered(netns_path):
                 self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        flags = (SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_RX_SOFTWARE
-                 | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID
-                 | SOF_TIMESTAMPING_OPT_TSONLY)
+        flags = (
+            SOF_TIMESTAMPING_TX_SOFTWARE
+            | SOF_TIMESTAMPING_RX_SOFTWARE
+            | SOF_TIMESTAMPING_SOFTWARE
+            | SOF_TIMESTAMPING_OPT_ID
+            | SOF_TIMESTAMPING_OPT_TSONLY
+        )
         self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING, flags)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
@@ -86,7 +90,8 @@ class RoundTrip:
     def _tx_stamp(self) -> int | None:
         try:
             _data, ancillary, _flags, _addr = self._sock.recvmsg(
-                0, socket.CMSG_SPACE(_TIMESTAMPS.size) + 256, socket.MSG_ERRQUEUE)
+                0, socket.CMSG_SPACE(_TIMESTAMPS.size) + 256, socket.MSG_ERRQUEUE
+            )
         except (BlockingIOError, InterruptedError):
             return None
         return self._stamp(ancillary)
@@ -130,7 +135,8 @@ class RoundTrip:
                 continue
             try:
                 length, ancillary, _flags, peer = self._sock.recvmsg_into(
-                    [self._buffer], socket.CMSG_SPACE(_TIMESTAMPS.size))
+                    [self._buffer], socket.CMSG_SPACE(_TIMESTAMPS.size)
+                )
             except BlockingIOError:
                 if tx is None:
                     tx = self._tx_stamp()
@@ -163,8 +169,10 @@ class RoundTrip:
             sample = self.once(target, port, size, expect_from, timeout_s)
             if sample is not None:
                 return sample
-        raise ProbeError(f"no reply from {expect_from} to {size}-byte requests sent to "
-                         f"{target}:{port} ({attempts} attempts, {timeout_s:g} s each)")
+        raise ProbeError(
+            f"no reply from {expect_from} to {size}-byte requests sent to "
+            f"{target}:{port} ({attempts} attempts, {timeout_s:g} s each)"
+        )
 
     def first_reply_ns(
         self,
@@ -196,10 +204,10 @@ class RoundTrip:
                     break
                 try:
                     _length, ancillary, _flags, peer = self._sock.recvmsg_into(
-                        [self._buffer], socket.CMSG_SPACE(_TIMESTAMPS.size))
+                        [self._buffer], socket.CMSG_SPACE(_TIMESTAMPS.size)
+                    )
                 except BlockingIOError:
                     continue
                 if peer[0] == expected:
                     return self._stamp(ancillary) or time.time_ns()
         raise ProbeError(f"no reply from {expected} via {target}:{port} within {timeout_s:g} s")
-

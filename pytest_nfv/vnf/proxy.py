@@ -52,8 +52,13 @@ def _own_mac(iface: str) -> bytes:
 
 
 def serve(args: argparse.Namespace) -> int:
-    table = ProxyTable(_ip(args.host_a), _ip(args.host_b), mac_bytes(args.mac_a),
-                       mac_bytes(args.mac_b), _own_mac(args.iface))
+    table = ProxyTable(
+        _ip(args.host_a),
+        _ip(args.host_b),
+        mac_bytes(args.mac_a),
+        mac_bytes(args.mac_b),
+        _own_mac(args.iface),
+    )
     wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     wire.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
     wire.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
@@ -85,7 +90,11 @@ def serve(args: argparse.Namespace) -> int:
                     length, address = wire.recvfrom_into(buffer)
                 except BlockingIOError:
                     break
-                if forwarding and address[2] == PACKET_HOST and rewrite_frame(buffer, length, table):
+                if (
+                    forwarding
+                    and address[2] == PACKET_HOST
+                    and rewrite_frame(buffer, length, table)
+                ):
                     wire.send(memoryview(buffer)[:length])
 
 
@@ -95,8 +104,9 @@ def _command(words: list[str], forwarding: bool, table: ProxyTable) -> tuple[boo
     if words == ["resume"]:
         return True, table
     if len(words) == 3 and words[0] == "set-b":
-        return forwarding, ProxyTable(table.host_a, _ip(words[1]), table.mac_a,
-                                      mac_bytes(words[2]), table.own_mac)
+        return forwarding, ProxyTable(
+            table.host_a, _ip(words[1]), table.mac_a, mac_bytes(words[2]), table.own_mac
+        )
     print(f"error unknown command {' '.join(words)!r}", file=sys.stderr, flush=True)
     return forwarding, table
 

@@ -112,8 +112,8 @@ def _fix_transport_checksum(
     Only the first fragment carries the transport header. An unfragmented segment is summed
     afresh even when the destination did not change: a sender with checksum offload (veth,
     most NICs) leaves only the pseudo-header sum in the field for the last hop to finish, and
-    a frame re-sent through a packet socket gets no such finishing. A fragmented datagram was necessarily summed
-    in full by the sender's stack, so the incremental update is exact and cheap.
+    a frame re-sent through a packet socket gets no such finishing. A fragmented datagram was
+    necessarily summed in full by the sender's stack, so the incremental update is exact.
     """
     proto = frame[ip + 9]
     offset_field = struct.unpack_from("!H", frame, ip + 6)[0]

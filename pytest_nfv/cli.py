@@ -1,0 +1,69 @@
+"""``pytest-nfv``: the commands around the suites.
+
+pytest-nfv cleanup [--force]   remove what crashed or killed runs left behind (only ours)
+pytest-nfv suites              print where the shipped suites are (for a wheel install)
+pytest-nfv run [PYTEST ARGS]   run the shipped suites: pytest <suites> PYTEST ARGS
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main"]
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from pytest_nfv.backends import reap_all
+
+    report = reap_all(include_live=args.force)
+    for name in report.removed:
+        print(f"removed {name}")
+    for name in report.left_live:
+        print(f"left {name}: its run is still going (use --force to remove it anyway)")
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    if not (report.removed or report.left_live or report.errors):
+        print("nothing to clean up")
+    return 1 if report.errors else 0
+
+
+def _suites(_args: argparse.Namespace) -> int:
+    from pytest_nfv.resources import suites_dir
+
+    print(suites_dir())
+    return 0
+
+
+def _run(pytest_args: list[str]) -> int:
+    import pytest
+
+    from pytest_nfv.resources import suites_dir
+
+    return int(pytest.main([str(suites_dir()), *pytest_args]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        return _run(argv[1:])
+    parser = argparse.ArgumentParser(
+        prog="pytest-nfv", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    cleanup = commands.add_parser("cleanup", help="remove resources left by dead runs")
+    cleanup.add_argument(
+        "--force",
+        action="store_true",
+        help="also remove resources of runs whose owner is still alive",
+    )
+    cleanup.set_defaults(handler=_cleanup)
+    suites = commands.add_parser("suites", help="print the directory of the shipped suites")
+    suites.set_defaults(handler=_suites)
+    commands.add_parser("run", help="run the shipped suites; extra arguments go to pytest")
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

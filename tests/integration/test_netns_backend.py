@@ -1,0 +1,179 @@
+"""The netns backend against the real kernel: boots, the proxy path, memory, no leaks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_nfv.backends.netns import NetnsBackend
+from pytest_nfv.experiments import Lab, ProxyPath
+from pytest_nfv.namespaces import list_namespaces, pids_by_namespace
+
+
+def _ours(prefix: str) -> list[str]:
+    return list_namespaces(prefix)
+
+
+def test_boot_round_times_every_instance(lab: Lab, backend: NetnsBackend) -> None:
+    result = lab.boot_round(8)
+    assert len(result.per_instance_s) == 8
+    assert all(0 < t < 5 for t in result.per_instance_s)
+    # The makespan spans all starts, so it is at least the slowest single instance.
+    assert result.makespan_s >= max(result.per_instance_s) - 1e-6
+    assert _ours(backend.identity.prefix + "i") == []
+
+
+def test_instances_answer_and_stop_cleanly(lab: Lab, backend: NetnsBackend) -> None:
+    with lab.running(4) as instances:
+        names = [i.name for i in instances]
+        assert sorted(names) == sorted(n for n in _ours(backend.identity.prefix) if "-i" in n)
+        pids = [p for i in instances for p in i.pids]
+        assert all(Path(f"/proc/{p}").exists() for p in pids)
+        again = lab.prober.wait_ready([i.address for i in instances], timeout_s=2)
+        assert not again.unanswered
+    assert not any(Path(f"/proc/{p}").exists() for p in pids)
+    assert [n for n in _ours(backend.identity.prefix) if "-i" in n] == []
+
+
+def test_memory_round_measures_processes(lab: Lab) -> None:
+    result = lab.memory_round(4)
+    assert result.pss_mib > 0  # four sleep processes have some private pages
+
+
+def test_proxy_path_goes_through_b_and_b2(lab: Lab) -> None:
+    path = ProxyPath(lab)
+    try:
+        proxied = path.round_trip(64, "proxy")
+        direct = path.round_trip(64, "direct")
+        assert 0 < proxied.seconds < 1
+        assert 0 < direct.seconds < 1
+        big = path.round_trip(65507, "proxy")  # fragmented on the wire, reassembled at B
+        assert big.seconds > 0
+        assert path.reconfigure() > 0  # now B2 answers through the proxy
+        assert path.round_trip(1024, "proxy").seconds > 0
+        assert path.reconfigure() > 0  # and B again
+        assert path.deploy() > 0
+        assert path.proxy_memory_mib() > 1  # a Python process
+    finally:
+        path.close()
+
+
+def _root_state() -> dict[str, str]:
+    """Links, addresses, routes, neighbours, iptables rules and net sysctls of this namespace."""
+    state = {}
+    for name, argv in {
+        "links": ["ip", "-d", "link", "show"],
+        "addrs": ["ip", "addr", "show"],
+        "routes": ["ip", "route", "show", "table", "all"],
+        "rules": ["ip", "rule", "show"],
+    }.items():
+        state[name] = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    for tool in ("iptables-save", "ip6tables-save"):
+        done = subprocess.run([tool], capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            state[tool] = "\n".join(
+                line for line in done.stdout.splitlines() if not line.startswith("#")
+            )
+    sysctls = []
+    for path in sorted(Path("/proc/sys/net/ipv4").rglob("*")):
+        if path.is_file() and "neigh" not in path.parts and os.access(path, os.R_OK):
+            try:
+                sysctls.append(f"{path}={path.read_text().strip()}")
+            except OSError:
+                continue
+    state["sysctls"] = "\n".join(sysctls)
+    return state
+
+
+def test_root_namespace_is_untouched(lab: Lab) -> None:
+    before = _root_state()
+    with lab.running(16):
+        path = ProxyPath(lab)
+        try:
+            path.round_trip(4096, "proxy")
+            path.round_trip(4096, "direct")
+            path.reconfigure()
+        finally:
+            path.close()
+    after = _root_state()
+    for key in before:
+        assert before[key] == after[key], f"root namespace {key} changed"
+
+
+SCRIPT = """
+import sys, time
+from pytest_nfv.backends.netns import NetnsBackend
+from pytest_nfv.experiments import Lab, ProxyPath
+from pytest_nfv.identity import RunIdentity
+from pytest_nfv.probes.icmp import EchoProber
+backend = NetnsBackend(RunIdentity.new())
+backend.open()
+prober = EchoProber(backend.probe_netns).__enter__()
+lab = Lab(backend, prober, 30)
+instances = lab.start_ready(6)
+path = ProxyPath(lab)
+print(backend.identity.prefix, flush=True)
+time.sleep(600)
+"""
+
+
+def test_kill_9_then_cleanup_leaves_nothing(tmp_path: Path) -> None:
+    bystander = "nfvtest-not-ours"
+    subprocess.run(["ip", "netns", "add", bystander], check=True)
+    try:
+        victim = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
+        assert victim.stdout is not None
+        prefix = victim.stdout.readline().strip()
+        assert prefix.startswith("nfv-")
+        names = _ours(prefix)
+        assert len(names) >= 6 + 4 + 1  # instances, hosts A/B/B2 and proxy, switch
+        members = pids_by_namespace(names)
+        pids = [p for ps in members.values() for p in ps]
+        assert pids, "instances run processes"
+        # The live owner's resources are not touched by a plain cleanup.
+        live = subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, text=True, check=True)
+        assert "still going" in live.stdout
+        assert _ours(prefix) == names
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        victim.stdout.close()
+        done = subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, text=True, check=True)
+        assert "removed netns" in done.stdout
+        assert _ours(prefix) == []
+        deadline = time.monotonic() + 5
+        while any(Path(f"/proc/{p}").exists() for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in pids if Path(f"/proc/{p}").exists()]
+        assert bystander in list_namespaces("nfvtest-")
+        registry = Path(os.environ.get("PYTEST_NFV_RUN_DIR", "/run/pytest-nfv"))
+        run_id = prefix.split("-")[1]
+        assert not (registry / f"{run_id}.json").exists()
+    finally:
+        subprocess.run(["ip", "netns", "del", bystander], check=False)
+
+
+def test_cleanup_with_nothing_to_do() -> None:
+    done = subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, text=True, check=True)
+    assert done.returncode == 0
+
+
+def test_registry_records_owner(backend: NetnsBackend) -> None:
+    registry = Path(os.environ.get("PYTEST_NFV_RUN_DIR", "/run/pytest-nfv"))
+    payload = json.loads((registry / f"{backend.identity.run_id}.json").read_text())
+    assert payload["owner_pid"] == os.getpid()
+
+
+@pytest.mark.parametrize("size", [64, 1472, 1473, 9000, 65507])
+def test_sizes_around_the_mtu(lab: Lab, size: int) -> None:
+    path = ProxyPath(lab)
+    try:
+        assert path.round_trip(size, "proxy").seconds > 0
+    finally:
+        path.close()

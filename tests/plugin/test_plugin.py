@@ -1,0 +1,423 @@
+"""The pytest-nfv plugin as users meet it: options, ini keys, skips, header, hooks, budgets.
+
+Every run goes through ``pytester.runpytest_subprocess`` so each gets a fresh plugin state
+(options, ``config.stash``, the backend) exactly as a real ``pytest`` invocation would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+USAGE_ERROR = int(pytest.ExitCode.USAGE_ERROR)
+
+NFV_OPTIONS = (
+    "--backend",
+    "--nfv-instances",
+    "--nfv-packet-sizes",
+    "--nfv-budgets",
+    "--nfv-strict",
+    "--nfv-ci-width",
+    "--nfv-max-rounds",
+    "--nfv-max-seconds",
+    "--nfv-boot-timeout",
+)
+
+SETTINGS_TEST = """
+from pytest_nfv import NfvSettings
+
+def test_settings(nfv_settings: NfvSettings) -> None:
+    print("INSTANCES=" + ",".join(map(str, nfv_settings.instances)))
+    assert nfv_settings.instances == tuple(EXPECTED)
+"""
+
+LAB_TEST = """
+def test_needs_lab(nfv_lab) -> None:
+    pass
+"""
+
+BOOT_TEST = """
+import pytest
+
+from pytest_nfv import Lab, Recorder, Repeat, Series, summarize
+
+pytestmark = pytest.mark.nfv_requirement("instantiation")
+
+
+def test_boot_time(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Recorder) -> None:
+    per_instance: list[float] = []
+
+    def one_boot() -> float:
+        result = nfv_lab.boot_round(nfv_n)
+        per_instance.extend(result.per_instance_s)
+        return result.makespan_s
+
+    makespan = nfv_repeat(one_boot)
+    nfv_record.record(
+        Series("boot_makespan", makespan, "time", primary=True,
+               extra={"probe_interval_s": nfv_lab.prober.interval_s}),
+        Series("boot_per_instance", summarize(per_instance), "time"),
+        n=nfv_n,
+    )
+"""
+
+CUSTOM_BACKEND_CONFTEST = """
+from pytest_nfv.backends.base import EngineInfo
+
+
+class MineBackend:
+    def __init__(self, identity):
+        self.name = "mine"
+        self.identity = identity
+        self.opened = False
+
+    def open(self):
+        self.opened = True
+
+    def close(self):
+        self.opened = False
+
+    def engine(self):
+        return EngineInfo("mine-engine", "9.9")
+
+
+def pytest_nfv_backend_names():
+    return ["mine"]
+
+
+def pytest_nfv_make_backend(name, identity, config):
+    return MineBackend(identity) if name == "mine" else None
+"""
+
+CUSTOM_BACKEND_TEST = """
+def test_backend(nfv_backend, nfv_settings) -> None:
+    print("BACKEND-CLASS=" + type(nfv_backend).__name__)
+    assert nfv_settings.backend == EXPECTED
+"""
+
+
+def _nfv_help_entries(lines: list[str]) -> dict[str, str]:
+    """The ``nfv`` group of ``--help``: option flag -> its help text, whitespace collapsed."""
+    start = next(i for i, line in enumerate(lines)
+                 if line.startswith("NFV virtualization benchmarks (pytest-nfv):"))
+    entries: dict[str, str] = {}
+    current: str | None = None
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        if line.startswith("  -"):
+            current = line.split()[0].split("=")[0]
+            entries[current] = line
+        else:
+            assert current is not None
+            entries[current] += " " + line
+    return {flag: " ".join(text.split()) for flag, text in entries.items()}
+
+
+def test_help_lists_the_nfv_group_with_every_option_and_its_default(
+    pytester: pytest.Pytester,
+) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        ["NFV virtualization benchmarks (pytest-nfv):",
+         *[f"  {flag}[= ]*" for flag in NFV_OPTIONS]],
+        consecutive=False,
+    )
+    entries = _nfv_help_entries(result.stdout.lines)
+    assert sorted(entries) == sorted(NFV_OPTIONS)
+    for flag, text in entries.items():
+        assert re.search(r"Default: \S.*$", text), f"{flag} help lacks 'Default: ...': {text}"
+    assert entries["--backend"].endswith("Default: netns")
+    assert entries["--nfv-instances"].endswith("Default: 1,2,4,8,16,32,64,128")
+    assert entries["--nfv-packet-sizes"].endswith("Default: 64,256,1024,1472,4096,16384,65507")
+    assert entries["--nfv-ci-width"].endswith("Default: 0.05")
+    assert entries["--nfv-max-rounds"].endswith("Default: 30")
+    assert entries["--nfv-max-seconds"].endswith("Default: 60")
+    assert entries["--nfv-boot-timeout"].endswith("Default: 60")
+    assert entries["--nfv-strict"].endswith("Default: off")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        pytest.param(["--nfv-instances", "0"], "--nfv-instances", id="instances-0"),
+        pytest.param(["--nfv-instances", "abc"], "--nfv-instances", id="instances-abc"),
+        pytest.param(["--nfv-instances", "2000"], "--nfv-instances", id="instances-2000"),
+        pytest.param(["--nfv-packet-sizes", "4"], "--nfv-packet-sizes", id="size-4"),
+        pytest.param(["--nfv-packet-sizes", "70000"], "--nfv-packet-sizes", id="size-70000"),
+        pytest.param(["--nfv-ci-width", "1.5"], "--nfv-ci-width", id="ci-1.5"),
+        pytest.param(["--nfv-ci-width", "0"], "--nfv-ci-width", id="ci-0"),
+        pytest.param(["--nfv-max-rounds", "0"], "--nfv-max-rounds", id="rounds-0"),
+        pytest.param(["--nfv-max-seconds=-1"], "--nfv-max-seconds", id="seconds-neg"),
+        pytest.param(["--nfv-budgets", "/nonexistent"], "--nfv-budgets", id="budgets-missing"),
+        pytest.param(["--backend", "nosuch"], "--backend", id="backend-unknown"),
+    ],
+)
+def test_invalid_option_is_a_usage_error_naming_the_option(
+    pytester: pytest.Pytester, args: list[str], needle: str
+) -> None:
+    result = pytester.runpytest_subprocess(*args)
+    assert result.ret == USAGE_ERROR
+    assert needle in result.stderr.str()
+
+
+def test_unknown_backend_message_lists_the_known_backends(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--backend", "nosuch")
+    assert result.ret == USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--backend*'nosuch'*netns*coreos*osv*clickos*"])
+
+
+def test_invalid_ini_value_is_a_usage_error_naming_the_key(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nnfv_instances = 0\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == USAGE_ERROR
+    result.stderr.fnmatch_lines(["*nfv_instances*"])
+
+
+def test_ini_value_is_used(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nnfv_instances = 3, 1\n")
+    pytester.makepyfile(SETTINGS_TEST.replace("EXPECTED", "(1, 3)"))
+    result = pytester.runpytest_subprocess("-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*INSTANCES=1,3*"])
+
+
+def test_command_line_wins_over_ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nnfv_instances = 3, 1\n")
+    pytester.makepyfile(SETTINGS_TEST.replace("EXPECTED", "(2,)"))
+    result = pytester.runpytest_subprocess("-s", "--nfv-instances", "2")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*INSTANCES=2*"])
+
+
+def test_command_line_value_overrides_an_invalid_ini_value(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nnfv_instances = 0\n")
+    pytester.makepyfile(SETTINGS_TEST.replace("EXPECTED", "(2,)"))
+    result = pytester.runpytest_subprocess("--nfv-instances", "2")
+    result.assert_outcomes(passed=1)
+
+
+def test_budget_file_with_unknown_key_names_file_line_and_key(pytester: pytest.Pytester) -> None:
+    budgets = pytester.path / "mybudgets.toml"
+    budgets.write_text(
+        'backend = "netns"\n'
+        "\n"
+        "[instantiation.boot_makespan]\n"
+        'unit = "s"\n'
+        "base = 1\n"
+        'source = "test"\n'
+        "bogus_field = 3\n",
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_subprocess("--nfv-budgets", str(budgets))
+    assert result.ret == USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--nfv-budgets*mybudgets.toml:7: instantiation.boot_makespan.bogus_field: unknown*"])
+
+
+@pytest.mark.parametrize("backend", ["coreos", "osv", "clickos"])
+def test_pending_backend_skips_with_its_reason(pytester: pytest.Pytester, backend: str) -> None:
+    pytester.makepyfile(LAB_TEST)
+    result = pytester.runpytest_subprocess("--backend", backend, "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines([f"SKIPPED*backend '{backend}'*not*"])
+
+
+@pytest.mark.parametrize("backend", ["coreos", "osv", "clickos"])
+def test_pending_backend_fails_under_nfv_strict(pytester: pytest.Pytester, backend: str) -> None:
+    pytester.makepyfile(LAB_TEST)
+    result = pytester.runpytest_subprocess("--backend", backend, "--nfv-strict")
+    outcomes = result.parseoutcomes()
+    assert "passed" not in outcomes
+    assert "skipped" not in outcomes
+    assert outcomes.get("failed", 0) + outcomes.get("errors", 0) == 1
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"*--nfv-strict: backend '{backend}'*not*"])
+
+
+def test_pending_backend_fails_under_ini_nfv_strict(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nnfv_strict = true\n")
+    pytester.makepyfile(LAB_TEST)
+    result = pytester.runpytest_subprocess("--backend", "coreos")
+    outcomes = result.parseoutcomes()
+    assert "passed" not in outcomes
+    assert "skipped" not in outcomes
+    assert outcomes.get("failed", 0) + outcomes.get("errors", 0) == 1
+    result.stdout.fnmatch_lines(["*--nfv-strict: backend 'coreos'*not*"])
+
+
+def test_report_header(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing() -> None:\n    pass\n")
+    result = pytester.runpytest_subprocess("--co")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([
+        "nfv: backend netns*",
+        "nfv: host kernel*",
+        "nfv: N=1,2,4*",
+        "nfv: repeat until 95% CI within 5% of the mean*",
+    ])
+
+
+def test_report_header_shows_options_and_strict(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing() -> None:\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "--co", "--backend", "osv", "--nfv-strict", "--nfv-instances", "3,1",
+        "--nfv-packet-sizes", "100", "--nfv-max-rounds", "7")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([
+        "nfv: backend osv (libvirt*), strict",
+        "nfv: N=1,3; packet sizes 100 B; budgets none",
+        "nfv: *at most 7 rounds*",
+    ])
+
+
+def test_unknown_nfv_requirement_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.nfv_requirement("teleportation")
+        def test_x() -> None:
+            pass
+    """)
+    result = pytester.runpytest_subprocess("--strict-markers")
+    assert result.ret == USAGE_ERROR
+    assert "teleportation" in result.stderr.str() + result.stdout.str()
+    assert "nfv_requirement" in result.stderr.str() + result.stdout.str()
+
+
+def test_nfv_requirement_marker_is_registered(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.nfv_requirement("monitoring")
+        def test_x() -> None:
+            pass
+    """)
+    result = pytester.runpytest_subprocess("--strict-markers", "--co", "-q")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*test_x*", "1 test collected*"])
+    markers = pytester.runpytest_subprocess("--markers")
+    markers.stdout.fnmatch_lines(["@pytest.mark.nfv_requirement(name):*instantiation*"])
+
+
+def test_generate_tests_parametrizes_n_and_packet_size(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_gen="""
+        def test_x(nfv_n: int, nfv_packet_size: int) -> None:
+            pass
+
+        def test_plain() -> None:
+            pass
+    """)
+    result = pytester.runpytest_subprocess(
+        "--co", "-q", "--nfv-instances", "3,1", "--nfv-packet-sizes", "100,64")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([
+        "test_gen.py::test_x[N=1-64B]",
+        "test_gen.py::test_x[N=1-100B]",
+        "test_gen.py::test_x[N=3-64B]",
+        "test_gen.py::test_x[N=3-100B]",
+        "test_gen.py::test_plain",
+        "5 tests collected*",
+    ])
+
+
+def test_custom_backend_from_conftest_is_accepted(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CUSTOM_BACKEND_CONFTEST)
+    pytester.makepyfile(CUSTOM_BACKEND_TEST.replace("EXPECTED", "'mine'"))
+    result = pytester.runpytest_subprocess("--backend", "mine", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["nfv: backend mine (mine-engine 9.9)", "*BACKEND-CLASS=MineBackend*"])
+
+
+def test_custom_backend_hook_returning_none_leaves_the_builtin(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CUSTOM_BACKEND_CONFTEST)
+    pytester.makepyfile(LAB_TEST)
+    result = pytester.runpytest_subprocess("--backend", "coreos", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["nfv: backend coreos (Docker engine*", "SKIPPED*'coreos'*"])
+    default = pytester.runpytest_subprocess("--co")
+    assert default.ret == pytest.ExitCode.NO_TESTS_COLLECTED or default.ret == 0
+    default.stdout.fnmatch_lines(["nfv: backend netns (linux-netns*"])
+
+
+def test_custom_backend_listed_in_unknown_backend_message(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CUSTOM_BACKEND_CONFTEST)
+    result = pytester.runpytest_subprocess("--backend", "nosuch")
+    assert result.ret == USAGE_ERROR
+    result.stderr.fnmatch_lines(["*known: netns, coreos, osv, clickos, mine*"])
+
+
+# --- end to end on the real netns backend ---------------------------------------------------
+
+
+def _run_id(result: pytest.RunResult) -> str:
+    found = re.search(r"^nfv: repeat until .*; run ([0-9a-f]{6})$", result.stdout.str(), re.M)
+    assert found, result.stdout.str()
+    return found.group(1)
+
+
+def _leftover_namespaces(run_id: str) -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+    names = [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
+    return [n for n in names if n.startswith(f"nfv-{run_id}-")]
+
+
+@pytest.fixture
+def netns_host() -> None:
+    if not Path("/proc/self/ns/net").exists() or subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("needs iproute2 and network namespaces")
+
+
+E2E_ARGS = ("--nfv-instances", "1", "--nfv-max-rounds", "2", "--nfv-max-seconds", "5",
+            "-p", "no:cacheprovider")
+
+
+@pytest.mark.usefixtures("netns_host")
+def test_impossible_budget_fails_with_one_line(pytester: pytest.Pytester) -> None:
+    budgets = pytester.path / "impossible.toml"
+    budgets.write_text(
+        '[instantiation.boot_makespan]\nunit = "us"\nbase = 1\n'
+        'source = "deliberately impossible"\n', encoding="utf-8")
+    pytester.makepyfile(test_boot=BOOT_TEST)
+    result = pytester.runpytest_subprocess("--nfv-budgets", str(budgets), *E2E_ARGS,
+                                           timeout=60)
+    result.assert_outcomes(failed=1)
+    lines = [line for line in result.stdout.lines
+             if "instantiation/boot_makespan on netns, N=1" in line
+             and "> budget" in line and "deliberately impossible" in line]
+    assert lines, result.stdout.str()
+    assert f"{budgets}:1" in lines[0]
+    assert _leftover_namespaces(_run_id(result)) == []
+
+
+@pytest.mark.usefixtures("netns_host")
+def test_generous_budget_passes_and_records_benchmark_json(pytester: pytest.Pytester) -> None:
+    budgets = pytester.path / "generous.toml"
+    budgets.write_text(
+        '[instantiation.boot_makespan]\nunit = "s"\nbase = 60\nsource = "generous"\n',
+        encoding="utf-8")
+    pytester.makepyfile(test_boot=BOOT_TEST)
+    out = pytester.path / "bench.json"
+    result = pytester.runpytest_subprocess("--nfv-budgets", str(budgets), *E2E_ARGS,
+                                           f"--benchmark-json={out}", timeout=60)
+    result.assert_outcomes(passed=1)
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert len(data["benchmarks"]) == 1
+    info = data["benchmarks"][0]["extra_info"]
+    assert info["backend"] == "netns"
+    assert info["requirement"] == "instantiation"
+    assert info["metric"] == "boot_makespan"
+    assert info["n"] == 1
+    assert info["unit"] == "s"
+    assert isinstance(info["samples"], list)
+    assert info["samples"]
+    assert isinstance(info["converged"], bool)
+    assert info["budget"]["source"] == "generous"
+    assert data["machine_info"]["nfv"]["backend"] == "netns"
+    assert _leftover_namespaces(_run_id(result)) == []
