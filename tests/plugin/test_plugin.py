@@ -20,11 +20,11 @@ NFV_OPTIONS = (
     "--nfv-instances",
     "--nfv-packet-sizes",
     "--nfv-budgets",
-    "--nfv-strict",
     "--nfv-ci-width",
     "--nfv-max-rounds",
     "--nfv-max-seconds",
     "--nfv-boot-timeout",
+    "--nfv-strict",
 )
 
 SETTINGS_TEST = """
@@ -100,6 +100,12 @@ def test_backend(nfv_backend, nfv_settings) -> None:
 """
 
 
+def _usage_run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """A run that stops at configure time, in-process: no session starts, so no plugin state
+    outlives it, and it saves the ~1.5 s interpreter start-up a subprocess costs per case."""
+    return pytester.runpytest_inprocess(*args)
+
+
 def _nfv_help_entries(lines: list[str]) -> dict[str, str]:
     """The ``nfv`` group of ``--help``: option flag -> its help text, whitespace collapsed."""
     start = next(i for i, line in enumerate(lines)
@@ -161,20 +167,28 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
 def test_invalid_option_is_a_usage_error_naming_the_option(
     pytester: pytest.Pytester, args: list[str], needle: str
 ) -> None:
-    result = pytester.runpytest_subprocess(*args)
+    result = _usage_run(pytester, *args)
     assert result.ret == USAGE_ERROR
     assert needle in result.stderr.str()
 
 
 def test_unknown_backend_message_lists_the_known_backends(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--backend", "nosuch")
+    result = _usage_run(pytester, "--backend", "nosuch")
     assert result.ret == USAGE_ERROR
     result.stderr.fnmatch_lines(["*--backend*'nosuch'*netns*coreos*osv*clickos*"])
 
 
+@pytest.mark.xfail(strict=True, reason="options.add_options reuses the argparse help, with its "
+                   "'%%' escape, as the addini help, so --help shows '95%% CI' for nfv_ci_width")
+def test_ini_help_shows_a_plain_percent_sign(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess("--help")
+    text = " ".join(result.stdout.str().split())
+    assert "nfv_ci_width (string): stop repeating once the 95% CI half-width" in text
+
+
 def test_invalid_ini_value_is_a_usage_error_naming_the_key(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nnfv_instances = 0\n")
-    result = pytester.runpytest_subprocess()
+    result = _usage_run(pytester)
     assert result.ret == USAGE_ERROR
     result.stderr.fnmatch_lines(["*nfv_instances*"])
 
@@ -214,7 +228,7 @@ def test_budget_file_with_unknown_key_names_file_line_and_key(pytester: pytest.P
         "bogus_field = 3\n",
         encoding="utf-8",
     )
-    result = pytester.runpytest_subprocess("--nfv-budgets", str(budgets))
+    result = _usage_run(pytester, "--nfv-budgets", str(budgets))
     assert result.ret == USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["*--nfv-budgets*mybudgets.toml:7: instantiation.boot_makespan.bogus_field: unknown*"])
@@ -331,7 +345,8 @@ def test_custom_backend_from_conftest_is_accepted(pytester: pytest.Pytester) -> 
     pytester.makepyfile(CUSTOM_BACKEND_TEST.replace("EXPECTED", "'mine'"))
     result = pytester.runpytest_subprocess("--backend", "mine", "-s")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["nfv: backend mine (mine-engine 9.9)", "*BACKEND-CLASS=MineBackend*"])
+    result.stdout.fnmatch_lines(
+        ["nfv: backend mine (mine-engine 9.9)", "*BACKEND-CLASS=MineBackend*"])
 
 
 def test_custom_backend_hook_returning_none_leaves_the_builtin(pytester: pytest.Pytester) -> None:
@@ -341,13 +356,13 @@ def test_custom_backend_hook_returning_none_leaves_the_builtin(pytester: pytest.
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["nfv: backend coreos (Docker engine*", "SKIPPED*'coreos'*"])
     default = pytester.runpytest_subprocess("--co")
-    assert default.ret == pytest.ExitCode.NO_TESTS_COLLECTED or default.ret == 0
+    assert default.ret == pytest.ExitCode.OK
     default.stdout.fnmatch_lines(["nfv: backend netns (linux-netns*"])
 
 
 def test_custom_backend_listed_in_unknown_backend_message(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CUSTOM_BACKEND_CONFTEST)
-    result = pytester.runpytest_subprocess("--backend", "nosuch")
+    result = _usage_run(pytester, "--backend", "nosuch")
     assert result.ret == USAGE_ERROR
     result.stderr.fnmatch_lines(["*known: netns, coreos, osv, clickos, mine*"])
 
