@@ -188,7 +188,8 @@ def add_options(parser: pytest.Parser) -> None:
             metavar=option.metavar,
             help=option.help,
         )
-        parser.addini(option.ini, f"{option.help} (command line: {option.flag})", type="string")
+        ini_help = option.help.replace("%%", "%")  # argparse escapes %, the ini help does not
+        parser.addini(option.ini, f"{ini_help} (command line: {option.flag})", type="string")
     group.addoption(
         "--nfv-strict",
         dest="nfv_strict",

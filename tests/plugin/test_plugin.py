@@ -178,8 +178,6 @@ def test_unknown_backend_message_lists_the_known_backends(pytester: pytest.Pytes
     result.stderr.fnmatch_lines(["*--backend*'nosuch'*netns*coreos*osv*clickos*"])
 
 
-@pytest.mark.xfail(strict=True, reason="options.add_options reuses the argparse help, with its "
-                   "'%%' escape, as the addini help, so --help shows '95%% CI' for nfv_ci_width")
 def test_ini_help_shows_a_plain_percent_sign(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess("--help")
     text = " ".join(result.stdout.str().split())
