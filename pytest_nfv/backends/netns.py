@@ -58,7 +58,12 @@ FIRST_INSTANCE = int(SUBNET[256])
 ECHO_PORT = 7
 NUD_PERMANENT = 0x80
 NUD_NOARP = 0x40  # a "static" bridge FDB entry; "permanent" would mean the bridge's own MAC
-NTF_MASTER = 0x04  # put the entry in the bridge's table, not the port's own
+NTF_MASTER = 0x04
+# Interface indexes are chosen, not looked up: each lookup is a netlink round trip, and in a
+# fresh namespace lo is always 1.
+LO_INDEX = 1
+ETH0_INDEX = 2
+FIRST_PORT_INDEX = 1000  # put the entry in the bridge's table, not the port's own
 DEFAULT_VNF_COMMAND = ("sleep", "infinity")
 _QUIET_SYSCTLS = (
     ("net.ipv6.conf.all.disable_ipv6", "1"),
@@ -77,7 +82,7 @@ class _Running:
     """What this backend holds for one started namespace."""
 
     name: str
-    port: str
+    port_index: int
     processes: list[subprocess.Popen[bytes]]
 
 
@@ -264,7 +269,8 @@ class NetnsBackend:
             raise BackendError("netns backend is not open")
         self._port_counter += 1
         port = f"v{self._port_counter}"
-        running = _Running(spec.name, port, [])
+        index = FIRST_PORT_INDEX + self._port_counter
+        running = _Running(spec.name, index, [])
         self._running[spec.name] = running
         try:
             with inside_new(spec.name) as ipr:
@@ -282,14 +288,21 @@ class NetnsBackend:
                                 bufsize=0,
                             )
                         )
+                    # The port is born enslaved and up; it carries nothing until eth0 is up.
                     sw.link(
                         "add",
                         ifname=port,
+                        index=index,
                         kind="veth",
-                        peer={"ifname": "eth0", "net_ns_fd": spec.name, "address": spec.mac},
+                        master=self._bridge_index,
+                        state="up",
+                        peer={
+                            "ifname": "eth0",
+                            "index": ETH0_INDEX,
+                            "net_ns_fd": spec.name,
+                            "address": spec.mac,
+                        },
                     )
-                    index = sw.link_lookup(ifname=port)[0]
-                    sw.link("set", index=index, master=self._bridge_index)
                     sw.brport("set", index=index, unicast_flood=0)
                     sw.fdb(
                         "replace", ifindex=index, lladdr=spec.mac, flags=NTF_MASTER, state=NUD_NOARP
@@ -301,15 +314,13 @@ class NetnsBackend:
                         ifindex=self._bridge_index,
                         state=NUD_PERMANENT,
                     )
-                    sw.link("set", index=index, state="up")
-                    eth0 = ipr.link_lookup(ifname="eth0")[0]
-                    ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+                    ipr.link("set", index=LO_INDEX, state="up")
                     ipr.addr(
-                        "add", index=eth0, address=str(spec.address), prefixlen=SUBNET.prefixlen
+                        "add", index=ETH0_INDEX, address=str(spec.address), prefixlen=SUBNET.prefixlen
                     )
-                    ipr.link("set", index=eth0, state="up")
+                    ipr.link("set", index=ETH0_INDEX, state="up")
                     for destination, gateway in routes:
-                        ipr.route("add", dst=f"{destination}/32", gateway=str(gateway), oif=eth0)
+                        ipr.route("add", dst=f"{destination}/32", gateway=str(gateway), oif=ETH0_INDEX)
                 finally:
                     ipr.close()
         except BackendError:
@@ -345,23 +356,21 @@ class NetnsBackend:
         names = [running.name for running in runnings]
         stray = [pid for pids in pids_by_namespace(names).values() for pid in pids]
         kill_and_wait(stray)
-        self._delete_ports([running.port for running in runnings])
+        self._delete_ports([running.port_index for running in runnings])
         for name in names:
             remove_namespace(name)
 
-    def _delete_ports(self, ports: Sequence[str]) -> None:
+    def _delete_ports(self, indexes: Sequence[int]) -> None:
         sw = self._sw
         if sw is None:
             return
         self._port_group = (self._port_group % 0x7FFFFFF0) + 1
         try:
-            for port in ports:
-                found = sw.link_lookup(ifname=port)
-                if found:
-                    sw.link("set", index=found[0], group=self._port_group)
+            for index in indexes:
+                sw.link("set", index=index, group=self._port_group)
             sw.link("del", group=self._port_group)
         except Exception as exc:
-            raise BackendError(f"cannot delete switch ports {', '.join(ports[:3])}...: {exc}") from exc
+            raise BackendError(f"cannot delete {len(indexes)} switch ports: {exc}") from exc
 
     # ---- testbed ------------------------------------------------------------------------
 
