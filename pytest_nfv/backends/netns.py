@@ -316,11 +316,16 @@ class NetnsBackend:
                     )
                     ipr.link("set", index=LO_INDEX, state="up")
                     ipr.addr(
-                        "add", index=ETH0_INDEX, address=str(spec.address), prefixlen=SUBNET.prefixlen
+                        "add",
+                        index=ETH0_INDEX,
+                        address=str(spec.address),
+                        prefixlen=SUBNET.prefixlen,
                     )
                     ipr.link("set", index=ETH0_INDEX, state="up")
                     for destination, gateway in routes:
-                        ipr.route("add", dst=f"{destination}/32", gateway=str(gateway), oif=ETH0_INDEX)
+                        ipr.route(
+                            "add", dst=f"{destination}/32", gateway=str(gateway), oif=ETH0_INDEX
+                        )
                 finally:
                     ipr.close()
         except BackendError:
