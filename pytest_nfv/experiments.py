@@ -32,6 +32,8 @@ class BootRound:
 
     makespan_s: float
     per_instance_s: tuple[float, ...]
+    resolution_s: float = 0.0
+    """Longest gap between probes of a waiting instance: no figure here is finer than this."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class Lab:
             )
         per_instance = tuple((result.replies_ns[i.address] - i.start_ns) / 1e9 for i in instances)
         makespan = (max(result.replies_ns.values()) - first_request[0]) / 1e9
-        return instances, BootRound(makespan, per_instance)
+        return instances, BootRound(makespan, per_instance, result.max_probe_gap_s)
 
     def start_ready(self, n: int) -> list[Instance]:
         """N new instances, started together and all answering; the caller stops them."""

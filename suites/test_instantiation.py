@@ -18,10 +18,12 @@ pytestmark = pytest.mark.nfv_requirement("instantiation")
 
 def test_boot_time(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Recorder) -> None:
     per_instance: list[float] = []
+    resolution: list[float] = []
 
     def one_boot() -> float:
         result = nfv_lab.boot_round(nfv_n)
         per_instance.extend(result.per_instance_s)
+        resolution.append(result.resolution_s)
         return result.makespan_s
 
     makespan = nfv_repeat(one_boot)
