@@ -33,7 +33,10 @@ def test_boot_time(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Rec
             makespan,
             "time",
             primary=True,
-            extra={"probe_interval_s": nfv_lab.prober.interval_s},
+            extra={
+                "probe_interval_s": nfv_lab.prober.interval_s,
+                "worst_probe_gap_s": max(resolution),
+            },
         ),
         Series("boot_per_instance", summarize(per_instance), "time"),
         n=nfv_n,
