@@ -16,7 +16,6 @@ from pytest_nfv.backends.netns import NetnsBackend
 from pytest_nfv.experiments import Lab, ProxyPath
 from pytest_nfv.namespaces import list_namespaces, pids_by_namespace
 
-
 _LENIENT = Path(__file__).with_name("lenient-budgets.toml")
 
 
