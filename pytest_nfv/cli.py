@@ -36,11 +36,17 @@ def _suites(_args: argparse.Namespace) -> int:
 
 
 def _run(pytest_args: list[str]) -> int:
-    import pytest
+    """Replace this process with pytest on the packaged suites.
+
+    A fresh interpreter, so pytest imports (and assertion-rewrites) pytest_nfv itself.
+    """
+    import os
 
     from pytest_nfv.resources import suites_dir
 
-    return int(pytest.main([str(suites_dir()), *pytest_args]))
+    argv = [sys.executable, "-m", "pytest", str(suites_dir()), *pytest_args]
+    os.execv(sys.executable, argv)
+    return 1  # pragma: no cover  (execv does not return)
 
 
 def main(argv: list[str] | None = None) -> int:
