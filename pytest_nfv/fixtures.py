@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pytest_nfv.backends import reap_all
 from pytest_nfv.budgets import Budget, judge
 from pytest_nfv.errors import BackendUnavailable, BudgetExceeded
 from pytest_nfv.experiments import Lab, ProxyPath
@@ -55,10 +56,7 @@ def nfv_backend(pytestconfig: pytest.Config) -> Iterator[Any]:
     with SIGKILL is cleaned up by the next one at the latest.
     """
     state = _state(pytestconfig)
-    if state.settings.backend == "netns":
-        from pytest_nfv.backends.netns import reap
-
-        reap()
+    reap_all()  # only runs whose owner process is gone
     try:
         state.backend.open()
     except BackendUnavailable as exc:

@@ -9,22 +9,16 @@ from __future__ import annotations
 import random
 import socket
 import struct
-import warnings
 from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-with warnings.catch_warnings():
-    # scapy may warn about its optional crypto backend at import; nothing else is filtered.
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"scapy(\.|$)")
-    warnings.filterwarnings("ignore", message=r".*cryptography.*")
-    from scapy.layers.inet import IP, TCP, UDP, IPOption_NOP, fragment
-    from scapy.layers.inet6 import IPv6
-    from scapy.layers.l2 import ARP, Ether
-    from scapy.packet import Packet, Raw
-    from scapy.utils import checksum as scapy_checksum
+from scapy.layers.inet import IP, TCP, UDP, IPOption_NOP, fragment
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Packet, Raw
+from scapy.utils import checksum as scapy_checksum
 
 from pytest_nfv.vnf.rewrite import ProxyTable, internet_checksum, mac_bytes, rewrite_frame
 
@@ -70,8 +64,10 @@ class Net:
         return ProxyTable(self.a, self.b, self.mac_a, self.mac_b, self.own_mac)
 
 
-ipv4s = st.integers(min_value=0, max_value=2**32 - 1).map(lambda n: n.to_bytes(4, "big"))
-macs = st.integers(min_value=0, max_value=2**48 - 1).map(lambda n: n.to_bytes(6, "big"))
+IPV4_INTS = st.integers(min_value=0, max_value=2**32 - 1)
+MAC_INTS = st.integers(min_value=0, max_value=2**48 - 1)
+ipv4s = IPV4_INTS.map(lambda n: n.to_bytes(4, "big"))
+macs = MAC_INTS.map(lambda n: n.to_bytes(6, "big"))
 ports = st.integers(min_value=0, max_value=0xFFFF)
 ttls = st.integers(min_value=1, max_value=255)
 ip_ids = st.integers(min_value=0, max_value=0xFFFF)
@@ -82,14 +78,14 @@ ip_option_counts = st.integers(min_value=0, max_value=12)
 
 @st.composite
 def nets(draw: st.DrawFn) -> Net:
-    a = draw(ipv4s)
-    b = draw(ipv4s.filter(lambda x: x != a))
-    stranger = draw(ipv4s.filter(lambda x: x not in {a, b}))
+    a, b, stranger = (
+        n.to_bytes(4, "big") for n in draw(st.lists(IPV4_INTS, min_size=3, max_size=3, unique=True))
+    )
     # Any proxy address, including B itself (then the destination does not change at all).
     proxy = draw(st.one_of(ipv4s, st.sampled_from([b, a])))
-    mac_a = draw(macs)
-    mac_b = draw(macs.filter(lambda x: x != mac_a))
-    own_mac = draw(macs.filter(lambda x: x not in {mac_a, mac_b}))
+    mac_a, mac_b, own_mac = (
+        n.to_bytes(6, "big") for n in draw(st.lists(MAC_INTS, min_size=3, max_size=3, unique=True))
+    )
     return Net(a, b, stranger, proxy, mac_a, mac_b, own_mac, draw(macs))
 
 
