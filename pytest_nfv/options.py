@@ -47,34 +47,30 @@ def _int_list(lo: int, hi: int, what: str) -> Callable[[str], tuple[int, ...]]:
     return parse
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be a fraction in (0, 1), e.g. 0.05")
-    return value
+def _number(
+    convert: Callable[[str], T], valid: Callable[[T], bool], noun: str, rule: str
+) -> Callable[[str], T]:
+    """An argparse ``type=`` that converts, then checks, and says which of the two failed."""
+
+    def parse(text: str) -> T:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(f"{value} {rule}")
+        return value
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} must be more than 0 seconds")
-    return value
+_fraction = _number(
+    float, lambda v: 0 < v < 1, "a number", "must be a fraction in (0, 1), e.g. 0.05"
+)
+_positive_int = _number(int, lambda v: v >= 1, "an integer", "must be at least 1")
+_positive_seconds = _number(
+    float, lambda v: v > 0, "a number of seconds", "must be more than 0 seconds"
+)
 
 
 def _budgets_path(text: str) -> Path:

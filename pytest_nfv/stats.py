@@ -61,8 +61,10 @@ class Summary:
     @property
     def relative_half_width(self) -> float:
         """Half-width as a fraction of the mean (``inf`` when the mean is zero or unknown)."""
-        if self.mean == 0 or math.isinf(self.half_width):
+        if math.isinf(self.half_width):
             return math.inf
+        if self.mean == 0:
+            return 0.0 if self.half_width == 0 else math.inf
         return self.half_width / abs(self.mean)
 
     def statistic(self, name: str) -> float:
@@ -137,11 +139,11 @@ class StopRule:
     min_rounds: int = 5
 
     def __post_init__(self) -> None:
-        if not 0 < self.ci_width < 1:
+        if not 0 < self.ci_width < 1:  # nan fails this too
             raise NfvUsageError(f"ci_width must be in (0, 1), got {self.ci_width}")
         if self.max_rounds < 1:
             raise NfvUsageError(f"max_rounds must be >= 1, got {self.max_rounds}")
-        if self.max_seconds <= 0:
+        if not self.max_seconds > 0:  # also refuses nan, which would never stop anything
             raise NfvUsageError(f"max_seconds must be > 0, got {self.max_seconds}")
         if self.min_rounds < 2:
             raise NfvUsageError(f"min_rounds must be >= 2, got {self.min_rounds}")

@@ -14,6 +14,7 @@ them back out of the one interface they came in on would only loop them.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
@@ -26,12 +27,14 @@ PROTO_UDP = 17
 _CSUM_OFFSET = {PROTO_TCP: 16, PROTO_UDP: 6}
 
 
+_MAC = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")
+
+
 def mac_bytes(mac: str) -> bytes:
-    """``"02:4e:46:00:00:05"`` -> six bytes."""
-    parts = mac.split(":")
-    if len(parts) != 6:
+    """``"02:4e:46:00:00:05"`` -> six bytes; anything but six two-digit hex pairs is refused."""
+    if not _MAC.fullmatch(mac):
         raise ValueError(f"not a MAC address: {mac!r}")
-    return bytes(int(p, 16) for p in parts)
+    return bytes.fromhex(mac.replace(":", ""))
 
 
 @dataclass(frozen=True)
@@ -109,37 +112,48 @@ def _fix_transport_checksum(
 ) -> None:
     """Make the UDP/TCP checksum match the new destination.
 
-    Only the first fragment carries the transport header. An unfragmented segment is summed
-    afresh even when the destination did not change: a sender with checksum offload (veth,
-    most NICs) leaves only the pseudo-header sum in the field for the last hop to finish, and
-    a frame re-sent through a packet socket gets no such finishing. A fragmented datagram was
-    necessarily summed in full by the sender's stack, so the incremental update is exact.
+    An unfragmented segment is summed afresh even when the destination did not change: a
+    sender with checksum offload (veth, most NICs) leaves only the pseudo-header sum in the
+    field for the last hop to finish, and a frame re-sent through a packet socket gets no such
+    finishing. A fragmented datagram was necessarily summed in full by the sender's stack, so
+    an incremental update is exact; it is applied in whichever fragment holds the checksum
+    field (usually the first, but a first fragment of 8 or 16 bytes ends before a TCP one).
     """
     proto = frame[ip + 9]
-    offset_field = struct.unpack_from("!H", frame, ip + 6)[0]
-    more_fragments = bool(offset_field & 0x2000)
-    fragment_offset = offset_field & 0x1FFF
-    if proto not in _CSUM_OFFSET or fragment_offset != 0:
+    if proto not in _CSUM_OFFSET:
         return
+    flags_offset = struct.unpack_from("!H", frame, ip + 6)[0]
+    more_fragments = bool(flags_offset & 0x2000)
+    fragment_start = (flags_offset & 0x1FFF) * 8
+    total_length = struct.unpack_from("!H", frame, ip + 2)[0]
+    end = min(length, ip + total_length)  # Ethernet padding is not part of the datagram
     l4 = ip + ihl
-    at = l4 + _CSUM_OFFSET[proto]
-    if length < at + 2:
+    if fragment_start == 0 and not more_fragments:
+        _sum_afresh(frame, end, ip, l4, proto)
         return
+    if old_dst == new_dst:
+        return
+    at = l4 + _CSUM_OFFSET[proto] - fragment_start
+    if at < l4 or at + 2 > end:
+        return  # this fragment does not hold the checksum field
     current = (frame[at] << 8) | frame[at + 1]
     if proto == PROTO_UDP and current == 0:
         return  # the sender chose no UDP checksum; keep it that way
-    if more_fragments:
-        if old_dst == new_dst:
-            return
-        updated = _adjust(current, old_dst, new_dst)
-    else:
-        total_length = struct.unpack_from("!H", frame, ip + 2)[0]
-        segment_length = total_length - ihl
-        if segment_length <= 0 or l4 + segment_length > length:
-            return
-        pseudo = bytes(frame[ip + 12 : ip + 20]) + struct.pack("!BBH", 0, proto, segment_length)
-        frame[at : at + 2] = b"\0\0"
-        updated = internet_checksum(pseudo + bytes(frame[l4 : l4 + segment_length]))
+    updated = _adjust(current, old_dst, new_dst)
+    if proto == PROTO_UDP and updated == 0:
+        updated = 0xFFFF  # RFC 768: a computed zero is sent as all ones
+    struct.pack_into("!H", frame, at, updated)
+
+
+def _sum_afresh(frame: bytearray, end: int, ip: int, l4: int, proto: int) -> None:
+    at = l4 + _CSUM_OFFSET[proto]
+    if at + 2 > end:
+        return
+    if proto == PROTO_UDP and frame[at] == 0 and frame[at + 1] == 0:
+        return  # the sender chose no UDP checksum; keep it that way
+    pseudo = bytes(frame[ip + 12 : ip + 20]) + struct.pack("!BBH", 0, proto, end - l4)
+    frame[at : at + 2] = b"\0\0"
+    updated = internet_checksum(pseudo + bytes(frame[l4:end]))
     if proto == PROTO_UDP and updated == 0:
         updated = 0xFFFF  # RFC 768: a computed zero is sent as all ones
     struct.pack_into("!H", frame, at, updated)

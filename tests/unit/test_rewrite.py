@@ -448,11 +448,6 @@ def test_fragmented_tcp_reassembles_with_valid_checksum(
     assert_reassembled_valid(first, segment, "tcp")
 
 
-@pytest.mark.xfail(
-    reason="bug: a TCP first fragment shorter than 18 bytes does not hold the checksum, "
-    "and the later fragment that does is never updated (only offset-0 fragments are)",
-    strict=True,
-)
 @pytest.mark.parametrize("fragsize", [8, 16])
 def test_tiny_first_tcp_fragment_still_reassembles_valid(fragsize: int) -> None:
     a, b = socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.2")
@@ -647,11 +642,6 @@ def test_mac_bytes_rejects_malformed(text: str) -> None:
         mac_bytes(text)
 
 
-@pytest.mark.xfail(
-    reason="bug: mac_bytes parses each part with int(p, 16), which also accepts '0x', "
-    "signs, underscores, surrounding whitespace and more than two digits",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "text",
     [
