@@ -73,6 +73,11 @@ def pytest_nfv_make_backend(
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
+        f"nfv_big: parametrized with N >= {BIG_N} instances (added by pytest-nfv; "
+        "deselect with -m 'not nfv_big')",
+    )
+    config.addinivalue_line(
+        "markers",
         "nfv_requirement(name): the NFV management requirement a test gates "
         f"({', '.join(REQUIREMENTS)}); selects the budgets it is judged by",
     )
@@ -93,8 +98,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.import_plugin("pytest_nfv.fixtures")
 
 
+BIG_N = 64
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("nfv_n", 0) >= BIG_N:
+            item.add_marker("nfv_big")
         marker = item.get_closest_marker("nfv_requirement")
         if marker is None:
             continue
@@ -135,7 +146,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"nfv: backend {s.backend} ({state.backend.engine().describe()})"
         f"{', strict' if s.strict else ''}",
         f"nfv: host {host_facts().describe()}",
-        f"nfv: N={','.join(map(str, s.instances))}; packet sizes "
+        f"nfv: N={','.join(map(str, s.instances))} (N>={BIG_N} marked nfv_big); packet sizes "
         f"{','.join(map(str, s.packet_sizes))} B; budgets {budgets}",
         f"nfv: repeat until 95% CI within {rule.ci_width:.0%} of the mean, at most "
         f"{rule.max_rounds} rounds / {rule.max_seconds:g} s; run {state.identity.run_id}",

@@ -283,7 +283,7 @@ def test_report_header_shows_options_and_strict(pytester: pytest.Pytester) -> No
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines([
         "nfv: backend osv (libvirt*), strict",
-        "nfv: N=1,3; packet sizes 100 B; budgets none",
+        "nfv: N=1,3 (N>=64 marked nfv_big); packet sizes 100 B; budgets none",
         "nfv: *at most 7 rounds*",
     ])
 
@@ -434,3 +434,10 @@ def test_generous_budget_passes_and_records_benchmark_json(pytester: pytest.Pyte
     assert info["budget"]["source"] == "generous"
     assert data["machine_info"]["nfv"]["backend"] == "netns"
     assert _leftover_namespaces(_run_id(result)) == []
+
+
+def test_big_n_items_are_marked_and_deselectable(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_n(nfv_n: int) -> None:\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "--co", "-q", "--nfv-instances", "1,64,128", "-m", "not nfv_big")
+    result.stdout.fnmatch_lines(["*test_n?N=1?*", "*1/3 tests collected (2 deselected)*"])
