@@ -133,56 +133,72 @@ def test_root_namespace_is_untouched_by_a_run(tmp_path: Path) -> None:
         assert before[key] == after[key], f"root namespace {key} changed"
 
 
-SCRIPT = """
-import sys, time
-from pytest_nfv.backends.netns import NetnsBackend
-from pytest_nfv.experiments import Lab, ProxyPath
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.probes.icmp import EchoProber
-backend = NetnsBackend(RunIdentity.new())
-backend.open()
-prober = EchoProber(backend.probe_netns).__enter__()
-lab = Lab(backend, prober, 30)
-instances = lab.start_ready(6)
-path = ProxyPath(lab)
-print(backend.identity.prefix, flush=True)
-time.sleep(600)
+HOLDING_TEST = """
+import time
+
+def test_hold(nfv_instances, nfv_testbed):
+    nfv_instances(6)
+    time.sleep(600)
 """
 
 
-def test_kill_9_then_cleanup_leaves_nothing(tmp_path: Path) -> None:
+def _wait_for_namespaces(owner_pid: int, at_least: int, timeout_s: float = 60) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        names = [n for n in _ours("nfv-") if f"-p{owner_pid}-" in n]
+        if len(names) >= at_least:
+            return names
+        time.sleep(0.1)
+    raise AssertionError(f"pytest {owner_pid} never started its instances")
+
+
+def test_kill_9_of_a_session_then_cleanup_leaves_nothing(tmp_path: Path) -> None:
     bystander = "nfvtest-not-ours"
     subprocess.run(["ip", "netns", "add", bystander], check=True)
+    (tmp_path / "test_hold.py").write_text(HOLDING_TEST)
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "test_hold.py", "-p", "no:cacheprovider", "-q"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        victim = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
-        assert victim.stdout is not None
-        prefix = victim.stdout.readline().strip()
-        assert prefix.startswith("nfv-")
-        names = _ours(prefix)
-        assert len(names) >= 6 + 4 + 1  # instances, hosts A/B/B2 and proxy, switch
+        # Six instances, hosts A, B, B2, the proxy and the switch.
+        names = _wait_for_namespaces(victim.pid, at_least=6 + 4 + 1)
+        time.sleep(0.5)  # let the last of them finish their start
+        names = [n for n in _ours("nfv-") if f"-p{victim.pid}-" in n]
         members = pids_by_namespace(names)
         pids = [p for ps in members.values() for p in ps]
         assert pids, "instances run processes"
         # The live owner's resources are not touched by a plain cleanup.
         live = subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, text=True, check=True)
         assert "still going" in live.stdout
-        assert _ours(prefix) == names
+        assert all(n in _ours("nfv-") for n in names)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
-        victim.stdout.close()
+        assert all(n in _ours("nfv-") for n in names)  # a killed run cannot clean up itself
         done = subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, text=True, check=True)
         assert "removed netns" in done.stdout
-        assert _ours(prefix) == []
+        assert [n for n in _ours("nfv-") if f"-p{victim.pid}-" in n] == []
         deadline = time.monotonic() + 5
         while any(Path(f"/proc/{p}").exists() for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not [p for p in pids if Path(f"/proc/{p}").exists()]
         assert bystander in list_namespaces("nfvtest-")
+        root_links = subprocess.run(
+            ["ip", "-br", "link"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "nfv" not in root_links  # no veth of ours was ever in the root namespace
         registry = Path(os.environ.get("PYTEST_NFV_RUN_DIR", "/run/pytest-nfv"))
-        run_id = prefix.split("-")[1]
-        assert not (registry / f"{run_id}.json").exists()
+        assert not [
+            f for f in registry.glob("*.json") if f'"owner_pid": {victim.pid},' in f.read_text()
+        ]
     finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
         subprocess.run(["ip", "netns", "del", bystander], check=False)
+        subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, check=False)
 
 
 def test_cleanup_with_nothing_to_do() -> None:
