@@ -26,9 +26,12 @@ _RTT = re.compile(r"rtt min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) m
 
 
 def ping_mean_ms(netns_path: str, target: str, size: int, count: int) -> float:
-    proc = spawn_in(netns_path, ["ping", "-q", "-n", "-c", str(count), "-i", "0.002",
-                                 "-W", "1", "-s", str(size), target],
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = spawn_in(
+        netns_path,
+        ["ping", "-q", "-n", "-c", str(count), "-i", "0.002", "-W", "1", "-s", str(size), target],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     out, _ = proc.communicate(timeout=120)
     match = _RTT.search(out.decode())
     if match is None:
@@ -50,7 +53,8 @@ def main() -> int:
             for size in sizes:
                 for mode, target in (("direct", tb.host_b.address), ("proxy", tb.proxy.address)):
                     ours = statistics.fmean(
-                        path.round_trip(size, mode).seconds * 1e3 for _ in range(args.rounds))
+                        path.round_trip(size, mode).seconds * 1e3 for _ in range(args.rounds)
+                    )
                     path.set_mode(mode)
                     theirs = ping_mean_ms(tb.host_a.netns_path, str(target), size, args.rounds)
                     print(f"{size:>7} {mode:>6} {ours:>9.3f} {theirs:>9.3f} {ours / theirs:>9.2f}")
