@@ -33,6 +33,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import version as dist_version
+from typing import Any
 
 from pytest_nfv.backends.base import CleanupReport, EngineInfo, StartCallback
 from pytest_nfv.errors import BackendError, BackendUnavailable
@@ -105,7 +106,7 @@ class NetnsBackend:
         self._port_group = 0
         self._testbed: Testbed | None = None
         self._proxy_running: _Running | None = None
-        self._sw = None  # pyroute2 IPRoute inside the switch namespace
+        self._sw: Any = None  # pyroute2 IPRoute inside the switch namespace
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -116,25 +117,29 @@ class NetnsBackend:
         name = self.identity.name("sw")
         try:
             with inside_new(name) as sw:
-                for key, value in _QUIET_SYSCTLS:
-                    set_sysctl_here(key, value)
-                self._switch = name
-                self._sw = sw
-                sw.link("add", ifname="br0", kind="bridge", br_stp_state=0, br_forward_delay=0)
-                self._bridge_index = sw.link_lookup(ifname="br0")[0]
-                sw.addr(
-                    "add",
-                    index=self._bridge_index,
-                    address=str(GATEWAY),
-                    prefixlen=SUBNET.prefixlen,
-                )
-                sw.link("set", index=self._bridge_index, state="up")
-                sw.link("set", index=sw.link_lookup(ifname="lo")[0], state="up")
+                self._switch, self._sw = name, sw
+                self._build_switch(sw)
         except Exception as exc:
+            created = self._switch is not None
             self.close()
+            if not created:
+                raise BackendUnavailable(
+                    f"netns backend: this host refuses to create a network namespace ({exc}); "
+                    "a container without CAP_SYS_ADMIN or a read-only /run are the usual causes"
+                ) from exc
             if isinstance(exc, BackendError):
                 raise
             raise BackendError(f"cannot build the netns switch: {exc}") from exc
+
+    def _build_switch(self, sw: Any) -> None:
+        """The bridge every instance and testbed host plugs into, with the prober's address."""
+        for key, value in _QUIET_SYSCTLS:
+            set_sysctl_here(key, value)
+        sw.link("add", ifname="br0", kind="bridge", br_stp_state=0, br_forward_delay=0)
+        self._bridge_index = sw.link_lookup(ifname="br0")[0]
+        sw.addr("add", index=self._bridge_index, address=str(GATEWAY), prefixlen=SUBNET.prefixlen)
+        sw.link("set", index=self._bridge_index, state="up")
+        sw.link("set", index=LO_INDEX, state="up")
 
     def _check_host(self) -> None:
         if not sys.platform.startswith("linux"):
@@ -172,6 +177,7 @@ class NetnsBackend:
                 kill_and_wait(leftovers)
             remove_namespace(self._switch)
             self._switch = None
+        self._testbed = None
         report = reap(only_run=self.identity.run_id)
         errors += report.errors
         self.identity.unregister()
