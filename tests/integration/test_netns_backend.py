@@ -219,3 +219,33 @@ def test_sizes_around_the_mtu(lab: Lab, size: int) -> None:
         assert path.round_trip(size, "proxy").seconds > 0
     finally:
         path.close()
+
+
+NEEDS_LAB = "def test_x(nfv_lab):\n    pass\n"
+
+
+@pytest.mark.parametrize(("strict", "outcome"), [(False, "1 skipped"), (True, "1 error")])
+def test_without_net_admin_the_backend_is_unavailable(
+    tmp_path: Path, strict: bool, outcome: str
+) -> None:
+    """Root without CAP_SYS_ADMIN/CAP_NET_ADMIN (a typical container): skip, or fail if strict."""
+    (tmp_path / "test_x.py").write_text(NEEDS_LAB)
+    argv = [
+        "setpriv",
+        "--bounding-set=-sys_admin,-net_admin",
+        "--inh-caps=-sys_admin,-net_admin",
+        sys.executable,
+        "-m",
+        "pytest",
+        "test_x.py",
+        "-p",
+        "no:cacheprovider",
+        "-rs",
+        "-q",
+        *(["--nfv-strict"] if strict else []),
+    ]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert outcome in done.stdout
+    assert "needs CAP_SYS_ADMIN and CAP_NET_ADMIN" in done.stdout
+    assert "During handling" not in done.stdout
+    assert done.returncode == (1 if strict else 0)
