@@ -60,7 +60,8 @@ def _load_budgets(settings: NfvSettings) -> BudgetBook:
     try:
         return load_budgets(Path(path))
     except NfvUsageError as exc:
-        raise pytest.UsageError(f"--nfv-budgets: {exc}") from None
+        origin = "--nfv-budgets" if settings.budgets else f"default budgets of {settings.backend}"
+        raise pytest.UsageError(f"{origin}: {exc}") from None
 
 
 @pytest.hookimpl(trylast=True)

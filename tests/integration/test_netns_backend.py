@@ -201,6 +201,30 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(tmp_path: Path) -> None
         subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, check=False)
 
 
+def test_ctrl_c_tears_everything_down(tmp_path: Path) -> None:
+    """SIGINT mid-test: pytest's own teardown removes every namespace and process of the run."""
+    (tmp_path / "test_hold.py").write_text(HOLDING_TEST)
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "test_hold.py", "-p", "no:cacheprovider", "-q"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        names = _wait_for_namespaces(victim.pid, at_least=6 + 4 + 1)
+        time.sleep(0.5)
+        pids = [p for ps in pids_by_namespace(names).values() for p in ps]
+        victim.send_signal(signal.SIGINT)
+        assert victim.wait(timeout=30) != 0
+        assert [n for n in _ours("nfv-") if f"-p{victim.pid}-" in n] == []
+        assert not [p for p in pids if Path(f"/proc/{p}").exists()]
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+        subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, check=False)
+
+
 def test_cleanup_with_nothing_to_do() -> None:
     done = subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, text=True, check=True)
     assert done.returncode == 0
