@@ -11,7 +11,20 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Endpoint", "Instance", "InstanceSpec", "PathMode", "Testbed"]
+__all__ = [
+    "MAX_UDP_PAYLOAD",
+    "MIN_PAYLOAD",
+    "Endpoint",
+    "Instance",
+    "InstanceSpec",
+    "PathMode",
+    "Testbed",
+]
+
+MAX_UDP_PAYLOAD = 65507
+"""The largest UDP payload in one IPv4 datagram (65535 - 20 - 8): the paper's "64 KB"."""
+MIN_PAYLOAD = 8
+"""Room for the sequence number a response-time request carries."""
 
 PathMode = Literal["proxy", "direct"]
 

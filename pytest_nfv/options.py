@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import pytest
 
-from pytest_nfv.probes.response import MAX_UDP_PAYLOAD, MIN_PAYLOAD
+from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD
 from pytest_nfv.stats import StopRule
 
 __all__ = ["NfvSettings", "add_options", "settings_from_config"]

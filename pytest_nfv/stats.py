@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from scipy import stats as _scipy_stats
-
 from pytest_nfv.errors import NfvUsageError, ProbeError
 
 __all__ = ["StopRule", "Summary", "repeat_until_converged", "summarize", "t_half_width"]
@@ -33,8 +31,10 @@ def t_half_width(samples: Sequence[float], confidence: float = CONFIDENCE) -> fl
     n = len(samples)
     if n < 2:
         return math.inf
+    from scipy import stats as scipy_stats  # here, not at import: pytest start-up stays fast
+
     sd = statistics.stdev(samples)
-    t = float(_scipy_stats.t.ppf(0.5 + confidence / 2.0, n - 1))
+    t = float(scipy_stats.t.ppf(0.5 + confidence / 2.0, n - 1))
     return t * sd / math.sqrt(n)
 
 

@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pytest_nfv.errors import ProbeError
+from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD
 from pytest_nfv.namespaces import entered
 
 __all__ = ["MAX_UDP_PAYLOAD", "MIN_PAYLOAD", "RoundTrip", "RoundTripSample"]
 
-MAX_UDP_PAYLOAD = 65507
-MIN_PAYLOAD = 8
 SO_TIMESTAMPING = 37
 SOF_TIMESTAMPING_TX_SOFTWARE = 1 << 1
 SOF_TIMESTAMPING_RX_SOFTWARE = 1 << 3
