@@ -29,7 +29,6 @@ __all__ = [
     "kill_and_wait",
     "list_namespaces",
     "namespace_path",
-    "open_netlink",
     "pids_by_namespace",
     "remove_namespace",
     "set_sysctl_here",
@@ -92,12 +91,6 @@ def set_sysctl_here(key: str, value: str) -> None:
         (Path("/proc/sys") / key.replace(".", "/")).write_text(value)
     except OSError as exc:
         raise BackendError(f"cannot set {key}={value}: {exc}") from exc
-
-
-def open_netlink(netns_path: str) -> IPRoute:
-    """A netlink socket inside an existing namespace."""
-    with entered(netns_path):
-        return IPRoute()
 
 
 def spawn_in(
