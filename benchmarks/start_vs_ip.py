@@ -30,42 +30,44 @@ def ip(*args: str) -> None:
 
 def ip_round(n: int) -> float:
     sw = "nfvbench-ipsw"
-    ip("netns", "add", sw)
-    ip("-n", sw, "link", "add", "br0", "type", "bridge")
-    ip("-n", sw, "addr", "add", "10.214.0.1/16", "dev", "br0")
-    ip("-n", sw, "link", "set", "br0", "up")
     names = [f"nfvbench-ip{k}" for k in range(n)]
     addresses = [ipaddress.IPv4Address("10.214.1.0") + k for k in range(n)]
-    with EchoProber(namespace_path(sw)) as own:
-        own.begin(60)
-        start = time.perf_counter()
-        for k, (name, address) in enumerate(zip(names, addresses, strict=True)):
-            own.started(address)
-            ip("netns", "add", name)
-            ip(
-                "-n",
-                sw,
-                "link",
-                "add",
-                f"v{k}",
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                name,
-            )
-            ip("-n", sw, "link", "set", f"v{k}", "master", "br0", "up")
-            ip("-n", name, "addr", "add", f"{address}/16", "dev", "eth0")
-            ip("-n", name, "link", "set", "eth0", "up")
-        result = own.finish()
-        elapsed = time.perf_counter() - start
-    assert not result.unanswered
-    for name in names:
-        ip("netns", "del", name)
-    ip("netns", "del", sw)
-    return elapsed
+    try:
+        ip("netns", "add", sw)
+        ip("-n", sw, "link", "add", "br0", "type", "bridge")
+        ip("-n", sw, "addr", "add", "10.214.0.1/16", "dev", "br0")
+        ip("-n", sw, "link", "set", "br0", "up")
+        with EchoProber(namespace_path(sw)) as prober:
+            prober.begin(60)
+            start = time.perf_counter()
+            for k, (name, address) in enumerate(zip(names, addresses, strict=True)):
+                prober.started(address)
+                ip("netns", "add", name)
+                ip(
+                    "-n",
+                    sw,
+                    "link",
+                    "add",
+                    f"v{k}",
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    "eth0",
+                    "netns",
+                    name,
+                )
+                ip("-n", sw, "link", "set", f"v{k}", "master", "br0", "up")
+                ip("-n", name, "addr", "add", f"{address}/16", "dev", "eth0")
+                ip("-n", name, "link", "set", "eth0", "up")
+            result = prober.finish()
+            elapsed = time.perf_counter() - start
+        if result.unanswered:
+            raise RuntimeError(f"{len(result.unanswered)} ip-built instances never answered")
+        return elapsed
+    finally:
+        for name in [*names, sw]:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
 
 
 def main() -> int:
