@@ -1,7 +1,8 @@
 """The pytest-nfv plugin as users meet it: options, ini keys, skips, header, hooks, budgets.
 
-Every run goes through ``pytester.runpytest_subprocess`` so each gets a fresh plugin state
-(options, ``config.stash``, the backend) exactly as a real ``pytest`` invocation would.
+Runs that start a session go through ``pytester.runpytest_subprocess``, so each gets a fresh
+plugin state (options, ``config.stash``, the backend) exactly as a real ``pytest`` invocation
+would; runs that must stop at option parsing run in process, which is faster and just as real.
 """
 
 from __future__ import annotations
