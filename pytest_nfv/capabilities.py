@@ -9,7 +9,27 @@ from functools import cache
 
 import psutil
 
-__all__ = ["HostFacts", "host_facts"]
+__all__ = ["HostFacts", "has_netns_capabilities", "host_facts"]
+
+CAP_NET_ADMIN = 12
+CAP_SYS_ADMIN = 21
+
+
+def has_netns_capabilities() -> bool:
+    """CAP_SYS_ADMIN and CAP_NET_ADMIN in the effective set: what namespaces and veths need.
+
+    Checked on the capability set, not the uid: root in a container often lacks them, and
+    that is exactly the host that must be told so plainly.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    caps = int(line.split()[1], 16)
+                    return bool(caps & (1 << CAP_SYS_ADMIN)) and bool(caps & (1 << CAP_NET_ADMIN))
+    except OSError:
+        pass
+    return os.geteuid() == 0
 
 
 @dataclass(frozen=True)

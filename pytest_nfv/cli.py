@@ -1,8 +1,10 @@
-"""``pytest-nfv``: the commands around the suites.
+"""pytest-nfv: the commands around the suites.
 
-pytest-nfv cleanup [--force]   remove what crashed or killed runs left behind (only ours)
-pytest-nfv suites              print where the shipped suites are (for a wheel install)
-pytest-nfv run [PYTEST ARGS]   run the shipped suites: pytest <suites> PYTEST ARGS
+pytest-nfv cleanup [--force] [--dry-run]
+                   remove what crashed or killed runs left behind (only ours)
+pytest-nfv suites  print where the shipped suites are (for a wheel install)
+pytest-nfv run [PYTEST ARGS]
+                   run the shipped suites: pytest <suites> PYTEST ARGS
 """
 
 from __future__ import annotations
@@ -15,10 +17,19 @@ __all__ = ["main"]
 
 def _cleanup(args: argparse.Namespace) -> int:
     from pytest_nfv.backends import reap_all
+    from pytest_nfv.capabilities import has_netns_capabilities
 
-    report = reap_all(include_live=args.force)
+    if not args.dry_run and not has_netns_capabilities():
+        print(
+            "pytest-nfv cleanup: needs CAP_SYS_ADMIN and CAP_NET_ADMIN (run as root); "
+            "--dry-run lists what would be removed",
+            file=sys.stderr,
+        )
+        return 2
+    report = reap_all(include_live=args.force, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
     for name in report.removed:
-        print(f"removed {name}")
+        print(f"{verb} {name}")
     for name in report.left_live:
         print(f"left {name}: its run is still going (use --force to remove it anyway)")
     for error in report.errors:
@@ -62,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         "--force",
         action="store_true",
         help="also remove resources of runs whose owner is still alive",
+    )
+    cleanup.add_argument(
+        "--dry-run", action="store_true", help="list what would be removed, remove nothing"
     )
     cleanup.set_defaults(handler=_cleanup)
     suites = commands.add_parser("suites", help="print the directory of the shipped suites")

@@ -23,10 +23,12 @@ def make_builtin(name: str, identity: RunIdentity) -> Backend | None:
     return None
 
 
-def reap_all(include_live: bool = False) -> CleanupReport:
-    """Remove what dead runs of every built-in backend left behind."""
+def reap_all(include_live: bool = False, dry_run: bool = False) -> CleanupReport:
+    """Remove (or with ``dry_run`` list) what dead runs of every built-in backend left behind."""
     from pytest_nfv.backends import netns
 
     report = CleanupReport()
-    report.merge(netns.reap(include_live=include_live))  # the other built-ins create nothing yet
+    report.merge(
+        netns.reap(include_live=include_live, dry_run=dry_run)
+    )  # the other built-ins create nothing yet
     return report

@@ -36,6 +36,7 @@ from importlib.metadata import version as dist_version
 from typing import Any
 
 from pytest_nfv.backends.base import CleanupReport, EngineInfo, StartCallback
+from pytest_nfv.capabilities import has_netns_capabilities
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.identity import PREFIX, RunIdentity, forget_dead_runs, owner_alive, parse_name
 from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
@@ -146,7 +147,7 @@ class NetnsBackend:
             raise BackendUnavailable(
                 f"netns backend needs Linux network namespaces; this is {sys.platform}"
             )
-        if not _has_capabilities():
+        if not has_netns_capabilities():
             raise BackendUnavailable(
                 "netns backend needs CAP_SYS_ADMIN and CAP_NET_ADMIN (run as root): "
                 f"effective uid is {os.geteuid()} and /proc/self/status CapEff lacks them"
@@ -508,25 +509,15 @@ def _expect_line(
         )
 
 
-def _has_capabilities() -> bool:
-    """CAP_SYS_ADMIN (21) and CAP_NET_ADMIN (12) in the effective set."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("CapEff:"):
-                    caps = int(line.split()[1], 16)
-                    return bool(caps & (1 << 21)) and bool(caps & (1 << 12))
-    except OSError:
-        pass
-    return os.geteuid() == 0
-
-
-def reap(*, only_run: str | None = None, include_live: bool = False) -> CleanupReport:
+def reap(
+    *, only_run: str | None = None, include_live: bool = False, dry_run: bool = False
+) -> CleanupReport:
     """Remove the netns resources of runs whose owner is gone.
 
     Args:
         only_run: restrict to one run id (a backend's own ``close`` uses this as a sweep).
         include_live: also remove runs whose owner still runs (``cleanup --force``).
+        dry_run: only report what would be removed (``cleanup --dry-run``).
     """
     report = CleanupReport()
     doomed: list[str] = []
@@ -543,12 +534,15 @@ def reap(*, only_run: str | None = None, include_live: bool = False) -> CleanupR
         doomed.append(name)
     members = pids_by_namespace(doomed)
     for name in doomed:
+        if dry_run:
+            report.removed.append(f"netns {name} ({len(members.get(name, []))} processes)")
+            continue
         try:
             kill_and_wait(members.get(name, []))
             remove_namespace(name)
             report.removed.append(f"netns {name}")
         except BackendError as exc:
             report.errors.append(str(exc))
-    if only_run is None:
+    if only_run is None and not dry_run:
         forget_dead_runs()
     return report

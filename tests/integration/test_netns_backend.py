@@ -177,6 +177,26 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(tmp_path: Path) -> None
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
         assert all(n in _ours("nfv-") for n in names)  # a killed run cannot clean up itself
+        dry = subprocess.run(
+            ["pytest-nfv", "cleanup", "--dry-run"], capture_output=True, text=True, check=True
+        )
+        assert "would remove netns" in dry.stdout
+        assert all(n in _ours("nfv-") for n in names)
+        powerless = subprocess.run(
+            [
+                "setpriv",
+                "--bounding-set=-sys_admin,-net_admin",
+                "--inh-caps=-sys_admin,-net_admin",
+                "pytest-nfv",
+                "cleanup",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert powerless.returncode == 2
+        assert "needs CAP_SYS_ADMIN" in powerless.stderr
+        assert all(n in _ours("nfv-") for n in names)
         done = subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, text=True, check=True)
         assert "removed netns" in done.stdout
         assert [n for n in _ours("nfv-") if f"-p{victim.pid}-" in n] == []

@@ -109,11 +109,14 @@ def _usage_run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 def _nfv_help_entries(lines: list[str]) -> dict[str, str]:
     """The ``nfv`` group of ``--help``: option flag -> its help text, whitespace collapsed."""
-    start = next(i for i, line in enumerate(lines)
-                 if line.startswith("NFV virtualization benchmarks (pytest-nfv):"))
+    start = next(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("NFV virtualization benchmarks (pytest-nfv):")
+    )
     entries: dict[str, str] = {}
     current: str | None = None
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.strip():
             break
         if line.startswith("  -"):
@@ -131,8 +134,10 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
     result = pytester.runpytest_subprocess("--help")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
-        ["NFV virtualization benchmarks (pytest-nfv):",
-         *[f"  {flag}[= ]*" for flag in NFV_OPTIONS]],
+        [
+            "NFV virtualization benchmarks (pytest-nfv):",
+            *[f"  {flag}[= ]*" for flag in NFV_OPTIONS],
+        ],
         consecutive=False,
     )
     entries = _nfv_help_entries(result.stdout.lines)
@@ -230,7 +235,8 @@ def test_budget_file_with_unknown_key_names_file_line_and_key(pytester: pytest.P
     result = _usage_run(pytester, "--nfv-budgets", str(budgets))
     assert result.ret == USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*--nfv-budgets*mybudgets.toml:7: instantiation.boot_makespan.bogus_field: unknown*"])
+        ["*--nfv-budgets*mybudgets.toml:7: instantiation.boot_makespan.bogus_field: unknown*"]
+    )
 
 
 @pytest.mark.parametrize("backend", ["coreos", "osv", "clickos"])
@@ -268,25 +274,38 @@ def test_report_header(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing() -> None:\n    pass\n")
     result = pytester.runpytest_subprocess("--co")
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines([
-        "nfv: backend netns*",
-        "nfv: host kernel*",
-        "nfv: N=1,2,4*",
-        "nfv: repeat until 95% CI within 5% of the mean*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "nfv: backend netns*",
+            "nfv: host kernel*",
+            "nfv: N=1,2,4*",
+            "nfv: repeat until 95% CI within 5% of the mean*",
+        ]
+    )
 
 
 def test_report_header_shows_options_and_strict(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing() -> None:\n    pass\n")
     result = pytester.runpytest_subprocess(
-        "--co", "--backend", "osv", "--nfv-strict", "--nfv-instances", "3,1",
-        "--nfv-packet-sizes", "100", "--nfv-max-rounds", "7")
+        "--co",
+        "--backend",
+        "osv",
+        "--nfv-strict",
+        "--nfv-instances",
+        "3,1",
+        "--nfv-packet-sizes",
+        "100",
+        "--nfv-max-rounds",
+        "7",
+    )
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines([
-        "nfv: backend osv (libvirt*), strict",
-        "nfv: N=1,3 (N>=64 marked nfv_big); packet sizes 100 B; budgets none",
-        "nfv: *at most 7 rounds*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "nfv: backend osv (libvirt*), strict",
+            "nfv: N=1,3 (N>=64 marked nfv_big); packet sizes 100 B; budgets none",
+            "nfv: *at most 7 rounds*",
+        ]
+    )
 
 
 def test_unknown_nfv_requirement_is_a_usage_error(pytester: pytest.Pytester) -> None:
@@ -319,24 +338,29 @@ def test_nfv_requirement_marker_is_registered(pytester: pytest.Pytester) -> None
 
 
 def test_generate_tests_parametrizes_n_and_packet_size(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_gen="""
+    pytester.makepyfile(
+        test_gen="""
         def test_x(nfv_n: int, nfv_packet_size: int) -> None:
             pass
 
         def test_plain() -> None:
             pass
-    """)
+    """
+    )
     result = pytester.runpytest_subprocess(
-        "--co", "-q", "--nfv-instances", "3,1", "--nfv-packet-sizes", "100,64")
+        "--co", "-q", "--nfv-instances", "3,1", "--nfv-packet-sizes", "100,64"
+    )
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines([
-        "test_gen.py::test_x[N=1-64B]",
-        "test_gen.py::test_x[N=1-100B]",
-        "test_gen.py::test_x[N=3-64B]",
-        "test_gen.py::test_x[N=3-100B]",
-        "test_gen.py::test_plain",
-        "5 tests collected*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "test_gen.py::test_x[N=1-64B]",
+            "test_gen.py::test_x[N=1-100B]",
+            "test_gen.py::test_x[N=3-64B]",
+            "test_gen.py::test_x[N=3-100B]",
+            "test_gen.py::test_plain",
+            "5 tests collected*",
+        ]
+    )
 
 
 def test_custom_backend_from_conftest_is_accepted(pytester: pytest.Pytester) -> None:
@@ -345,7 +369,8 @@ def test_custom_backend_from_conftest_is_accepted(pytester: pytest.Pytester) -> 
     result = pytester.runpytest_subprocess("--backend", "mine", "-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["nfv: backend mine (mine-engine 9.9)", "*BACKEND-CLASS=MineBackend*"])
+        ["nfv: backend mine (mine-engine 9.9)", "*BACKEND-CLASS=MineBackend*"]
+    )
 
 
 def test_custom_backend_hook_returning_none_leaves_the_builtin(pytester: pytest.Pytester) -> None:
@@ -383,13 +408,23 @@ def _leftover_namespaces(run_id: str) -> list[str]:
 
 @pytest.fixture
 def netns_host() -> None:
-    if not Path("/proc/self/ns/net").exists() or subprocess.run(
-            ["ip", "netns", "list"], capture_output=True, check=False).returncode != 0:
+    if (
+        not Path("/proc/self/ns/net").exists()
+        or subprocess.run(["ip", "netns", "list"], capture_output=True, check=False).returncode != 0
+    ):
         pytest.skip("needs iproute2 and network namespaces")
 
 
-E2E_ARGS = ("--nfv-instances", "1", "--nfv-max-rounds", "2", "--nfv-max-seconds", "5",
-            "-p", "no:cacheprovider")
+E2E_ARGS = (
+    "--nfv-instances",
+    "1",
+    "--nfv-max-rounds",
+    "2",
+    "--nfv-max-seconds",
+    "5",
+    "-p",
+    "no:cacheprovider",
+)
 
 
 @pytest.mark.usefixtures("netns_host")
@@ -397,14 +432,19 @@ def test_impossible_budget_fails_with_one_line(pytester: pytest.Pytester) -> Non
     budgets = pytester.path / "impossible.toml"
     budgets.write_text(
         '[instantiation.boot_makespan]\nunit = "us"\nbase = 1\n'
-        'source = "deliberately impossible"\n', encoding="utf-8")
+        'source = "deliberately impossible"\n',
+        encoding="utf-8",
+    )
     pytester.makepyfile(test_boot=BOOT_TEST)
-    result = pytester.runpytest_subprocess("--nfv-budgets", str(budgets), *E2E_ARGS,
-                                           timeout=60)
+    result = pytester.runpytest_subprocess("--nfv-budgets", str(budgets), *E2E_ARGS, timeout=60)
     result.assert_outcomes(failed=1)
-    lines = [line for line in result.stdout.lines
-             if "instantiation/boot_makespan on netns, N=1" in line
-             and "> budget" in line and "deliberately impossible" in line]
+    lines = [
+        line
+        for line in result.stdout.lines
+        if "instantiation/boot_makespan on netns, N=1" in line
+        and "> budget" in line
+        and "deliberately impossible" in line
+    ]
     assert lines, result.stdout.str()
     assert f"{budgets}:1" in lines[0]
     assert _leftover_namespaces(_run_id(result)) == []
@@ -415,11 +455,13 @@ def test_generous_budget_passes_and_records_benchmark_json(pytester: pytest.Pyte
     budgets = pytester.path / "generous.toml"
     budgets.write_text(
         '[instantiation.boot_makespan]\nunit = "s"\nbase = 60\nsource = "generous"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     pytester.makepyfile(test_boot=BOOT_TEST)
     out = pytester.path / "bench.json"
-    result = pytester.runpytest_subprocess("--nfv-budgets", str(budgets), *E2E_ARGS,
-                                           f"--benchmark-json={out}", timeout=60)
+    result = pytester.runpytest_subprocess(
+        "--nfv-budgets", str(budgets), *E2E_ARGS, f"--benchmark-json={out}", timeout=60
+    )
     result.assert_outcomes(passed=1)
     data = json.loads(out.read_text(encoding="utf-8"))
     assert len(data["benchmarks"]) == 1
@@ -440,5 +482,6 @@ def test_generous_budget_passes_and_records_benchmark_json(pytester: pytest.Pyte
 def test_big_n_items_are_marked_and_deselectable(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_n(nfv_n: int) -> None:\n    pass\n")
     result = pytester.runpytest_subprocess(
-        "--co", "-q", "--nfv-instances", "1,64,128", "-m", "not nfv_big")
+        "--co", "-q", "--nfv-instances", "1,64,128", "-m", "not nfv_big"
+    )
     result.stdout.fnmatch_lines(["*test_n?N=1?*", "*1/3 tests collected (2 deselected)*"])
