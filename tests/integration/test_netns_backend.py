@@ -142,12 +142,25 @@ def test_hold(nfv_instances, nfv_testbed):
 """
 
 
-def _wait_for_namespaces(owner_pid: int, at_least: int, timeout_s: float = 60) -> list[str]:
+def _holding_session(tmp_path: Path) -> subprocess.Popen[bytes]:
+    """A real pytest session of the plugin that starts instances and the testbed, then waits."""
+    (tmp_path / "test_hold.py").write_text(HOLDING_TEST)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "test_hold.py", "-p", "no:cacheprovider", "-q"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_for_namespaces(owner_pid: int, timeout_s: float = 60) -> list[str]:
+    """The session's namespaces once all are there: six instances, A, B, B2, proxy, switch."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         names = [n for n in _ours("nfv-") if f"-p{owner_pid}-" in n]
-        if len(names) >= at_least:
-            return names
+        if len(names) >= 6 + 4 + 1:
+            time.sleep(0.5)  # let the last of them finish its start
+            return [n for n in _ours("nfv-") if f"-p{owner_pid}-" in n]
         time.sleep(0.1)
     raise AssertionError(f"pytest {owner_pid} never started its instances")
 
@@ -155,18 +168,9 @@ def _wait_for_namespaces(owner_pid: int, at_least: int, timeout_s: float = 60) -
 def test_kill_9_of_a_session_then_cleanup_leaves_nothing(tmp_path: Path) -> None:
     bystander = "nfvtest-not-ours"
     subprocess.run(["ip", "netns", "add", bystander], check=True)
-    (tmp_path / "test_hold.py").write_text(HOLDING_TEST)
-    victim = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "test_hold.py", "-p", "no:cacheprovider", "-q"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    victim = _holding_session(tmp_path)
     try:
-        # Six instances, hosts A, B, B2, the proxy and the switch.
-        names = _wait_for_namespaces(victim.pid, at_least=6 + 4 + 1)
-        time.sleep(0.5)  # let the last of them finish their start
-        names = [n for n in _ours("nfv-") if f"-p{victim.pid}-" in n]
+        names = _wait_for_namespaces(victim.pid)
         members = pids_by_namespace(names)
         pids = [p for ps in members.values() for p in ps]
         assert pids, "instances run processes"
@@ -223,16 +227,9 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(tmp_path: Path) -> None
 
 def test_ctrl_c_tears_everything_down(tmp_path: Path) -> None:
     """SIGINT mid-test: pytest's own teardown removes every namespace and process of the run."""
-    (tmp_path / "test_hold.py").write_text(HOLDING_TEST)
-    victim = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "test_hold.py", "-p", "no:cacheprovider", "-q"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    victim = _holding_session(tmp_path)
     try:
-        names = _wait_for_namespaces(victim.pid, at_least=6 + 4 + 1)
-        time.sleep(0.5)
+        names = _wait_for_namespaces(victim.pid)
         pids = [p for ps in pids_by_namespace(names).values() for p in ps]
         victim.send_signal(signal.SIGINT)
         assert victim.wait(timeout=30) != 0
