@@ -108,12 +108,15 @@ class Lab:
         finally:
             self.backend.stop(instances)
 
+    def _pss(self, instances: Sequence[Instance]) -> float:
+        return pss_mib(pid for i in instances for pid in self.backend.memory_pids(i))
+
     def memory_round(self, n: int) -> MemoryRound:
         """Available memory before, N instances up and answering, available memory after."""
         before = settled_available_mib()
         with self.running(n) as instances:
             after = settled_available_mib()
-            pss = pss_mib(pid for i in instances for pid in self.backend.memory_pids(i))
+            pss = self._pss(instances)
         return MemoryRound(before - after, pss)
 
     def memory_growth(self, counts: Sequence[int]) -> list[tuple[int, float, float]]:
@@ -130,7 +133,7 @@ class Lab:
                 more, _ = self.boot(self.backend.plan(count - len(started)))
                 started += more
                 now = settled_available_mib()
-                pss = pss_mib(pid for i in started for pid in self.backend.memory_pids(i))
+                pss = self._pss(started)
                 points.append((count, baseline - now, pss))
         finally:
             self.backend.stop(started)

@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pytest_nfv.errors import BootTimeout, ProbeError
+from pytest_nfv.vnf.rewrite import internet_checksum
 
 __all__ = ["EchoProber", "ReadinessResult", "echo_request"]
 
@@ -43,19 +44,10 @@ _TIMESPEC = struct.Struct("@qq")
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # asm-generic value; absent from Python
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def echo_request(ident: int, seq: int, payload: bytes = b"pytest-nfv-ready") -> bytes:
     """An ICMP echo request message (header and payload, checksummed)."""
     header = struct.pack("!BBHHH", ICMP_ECHO_REQUEST, 0, 0, ident & 0xFFFF, seq & 0xFFFF)
-    csum = _checksum(header + payload)
+    csum = internet_checksum(header + payload)
     return struct.pack("!BBHHH", ICMP_ECHO_REQUEST, 0, csum, ident & 0xFFFF, seq & 0xFFFF) + payload
 
 
