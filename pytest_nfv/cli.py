@@ -1,6 +1,6 @@
 """pytest-nfv: the commands around the suites.
 
-pytest-nfv cleanup [--force] [--dry-run]
+pytest-nfv cleanup [--force] [--dry-run] [--docker-url URL] [--libvirt-uri URI]
                    remove what crashed or killed runs left behind (only ours)
 pytest-nfv suites  print where the shipped suites are (for a wheel install)
 pytest-nfv run [PYTEST ARGS]
@@ -16,7 +16,7 @@ __all__ = ["main"]
 
 
 def _cleanup(args: argparse.Namespace) -> int:
-    from pytest_nfv.backends import reap_all
+    from pytest_nfv.backends import EngineTargets, reap_all
     from pytest_nfv.capabilities import has_netns_capabilities
 
     if not args.dry_run and not has_netns_capabilities():
@@ -26,7 +26,11 @@ def _cleanup(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    report = reap_all(include_live=args.force, dry_run=args.dry_run)
+    report = reap_all(
+        include_live=args.force,
+        dry_run=args.dry_run,
+        targets=EngineTargets(args.docker_url, args.libvirt_uri),
+    )
     verb = "would remove" if args.dry_run else "removed"
     for name in report.removed:
         print(f"{verb} {name}")
@@ -76,6 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     cleanup.add_argument(
         "--dry-run", action="store_true", help="list what would be removed, remove nothing"
+    )
+    cleanup.add_argument(
+        "--docker-url",
+        metavar="URL",
+        help="Docker engine to clean (coreos). Default: $DOCKER_HOST, else the local socket",
+    )
+    cleanup.add_argument(
+        "--libvirt-uri",
+        metavar="URI",
+        help="libvirt connection to clean. Default: qemu:///system (osv) and xen:///system "
+        "(clickos)",
     )
     cleanup.set_defaults(handler=_cleanup)
     suites = commands.add_parser("suites", help="print the directory of the shipped suites")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_nfv.backends import reap_all
+from pytest_nfv.backends import EngineTargets, reap_all
 from pytest_nfv.budgets import Budget, judge
 from pytest_nfv.errors import BackendUnavailable, BudgetExceeded
 from pytest_nfv.experiments import Lab, ProxyPath
@@ -56,7 +56,10 @@ def nfv_backend(pytestconfig: pytest.Config) -> Iterator[Any]:
     with SIGKILL is cleaned up by the next one at the latest.
     """
     state = _state(pytestconfig)
-    reap_all()  # only runs whose owner process is gone
+    settings = state.settings
+    reap_all(  # only runs whose owner process is gone
+        targets=EngineTargets(settings.docker_url, settings.libvirt_uri)
+    )
     unavailable: BackendUnavailable | None = None
     try:
         state.backend.open()

@@ -80,6 +80,23 @@ def _budgets_path(text: str) -> Path:
     return path
 
 
+def _text(what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip()
+        if not value:
+            raise argparse.ArgumentTypeError(f"expected {what}, got an empty value")
+        return value
+
+    return parse
+
+
+def _template_path(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such domain template: {path}")
+    return path
+
+
 def _backend_name(text: str) -> str:
     name = text.strip().lower()
     if not name.replace("_", "").replace("-", "").isalnum():
@@ -169,6 +186,43 @@ _OPTIONS = (
         "SECONDS",
         "instances that have not answered ICMP echo after this long fail the test. Default: 60",
     ),
+    _Option(
+        "--nfv-image",
+        "nfv_image",
+        _text("an image"),
+        None,
+        "IMAGE",
+        "instance image: a Docker image reference (coreos) or an image file (osv: OSv raw or "
+        "qcow2; clickos: a ClickOS kernel). Default: an image the plugin builds locally "
+        "(coreos, osv); clickos needs one",
+    ),
+    _Option(
+        "--nfv-docker-url",
+        "nfv_docker_url",
+        _text("a Docker engine URL"),
+        None,
+        "URL",
+        "Docker engine the coreos backend drives, e.g. unix:///var/run/docker.sock or "
+        "ssh://user@host. Default: $DOCKER_HOST, else the local socket",
+    ),
+    _Option(
+        "--nfv-libvirt-uri",
+        "nfv_libvirt_uri",
+        _text("a libvirt URI"),
+        None,
+        "URI",
+        "libvirt connection the osv and clickos backends drive, e.g. qemu+ssh://host/system. "
+        "Default: qemu:///system (osv), xen:///system (clickos)",
+    ),
+    _Option(
+        "--nfv-domain-template",
+        "nfv_domain_template",
+        _template_path,
+        None,
+        "PATH",
+        "libvirt domain XML template for osv or clickos instances (vCPU, memory, disk). "
+        "Default: the backend's template in fixtures/domains/",
+    ),
 )
 
 
@@ -212,6 +266,10 @@ class NfvSettings:
     strict: bool
     stop_rule: StopRule
     boot_timeout_s: float
+    image: str | None = None
+    docker_url: str | None = None
+    libvirt_uri: str | None = None
+    domain_template: Path | None = None
 
 
 def _resolve(config: pytest.Config, option: _Option) -> object:
@@ -252,4 +310,8 @@ def settings_from_config(config: pytest.Config) -> NfvSettings:
         strict=bool(strict),
         stop_rule=rule,
         boot_timeout_s=float(values["nfv_boot_timeout"]),  # type: ignore[arg-type]
+        image=values["nfv_image"],  # type: ignore[arg-type]
+        docker_url=values["nfv_docker_url"],  # type: ignore[arg-type]
+        libvirt_uri=values["nfv_libvirt_uri"],  # type: ignore[arg-type]
+        domain_template=values["nfv_domain_template"],  # type: ignore[arg-type]
     )

@@ -22,7 +22,7 @@ from pytest_nfv.identity import RunIdentity
 from pytest_nfv.options import NfvSettings, add_options, settings_from_config
 from pytest_nfv.resources import budgets_file
 
-__all__ = ["NfvState", "nfv_state_key"]
+__all__ = ["NfvState", "nfv_settings_key", "nfv_state_key"]
 
 
 @dataclass
@@ -36,6 +36,8 @@ class NfvState:
 
 
 nfv_state_key = pytest.StashKey[NfvState]()
+nfv_settings_key = pytest.StashKey[NfvSettings]()
+"""The resolved options, stashed before the backend is built so backend hooks can read them."""
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -68,7 +70,7 @@ def _load_budgets(settings: NfvSettings) -> BudgetBook:
 def pytest_nfv_make_backend(
     name: str, identity: RunIdentity, config: pytest.Config
 ) -> Backend | None:
-    return make_builtin(name, identity)
+    return make_builtin(name, identity, config.stash[nfv_settings_key])
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,6 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--backend: unknown backend {settings.backend!r}; known: {', '.join(known)}"
         )
     budgets = _load_budgets(settings)
+    config.stash[nfv_settings_key] = settings
     identity = RunIdentity.new()
     backend = config.hook.pytest_nfv_make_backend(
         name=settings.backend, identity=identity, config=config

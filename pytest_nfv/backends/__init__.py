@@ -1,34 +1,57 @@
-"""Built-in backends, by name; plugins add more through ``pytest_nfv_make_backend``."""
+"""Built-in backends, by name; plugins add more through ``pytest_nfv_make_backend``.
+
+Each built-in lives in its own module, imported only when used, which offers two functions:
+``make(identity, settings)`` builds the (unopened) backend, and
+``reap(include_live=..., dry_run=..., targets=...)`` removes what dead runs left in its engine.
+"""
 
 from __future__ import annotations
 
-from pytest_nfv.backends.base import Backend, CleanupReport, EngineInfo
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from pytest_nfv.backends.base import Backend, CleanupReport, EngineInfo, EngineTargets
 from pytest_nfv.identity import RunIdentity
 
-__all__ = ["BUILTIN_BACKENDS", "Backend", "CleanupReport", "EngineInfo", "make_builtin", "reap_all"]
+if TYPE_CHECKING:
+    from pytest_nfv.options import NfvSettings
 
-BUILTIN_BACKENDS = ("netns", "coreos", "osv", "clickos")
+__all__ = [
+    "BUILTIN_BACKENDS",
+    "Backend",
+    "CleanupReport",
+    "EngineInfo",
+    "EngineTargets",
+    "make_builtin",
+    "reap_all",
+]
+
+_MODULES = {
+    "netns": "pytest_nfv.backends.netns",
+    "coreos": "pytest_nfv.backends.pending",
+    "osv": "pytest_nfv.backends.pending",
+    "clickos": "pytest_nfv.backends.pending",
+}
+BUILTIN_BACKENDS = tuple(_MODULES)
 
 
-def make_builtin(name: str, identity: RunIdentity) -> Backend | None:
+def make_builtin(name: str, identity: RunIdentity, settings: NfvSettings) -> Backend | None:
     """The built-in backend ``name``, not yet opened; None if there is none by that name."""
-    if name == "netns":
-        from pytest_nfv.backends.netns import NetnsBackend
-
-        return NetnsBackend(identity)
-    if name in BUILTIN_BACKENDS:
-        from pytest_nfv.backends.pending import PendingBackend
-
-        return PendingBackend(name, identity)
-    return None
+    if name not in _MODULES:
+        return None
+    backend: Backend = import_module(_MODULES[name]).make(name, identity, settings)
+    return backend
 
 
-def reap_all(include_live: bool = False, dry_run: bool = False) -> CleanupReport:
+def reap_all(
+    include_live: bool = False, dry_run: bool = False, targets: EngineTargets | None = None
+) -> CleanupReport:
     """Remove (or with ``dry_run`` list) what dead runs of every built-in backend left behind."""
-    from pytest_nfv.backends import netns
-
     report = CleanupReport()
-    report.merge(
-        netns.reap(include_live=include_live, dry_run=dry_run)
-    )  # the other built-ins create nothing yet
+    for module in dict.fromkeys(_MODULES.values()):
+        report.merge(
+            import_module(module).reap(
+                include_live=include_live, dry_run=dry_run, targets=targets or EngineTargets()
+            )
+        )
     return report

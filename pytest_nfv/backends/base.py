@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 from pytest_nfv.identity import RunIdentity
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 
-__all__ = ["Backend", "CleanupReport", "EngineInfo", "StartCallback"]
+__all__ = ["Backend", "CleanupReport", "EngineInfo", "EngineTargets", "StartCallback"]
 
 StartCallback = Callable[[InstanceSpec], None]
 """Called by ``Backend.start`` just before each instance's start request goes out."""
@@ -37,6 +37,18 @@ class EngineInfo:
     def describe(self) -> str:
         extra = f" ({'; '.join(self.notes)})" if self.notes else ""
         return f"{self.name} {self.version}{extra}"
+
+
+@dataclass(frozen=True)
+class EngineTargets:
+    """Which engines a reap looks at: the same ones a run with these options would use.
+
+    None means the backend's default (``$DOCKER_HOST`` or the local socket; ``qemu:///system``
+    for osv, ``xen:///system`` for clickos). A reap finds an absent engine empty, not an error.
+    """
+
+    docker_url: str | None = None
+    libvirt_uri: str | None = None
 
 
 @dataclass

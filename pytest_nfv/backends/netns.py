@@ -33,9 +33,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import version as dist_version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_nfv.backends.base import CleanupReport, EngineInfo, StartCallback
+from pytest_nfv.backends.base import CleanupReport, EngineInfo, EngineTargets, StartCallback
 from pytest_nfv.capabilities import has_netns_capabilities
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.identity import PREFIX, RunIdentity, forget_dead_runs, owner_alive, parse_name
@@ -51,7 +51,10 @@ from pytest_nfv.namespaces import (
     write_sysctl,
 )
 
-__all__ = ["NetnsBackend", "reap"]
+if TYPE_CHECKING:
+    from pytest_nfv.options import NfvSettings
+
+__all__ = ["NetnsBackend", "make", "reap"]
 
 SUBNET = ipaddress.IPv4Network("10.213.0.0/16")
 GATEWAY = SUBNET[1]
@@ -509,8 +512,16 @@ def _expect_line(
         )
 
 
+def make(name: str, identity: RunIdentity, settings: NfvSettings) -> NetnsBackend:
+    return NetnsBackend(identity)
+
+
 def reap(
-    *, only_run: str | None = None, include_live: bool = False, dry_run: bool = False
+    *,
+    only_run: str | None = None,
+    include_live: bool = False,
+    dry_run: bool = False,
+    targets: EngineTargets | None = None,
 ) -> CleanupReport:
     """Remove the netns resources of runs whose owner is gone.
 
@@ -518,6 +529,7 @@ def reap(
         only_run: restrict to one run id (a backend's own ``close`` uses this as a sweep).
         include_live: also remove runs whose owner still runs (``cleanup --force``).
         dry_run: only report what would be removed (``cleanup --dry-run``).
+        targets: unused; namespaces are always local.
     """
     report = CleanupReport()
     doomed: list[str] = []

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from importlib.metadata import version as dist_version
+from typing import TYPE_CHECKING
 
-from pytest_nfv.backends.base import EngineInfo, StartCallback
+from pytest_nfv.backends.base import CleanupReport, EngineInfo, EngineTargets, StartCallback
 from pytest_nfv.errors import BackendUnavailable
 from pytest_nfv.identity import RunIdentity
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 
-__all__ = ["PENDING", "PendingBackend"]
+if TYPE_CHECKING:
+    from pytest_nfv.options import NfvSettings
+
+__all__ = ["PENDING", "PendingBackend", "make", "reap"]
 
 PENDING = {
     "coreos": ("CoreOS", "Docker containers with an iptables proxy VNF", "Docker engine"),
@@ -81,3 +85,12 @@ class PendingBackend:
 
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         return ()
+
+
+def make(name: str, identity: RunIdentity, settings: NfvSettings) -> PendingBackend:
+    return PendingBackend(name, identity)
+
+
+def reap(*, include_live: bool, dry_run: bool, targets: EngineTargets) -> CleanupReport:
+    """Pending backends create nothing, so there is nothing to reap."""
+    return CleanupReport()

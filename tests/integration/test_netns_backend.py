@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -67,6 +68,10 @@ def test_proxy_path_goes_through_b_and_b2(lab: Lab) -> None:
         path.close()
 
 
+_VOLATILE = re.compile(r"\b\w+_timer\s+[\d.]+")
+_COUNTERS = re.compile(r"\[\d+:\d+\]")
+
+
 def _root_state() -> dict[str, str]:
     """Links, addresses, routes, neighbours, iptables rules and net sysctls of this namespace."""
     state = {}
@@ -76,12 +81,15 @@ def _root_state() -> dict[str, str]:
         "routes": ["ip", "route", "show", "table", "all"],
         "rules": ["ip", "rule", "show"],
     }.items():
-        state[name] = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        text = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        state[name] = _VOLATILE.sub("", text)  # a bridge's timers tick by themselves
     for tool in ("iptables-save", "ip6tables-save"):
         done = subprocess.run([tool], capture_output=True, text=True, check=False)
         if done.returncode == 0:
             state[tool] = "\n".join(
-                line for line in done.stdout.splitlines() if not line.startswith("#")
+                _COUNTERS.sub("", line)  # packet counters move with any traffic
+                for line in done.stdout.splitlines()
+                if not line.startswith("#")
             )
     sysctls = []
     for path in sorted(Path("/proc/sys/net/ipv4").rglob("*")):

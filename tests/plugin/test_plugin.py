@@ -25,6 +25,10 @@ NFV_OPTIONS = (
     "--nfv-max-rounds",
     "--nfv-max-seconds",
     "--nfv-boot-timeout",
+    "--nfv-image",
+    "--nfv-docker-url",
+    "--nfv-libvirt-uri",
+    "--nfv-domain-template",
     "--nfv-strict",
 )
 
@@ -168,6 +172,12 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
         pytest.param(["--nfv-max-seconds=-1"], "--nfv-max-seconds", id="seconds-neg"),
         pytest.param(["--nfv-budgets", "/nonexistent"], "--nfv-budgets", id="budgets-missing"),
         pytest.param(["--backend", "nosuch"], "--backend", id="backend-unknown"),
+        pytest.param(["--nfv-image", " "], "--nfv-image", id="image-empty"),
+        pytest.param(
+            ["--nfv-domain-template", "/nonexistent.xml"],
+            "--nfv-domain-template",
+            id="template-missing",
+        ),
     ],
 )
 def test_invalid_option_is_a_usage_error_naming_the_option(
