@@ -1,14 +1,14 @@
 """Where the shipped suites and budget files are, in a clone and in an installed wheel.
 
-A wheel carries ``suites/`` and ``fixtures/`` inside the package (``pytest_nfv/suites``,
-``pytest_nfv/fixtures``); a clone or editable install has them at the repository root.
+A wheel carries ``suites/``, ``fixtures/`` and ``proxy_vnf/`` inside the package
+(``pytest_nfv/suites`` and so on); a clone or editable install has them at the repository root.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["budgets_file", "fixtures_dir", "suites_dir"]
+__all__ = ["budgets_file", "fixtures_dir", "proxy_vnf_dir", "suites_dir"]
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -26,6 +26,11 @@ def suites_dir() -> Path:
 
 def fixtures_dir() -> Path:
     return _find("fixtures")
+
+
+def proxy_vnf_dir() -> Path:
+    """Algorithm 1 in each backend's own form (iptables rules, C source, Click template)."""
+    return _find("proxy_vnf")
 
 
 def budgets_file(backend: str) -> Path | None:

@@ -249,35 +249,35 @@ def test_budget_file_with_unknown_key_names_file_line_and_key(pytester: pytest.P
     )
 
 
-@pytest.mark.parametrize("backend", ["coreos", "osv", "clickos"])
-def test_pending_backend_skips_with_its_reason(pytester: pytest.Pytester, backend: str) -> None:
+# clickos needs a Xen dom0, which no test machine of this project has: it is the built-in
+# backend that is always unavailable here.
+def test_unavailable_backend_skips_with_its_reason(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(LAB_TEST)
-    result = pytester.runpytest_subprocess("--backend", backend, "-rs")
+    result = pytester.runpytest_subprocess("--backend", "clickos", "-rs")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines([f"SKIPPED*backend '{backend}'*not*"])
+    result.stdout.fnmatch_lines(["SKIPPED*clickos*"])
 
 
-@pytest.mark.parametrize("backend", ["coreos", "osv", "clickos"])
-def test_pending_backend_fails_under_nfv_strict(pytester: pytest.Pytester, backend: str) -> None:
+def test_unavailable_backend_fails_under_nfv_strict(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(LAB_TEST)
-    result = pytester.runpytest_subprocess("--backend", backend, "--nfv-strict")
+    result = pytester.runpytest_subprocess("--backend", "clickos", "--nfv-strict")
     outcomes = result.parseoutcomes()
     assert "passed" not in outcomes
     assert "skipped" not in outcomes
     assert outcomes.get("failed", 0) + outcomes.get("errors", 0) == 1
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([f"*--nfv-strict: backend '{backend}'*not*"])
+    result.stdout.fnmatch_lines(["*--nfv-strict:*clickos*"])
 
 
-def test_pending_backend_fails_under_ini_nfv_strict(pytester: pytest.Pytester) -> None:
+def test_unavailable_backend_fails_under_ini_nfv_strict(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nnfv_strict = true\n")
     pytester.makepyfile(LAB_TEST)
-    result = pytester.runpytest_subprocess("--backend", "coreos")
+    result = pytester.runpytest_subprocess("--backend", "clickos")
     outcomes = result.parseoutcomes()
     assert "passed" not in outcomes
     assert "skipped" not in outcomes
     assert outcomes.get("failed", 0) + outcomes.get("errors", 0) == 1
-    result.stdout.fnmatch_lines(["*--nfv-strict: backend 'coreos'*not*"])
+    result.stdout.fnmatch_lines(["*--nfv-strict:*clickos*"])
 
 
 def test_report_header(pytester: pytest.Pytester) -> None:
@@ -299,7 +299,7 @@ def test_report_header_shows_options_and_strict(pytester: pytest.Pytester) -> No
     result = pytester.runpytest_subprocess(
         "--co",
         "--backend",
-        "osv",
+        "clickos",
         "--nfv-strict",
         "--nfv-instances",
         "3,1",
@@ -311,7 +311,7 @@ def test_report_header_shows_options_and_strict(pytester: pytest.Pytester) -> No
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
         [
-            "nfv: backend osv (libvirt*), strict",
+            "nfv: backend clickos (*), strict",
             "nfv: N=1,3 (N>=64 marked nfv_big); packet sizes 100 B; budgets none",
             "nfv: *at most 7 rounds*",
         ]
@@ -386,9 +386,9 @@ def test_custom_backend_from_conftest_is_accepted(pytester: pytest.Pytester) -> 
 def test_custom_backend_hook_returning_none_leaves_the_builtin(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CUSTOM_BACKEND_CONFTEST)
     pytester.makepyfile(LAB_TEST)
-    result = pytester.runpytest_subprocess("--backend", "coreos", "-rs")
+    result = pytester.runpytest_subprocess("--backend", "clickos", "-rs")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["nfv: backend coreos (Docker engine*", "SKIPPED*'coreos'*"])
+    result.stdout.fnmatch_lines(["nfv: backend clickos (*", "SKIPPED*clickos*"])
     default = pytester.runpytest_subprocess("--co")
     assert default.ret == pytest.ExitCode.OK
     default.stdout.fnmatch_lines(["nfv: backend netns (linux-netns*"])
