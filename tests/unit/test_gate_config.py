@@ -100,3 +100,10 @@ def test_bad_settings_files_name_the_file(tmp_path: Path, text: str, problem: st
 def test_missing_settings_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(NfvUsageError, match=r"gone\.toml: cannot be read"):
         load_gate_config(tmp_path / "gone.toml")
+
+
+def test_the_shipped_example_settings_load() -> None:
+    example = Path(__file__).parents[2] / "examples" / "github-actions" / "nfv-gate.toml"
+    config = load_gate_config(example)
+    assert config.alpha == 0.01
+    assert config.floor_for(MEMORY, "MiB") == Floor(0.1, 4.0)
