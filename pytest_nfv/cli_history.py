@@ -61,7 +61,8 @@ def _compare(args: argparse.Namespace) -> int:
         storage = Path(args.storage)
         baseline = _load(args.baseline, storage)
         current = _load(args.current, storage)
-        result = compare_runs(baseline, current, config)
+        history = [_load(ref, storage) for ref in args.history]
+        result = compare_runs(baseline, current, config, history)
         if args.markdown:
             Path(args.markdown).write_text(format_markdown(result), encoding="utf-8")
     except (NfvError, OSError) as exc:
@@ -138,6 +139,15 @@ def add_commands(commands: Any) -> None:
         "--hosts",
         choices=("refuse", "mark"),
         help="runs from different hosts: refuse (exit 2) or compare them, marked. Default: refuse",
+    )
+    compare.add_argument(
+        "--history",
+        action="append",
+        default=[],
+        metavar="REF",
+        help="an earlier run of the same code (repeatable): floors rise to the spread of "
+        "run medians across these and the baseline, the drift samples within one run "
+        "cannot show. Default: none",
     )
     compare.add_argument(
         "--require-all", action="store_true", help="fail when a baseline benchmark is missing"

@@ -17,6 +17,10 @@ A change is a regression only when all three hold:
    differences, the estimate that goes with the U test) is beyond both the relative and the
    absolute floor of the metric (see ``gate_config``), in the worse direction.
 
+Samples within two runs cannot show load that differs between runs. Given earlier runs
+(``--history``), a record's floor is at least the spread of its medians across them and the
+baseline.
+
 With ``two_sided`` the tests are two-sided and significant changes for the better beyond the
 floor are flagged too: the baseline is stale and should be renewed.
 
@@ -36,7 +40,14 @@ from pytest_nfv.errors import HistoryError
 from pytest_nfv.gate_config import GateConfig
 from pytest_nfv.history import Record, RecordKey, Run
 
-__all__ = ["Comparison", "GateResult", "bh_adjust", "compare_runs", "hodges_lehmann"]
+__all__ = [
+    "Comparison",
+    "GateResult",
+    "bh_adjust",
+    "compare_runs",
+    "hodges_lehmann",
+    "run_to_run_drift",
+]
 
 REGRESSION = "REGRESSION"
 IMPROVED = "improved"
@@ -120,6 +131,8 @@ class GateResult:
     missing: tuple[RecordKey, ...] = ()
     added: tuple[RecordKey, ...] = ()
     host_differences: tuple[str, ...] = field(default=())
+    history: int = 0
+    """How many earlier runs besides the baseline set the run-to-run drift floors."""
 
     @property
     def regressions(self) -> list[Comparison]:
@@ -167,14 +180,36 @@ def _verdict(c: Comparison, config: GateConfig, worse_sign: float) -> str:
     return BELOW_FLOOR
 
 
-def compare_runs(baseline: Run, current: Run, config: GateConfig) -> GateResult:
+def run_to_run_drift(key: RecordKey, runs: Sequence[Run]) -> float | None:
+    """How far the medians of ``key`` spread over earlier runs (max - min), if two have it.
+
+    Samples within one run cannot show what changes between runs (the load of a shared host,
+    a reboot, page cache): earlier runs of the same code can. A change no larger than that
+    spread is not evidence of a regression, however significant within the two runs.
+    """
+    medians = [run.records[key].median for run in runs if key in run.records]
+    return max(medians) - min(medians) if len(medians) >= 2 else None
+
+
+def compare_runs(
+    baseline: Run, current: Run, config: GateConfig, history: Sequence[Run] = ()
+) -> GateResult:
     """Compare every record the two runs share.
+
+    Args:
+        baseline: the run to compare against.
+        current: the run under judgement.
+        config: alpha, floors, directions, host policy.
+        history: earlier runs (of the same code, on the same host); with the baseline, the
+            spread of their medians raises each record's floor to the run-to-run drift.
 
     Raises:
         HistoryError: the runs come from different hosts and ``config.hosts`` is ``refuse``,
             or they share no record (nothing compared must never read as a pass).
     """
     differences = _host_differences(baseline, current)
+    for earlier in history:
+        differences += [f"{earlier.source}: {d}" for d in _host_differences(earlier, current)]
     if differences and config.hosts == "refuse":
         raise HistoryError(
             f"{current.source} and {baseline.source} come from different hosts "
@@ -204,7 +239,10 @@ def compare_runs(baseline: Run, current: Run, config: GateConfig) -> GateResult:
             baseline=base,
             current=cur,
             shift=hodges_lehmann(cur.samples, base.samples),
-            threshold=config.floor_for(key, base.unit).threshold(base.median),
+            threshold=max(
+                config.floor_for(key, base.unit).threshold(base.median),
+                run_to_run_drift(key, [baseline, *history]) or 0.0,
+            ),
             p=p,
             worse_sign=sign,
         )
@@ -224,6 +262,7 @@ def compare_runs(baseline: Run, current: Run, config: GateConfig) -> GateResult:
         missing=tuple(sorted(set(baseline.records) - set(current.records))),
         added=tuple(sorted(set(current.records) - set(baseline.records))),
         host_differences=tuple(differences),
+        history=len(history),
     )
 
 
@@ -278,6 +317,11 @@ def _header_lines(result: GateResult) -> list[str]:
         f"Mann-Whitney U ({'two' if cfg.two_sided else 'one'}-sided) on raw samples, "
         f"Benjamini-Hochberg at alpha={cfg.alpha:g}; config: {cfg.source}",
     ]
+    if result.history:
+        lines.append(
+            f"floors include the run-to-run drift of the baseline and {result.history} "
+            "earlier run(s)"
+        )
     if result.host_differences:
         lines.append("DIFFERENT HOSTS (figures may differ for that reason alone): ")
         lines[-1] += "; ".join(result.host_differences)

@@ -153,3 +153,14 @@ def test_report_without_matplotlib_writes_the_scorecard_and_says_what_to_install
     assert "pip install 'pytest-nfv[report]'" in capsys.readouterr().err
     assert (out / "scorecard.md").is_file()
     assert main(["report", base, "--out", str(out), "--no-figures"]) == 0
+
+
+def test_history_flag_takes_earlier_runs(
+    base: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    current = _save(tmp_path / "cur.json", sr.make_run(2, count=30))
+    earlier = _save(tmp_path / "earlier.json", sr.make_run(3, count=30))
+    assert main(["compare", base, current, "--history", earlier]) == 0
+    assert "drift of the baseline and 1 earlier run(s)" in capsys.readouterr().out
+    assert main(["compare", base, current, "--history", str(tmp_path / "gone.json")]) == 2
+    assert "gone.json: no such file" in capsys.readouterr().err

@@ -219,3 +219,34 @@ def test_tables_name_every_flagged_row() -> None:
     markdown = format_markdown(result)
     assert markdown.count("\n| ") == 2 + 37  # header, rule, and every compared row
     assert "**FAIL**" in markdown
+
+
+def _quiet_run(center: float, seed: int, name: str) -> Run:
+    rng = random.Random(seed)
+    return _run([sr.benchmark(BOOT, sr.samples(rng, center, "quiet", 30))], name)
+
+
+def test_run_to_run_drift_of_earlier_runs_raises_the_floor() -> None:
+    """Each run is tight (CV 1.5%), but runs of the same code sit at 0.095-0.12 s: an 18%
+    change is significant within two runs, yet no larger than what earlier runs showed."""
+    baseline = _quiet_run(0.100, 1, "base")
+    history = [_quiet_run(0.120, 2, "h1"), _quiet_run(0.095, 3, "h2")]
+    drifted = _quiet_run(0.118, 4, "cur")
+    alone = compare_runs(baseline, drifted, GateConfig())
+    assert alone.comparisons[0].verdict == REGRESSION
+    with_history = compare_runs(baseline, drifted, GateConfig(), history)
+    (c,) = with_history.comparisons
+    assert c.verdict == BELOW_FLOOR
+    assert c.threshold == pytest.approx(0.025, rel=0.1)  # 0.12 - 0.095
+    assert "run-to-run drift of the baseline and 2 earlier run(s)" in format_text(with_history)
+    much_slower = _quiet_run(0.150, 5, "cur")
+    assert compare_runs(baseline, much_slower, GateConfig(), history).regressions
+
+
+def test_history_from_another_host_is_refused() -> None:
+    other = {**sr.HOST, "kernel": "5.10.0-old"}
+    baseline = _quiet_run(0.1, 1, "base")
+    rng = random.Random(2)
+    elsewhere = _run([sr.benchmark(BOOT, sr.samples(rng, 0.1, "quiet", 30))], "old.json", other)
+    with pytest.raises(HistoryError, match=r"old\.json: kernel: 6\.1\.0-test vs 5\.10\.0-old"):
+        compare_runs(baseline, _quiet_run(0.1, 3, "cur"), GateConfig(), [elsewhere])
