@@ -25,8 +25,9 @@ __all__ = [
     "FigureInfo",
     "Panel",
     "Series",
-    "latest_per_backend",
+    "backends_of",
     "load_pyplot",
+    "newest_records",
     "write_figures",
 ]
 
@@ -83,6 +84,8 @@ class Series:
 
     label: str
     points: tuple[tuple[float, float, float], ...]
+    run: str = ""
+    """The saved run the points come from, shown in the legend."""
 
 
 @dataclass(frozen=True)
@@ -114,13 +117,27 @@ def _stamp(run: Run) -> str:
     return run.datetime or ""
 
 
-def latest_per_backend(runs: Sequence[Run]) -> dict[str, Run]:
-    """For each backend, the newest run that measured it (by the run's own timestamp)."""
-    latest: dict[str, Run] = {}
-    for run in sorted(runs, key=_stamp):
-        for backend in run.backends:
-            latest[backend] = run
-    return latest
+def backends_of(runs: Sequence[Run]) -> list[str]:
+    return sorted({backend for run in runs for backend in run.backends})
+
+
+def newest_records(
+    runs: Sequence[Run], backend: str, requirement: str, metric: str
+) -> tuple[Run, list[Record]] | None:
+    """The records of one backend's metric from the newest run (by its timestamp) that has any.
+
+    Per metric, not per run: a run whose monitoring tests failed before recording must not
+    blank the response-time figure when an earlier run measured it.
+    """
+    for run in sorted(runs, key=_stamp, reverse=True):
+        found = [
+            record
+            for key, record in sorted(run.records.items())
+            if (key.backend, key.requirement, key.metric) == (backend, requirement, metric)
+        ]
+        if found:
+            return run, found
+    return None
 
 
 def _point(record: Record, scale: float) -> tuple[float, float]:
@@ -131,22 +148,20 @@ def _point(record: Record, scale: float) -> tuple[float, float]:
 def panel_series(panel: Panel, runs: Sequence[Run]) -> list[Series]:
     """The lines of ``panel``: one per backend, from its newest run, sorted by x."""
     lines = []
-    for backend, run in sorted(latest_per_backend(runs).items()):
+    for backend in backends_of(runs):
+        found = newest_records(runs, backend, panel.requirement, panel.metric)
+        if found is None:
+            continue
+        run, records = found
         points: dict[float, tuple[float, float, float]] = {}
-        for key, record in sorted(run.records.items()):
-            if (key.backend, key.requirement, key.metric) != (
-                backend,
-                panel.requirement,
-                panel.metric,
-            ):
-                continue
-            x = key.n if panel.axis == "n" else key.size
+        for record in records:
+            x = record.key.n if panel.axis == "n" else record.key.size
             if x is None or x in points:
                 continue
             y, err = _point(record, panel.scale)
             points[x] = (float(x), y, err)
         if points:
-            lines.append(Series(backend, tuple(points[x] for x in sorted(points))))
+            lines.append(Series(backend, tuple(points[x] for x in sorted(points)), run.label))
     return lines
 
 
@@ -176,7 +191,13 @@ def trend_series(runs: Sequence[Run], requirement: str, metric: str) -> list[Ser
 
 
 def _draw(
-    plt: Any, series: Sequence[Series], title: str, xlabel: str, ylabel: str, log_x: bool
+    plt: Any,
+    series: Sequence[Series],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    log_x: bool,
+    legend: str = "backend (run)",
 ) -> Any:
     fig, ax = plt.subplots(figsize=(7.0, 4.5), dpi=110)
     markers = "osD^vP*X"
@@ -184,10 +205,9 @@ def _draw(
         xs = [p[0] for p in line.points]
         ys = [p[1] for p in line.points]
         errs = [p[2] for p in line.points]
-        ax.errorbar(
-            xs, ys, yerr=errs, label=line.label, marker=markers[i % len(markers)], capsize=3
-        )
-    if log_x:
+        label = f"{line.label} ({line.run})" if line.run else line.label
+        ax.errorbar(xs, ys, yerr=errs, label=label, marker=markers[i % len(markers)], capsize=3)
+    if log_x and series:
         ax.set_xscale("log", base=2)
         ticks = sorted({p[0] for line in series for p in line.points})
         if ticks:  # the measured values themselves, not powers of two: 65507, not 2^16
@@ -199,7 +219,7 @@ def _draw(
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", linestyle=":", linewidth=0.6)
     if series:
-        ax.legend(title="backend", fontsize=8)
+        ax.legend(title=legend, fontsize=8)
     else:
         ax.text(0.5, 0.5, "no data in these runs", ha="center", transform=ax.transAxes)
     fig.tight_layout()
@@ -230,7 +250,7 @@ def write_figures(
     ordered = sorted(runs, key=_stamp)
     title = f"{requirement}/{metric} across {len(ordered)} saved run(s)"
     unit = next((s for s in ("ms", "MiB") if _trend_unit(runs, requirement, metric) == s), "")
-    fig = _draw(plt, series, title, "saved run", f"{metric} ({unit})", log_x=False)
+    fig = _draw(plt, series, title, "saved run", f"{metric} ({unit})", False, "backend, N/size")
     ax = fig.axes[0]
     ax.set_xticks(range(len(ordered)))
     ax.set_xticklabels([r.label[:18] for r in ordered], rotation=30, ha="right", fontsize=7)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pytest_nfv.budgets import REQUIREMENTS, format_value
 from pytest_nfv.gate import display_unit
 from pytest_nfv.history import Record, Run
-from pytest_nfv.report import latest_per_backend
+from pytest_nfv.report import backends_of, newest_records
 
 __all__ = ["FIGURES", "Figure", "Verdict", "render_scorecard", "score"]
 
@@ -86,12 +86,23 @@ class Verdict:
     reason: str
 
 
-def _candidates(run: Run, backend: str, figure: Figure) -> list[Record]:
-    return [
-        r
-        for k, r in run.records.items()
-        if (k.backend, k.requirement, k.metric) == (backend, figure.requirement, figure.metric)
-    ]
+def _candidates(runs: Sequence[Run], backend: str, figure: Figure) -> list[Record]:
+    found = newest_records(runs, backend, figure.requirement, figure.metric)
+    return found[1] if found else []
+
+
+def _budget_status(runs: Sequence[Run], backend: str, requirement: str) -> tuple[int, int]:
+    """(within, judged) over the newest run of ``backend`` that has ``requirement``."""
+    for run in sorted(runs, key=lambda r: r.datetime or "", reverse=True):
+        verdicts = [
+            r.within_budget
+            for k, r in run.records.items()
+            if k.backend == backend and k.requirement == requirement
+        ]
+        if verdicts:
+            judged = [v for v in verdicts if v is not None]
+            return sum(judged), len(judged)
+    return 0, 0
 
 
 def _pick(figure: Figure, by_backend: dict[str, list[Record]]) -> tuple[str, dict[str, Cell]]:
@@ -134,13 +145,12 @@ def _rank(cells: dict[str, Cell]) -> dict[str, int]:
 
 
 def score(runs: Sequence[Run], requirement: str) -> Verdict:
-    """The scorecard of ``requirement`` over the newest run of each backend."""
-    latest = latest_per_backend(runs)
-    backends = sorted(latest)
+    """The scorecard of ``requirement``: each figure from the newest run that measured it."""
+    backends = backends_of(runs)
     rows = []
     totals = dict.fromkeys(backends, 0)
     for figure in FIGURES[requirement]:
-        by_backend = {b: _candidates(latest[b], b, figure) for b in backends}
+        by_backend = {b: _candidates(runs, b, figure) for b in backends}
         where, cells = _pick(figure, by_backend)
         if not cells:
             continue
@@ -150,15 +160,7 @@ def score(runs: Sequence[Run], requirement: str) -> Verdict:
         for backend in backends:
             if backend not in cells:
                 totals[backend] += len(backends)  # not measured: ranks last
-    budgets = {}
-    for backend in backends:
-        verdicts = [
-            r.within_budget
-            for k, r in latest[backend].records.items()
-            if k.backend == backend and k.requirement == requirement
-        ]
-        judged = [v for v in verdicts if v is not None]
-        budgets[backend] = (sum(judged), len(judged))
+    budgets = {b: _budget_status(runs, b, requirement) for b in backends}
     eligible = [b for b in backends if budgets[b][0] == budgets[b][1]] or backends
     if not rows:
         return Verdict(requirement, (), budgets, {}, None, "no figures for it in these runs")
@@ -187,15 +189,18 @@ def _value(cell: Cell | None) -> str:
 
 def render_scorecard(runs: Sequence[Run]) -> str:
     """The scorecard as Markdown: a summary table, then one table per requirement."""
-    latest = latest_per_backend(runs)
-    backends = sorted(latest)
+    backends = backends_of(runs)
     verdicts = [score(runs, requirement) for requirement in REQUIREMENTS]
+    ordered = sorted(runs, key=lambda r: r.datetime or "")
     lines = [
         "# NFV management requirements: which backend fits",
         "",
-        "Newest run per backend: "
-        + ", ".join(f"{b} ({latest[b].label}, {latest[b].datetime or 'no date'})" for b in backends)
-        + ". Every figure: lower is better; mean ± 95% CI half-width.",
+        "Runs: "
+        + ", ".join(
+            f"{r.label} ({', '.join(r.backends)}, {r.datetime or 'no date'})" for r in ordered
+        )
+        + ". Each figure comes from the newest run that measured it. Lower is better; "
+        "mean ± 95% CI half-width.",
         "",
         "| requirement | fits best | why |",
         "| --- | --- | --- |",

@@ -64,6 +64,7 @@ def test_figures_are_png_files_with_one_line_per_backend(runs: list[Run], tmp_pa
         assert (width, height) == (770, 495)
     boot = figures["boot_time.png"]
     assert [s.label for s in boot.series] == ["clickos", "coreos"]
+    assert [s.run for s in boot.series] == ["clickos-2026-11-20", "coreos-2026-11-22"]
     coreos = boot.series[1]
     assert [p[0] for p in coreos.points] == [1, 4, 16]
     assert coreos.points[2][1] == pytest.approx(2.5 * 16 * (3 + 1.01) / 4)  # ms, newest run
@@ -132,3 +133,25 @@ def test_scorecard_markdown_has_a_summary_and_a_table_per_requirement(runs: list
     assert "| 16 ms ± " in row
     assert "| 40.1 ms ± " in row  # coreos from its newest run
     assert "| budgets | no budgets | no budgets |" in lines
+
+
+def test_a_newer_run_without_a_metric_does_not_blank_its_figure(
+    runs: list[Run], tmp_path: Path
+) -> None:
+    """A run whose monitoring tests failed before recording: the figure keeps the last one."""
+    boot_only = ("instantiation", "boot_makespan", "s", 1, None, 0.0, "steady")
+    newest = run_from_json(
+        sr.run_json(
+            [sr.benchmark(boot_only, [0.005] * 4, "coreos")], stamp="2026-11-23T10:00:00+00:00"
+        ),
+        "coreos-broken.json",
+    )
+    figures = {f.path.name: f for f in write_figures([*runs, newest], tmp_path)}
+    response = figures["response_time.png"]
+    assert [(s.label, s.run) for s in response.series] == [
+        ("clickos", "clickos-2026-11-20"),
+        ("coreos", "coreos-2026-11-22"),
+    ]
+    boot = figures["boot_time.png"]
+    assert boot.series[1].run == "coreos-broken"
+    assert "| monitoring | clickos |" in render_scorecard([*runs, newest])
