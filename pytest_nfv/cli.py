@@ -5,12 +5,18 @@ pytest-nfv cleanup [--force] [--dry-run] [--docker-url URL] [--libvirt-uri URI]
 pytest-nfv suites  print where the shipped suites are (for a wheel install)
 pytest-nfv run [PYTEST ARGS]
                    run the shipped suites: pytest <suites> PYTEST ARGS
+pytest-nfv compare BASELINE CURRENT
+                   regression gate over two saved runs (exit 1: regression, 2: cannot compare)
+pytest-nfv report RUN.json [RUN.json ...] --out DIR
+                   figures (PNG) and a management-requirement scorecard (Markdown)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from pytest_nfv.cli_history import add_commands as add_history_commands
 
 __all__ = ["main"]
 
@@ -96,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     suites = commands.add_parser("suites", help="print the directory of the shipped suites")
     suites.set_defaults(handler=_suites)
     commands.add_parser("run", help="run the shipped suites; extra arguments go to pytest")
+    add_history_commands(commands)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

@@ -9,6 +9,7 @@ The tree, so that callers can catch at the level they care about::
     ├── BackendError                  the engine refused or failed an operation
     │   └── BootTimeout               instances did not answer ICMP echo in time
     ├── ProbeError                    a measurement could not be taken
+    ├── HistoryError                  a saved run cannot be read or compared (names the file)
     └── BudgetExceeded                a measured figure broke its budget (also an AssertionError,
                                       so pytest reports it as a test failure, not an error)
 
@@ -24,6 +25,7 @@ __all__ = [
     "BootTimeout",
     "BudgetExceeded",
     "BudgetFileError",
+    "HistoryError",
     "NfvError",
     "NfvUsageError",
     "ProbeError",
@@ -60,6 +62,13 @@ class BootTimeout(BackendError):
 
 class ProbeError(NfvError):
     """A measurement could not be taken (socket refused, peer silent, no samples)."""
+
+
+class HistoryError(NfvError):
+    """A saved run is missing, corrupt or not comparable; the message names the file.
+
+    The regression gate turns it into a usage error (exit status 2), never into a pass.
+    """
 
 
 class BudgetExceeded(NfvError, AssertionError):

@@ -18,6 +18,7 @@ from pytest_nfv.backends import EngineTargets, reap_all
 from pytest_nfv.budgets import Budget, judge
 from pytest_nfv.errors import BackendUnavailable, BudgetExceeded
 from pytest_nfv.experiments import Lab, ProxyPath
+from pytest_nfv.gate_plugin import recorded_key
 from pytest_nfv.model import Instance
 from pytest_nfv.options import NfvSettings
 from pytest_nfv.plugin import NfvState, nfv_state_key
@@ -185,6 +186,7 @@ class Recorder:
                 else {
                     "limit": budget.limit(n, size),
                     "unit": unit,
+                    "statistic": budget.statistic,
                     "source": budget.source,
                     "file": f"{budget.path}:{budget.line}",
                 }
@@ -196,6 +198,9 @@ class Recorder:
         primary_unit = "s" if primaries[0].dimension == "time" else "MiB"
         group = f"{self.requirement}/{primaries[0].metric} [{primary_unit}]"
         record_summary(self._benchmark, primaries[0].summary, group=group, extra=info)
+        recorded = self._request.config.stash.get(recorded_key, None)
+        if recorded is not None:  # --nfv-compare gates this run at its end
+            recorded.append({"name": self._request.node.name, "extra_info": dict(info)})
         failures = []
         for s in series:
             budget = self.budget(s.metric)

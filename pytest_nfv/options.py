@@ -97,6 +97,13 @@ def _template_path(text: str) -> Path:
     return path
 
 
+def _gate_path(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such gate settings file: {path}")
+    return path
+
+
 def _backend_name(text: str) -> str:
     name = text.strip().lower()
     if not name.replace("_", "").replace("-", "").isalnum():
@@ -223,6 +230,25 @@ _OPTIONS = (
         "libvirt domain XML template for osv or clickos instances (vCPU, memory, disk). "
         "Default: the backend's template in fixtures/domains/",
     ),
+    _Option(
+        "--nfv-compare",
+        "nfv_compare",
+        _text("a saved run"),
+        None,
+        "REF",
+        "at the end, gate this run against a saved one (a pytest-benchmark JSON file, or a "
+        "storage name like 0001): a significant regression beyond its noise floor fails the "
+        "session. Default: off",
+    ),
+    _Option(
+        "--nfv-gate",
+        "nfv_gate",
+        _gate_path,
+        None,
+        "PATH",
+        "regression gate settings TOML for --nfv-compare (alpha, noise floors, two_sided, "
+        "hosts). Default: alpha 0.01, floors time 5%%/10us and memory 5%%/1MiB",
+    ),
 )
 
 
@@ -270,6 +296,8 @@ class NfvSettings:
     docker_url: str | None = None
     libvirt_uri: str | None = None
     domain_template: Path | None = None
+    compare: str | None = None
+    gate: Path | None = None
 
 
 def _resolve(config: pytest.Config, option: _Option) -> object:
@@ -314,4 +342,6 @@ def settings_from_config(config: pytest.Config) -> NfvSettings:
         docker_url=values["nfv_docker_url"],  # type: ignore[arg-type]
         libvirt_uri=values["nfv_libvirt_uri"],  # type: ignore[arg-type]
         domain_template=values["nfv_domain_template"],  # type: ignore[arg-type]
+        compare=values["nfv_compare"],  # type: ignore[arg-type]
+        gate=values["nfv_gate"],  # type: ignore[arg-type]
     )

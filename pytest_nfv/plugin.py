@@ -100,6 +100,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--backend: no plugin built a backend for {settings.backend!r}")
     config.stash[nfv_state_key] = NfvState(settings, budgets, identity, backend)
     config.pluginmanager.import_plugin("pytest_nfv.fixtures")
+    if settings.compare:
+        from pytest_nfv.gate_plugin import setup_gate
+
+        setup_gate(config, settings.compare, settings.gate)
 
 
 BIG_N = 64

@@ -29,6 +29,8 @@ NFV_OPTIONS = (
     "--nfv-docker-url",
     "--nfv-libvirt-uri",
     "--nfv-domain-template",
+    "--nfv-compare",
+    "--nfv-gate",
     "--nfv-strict",
 )
 

@@ -31,6 +31,7 @@ def test_exported_errors_are_one_hierarchy() -> None:
         "BootTimeout",
         "BudgetExceeded",
         "BudgetFileError",
+        "HistoryError",
         "NfvUsageError",
         "ProbeError",
     ):

@@ -1,0 +1,139 @@
+"""``--nfv-compare=REF``: the gate at the end of a real run, on the real netns backend.
+
+One real run records a baseline; edited copies of it then stand for a much faster past (the
+run must fail as a regression), a much slower one (it must pass) and another host (refused).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from test_plugin import BOOT_TEST
+
+USAGE_ERROR = int(pytest.ExitCode.USAGE_ERROR)
+RUN_ARGS = (
+    "--nfv-instances",
+    "1,2",
+    "--nfv-packet-sizes",
+    "64",
+    "--nfv-max-rounds",
+    "3",
+    "--nfv-max-seconds",
+    "5",
+    "-p",
+    "no:cacheprovider",
+)
+
+
+def test_missing_baseline_is_a_usage_error_before_anything_runs(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("def test_never() -> None:\n    raise AssertionError('ran')\n")
+    result = pytester.runpytest_inprocess("--nfv-compare", "gone.json")
+    assert result.ret == USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--nfv-compare: gone.json: no such file*"])
+
+
+def test_corrupt_baseline_is_a_usage_error_naming_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_never() -> None:\n    raise AssertionError('ran')\n")
+    bad = pytester.path / "0001_bad.json"
+    bad.write_text('{"benchmarks": [', encoding="utf-8")
+    result = pytester.runpytest_inprocess("--nfv-compare", str(bad))
+    assert result.ret == USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--nfv-compare: {bad}: not valid JSON (line 1, column 17*"])
+
+
+def test_bad_gate_settings_are_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess("--nfv-gate", "absent.toml")
+    assert result.ret == USAGE_ERROR
+    assert "--nfv-gate" in result.stderr.str()
+
+
+GENEROUS = (
+    '[instantiation.boot_makespan]\nunit = "s"\nbase = 60\nsource = "generous"\n'
+    '[instantiation.boot_per_instance]\nunit = "s"\nbase = 60\nsource = "generous"\n'
+)
+
+
+def _run(pytester: pytest.Pytester, *extra: str) -> Any:
+    """The boot test on the real backend; budgets out of the way (this is about the gate)."""
+    budgets = pytester.path / "generous.toml"
+    budgets.write_text(GENEROUS, encoding="utf-8")
+    return pytester.runpytest_subprocess(
+        *RUN_ARGS, "--nfv-budgets", str(budgets), *extra, timeout=120
+    )
+
+
+def _scaled(data: dict[str, Any], factor: float) -> dict[str, Any]:
+    copy = json.loads(json.dumps(data))
+    for bench in copy["benchmarks"]:
+        info = bench["extra_info"]
+        info["samples"] = [s * factor for s in info["samples"]]
+        for series in info.get("secondary", {}).values():
+            series["samples"] = [s * factor for s in series["samples"]]
+    return copy
+
+
+@pytest.fixture
+def recorded(pytester: pytest.Pytester) -> dict[str, Any]:
+    if os.geteuid() != 0:
+        pytest.skip("a real netns run needs root")
+    pytester.makepyfile(test_boot=BOOT_TEST)
+    out = pytester.path / "first.json"
+    result = _run(pytester, f"--benchmark-json={out}")
+    result.assert_outcomes(passed=2)
+    data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return data
+
+
+def _gate_run(pytester: pytest.Pytester, baseline: dict[str, Any], *extra: str) -> Any:
+    path = pytester.path / "baseline.json"
+    path.write_text(json.dumps(baseline), encoding="utf-8")
+    return _run(pytester, "--nfv-compare", str(path), *extra)
+
+
+def test_a_run_much_slower_than_its_baseline_fails_with_the_table(
+    pytester: pytest.Pytester, recorded: dict[str, Any]
+) -> None:
+    result = _gate_run(pytester, _scaled(recorded, 1e-3))
+    assert result.ret == int(pytest.ExitCode.TESTS_FAILED)
+    result.assert_outcomes(passed=2)  # the tests passed; the gate failed the session
+    result.stdout.fnmatch_lines(
+        [
+            "*= nfv regression gate =*",
+            "pytest-nfv compare: this run against baseline *baseline.json",
+            "verdict *benchmark *backend *baseline *current *change *floor *p (BH)*",
+        ]
+    )
+    # 3 rounds: the makespans (3 vs 3 samples) cannot reach significance and say so; the
+    # per-instance times of N=2 (6 vs 6) can, and are the regression.
+    regressions = [line for line in result.stdout.lines if line.startswith("REGRESSION")]
+    assert "instantiation/boot_per_instance N=2" in "\n".join(regressions)
+    result.stdout.fnmatch_lines(["ok (low n) *instantiation/boot_makespan N=*"])
+    assert any(line.startswith("FAIL: ") for line in result.stdout.lines)
+
+
+def test_a_run_faster_than_its_baseline_passes(
+    pytester: pytest.Pytester, recorded: dict[str, Any]
+) -> None:
+    result = _gate_run(pytester, _scaled(recorded, 1e3))
+    assert result.ret == int(pytest.ExitCode.OK)
+    result.stdout.fnmatch_lines(["*= nfv regression gate =*", "PASS: 0 regression(s), 4 compared*"])
+
+
+def test_another_host_is_refused_unless_marked(
+    pytester: pytest.Pytester, recorded: dict[str, Any]
+) -> None:
+    other = _scaled(recorded, 1e3)
+    other["machine_info"]["nfv"]["host"]["cpu_model"] = "Some Other CPU"
+    result = _gate_run(pytester, other)
+    assert result.ret == int(pytest.ExitCode.TESTS_FAILED)
+    result.stdout.fnmatch_lines(["nfv gate: cannot compare: *different hosts (cpu_model: *"])
+    settings = pytester.path / "gate.toml"
+    settings.write_text('hosts = "mark"\n', encoding="utf-8")
+    result = _gate_run(pytester, other, "--nfv-gate", str(settings))
+    assert result.ret == int(pytest.ExitCode.OK)
+    result.stdout.fnmatch_lines(["DIFFERENT HOSTS*cpu_model*Some Other CPU*", "PASS: *"])

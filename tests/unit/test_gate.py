@@ -1,0 +1,252 @@
+"""The regression gate on synthetic histories with known noise and known shifts."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+import synthetic_runs as sr
+from scipy import stats as scipy_stats
+
+from pytest_nfv.errors import HistoryError
+from pytest_nfv.gate import (
+    BELOW_FLOOR,
+    IMPROVED,
+    NOISE,
+    REGRESSION,
+    bh_adjust,
+    compare_runs,
+    format_markdown,
+    format_text,
+    hodges_lehmann,
+    smallest_p,
+)
+from pytest_nfv.gate_config import Floor, GateConfig
+from pytest_nfv.history import Run, run_from_json
+
+BOOT: sr.Spec = ("instantiation", "boot_makespan", "s", 16, None, 0.12, "steady")
+PSS: sr.Spec = ("instantiation", "memory_pss", "MiB", 16, None, 2.6, "quiet")
+
+
+def _run(
+    benchmarks: list[dict[str, object]], name: str, host: dict[str, object] | None = None
+) -> Run:
+    return run_from_json(sr.run_json(benchmarks, host), name)
+
+
+def _pair(
+    spec: sr.Spec, base: list[float], cur: list[float], config: GateConfig | None = None
+) -> tuple[str, float]:
+    result = compare_runs(
+        _run([sr.benchmark(spec, base)], "base"),
+        _run([sr.benchmark(spec, cur)], "cur"),
+        config or GateConfig(),
+    )
+    (c,) = result.comparisons
+    return c.verdict, c.relative
+
+
+def test_bh_adjust_matches_the_step_up_rule() -> None:
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: 0.005 (x4/1=0.02), 0.01 (x4/2=0.02), 0.03 (x4/3=0.04), 0.04 (x4/4=0.04)
+    assert bh_adjust(p) == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert bh_adjust([0.9, 0.95]) == pytest.approx([0.95, 0.95])
+    assert bh_adjust([]) == []
+
+
+def test_hodges_lehmann_is_the_median_pairwise_difference() -> None:
+    assert hodges_lehmann([3.0, 4.0], [1.0, 2.0]) == pytest.approx(2.0)
+    assert hodges_lehmann([1.0, 2.0, 100.0], [1.0, 2.0, 3.0]) == pytest.approx(0.0)
+
+
+def test_smallest_p_is_the_exact_u_test_limit() -> None:
+    assert smallest_p(5, 5, two_sided=False) == pytest.approx(1 / 252)
+    assert smallest_p(5, 5, two_sided=True) == pytest.approx(2 / 252)
+    assert smallest_p(1, 30, two_sided=False) == 1.0
+    exact = scipy_stats.mannwhitneyu([10, 11, 12, 13, 14], [1, 2, 3, 4, 5], alternative="greater")
+    assert exact.pvalue == pytest.approx(1 / 252)
+
+
+def _false_alarms(seeds: range) -> tuple[int, int]:
+    """Runs with any alarm among pure-noise pairs: at the default alpha, and at 0.001."""
+    at_default = strict = 0
+    for seed in seeds:
+        base = run_from_json(sr.make_run(2 * seed), "base")
+        cur = run_from_json(sr.make_run(2 * seed + 1), "cur")
+        result = compare_runs(base, cur, GateConfig())
+        at_default += bool(result.regressions)
+        strict += any(c.q <= 0.001 for c in result.regressions)
+    return at_default, strict
+
+
+def test_pure_noise_over_many_seeds_keeps_the_false_alarm_rate_of_a_whole_run() -> None:
+    """300 pairs of whole runs (37 records each: boot, memory, PSS, response times) drawn from
+    the same distributions. BH keeps P(any alarm in a run) <= alpha; the floors add margin."""
+    seeds = range(300)
+    at_default, strict = _false_alarms(seeds)
+    assert at_default <= 0.01 * len(seeds), f"{at_default} false-alarm runs of {len(seeds)}"
+    assert strict == 0, f"alpha=0.001: {strict} false-alarm runs of {len(seeds)}"
+
+
+def test_detects_a_ten_percent_shift_with_the_suites_round_count() -> None:
+    """Boot makespan 10% slower at every N, CV ~9%, 30 rounds (the default cap), among a whole
+    run of unchanged records: found in nearly every seed, and nothing else is flagged."""
+    found = 0
+    for seed in range(60):
+        base = run_from_json(sr.make_run(5000 + 2 * seed, count=30), "base")
+        slower = {("instantiation", "boot_makespan"): 1.10}
+        cur = run_from_json(sr.make_run(5001 + 2 * seed, factor=slower, count=30), "cur")
+        result = compare_runs(base, cur, GateConfig())
+        flagged = {c.key.metric for c in result.regressions}
+        assert flagged <= {"boot_makespan"}, flagged
+        found += "boot_makespan" in flagged
+    assert found >= 57, f"detected in {found} of 60 seeds"
+
+
+def test_a_single_shifted_record_is_found_and_its_size_reported() -> None:
+    rng = random.Random(7)
+    base = sr.samples(rng, 0.12, "steady", 30)
+    cur = [v * 1.10 for v in sr.samples(rng, 0.12, "steady", 30)]
+    verdict, relative = _pair(BOOT, base, cur)
+    assert verdict == REGRESSION
+    assert relative == pytest.approx(0.10, abs=0.05)
+
+
+def test_faster_is_not_a_regression_and_two_sided_calls_it_an_improvement() -> None:
+    rng = random.Random(3)
+    base = sr.samples(rng, 0.12, "steady", 30)
+    cur = [v * 0.8 for v in sr.samples(rng, 0.12, "steady", 30)]
+    assert _pair(BOOT, base, cur)[0] == NOISE
+    assert _pair(BOOT, base, cur, GateConfig(two_sided=True))[0] == IMPROVED
+
+
+def test_a_higher_is_better_metric_regresses_downwards() -> None:
+    spec: sr.Spec = ("monitoring", "throughput", "s", None, None, 1.0, "steady")
+    rng = random.Random(4)
+    base = sr.samples(rng, 1.0, "steady", 30)
+    lower = [v * 0.8 for v in sr.samples(rng, 1.0, "steady", 30)]
+    config = GateConfig(higher_is_better=frozenset({"throughput"}))
+    assert _pair(spec, base, lower, config)[0] == REGRESSION
+    higher = [v * 1.25 for v in sr.samples(rng, 1.0, "steady", 30)]
+    assert _pair(spec, base, higher, config)[0] == NOISE
+
+
+def test_a_significant_change_under_the_floor_passes_and_says_so() -> None:
+    rng = random.Random(5)
+    base = sr.samples(rng, 2.6, "quiet", 30)
+    cur = [v * 1.03 for v in sr.samples(rng, 2.6, "quiet", 30)]  # 3%: clear, but < 5% floor
+    assert _pair(PSS, base, cur, GateConfig(floors={"memory": Floor(0.05)}))[0] == BELOW_FLOOR
+    assert _pair(PSS, base, cur, GateConfig(floors={"memory": Floor(0.01)}))[0] == REGRESSION
+
+
+def test_the_absolute_floor_guards_figures_near_zero() -> None:
+    spec: sr.Spec = ("instantiation", "memory", "MiB", 1, None, 0.0, "spiky")
+    base = [0.0, 0.01, 0.0, -0.01] * 8
+    cur = [0.3, 0.31, 0.29, 0.3] * 8  # +0.3 MiB: "infinitely" more, but under 1 MiB
+    verdict, relative = _pair(spec, base, cur)
+    assert verdict == BELOW_FLOOR
+    assert math.isinf(relative)
+
+
+def test_too_few_samples_are_marked_low_n_not_silently_passed() -> None:
+    base, cur = [0.10, 0.11, 0.12], [0.5, 0.51, 0.52]
+    result = compare_runs(
+        _run([sr.benchmark(BOOT, base)], "base"),
+        _run([sr.benchmark(BOOT, cur)], "cur"),
+        GateConfig(),
+    )
+    (c,) = result.comparisons
+    assert c.low_n
+    assert c.verdict == NOISE
+    assert "(low n)" in format_text(result)
+    assert "too few samples" in result.summary()
+
+
+def test_identical_constant_samples_are_no_change() -> None:
+    assert _pair(PSS, [8.5] * 5, [8.5] * 5)[0] == NOISE
+
+
+def test_different_hosts_are_refused_or_marked() -> None:
+    other = {**sr.HOST, "cores": 2, "cpu_model": "Other CPU"}
+    base = _run([sr.benchmark(BOOT, [0.1] * 10)], "base.json")
+    cur = _run([sr.benchmark(BOOT, [0.1] * 10)], "cur.json", other)
+    with pytest.raises(HistoryError, match=r"different hosts.*cpu_model.*cores.*--hosts mark"):
+        compare_runs(base, cur, GateConfig())
+    result = compare_runs(base, cur, GateConfig(hosts="mark"))
+    assert any("cores: 2 vs 8" in d for d in result.host_differences)
+    assert "DIFFERENT HOSTS" in format_text(result)
+
+
+def test_memory_a_little_different_is_the_same_host() -> None:
+    near = {**sr.HOST, "memory_gib": sr.HOST["memory_gib"] + 0.3}  # type: ignore[operator]
+    base = _run([sr.benchmark(BOOT, [0.1] * 10)], "base")
+    cur = _run([sr.benchmark(BOOT, [0.1] * 10)], "cur", near)
+    assert compare_runs(base, cur, GateConfig()).host_differences == ()
+
+
+def test_runs_with_nothing_in_common_are_an_error_not_a_pass() -> None:
+    base = _run([sr.benchmark(BOOT, [0.1] * 10)], "base.json")
+    cur = _run([sr.benchmark(PSS, [2.0] * 10)], "cur.json")
+    with pytest.raises(HistoryError, match=r"cur\.json shares no benchmark with base\.json"):
+        compare_runs(base, cur, GateConfig())
+
+
+def test_missing_and_new_records_are_counted() -> None:
+    rng = random.Random(1)
+    base = _run(
+        [sr.benchmark(BOOT, sr.samples(rng, 0.1, "steady", 10)), sr.benchmark(PSS, [2.0] * 5)],
+        "base",
+    )
+    cur = _run([sr.benchmark(BOOT, sr.samples(rng, 0.1, "steady", 10))], "cur")
+    result = compare_runs(base, cur, GateConfig())
+    assert [k.metric for k in result.missing] == ["memory_pss"]
+    assert "1 only in baseline" in result.summary()
+
+
+def test_tables_name_every_flagged_row() -> None:
+    base = run_from_json(sr.make_run(11, count=30), "base.json")
+    cur = run_from_json(
+        sr.make_run(12, factor={("deployment", "boot_time"): 1.5}, count=30), "cur.json"
+    )
+    result = compare_runs(base, cur, GateConfig())
+    text = format_text(result)
+    assert text.splitlines()[0].endswith("cur.json against baseline base.json")
+    row = next(line for line in text.splitlines() if line.startswith(REGRESSION))
+    assert "deployment/boot_time" in row
+    assert "netns" in row
+    assert text.splitlines()[-1].startswith("FAIL: 1 regression(s), 37 compared")
+    markdown = format_markdown(result)
+    assert markdown.count("\n| ") == 2 + 37  # header, rule, and every compared row
+    assert "**FAIL**" in markdown
+
+
+def _quiet_run(center: float, seed: int, name: str) -> Run:
+    rng = random.Random(seed)
+    return _run([sr.benchmark(BOOT, sr.samples(rng, center, "quiet", 30))], name)
+
+
+def test_run_to_run_drift_of_earlier_runs_raises_the_floor() -> None:
+    """Each run is tight (CV 1.5%), but runs of the same code sit at 0.095-0.12 s: an 18%
+    change is significant within two runs, yet no larger than what earlier runs showed."""
+    baseline = _quiet_run(0.100, 1, "base")
+    history = [_quiet_run(0.120, 2, "h1"), _quiet_run(0.095, 3, "h2")]
+    drifted = _quiet_run(0.118, 4, "cur")
+    alone = compare_runs(baseline, drifted, GateConfig())
+    assert alone.comparisons[0].verdict == REGRESSION
+    with_history = compare_runs(baseline, drifted, GateConfig(), history)
+    (c,) = with_history.comparisons
+    assert c.verdict == BELOW_FLOOR
+    assert c.threshold == pytest.approx(0.025, rel=0.1)  # 0.12 - 0.095
+    assert "run-to-run drift of the baseline and 2 earlier run(s)" in format_text(with_history)
+    much_slower = _quiet_run(0.150, 5, "cur")
+    assert compare_runs(baseline, much_slower, GateConfig(), history).regressions
+
+
+def test_history_from_another_host_is_refused() -> None:
+    other = {**sr.HOST, "kernel": "5.10.0-old"}
+    baseline = _quiet_run(0.1, 1, "base")
+    rng = random.Random(2)
+    elsewhere = _run([sr.benchmark(BOOT, sr.samples(rng, 0.1, "quiet", 30))], "old.json", other)
+    with pytest.raises(HistoryError, match=r"old\.json: kernel: 6\.1\.0-test vs 5\.10\.0-old"):
+        compare_runs(baseline, _quiet_run(0.1, 3, "cur"), GateConfig(), [elsewhere])
