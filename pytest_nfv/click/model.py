@@ -429,6 +429,27 @@ class StoreEtherAddress(Element):
         return [(0, packet)]
 
 
+class Switch(Element):
+    """elements/standard/switch.cc: every packet to output OUTPUT; its ``switch`` handler is
+    writable (an output out of range means: drop)."""
+
+    ports = (1, 0, 1 << 16)
+
+    def configure(self, args: list[str]) -> None:
+        if len(args) > 1 or (args and not args[0].lstrip("-").isdigit()):
+            raise ClickConfigError(f"{self.name}: Switch takes one output number, got {args}")
+        self.output = int(args[0]) if args else 0
+
+    def write_handler(self, handler: str, value: str, outputs: int) -> None:
+        if handler != "switch" or not value.strip().lstrip("-").isdigit():
+            raise ClickConfigError(f"{self.name}: cannot write {handler!r} = {value!r}")
+        chosen = int(value)
+        self.output = chosen if chosen < outputs else -1
+
+    def push(self, packet: Packet) -> Outputs:
+        return [(self.output, packet)] if self.output >= 0 else []
+
+
 class _SetChecksum(Element):
     """elements/tcpudp/set{udp,tcp}checksum.cc: summed afresh; fragments go to output 1."""
 
@@ -478,6 +499,7 @@ MODELS: dict[str, type[Element]] = {
         StoreEtherAddress,
         SetUDPChecksum,
         SetTCPChecksum,
+        Switch,
     )
 }
 
@@ -562,6 +584,13 @@ class Router:
         self.wires = {
             (c.source, c.source_port): (c.target, c.target_port) for c in conf.connections
         }
+
+    def write_handler(self, element: str, handler: str, value: str) -> None:
+        """What ClickOS does on a xenstore write to ``elements/<element>/<handler>``."""
+        target = self.elements.get(element)
+        if not isinstance(target, Switch):
+            raise ClickConfigError(f"no writable handler {element}.{handler} in the model")
+        target.write_handler(handler, value, len(self.conf.outputs_of(element)))
 
     def push(self, frame: bytes) -> RunResult:
         """Run one received frame through the configuration."""

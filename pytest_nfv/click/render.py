@@ -17,7 +17,7 @@ from pytest_nfv.model import Endpoint
 from pytest_nfv.resources import proxy_vnf_dir
 from pytest_nfv.vnf.rewrite import mac_bytes
 
-__all__ = ["instance_config", "proxy_config", "render", "rendered_and_checked"]
+__all__ = ["PROXY_SWITCH", "instance_config", "proxy_config", "render", "rendered_and_checked"]
 
 
 @cache
@@ -47,8 +47,12 @@ def render(name: str, values: dict[str, str]) -> str:
         raise ClickConfigError(f"template {name}.click needs a value for {exc}") from None
 
 
-def proxy_config(proxy: Endpoint, host_a: Endpoint, host_b: Endpoint) -> str:
-    """Algorithm 1 between ``host_a`` and ``host_b`` (B2 for a reconfiguration)."""
+PROXY_SWITCH = ("target", "switch")
+"""The element and handler a reconfiguration writes: "0" sends A's packets to B, "1" to B2."""
+
+
+def proxy_config(proxy: Endpoint, host_a: Endpoint, host_b: Endpoint, host_b2: Endpoint) -> str:
+    """Algorithm 1 between ``host_a`` and ``host_b`` (``host_b2`` once reconfigured)."""
     return render(
         "proxy",
         {
@@ -58,6 +62,8 @@ def proxy_config(proxy: Endpoint, host_a: Endpoint, host_b: Endpoint) -> str:
             "A_MAC": host_a.mac,
             "B_IP": str(host_b.address),
             "B_MAC": host_b.mac,
+            "B2_IP": str(host_b2.address),
+            "B2_MAC": host_b2.mac,
         },
     )
 
