@@ -145,9 +145,10 @@ class Domains:
         libvirt = _libvirt()
         try:
             domain = self.conn.lookupByName(name)
+            persistent = domain.isPersistent()  # a transient domain is gone once destroyed
             if domain.isActive():
                 domain.destroy()
-            if domain.isPersistent():
+            if persistent:
                 domain.undefine()
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
