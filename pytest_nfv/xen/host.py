@@ -64,7 +64,7 @@ def probe_dom0(
         Probe(
             "xenstore tools on PATH",
             not missing,
-            f"missing {', '.join(missing)} (Debian: xen-utils)" if missing else "all present",
+            f"missing {', '.join(missing)} (Debian: xenstore-utils)" if missing else "all present",
         )
     )
     if image is None:

@@ -152,3 +152,23 @@ def test_reap_of_an_unreachable_libvirt_is_empty() -> None:
         "xen+unix:///nonexistent?socket=/nonexistent", include_live=True, dry_run=False
     )
     assert (report.removed, report.left_live, report.errors) == ([], [], [])
+
+
+def test_the_default_budgets_are_the_papers_clickos_figures() -> None:
+    from pytest_nfv.budgets import load_budgets
+    from pytest_nfv.resources import budgets_file
+
+    path = budgets_file("clickos")
+    assert path is not None
+    book = load_budgets(path)
+    assert book.backend == "clickos"
+    assert len(book) >= 8
+    assert all(b.source.startswith("paper ") for b in book.budgets.values())
+    # Fig. 2(a): ~50 ms for 128 VMs, with the file's margin of about 3x.
+    boot = book.get("instantiation", "boot_makespan")
+    assert boot is not None
+    assert 0.050 * 2.5 < boot.limit(128, None) < 0.050 * 3.5
+    # Fig. 2(b): ~0.16 ms at 64 KB through the ClickOS proxy.
+    response = book.get("monitoring", "response_time")
+    assert response is not None
+    assert 0.00016 * 2.5 < response.limit(None, 65507) < 0.00016 * 3.5
