@@ -152,9 +152,9 @@ class ClickosBackend(NetnsBackend):
 
     def engine(self) -> EngineInfo:
         """Before ``open`` only the target; after it, what libvirt reports (no I/O here)."""
-        image = self._image or "no --nfv-image"
+        image = self._image or "not given"
         if not self._version:
-            return EngineInfo("xen", f"via libvirt {self._uri}", (f"image {image}",))
+            return EngineInfo("xen", f"via {self._uri}, image {image}")
         return EngineInfo("xen", self._version, (f"libvirt {self._uri}", f"image {image}"))
 
     def _require_domains(self) -> Domains:
