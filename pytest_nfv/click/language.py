@@ -15,6 +15,7 @@ elements are refused with a clear error rather than half-understood.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -119,9 +120,9 @@ class _Tok:
     line: int
 
 
-def _read_config(text: str, start: int, line: int) -> tuple[str, int]:
-    """The text between the parenthesis at ``start`` and its match (quotes respected)."""
-    depth, i, quote = 0, start, ""
+def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """``(index, char, depth)`` of each character outside quotes, depth counted after it."""
+    depth, quote, i = 0, "", start
     while i < len(text):
         ch = text[i]
         if quote:
@@ -131,13 +132,17 @@ def _read_config(text: str, start: int, line: int) -> tuple[str, int]:
                 quote = ""
         elif ch in "\"'":
             quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i], i + 1
+        else:
+            depth += (ch == "(") - (ch == ")")
+            yield i, ch, depth
         i += 1
+
+
+def _read_config(text: str, start: int, line: int) -> tuple[str, int]:
+    """The text between the parenthesis at ``start`` and its match (quotes respected)."""
+    for i, ch, depth in _unquoted(text, start):
+        if ch == ")" and depth == 0:
+            return text[start + 1 : i], i + 1
     raise ClickConfigError(f"line {line}: unbalanced parenthesis in a configuration string")
 
 
@@ -254,24 +259,8 @@ def parse(text: str) -> ClickConfiguration:
 
 def split_arguments(config: str) -> list[str]:
     """A configuration string's comma-separated arguments, stripped (Click's ``cp_argvec``)."""
-    args: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, ""
-    for ch in config:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            args.append("".join(current).strip())
-            current = []
-            continue
-        current.append(ch)
-    tail = "".join(current).strip()
-    if tail or args:
-        args.append(tail)
-    return args
+    cuts = [i for i, ch, depth in _unquoted(config) if ch == "," and depth == 0]
+    if not cuts and not config.strip():
+        return []
+    bounds = [-1, *cuts, len(config)]
+    return [config[lo + 1 : hi].strip() for lo, hi in itertools.pairwise(bounds)]
