@@ -19,7 +19,7 @@ from pytest_nfv.probes.icmp import EchoProber
 from pytest_nfv.probes.memory import pss_mib, settled_available_mib
 from pytest_nfv.probes.response import RoundTrip, RoundTripSample
 
-__all__ = ["BootRound", "Lab", "MemoryRound", "ProxyPath"]
+__all__ = ["BootRound", "Lab", "MemoryRound", "ProxyPath", "instance_memory_mib"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,16 @@ class MemoryRound:
 
     host_delta_mib: float
     pss_mib: float
+
+
+def instance_memory_mib(backend: Backend, instances: Sequence[Instance]) -> float:
+    """What the instances themselves hold: their processes' PSS, or, for a backend whose
+    instances have no host process (a Xen domain), the hypervisor's own per-instance figure
+    from its optional ``hypervisor_memory_mib(instances)``."""
+    hypervisor = getattr(backend, "hypervisor_memory_mib", None)
+    if hypervisor is not None:
+        return float(hypervisor(instances))
+    return pss_mib(pid for i in instances for pid in backend.memory_pids(i))
 
 
 class Lab:
@@ -109,7 +119,7 @@ class Lab:
             self.backend.stop(instances)
 
     def _pss(self, instances: Sequence[Instance]) -> float:
-        return pss_mib(pid for i in instances for pid in self.backend.memory_pids(i))
+        return instance_memory_mib(self.backend, instances)
 
     def memory_round(self, n: int) -> MemoryRound:
         """Available memory before, N instances up and answering, available memory after."""
@@ -208,4 +218,4 @@ class ProxyPath:
 
     def proxy_memory_mib(self) -> float:
         assert self.proxy is not None
-        return pss_mib(self.backend.memory_pids(self.proxy))
+        return instance_memory_mib(self.backend, [self.proxy])

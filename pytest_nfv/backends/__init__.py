@@ -30,7 +30,7 @@ _MODULES = {
     "netns": "pytest_nfv.backends.netns",
     "coreos": "pytest_nfv.backends.pending",
     "osv": "pytest_nfv.backends.pending",
-    "clickos": "pytest_nfv.backends.pending",
+    "clickos": "pytest_nfv.backends.clickos",
 }
 BUILTIN_BACKENDS = tuple(_MODULES)
 

@@ -25,7 +25,6 @@ __all__ = ["PENDING", "PendingBackend", "make", "reap"]
 PENDING = {
     "coreos": ("CoreOS", "Docker containers with an iptables proxy VNF", "Docker engine"),
     "osv": ("OSv", "virtual machines through libvirt and QEMU/KVM", "libvirt"),
-    "clickos": ("ClickOS", "Xen domains running a Click proxy configuration", "Xen toolstack"),
 }
 
 

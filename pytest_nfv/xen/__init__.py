@@ -1,0 +1,1 @@
+"""Xen dom0 plumbing for the clickos backend: host probe, xenstore control, libvirt domains."""
