@@ -20,7 +20,14 @@ from typing import Protocol, runtime_checkable
 from pytest_nfv.identity import RunIdentity
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 
-__all__ = ["Backend", "CleanupReport", "EngineInfo", "EngineTargets", "StartCallback"]
+__all__ = [
+    "Backend",
+    "CleanupReport",
+    "EngineInfo",
+    "EngineMemory",
+    "EngineTargets",
+    "StartCallback",
+]
 
 StartCallback = Callable[[InstanceSpec], None]
 """Called by ``Backend.start`` just before each instance's start request goes out."""
@@ -126,3 +133,16 @@ class Backend(Protocol):
 
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         """Host processes whose memory is the instance's (for PSS attribution)."""
+
+
+@runtime_checkable
+class EngineMemory(Protocol):
+    """Optional: a backend whose engine accounts each instance's memory itself.
+
+    A container's cgroup, a domain's balloon statistics: the engine's own view, which PSS of
+    host processes cannot give for instances that are more than processes. Backends that
+    offer it get it recorded beside the host's before/after figure.
+    """
+
+    def engine_memory_mib(self, instances: Sequence[Instance]) -> list[float]:
+        """Each instance's memory as the engine counts it, in MiB, in the order given."""

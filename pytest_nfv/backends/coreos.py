@@ -156,7 +156,6 @@ class CoreosBackend:
         self._testbed: Testbed | None = None
         self._echoes: list[subprocess.Popen[bytes]] = []
         self._proxy: _Held | None = None
-        self._target_b: ipaddress.IPv4Address | None = None
         self._lock = threading.Lock()
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -524,7 +523,6 @@ class CoreosBackend:
             "PROXY_B": str(testbed.host_b.address),
             "PROXY_SELF": str(testbed.proxy.address),
         }
-        self._target_b = testbed.host_b.address
         on_start(spec)
         start_ns = time.time_ns()
         held = self._run(
@@ -559,15 +557,20 @@ class CoreosBackend:
             raise BackendError(f"/proxy/apply {' '.join(arguments)} failed ({code}): {output}")
 
     def set_path(self, testbed: Testbed, mode: PathMode) -> None:
-        if mode == "direct":
-            self._apply("off")
-        else:
-            target = self._target_b or testbed.host_b.address
-            self._apply(str(testbed.host_a.address), str(target), str(testbed.proxy.address))
+        """Nothing to switch: the direct path is host A addressing B itself.
+
+        Host A routes B (and B2) through the proxy container either way, and the proxy's
+        rules stay installed; they translate only what is addressed to the proxy, and let
+        what A addresses to B itself pass untracked, so a plain request crosses the same hop
+        and the same kernel forwarding without the VNF's rewrite (or the connection tracking
+        the rewrite needs). Switching costs no engine request, so the proxied and the plain
+        sample of a pair are taken under the same conditions.
+        """
+        if self._proxy is None:
+            raise BackendError("the proxy VNF is not running")
 
     def reconfigure_proxy(self, testbed: Testbed, host_b_is_b2: bool) -> None:
         target = testbed.host_b2 if host_b_is_b2 else testbed.host_b
-        self._target_b = target.address
         self._apply(str(testbed.host_a.address), str(target.address), str(testbed.proxy.address))
 
 
