@@ -96,12 +96,18 @@ def _client(url: str | None, timeout: int) -> Any:
     """
     try:
         import docker
-        from docker.errors import DockerException
     except ImportError as exc:
         raise BackendUnavailable(
             "coreos backend needs the Docker SDK for Python: pip install 'pytest-nfv[coreos]'"
         ) from exc
     where = url or os.environ.get("DOCKER_HOST") or "the local socket (unix:///var/run/docker.sock)"
+    target = url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if target.startswith("unix://") and not os.path.exists(target[len("unix://") :]):
+        raise BackendUnavailable(
+            f"coreos backend: no Docker engine answers at {where}: "
+            f"there is no socket {target[len('unix://') :]} (is dockerd running?)"
+        )
+    client = None
     try:
         client = (
             docker.DockerClient(base_url=url, timeout=timeout)
@@ -109,7 +115,9 @@ def _client(url: str | None, timeout: int) -> Any:
             else docker.from_env(timeout=timeout)
         )
         client.ping()
-    except DockerException as exc:
+    except Exception as exc:  # DockerException, or the transport's own connection errors
+        if client is not None:
+            client.close()
         raise BackendUnavailable(
             f"coreos backend: no Docker engine answers at {where}: {exc}"
         ) from None
