@@ -76,3 +76,39 @@ def test_engine_before_open_names_the_target_without_connecting(tmp_path: Path) 
     assert info.name == "docker"
     assert "not connected" in info.version
     assert url in info.describe()
+
+
+class _RefusingApi:
+    """Answers network removal as dockerd 20.10 does once it has lost endpoint counts."""
+
+    def __init__(self, attached: dict[str, object]) -> None:
+        self.attached = attached
+        self.calls = 0
+
+    def remove_network(self, network: str) -> None:
+        from docker.errors import APIError
+
+        self.calls += 1
+        raise APIError(f"error while removing network: network {network} has active endpoints")
+
+    def inspect_network(self, network: str) -> dict[str, object]:
+        return {"Containers": self.attached}
+
+
+def test_an_empty_network_the_engine_refuses_is_stuck_not_an_error() -> None:
+    from pytest_nfv.backends.coreos import _remove_network, _Stuck
+
+    api = _RefusingApi({})
+    with pytest.raises(_Stuck, match=r"moby/moby#42119"):
+        _remove_network(api, "nfv-abcdef-p1-net", timeout_s=0.3)
+    assert api.calls >= 2  # waited for a late release before calling it stuck
+
+
+def test_a_network_with_containers_attached_is_an_error() -> None:
+    from docker.errors import APIError
+
+    from pytest_nfv.backends.coreos import _remove_network, _Stuck
+
+    with pytest.raises(APIError) as raised:
+        _remove_network(_RefusingApi({"c1": {}}), "nfv-abcdef-p1-net", timeout_s=0.0)
+    assert not isinstance(raised.value, _Stuck)
