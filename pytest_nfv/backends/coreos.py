@@ -30,21 +30,29 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pytest_nfv.backends.base import CleanupReport, EngineInfo, EngineTargets, StartCallback
+from pytest_nfv.backends.base import EngineInfo, EngineTargets, StartCallback
+from pytest_nfv.backends.docker_engine import (
+    LABEL_PID,
+    LABEL_ROLE,
+    LABEL_RUN,
+    client_for,
+    reap,
+    remove_network,
+    target_of,
+)
 from pytest_nfv.backends.docker_image import LABEL_OWNER, OWNER, ensure
 from pytest_nfv.backends.netns import _expect_line
 from pytest_nfv.errors import BackendError, BackendUnavailable
-from pytest_nfv.identity import RunIdentity, forget_dead_runs, owner_alive
+from pytest_nfv.identity import RunIdentity, forget_dead_runs
 from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.namespaces import entered, kill_and_wait, spawn_in
 from pytest_nfv.probes.memory import MIB
@@ -54,16 +62,12 @@ if TYPE_CHECKING:
 
 __all__ = ["LABEL_PID", "LABEL_ROLE", "LABEL_RUN", "CoreosBackend", "make", "reap"]
 
-LABEL_RUN = "io.pytest-nfv.run"
-LABEL_PID = "io.pytest-nfv.pid"
-LABEL_ROLE = "io.pytest-nfv.role"
 POOL = ipaddress.IPv4Network("10.214.0.0/16")
 SUBNET_PREFIX = 20
 FIRST_INSTANCE_OFFSET = 256
 ECHO_PORT = 7
 DEFAULT_PARALLEL = 8
 ENGINE_TIMEOUT_S = 120
-REAP_TIMEOUT_S = 3
 HOLD = ("sleep", "2147483647")
 _QUIET = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
 _HOST_SYSCTLS = {
@@ -86,46 +90,6 @@ def mac_for(address: ipaddress.IPv4Address) -> str:
     """A locally administered MAC derived from the address (its own prefix, not netns')."""
     b = address.packed
     return f"02:4e:44:{b[1]:02x}:{b[2]:02x}:{b[3]:02x}"
-
-
-def _target(url: str | None) -> str:
-    """The engine a URL option means: itself, else ``$DOCKER_HOST``, else the local socket."""
-    return url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-
-
-def _client(url: str | None, timeout: int) -> Any:
-    """A Docker client for ``url`` (None: ``$DOCKER_HOST`` or the local socket).
-
-    Raises:
-        BackendUnavailable: the SDK is not installed or no engine answers.
-    """
-    try:
-        import docker
-    except ImportError as exc:
-        raise BackendUnavailable(
-            "coreos backend needs the Docker SDK for Python: pip install 'pytest-nfv[coreos]'"
-        ) from exc
-    where = target = _target(url)
-    if target.startswith("unix://") and not os.path.exists(target[len("unix://") :]):
-        raise BackendUnavailable(
-            f"coreos backend: no Docker engine answers at {where}: "
-            f"there is no socket {target[len('unix://') :]} (is dockerd running?)"
-        )
-    client = None
-    try:
-        client = (
-            docker.DockerClient(base_url=url, timeout=timeout)
-            if url
-            else docker.from_env(timeout=timeout)
-        )
-        client.ping()
-    except Exception as exc:  # DockerException, or the transport's own connection errors
-        if client is not None:
-            client.close()
-        raise BackendUnavailable(
-            f"coreos backend: no Docker engine answers at {where}: {exc}"
-        ) from None
-    return client
 
 
 @dataclass
@@ -174,7 +138,7 @@ class CoreosBackend:
     # ---- lifecycle ----------------------------------------------------------------------
 
     def open(self) -> None:
-        self._client = _client(self._url, ENGINE_TIMEOUT_S)
+        self._client = client_for(self._url, ENGINE_TIMEOUT_S)
         self._api = self._client.api
         try:
             self._version = str(self._client.version().get("Version", "unknown"))
@@ -231,7 +195,7 @@ class CoreosBackend:
             local = False
         if not local:
             raise BackendUnavailable(
-                f"coreos backend: the Docker engine at {_target(self._url)} runs its "
+                f"coreos backend: the Docker engine at {target_of(self._url)} runs its "
                 "containers on another host; boot and response-time probes must run "
                 "inside the containers' network namespaces, so this backend drives a local "
                 "engine only (a tcp:// or ssh:// URL to this same host works)"
@@ -258,7 +222,7 @@ class CoreosBackend:
                 errors.append(str(exc))
             if self._network is not None:
                 try:
-                    _remove_network(self._api, self._network)
+                    remove_network(self._api, self._network)
                 except Exception as exc:
                     errors.append(f"cannot remove network {self._network}: {exc}")
         self._held.clear()
@@ -282,7 +246,7 @@ class CoreosBackend:
         self.close()
 
     def engine(self) -> EngineInfo:
-        target = _target(self._url)
+        target = target_of(self._url)
         if not self._version:
             return EngineInfo("docker", "(not connected yet)", (f"engine {target}",))
         return EngineInfo("docker", self._version, (f"engine {target}", f"image {self._image}"))
@@ -631,137 +595,3 @@ def _route_via(
 
 def make(name: str, identity: RunIdentity, settings: NfvSettings) -> CoreosBackend:
     return CoreosBackend(identity, settings.docker_url, settings.image)
-
-
-@contextlib.contextmanager
-def _reap_client(url: str | None) -> Iterator[Any]:
-    try:
-        client = _client(url, REAP_TIMEOUT_S)
-    except BackendUnavailable:
-        yield None
-        return
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-class _Stuck(BackendError):
-    """The engine refuses to remove something nothing uses, for a fault of its own."""
-
-
-def _remove_network(api: Any, network: str, timeout_s: float = 10.0) -> None:
-    """Remove a network, waiting out the engine's asynchronous release of endpoints.
-
-    Right after many containers are removed, dockerd may still count their endpoints for a
-    moment and refuse with "has active endpoints".
-    """
-    from docker.errors import APIError, NotFound
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            api.remove_network(network)
-            return
-        except NotFound:
-            return
-        except APIError as exc:
-            if "active endpoints" not in str(exc):
-                raise
-            if time.monotonic() > deadline:
-                if api.inspect_network(network).get("Containers"):
-                    raise
-                raise _Stuck(
-                    "dockerd counts endpoints on it though no container is attached "
-                    "(moby/moby#42119); it can be removed once dockerd restarts"
-                ) from exc
-        time.sleep(0.2)
-
-
-def _netns_inode(pid: int) -> tuple[int, int] | None:
-    try:
-        st = os.stat(f"/proc/{pid}/ns/net")
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _strays(inodes: set[tuple[int, int]]) -> list[int]:
-    """Host processes placed in those namespaces (a killed run's echo responders)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and _netns_inode(int(entry)) in inodes:
-            found.append(int(entry))
-    return found
-
-
-def reap(
-    *,
-    only_run: str | None = None,
-    include_live: bool = False,
-    dry_run: bool = False,
-    targets: EngineTargets | None = None,
-) -> CleanupReport:
-    """Remove the containers and networks of runs whose owner is gone.
-
-    Only what carries the plugin's owner label is looked at, and of that only runs whose
-    owner is dead (or all runs with ``include_live``; one run with ``only_run``). Host
-    processes a run placed in its containers' namespaces go first. An engine that does not
-    answer within a few seconds reaps as empty.
-    """
-    report = CleanupReport()
-    with _reap_client((targets or EngineTargets()).docker_url) as client:
-        if client is None:
-            return report
-        selector = {"label": [f"{LABEL_OWNER}={OWNER}", LABEL_RUN]}
-        if only_run is not None:
-            selector["label"].append(f"{LABEL_RUN}={only_run}")
-        try:
-            containers = client.api.containers(all=True, filters=selector)
-            networks = client.api.networks(filters=selector)
-        except Exception as exc:
-            report.errors.append(f"docker: cannot list containers: {exc}")
-            return report
-
-        def doomed(labels: dict[str, str], what: str) -> bool:
-            run, pid = labels.get(LABEL_RUN, ""), labels.get(LABEL_PID, "")
-            if only_run is not None or include_live:
-                return True
-            if pid.isdigit() and owner_alive(run, int(pid)):
-                report.left_live.append(what)
-                return False
-            return True
-
-        victims = [c for c in containers if doomed(c["Labels"], f"container {c['Names'][0][1:]}")]
-        nets = [n for n in networks if doomed(n["Labels"], f"network {n['Name']}")]
-        if dry_run:
-            report.removed += [f"container {c['Names'][0][1:]}" for c in victims]
-            report.removed += [f"network {n['Name']}" for n in nets]
-            return report
-        inodes = set()
-        for container in victims:
-            with contextlib.suppress(Exception):
-                pid = int(client.api.inspect_container(container["Id"])["State"]["Pid"])
-                if pid and (inode := _netns_inode(pid)) is not None:
-                    inodes.add(inode)
-        with contextlib.suppress(BackendError):
-            kill_and_wait([p for p in _strays(inodes) if p != os.getpid()])
-        for container in victims:
-            name = container["Names"][0][1:]
-            try:
-                client.api.remove_container(container["Id"], force=True, v=True)
-                report.removed.append(f"container {name}")
-            except Exception as exc:
-                if "No such container" not in str(exc):
-                    report.errors.append(f"docker: cannot remove container {name}: {exc}")
-        for network in nets:
-            try:
-                # Endpoints of containers just removed may take a moment to be released.
-                _remove_network(client.api, network["Id"], 3.0 if victims else 0.0)
-                report.removed.append(f"network {network['Name']}")
-            except _Stuck as exc:
-                report.stuck.append(f"network {network['Name']}: {exc}")
-            except Exception as exc:
-                if "not found" not in str(exc).lower():
-                    report.errors.append(f"docker: cannot remove network {network['Name']}: {exc}")
-    return report

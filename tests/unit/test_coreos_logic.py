@@ -14,6 +14,7 @@ import pytest
 
 from pytest_nfv.backends import EngineTargets
 from pytest_nfv.backends.coreos import CoreosBackend, mac_for, reap
+from pytest_nfv.backends.docker_engine import Stuck, remove_network
 from pytest_nfv.backends.docker_image import ImageRecipe
 from pytest_nfv.backends.netns import mac_for as netns_mac_for
 from pytest_nfv.identity import RunIdentity
@@ -96,19 +97,15 @@ class _RefusingApi:
 
 
 def test_an_empty_network_the_engine_refuses_is_stuck_not_an_error() -> None:
-    from pytest_nfv.backends.coreos import _remove_network, _Stuck
-
     api = _RefusingApi({})
-    with pytest.raises(_Stuck, match=r"moby/moby#42119"):
-        _remove_network(api, "nfv-abcdef-p1-net", timeout_s=0.3)
+    with pytest.raises(Stuck, match=r"moby/moby#42119"):
+        remove_network(api, "nfv-abcdef-p1-net", timeout_s=0.3)
     assert api.calls >= 2  # waited for a late release before calling it stuck
 
 
 def test_a_network_with_containers_attached_is_an_error() -> None:
     from docker.errors import APIError
 
-    from pytest_nfv.backends.coreos import _remove_network, _Stuck
-
     with pytest.raises(APIError) as raised:
-        _remove_network(_RefusingApi({"c1": {}}), "nfv-abcdef-p1-net", timeout_s=0.0)
-    assert not isinstance(raised.value, _Stuck)
+        remove_network(_RefusingApi({"c1": {}}), "nfv-abcdef-p1-net", timeout_s=0.0)
+    assert not isinstance(raised.value, Stuck)
