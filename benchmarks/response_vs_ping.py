@@ -1,8 +1,10 @@
 """Response time by packet size: pytest-nfv's probe next to iputils ping on the same paths.
 
-Run as root: ``python benchmarks/response_vs_ping.py [--rounds 200] [--sizes 64,1472,...]``.
+Run as root: ``python benchmarks/response_vs_ping.py [--rounds 200] [--sizes 64,1472,...]
+[--backend netns|coreos]``.
 
-Both tools run from host A of one netns testbed, interleaved size by size, so they see the
+Both tools run from host A of one testbed (netns by default; coreos: containers on a Docker
+network, the proxy VNF being the iptables rules), interleaved size by size, so they see the
 same host conditions. Two paths: *direct* (the proxy's hop forwards in the kernel) and
 *proxy* (the Algorithm 1 VNF forwards). Our probe sends UDP to host B's echo; ping sends ICMP
 echo, which host B's kernel answers. ping's figure is the mean it prints; ours is the mean of
@@ -16,6 +18,7 @@ import re
 import statistics
 import subprocess
 
+from pytest_nfv.backends.coreos import CoreosBackend
 from pytest_nfv.backends.netns import NetnsBackend
 from pytest_nfv.experiments import Lab, ProxyPath
 from pytest_nfv.identity import RunIdentity
@@ -43,9 +46,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--sizes", default="64,256,1024,1472,4096,16384,65507")
+    parser.add_argument("--backend", choices=("netns", "coreos"), default="netns")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    with NetnsBackend(RunIdentity.new()) as backend, EchoProber(backend.probe_netns) as prober:
+    kind = CoreosBackend if args.backend == "coreos" else NetnsBackend
+    with kind(RunIdentity.new()) as backend, EchoProber(backend.probe_netns) as prober:
         path = ProxyPath(Lab(backend, prober, 30))
         tb = path.testbed
         try:

@@ -48,6 +48,8 @@ METRICS: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "memory_per_instance": "memory",
                 "memory_pss": "memory",
                 "memory_pss_per_instance": "memory",
+                "memory_engine": "memory",
+                "memory_engine_per_instance": "memory",
             }
         ),
         "deployment": MappingProxyType(

@@ -42,9 +42,11 @@ def _cleanup(args: argparse.Namespace) -> int:
         print(f"{verb} {name}")
     for name in report.left_live:
         print(f"left {name}: its run is still going (use --force to remove it anyway)")
+    for name in report.stuck:
+        print(f"left {name}")
     for error in report.errors:
         print(f"error: {error}", file=sys.stderr)
-    if not (report.removed or report.left_live or report.errors):
+    if not (report.removed or report.left_live or report.errors or report.stuck):
         print("nothing to clean up")
     return 1 if report.errors else 0
 

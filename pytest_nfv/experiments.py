@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from pytest_nfv.backends.base import Backend
+from pytest_nfv.backends.base import Backend, EngineMemory
 from pytest_nfv.errors import BootTimeout
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.probes.icmp import EchoProber
@@ -38,10 +38,15 @@ class BootRound:
 
 @dataclass(frozen=True)
 class MemoryRound:
-    """Host memory consumed by N running instances, and their processes' PSS."""
+    """Host memory consumed by N running instances, and their processes' PSS.
+
+    ``engine_mib`` is each instance's memory as the engine itself counts it (a container's
+    cgroup), for backends that offer it (``EngineMemory``); empty otherwise.
+    """
 
     host_delta_mib: float
     pss_mib: float
+    engine_mib: tuple[float, ...] = ()
 
 
 def instance_memory_mib(backend: Backend, instances: Sequence[Instance]) -> float:
@@ -121,21 +126,28 @@ class Lab:
     def _pss(self, instances: Sequence[Instance]) -> float:
         return instance_memory_mib(self.backend, instances)
 
+    def _engine(self, instances: Sequence[Instance]) -> tuple[float, ...]:
+        if not isinstance(self.backend, EngineMemory):
+            return ()
+        return tuple(self.backend.engine_memory_mib(instances))
+
     def memory_round(self, n: int) -> MemoryRound:
         """Available memory before, N instances up and answering, available memory after."""
         before = settled_available_mib()
         with self.running(n) as instances:
             after = settled_available_mib()
             pss = self._pss(instances)
-        return MemoryRound(before - after, pss)
+            engine = self._engine(instances)
+        return MemoryRound(before - after, pss, engine)
 
-    def memory_growth(self, counts: Sequence[int]) -> list[tuple[int, float, float]]:
+    def memory_growth(self, counts: Sequence[int]) -> list[tuple[int, float, float, float | None]]:
         """Grow one population through ``counts`` (ascending), reading memory at each step.
 
-        Returns ``(N, host delta MiB, PSS MiB)`` per step: the points a per-instance slope is
-        fitted to, taken in one pass so that every point shares the same baseline.
+        Returns ``(N, host delta MiB, PSS MiB, engine-counted MiB or None)`` per step: the
+        points a per-instance slope is fitted to, taken in one pass so that every point shares
+        the same baseline.
         """
-        points: list[tuple[int, float, float]] = []
+        points: list[tuple[int, float, float, float | None]] = []
         started: list[Instance] = []
         baseline = settled_available_mib()
         try:
@@ -144,7 +156,8 @@ class Lab:
                 started += more
                 now = settled_available_mib()
                 pss = self._pss(started)
-                points.append((count, baseline - now, pss))
+                engine = self._engine(started)
+                points.append((count, baseline - now, pss, sum(engine) if engine else None))
         finally:
             self.backend.stop(started)
         return points

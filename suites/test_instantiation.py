@@ -45,13 +45,34 @@ def test_boot_time(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Rec
 
 def test_memory(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Recorder) -> None:
     pss: list[float] = []
+    engine: list[tuple[float, ...]] = []
 
     def one_population() -> float:
         result = nfv_lab.memory_round(nfv_n)
         pss.append(result.pss_mib)
+        if result.engine_mib:
+            engine.append(result.engine_mib)
         return result.host_delta_mib
 
     host = nfv_repeat(one_population)
+    engine_series = []
+    if engine:  # the backend's engine counts each instance's memory itself (e.g. a cgroup)
+        per_instance = [m for round_ in engine for m in round_]
+        engine_series.append(
+            Series(
+                "memory_engine",
+                summarize([sum(round_) for round_ in engine]),
+                "memory",
+                extra={
+                    "method": "sum of the instances' memory as their engine counts it",
+                    "per_instance_mib": {
+                        "mean": sum(per_instance) / len(per_instance),
+                        "min": min(per_instance),
+                        "max": max(per_instance),
+                    },
+                },
+            )
+        )
     nfv_record.record(
         Series(
             "memory",
@@ -66,6 +87,7 @@ def test_memory(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Record
             "memory",
             extra={"method": "sum of PSS of the instances' processes"},
         ),
+        *engine_series,
         n=nfv_n,
     )
 
@@ -78,16 +100,25 @@ def test_memory_per_instance(
     if len(counts) < 2:
         pytest.skip("a slope over N needs at least two values in --nfv-instances")
     pss_slopes: list[float] = []
-    rounds: list[list[tuple[int, float, float]]] = []
+    engine_slopes: list[float] = []
+    rounds: list[list[tuple[int, float, float, float | None]]] = []
 
     def one_growth() -> float:
         points = nfv_lab.memory_growth(counts)
         rounds.append(points)
         xs = [p[0] for p in points]
         pss_slopes.append(float(scipy_stats.linregress(xs, [p[2] for p in points]).slope))
+        engine = [p[3] for p in points if p[3] is not None]
+        if len(engine) == len(points):
+            engine_slopes.append(float(scipy_stats.linregress(xs, engine).slope))
         return float(scipy_stats.linregress(xs, [p[1] for p in points]).slope)
 
     slope = nfv_repeat(one_growth)
+    engine_series = (
+        [Series("memory_engine_per_instance", summarize(engine_slopes), "memory")]
+        if engine_slopes
+        else []
+    )
     nfv_record.record(
         Series(
             "memory_per_instance",
@@ -97,5 +128,6 @@ def test_memory_per_instance(
             extra={"method": "slope of host MemAvailable drop over N", "points": rounds},
         ),
         Series("memory_pss_per_instance", summarize(pss_slopes), "memory"),
+        *engine_series,
         n=max(counts),
     )

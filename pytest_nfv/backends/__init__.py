@@ -28,7 +28,7 @@ __all__ = [
 
 _MODULES = {
     "netns": "pytest_nfv.backends.netns",
-    "coreos": "pytest_nfv.backends.pending",
+    "coreos": "pytest_nfv.backends.coreos",
     "osv": "pytest_nfv.backends.pending",
     "clickos": "pytest_nfv.backends.clickos",
 }

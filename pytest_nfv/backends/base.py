@@ -20,7 +20,14 @@ from typing import Protocol, runtime_checkable
 from pytest_nfv.identity import RunIdentity
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 
-__all__ = ["Backend", "CleanupReport", "EngineInfo", "EngineTargets", "StartCallback"]
+__all__ = [
+    "Backend",
+    "CleanupReport",
+    "EngineInfo",
+    "EngineMemory",
+    "EngineTargets",
+    "StartCallback",
+]
 
 StartCallback = Callable[[InstanceSpec], None]
 """Called by ``Backend.start`` just before each instance's start request goes out."""
@@ -53,16 +60,22 @@ class EngineTargets:
 
 @dataclass
 class CleanupReport:
-    """What a reap removed, what it left because its owner still runs, and what failed."""
+    """What a reap removed, what it left because its owner still runs, and what failed.
+
+    ``stuck`` holds what nothing of ours uses any more but the engine refuses to remove for a
+    known fault of its own; each entry says which and how it goes away.
+    """
 
     removed: list[str] = field(default_factory=list)
     left_live: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    stuck: list[str] = field(default_factory=list)
 
     def merge(self, other: CleanupReport) -> None:
         self.removed += other.removed
         self.left_live += other.left_live
         self.errors += other.errors
+        self.stuck += other.stuck
 
 
 @runtime_checkable
@@ -126,3 +139,16 @@ class Backend(Protocol):
 
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         """Host processes whose memory is the instance's (for PSS attribution)."""
+
+
+@runtime_checkable
+class EngineMemory(Protocol):
+    """Optional: a backend whose engine accounts each instance's memory itself.
+
+    A container's cgroup, a domain's balloon statistics: the engine's own view, which PSS of
+    host processes cannot give for instances that are more than processes. Backends that
+    offer it get it recorded beside the host's before/after figure.
+    """
+
+    def engine_memory_mib(self, instances: Sequence[Instance]) -> list[float]:
+        """Each instance's memory as the engine counts it, in MiB, in the order given."""

@@ -1,6 +1,6 @@
 """Backends the paper compares whose engines pytest-nfv does not drive yet.
 
-They are registered names so that ``--backend=coreos`` is understood, reported in the header
+They are registered names so that ``--backend=osv`` is understood, reported in the header
 and skipped with a reason that says exactly why, instead of failing as an unknown word; under
 ``--nfv-strict`` the same reason fails the run. They create nothing, so there is nothing to
 clean up.
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["PENDING", "PendingBackend", "make", "reap"]
 
 PENDING = {
-    "coreos": ("CoreOS", "Docker containers with an iptables proxy VNF", "Docker engine"),
     "osv": ("OSv", "virtual machines through libvirt and QEMU/KVM", "libvirt"),
 }
 

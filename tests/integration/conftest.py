@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +34,84 @@ def backend() -> Iterator[NetnsBackend]:
 def lab(backend: NetnsBackend) -> Iterator[Lab]:
     with EchoProber(backend.probe_netns) as prober:
         yield Lab(backend, prober, boot_timeout_s=30)
+
+
+LENIENT_BUDGETS = Path(__file__).with_name("lenient-budgets.toml")
+HOLDING_TEST = """
+import time
+
+def test_hold(nfv_instances, nfv_testbed):
+    nfv_instances(6)
+    time.sleep(600)
+"""
+
+
+@pytest.fixture
+def short_suites(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``short_suites(*options)``: a whole session of the shipped suites, as small as they go.
+
+    Asserts that it passed and skipped nothing, so the backend really ran.
+    """
+
+    def run(*options: str) -> subprocess.CompletedProcess[str]:
+        suites = Path(__file__).resolve().parents[2] / "suites"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                str(suites),
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "--nfv-instances",
+                "1,3",
+                "--nfv-packet-sizes",
+                "64,3000",
+                "--nfv-max-rounds",
+                "2",
+                "--nfv-max-seconds",
+                "2",
+                "--nfv-budgets",
+                str(LENIENT_BUDGETS),
+                "--rootdir",
+                str(tmp_path),
+                *options,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+        assert " passed" in done.stdout
+        assert "skipped" not in done.stdout
+        return done
+
+    return run
+
+
+@pytest.fixture
+def holding_session(tmp_path: Path) -> Callable[..., subprocess.Popen[bytes]]:
+    """``holding_session(*options)``: a real pytest session of the plugin that starts six
+    instances and the testbed, then waits (to be killed or interrupted)."""
+
+    def start(*options: str) -> subprocess.Popen[bytes]:
+        (tmp_path / "test_hold.py").write_text(HOLDING_TEST)
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "test_hold.py",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                *options,
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    return start

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,6 @@ import pytest
 from pytest_nfv.backends.netns import NetnsBackend
 from pytest_nfv.experiments import Lab, ProxyPath
 from pytest_nfv.namespaces import list_namespaces, pids_by_namespace
-
-_LENIENT = Path(__file__).with_name("lenient-budgets.toml")
 
 
 def _ours(prefix: str) -> list[str]:
@@ -102,63 +101,13 @@ def _root_state() -> dict[str, str]:
     return state
 
 
-def test_root_namespace_is_untouched_by_a_run(tmp_path: Path) -> None:
+def test_root_namespace_is_untouched_by_a_run(short_suites: Callable[..., object]) -> None:
     """A whole session of the shipped suites changes no link, route, rule or sysctl of ours."""
-    suites = Path(__file__).resolve().parents[2] / "suites"
     before = _root_state()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(suites),
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--nfv-instances",
-            "1,3",
-            "--nfv-packet-sizes",
-            "64,3000",
-            "--nfv-max-rounds",
-            "2",
-            "--nfv-max-seconds",
-            "2",
-            "--nfv-budgets",
-            str(_LENIENT),
-            "--rootdir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert " passed" in done.stdout
-    assert "skipped" not in done.stdout  # the run really ran on netns
+    short_suites()  # on netns, the default
     after = _root_state()
     for key in before:
         assert before[key] == after[key], f"root namespace {key} changed"
-
-
-HOLDING_TEST = """
-import time
-
-def test_hold(nfv_instances, nfv_testbed):
-    nfv_instances(6)
-    time.sleep(600)
-"""
-
-
-def _holding_session(tmp_path: Path) -> subprocess.Popen[bytes]:
-    """A real pytest session of the plugin that starts instances and the testbed, then waits."""
-    (tmp_path / "test_hold.py").write_text(HOLDING_TEST)
-    return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "test_hold.py", "-p", "no:cacheprovider", "-q"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def _wait_for_namespaces(owner_pid: int, timeout_s: float = 60) -> list[str]:
@@ -173,10 +122,12 @@ def _wait_for_namespaces(owner_pid: int, timeout_s: float = 60) -> list[str]:
     raise AssertionError(f"pytest {owner_pid} never started its instances")
 
 
-def test_kill_9_of_a_session_then_cleanup_leaves_nothing(tmp_path: Path) -> None:
+def test_kill_9_of_a_session_then_cleanup_leaves_nothing(
+    holding_session: Callable[..., subprocess.Popen[bytes]],
+) -> None:
     bystander = "nfvtest-not-ours"
     subprocess.run(["ip", "netns", "add", bystander], check=True)
-    victim = _holding_session(tmp_path)
+    victim = holding_session()
     try:
         names = _wait_for_namespaces(victim.pid)
         members = pids_by_namespace(names)
@@ -233,9 +184,11 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(tmp_path: Path) -> None
         subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, check=False)
 
 
-def test_ctrl_c_tears_everything_down(tmp_path: Path) -> None:
+def test_ctrl_c_tears_everything_down(
+    holding_session: Callable[..., subprocess.Popen[bytes]],
+) -> None:
     """SIGINT mid-test: pytest's own teardown removes every namespace and process of the run."""
-    victim = _holding_session(tmp_path)
+    victim = holding_session()
     try:
         names = _wait_for_namespaces(victim.pid)
         pids = [p for ps in pids_by_namespace(names).values() for p in ps]
