@@ -50,13 +50,15 @@ class MemoryRound:
 
 
 def instance_memory_mib(backend: Backend, instances: Sequence[Instance]) -> float:
-    """What the instances themselves hold: their processes' PSS, or, for a backend whose
-    instances have no host process (a Xen domain), the hypervisor's own per-instance figure
-    from its optional ``hypervisor_memory_mib(instances)``."""
-    hypervisor = getattr(backend, "hypervisor_memory_mib", None)
-    if hypervisor is not None:
-        return float(hypervisor(instances))
-    return pss_mib(pid for i in instances for pid in backend.memory_pids(i))
+    """What the instances themselves hold: their host processes' PSS.
+
+    Instances with no host process at all (a Xen domain) have no PSS; for them the engine's
+    own accounting (``EngineMemory``) is the only per-instance figure there is.
+    """
+    pids = [pid for i in instances for pid in backend.memory_pids(i)]
+    if not pids and instances and isinstance(backend, EngineMemory):
+        return float(sum(backend.engine_memory_mib(instances)))
+    return pss_mib(pids)
 
 
 class Lab:

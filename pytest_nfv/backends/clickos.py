@@ -14,7 +14,7 @@ and 12 MB, the proxy of Algorithm 1 as a Click configuration. Here, on a Xen dom
 
 Boot time is the same figure as for every backend: from the start request to the first ICMP
 echo reply, which a ClickOS instance sends only once its configuration runs. Memory: the host
-before/after, and per domain the hypervisor's own accounting (``hypervisor_memory_mib``) in
+before/after, and per domain the hypervisor's own accounting (``engine_memory_mib``) in
 place of a PSS (a PV MiniOS domain has no dom0 process to take one of).
 
 On a host without Xen, ``open`` raises ``BackendUnavailable`` listing every probe; nothing is
@@ -227,12 +227,12 @@ class ClickosBackend(NetnsBackend):
             raise BackendError("; ".join(errors))
 
     def memory_pids(self, instance: Instance) -> Sequence[int]:
-        return ()  # a PV MiniOS domain has no dom0 process: see hypervisor_memory_mib
+        return ()  # a PV MiniOS domain has no dom0 process: see engine_memory_mib
 
-    def hypervisor_memory_mib(self, instances: Sequence[Instance]) -> float:
-        """Memory the hypervisor has given the instances' domains."""
+    def engine_memory_mib(self, instances: Sequence[Instance]) -> list[float]:
+        """Memory the hypervisor has given each instance's domain."""
         domains = self._require_domains()
-        return sum(domains.memory_mib(i.name) for i in instances)
+        return [domains.memory_mib(i.name) for i in instances]
 
     # ---- testbed ------------------------------------------------------------------------
 
