@@ -24,7 +24,6 @@ __all__ = ["PENDING", "PendingBackend", "make", "reap"]
 
 PENDING = {
     "coreos": ("CoreOS", "Docker containers with an iptables proxy VNF", "Docker engine"),
-    "osv": ("OSv", "virtual machines through libvirt and QEMU/KVM", "libvirt"),
     "clickos": ("ClickOS", "Xen domains running a Click proxy configuration", "Xen toolstack"),
 }
 
@@ -42,8 +41,7 @@ class PendingBackend:
         label, what, engine = PENDING[self.name]
         return (
             f"backend {self.name!r} ({label}: {what}) is registered but pytest-nfv "
-            f"{dist_version('pytest-nfv')} does not drive the {engine} yet; "
-            "only the netns backend runs in this version"
+            f"{dist_version('pytest-nfv')} does not drive the {engine} yet"
         )
 
     def open(self) -> None:

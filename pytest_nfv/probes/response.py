@@ -184,13 +184,16 @@ class RoundTrip:
         """Send small requests every ``interval_s`` until ``expect_from`` answers one.
 
         Returns the kernel receive timestamp (ns, CLOCK_REALTIME) of that first reply: the
-        moment a (re)deployed proxy VNF was observably doing its job.
+        moment a (re)deployed proxy VNF was observably doing its job. Only replies to this
+        call's requests count: a late reply to an earlier call's burst (a slow-booting
+        proxy answers several queued requests at once) must not end this one.
 
         Raises:
             ProbeError: no such reply within ``timeout_s``.
         """
         deadline = time.monotonic() + timeout_s
         expected = str(expect_from)
+        first_seq = self._seq + 1
         while time.monotonic() < deadline:
             self._seq += 1
             with contextlib.suppress(OSError):  # path not up yet
@@ -202,11 +205,15 @@ class RoundTrip:
                 if not readable:
                     break
                 try:
-                    _length, ancillary, _flags, peer = self._sock.recvmsg_into(
+                    length, ancillary, _flags, peer = self._sock.recvmsg_into(
                         [self._buffer], socket.CMSG_SPACE(_TIMESTAMPS.size)
                     )
                 except BlockingIOError:
                     continue
-                if peer[0] == expected:
+                if (
+                    peer[0] == expected
+                    and length >= _SEQ.size
+                    and _SEQ.unpack_from(self._buffer)[0] >= first_seq
+                ):
                     return self._stamp(ancillary) or time.time_ns()
         raise ProbeError(f"no reply from {expected} via {target}:{port} within {timeout_s:g} s")
