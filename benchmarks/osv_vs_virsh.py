@@ -89,14 +89,14 @@ def main() -> int:
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     sizes = [int(s) for s in args.sizes.split(",")]
-    settings = NfvSettings("osv", (1,), (64,), None, True, StopRule(0.05, 3, 5, 2), 180.0)
+    settings = NfvSettings("osv", (1,), (64,), None, True, StopRule(0.05, 3, 5, 2), 300.0)
     with (
         OsvBackend(RunIdentity.new(), settings) as backend,
-        EchoProber(backend.probe_netns) as prober,
+        EchoProber(backend.probe_netns, backend.probe_interval_s) as prober,
         tempfile.TemporaryDirectory() as workdir,
     ):
         print(f"engine: {backend.engine().describe()}")
-        lab = Lab(backend, prober, 180)
+        lab = Lab(backend, prober, 300)
         print("N  backend makespan  per-instance mean  virsh+ping loop  host MiB  PSS MiB")
         for n in counts:
             ours, per, theirs, host, pss = [], [], [], [], []

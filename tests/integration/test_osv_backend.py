@@ -62,7 +62,7 @@ def osv(conn: object) -> Iterator[OsvBackend]:
 
 @pytest.fixture(scope="module")
 def osv_lab(osv: OsvBackend) -> Iterator[Lab]:
-    with EchoProber(osv.probe_netns) as prober:
+    with EchoProber(osv.probe_netns, osv.probe_interval_s) as prober:
         yield Lab(osv, prober, boot_timeout_s=90)
 
 
