@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import ipaddress
+import os
 import socket
 import threading
 import time
@@ -83,7 +84,10 @@ TAP_PREFIX = "nv"
 LOG_DIR = REGISTRY_DIR / "osv"
 QEMU_PIDFILES = Path("/run/libvirt/qemu")
 _CONTROL_TIMEOUT_S = 5.0
-_PARALLEL = 8  # concurrent createXML/destroy calls; libvirtd serves 20 by default
+_PARALLEL = max(2, os.cpu_count() or 2)
+"""Domains started at once. A guest's boot is CPU-bound (all of it under TCG), so starting
+more than the host has cores only makes each of them slower: on 2 cores, 16 VMs eight at a
+time took 62 s each and 75 s in all, two at a time 21 s each and 39 s in all."""
 
 
 @dataclass
