@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import ipaddress
+import logging
 import os
 import socket
 import threading
@@ -65,7 +66,7 @@ from pytest_nfv.backends.osv_domain import (
     parse_tag,
 )
 from pytest_nfv.backends.osv_guest import Guest, ensure_guest
-from pytest_nfv.backends.osv_kvm import KvmVerdict, decide, probe_boot
+from pytest_nfv.backends.osv_kvm import UP_MARKER, KvmVerdict, decide, probe_boot
 from pytest_nfv.errors import BackendError, BackendUnavailable, NfvUsageError
 from pytest_nfv.identity import REGISTRY_DIR, RunIdentity, owner_alive, parse_name
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTROL_PORT", "DEFAULT_URI", "OsvBackend", "make", "reap"]
 
+_log = logging.getLogger(__name__)
 DEFAULT_URI = "qemu:///system"
 SWITCH_MAC = "02:4e:46:00:00:01"
 CONTROL_PORT = 7070
@@ -134,6 +136,7 @@ class OsvBackend(NetnsBackend):
         self._proxy_vm: _Vm | None = None
         self._netlink = threading.Lock()
         self._taps = 0
+        self._engine: EngineInfo | None = None  # kept after close, for the record
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -179,6 +182,7 @@ class OsvBackend(NetnsBackend):
         self._kvm = decide(self._conn, self._probe_kvm)
         assert self._sw is not None
         self._sw.link("set", index=self._bridge_index, address=SWITCH_MAC)
+        self._engine = self._describe(self._conn)
 
     def _probe_kvm(self) -> KvmVerdict:
         name = self.identity.name("kvmprobe")
@@ -215,10 +219,12 @@ class OsvBackend(NetnsBackend):
         return self
 
     def engine(self) -> EngineInfo:
-        """Before ``open`` only the target; after, versions, domain type and why."""
-        conn = self._conn
-        if conn is None:
-            return EngineInfo("libvirt", f"at {self._uri}", ("not connected yet",))
+        """Before ``open`` only the target (no connection); after, versions, type and why."""
+        if self._engine is not None:
+            return self._engine
+        return EngineInfo("libvirt", f"at {self._uri}", ("not connected yet",))
+
+    def _describe(self, conn: Any) -> EngineInfo:
         try:
             lib = _version(conn.getLibVersion())
             hypervisor = f"{conn.getType()} {_version(conn.getVersion())}"
@@ -346,6 +352,7 @@ class OsvBackend(NetnsBackend):
         failures: list[str] = []
 
         def destroy(vm: _Vm) -> None:
+            _report_silent_guest(vm.name)
             try:
                 vm.domain.destroy()
             except Exception as exc:
@@ -452,6 +459,21 @@ class OsvBackend(NetnsBackend):
             f"proxy VNF did not acknowledge {command!r} within {_CONTROL_TIMEOUT_S:g} s "
             f"(console log: {LOG_DIR / self._proxy_vm.name}.log)"
         )
+
+
+def _report_silent_guest(name: str) -> None:
+    """Log the console of a guest that never said it was up, before its log is removed.
+
+    pytest shows the log records of a failed test, so a boot timeout comes with the guest's
+    own last words (a kernel panic, a missing module) instead of just an address.
+    """
+    try:
+        console = (LOG_DIR / f"{name}.log").read_text(errors="replace")
+    except OSError:
+        return
+    if UP_MARKER not in console:
+        tail = "\n".join(console.splitlines()[-25:])
+        _log.error("guest %s never came up; the end of its serial console:\n%s", name, tail)
 
 
 def _version(number: int) -> str:

@@ -160,6 +160,8 @@ def ensure_guest(root: Path | None = None) -> Guest:
         found = _load(directory)  # another session may have built it while we waited
         if found is not None:
             return found
+        for stale in root.glob(f".{directory.name}-*"):  # a build killed midway; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
         work = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=root))
         try:
             _build(work)

@@ -234,3 +234,19 @@ def test_remote_uri_and_user_image_are_unavailable_with_reasons(tmp_path: Path) 
     templated = OsvBackend(RunIdentity.new(), _settings(domain_template=bad))
     with pytest.raises(BackendUnavailable, match=r"bad\.xml"):
         templated.open()
+
+
+def test_a_guest_that_never_came_up_leaves_its_console_in_the_log(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(osv, "LOG_DIR", tmp_path)
+    (tmp_path / "nfv-abc123-p1-i0.log").write_text("Kernel panic - not syncing: out of memory\n")
+    (tmp_path / "nfv-abc123-p1-i1.log").write_text(
+        "booting\nnfv-guest: up 10.213.1.1/16 role vnf\n"
+    )
+    osv._report_silent_guest("nfv-abc123-p1-i0")
+    osv._report_silent_guest("nfv-abc123-p1-i1")
+    osv._report_silent_guest("nfv-abc123-p1-i2")  # no log at all: nothing to say
+    assert len(caplog.records) == 1
+    assert "nfv-abc123-p1-i0 never came up" in caplog.text
+    assert "Kernel panic" in caplog.text
