@@ -182,7 +182,11 @@ class ProxyPath:
         self.proxy: Instance | None = None
         self._mode: PathMode = "proxy"
         self._to_b2 = False
-        self.deploy()
+        try:
+            self.deploy()
+        except BaseException:
+            self.close()  # the caller gets no object to close: leave no socket or proxy
+            raise
 
     def close(self) -> None:
         self.requester.close()

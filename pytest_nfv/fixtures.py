@@ -22,7 +22,7 @@ from pytest_nfv.gate_plugin import recorded_key
 from pytest_nfv.model import Instance
 from pytest_nfv.options import NfvSettings
 from pytest_nfv.plugin import NfvState, nfv_state_key
-from pytest_nfv.probes.icmp import EchoProber
+from pytest_nfv.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.records import record_summary, summary_info
 from pytest_nfv.stats import StopRule, Summary, repeat_until_converged
 
@@ -78,8 +78,14 @@ def nfv_backend(pytestconfig: pytest.Config) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def nfv_lab(nfv_backend: Any, nfv_settings: NfvSettings) -> Iterator[Lab]:
-    """The backend plus a running ICMP readiness prober in its probe namespace."""
-    with EchoProber(nfv_backend.probe_netns) as prober:
+    """The backend plus a running ICMP readiness prober in its probe namespace.
+
+    A backend may set ``probe_interval_s``: VMs that take seconds to boot gain nothing from
+    the default sub-millisecond pace, and on a small host the flood of probes would take CPU
+    from the very guests being timed.
+    """
+    interval = float(getattr(nfv_backend, "probe_interval_s", DEFAULT_PROBE_INTERVAL_S))
+    with EchoProber(nfv_backend.probe_netns, interval) as prober:
         yield Lab(nfv_backend, prober, nfv_settings.boot_timeout_s)
 
 

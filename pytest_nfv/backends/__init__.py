@@ -29,7 +29,7 @@ __all__ = [
 _MODULES = {
     "netns": "pytest_nfv.backends.netns",
     "coreos": "pytest_nfv.backends.coreos",
-    "osv": "pytest_nfv.backends.pending",
+    "osv": "pytest_nfv.backends.osv",
     "clickos": "pytest_nfv.backends.clickos",
 }
 BUILTIN_BACKENDS = tuple(_MODULES)

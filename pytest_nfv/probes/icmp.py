@@ -36,12 +36,13 @@ from dataclasses import dataclass
 from pytest_nfv.errors import BootTimeout, ProbeError
 from pytest_nfv.vnf.rewrite import internet_checksum
 
-__all__ = ["EchoProber", "ReadinessResult", "echo_request"]
+__all__ = ["DEFAULT_PROBE_INTERVAL_S", "EchoProber", "ReadinessResult", "echo_request"]
 
 ICMP_ECHO_REPLY = 0
 ICMP_ECHO_REQUEST = 8
 _TIMESPEC = struct.Struct("@qq")
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # asm-generic value; absent from Python
+DEFAULT_PROBE_INTERVAL_S = 0.0005
 
 
 def echo_request(ident: int, seq: int, payload: bytes = b"pytest-nfv-ready") -> bytes:
@@ -67,7 +68,9 @@ class EchoProber:
     Use as a context manager; ``begin``/``started``/``finish`` bracket one boot round.
     """
 
-    def __init__(self, netns_path: str | None, interval_s: float = 0.0005) -> None:
+    def __init__(
+        self, netns_path: str | None, interval_s: float = DEFAULT_PROBE_INTERVAL_S
+    ) -> None:
         self._netns_path = netns_path
         self._interval_s = interval_s
         self._proc: subprocess.Popen[bytes] | None = None

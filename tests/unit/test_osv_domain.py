@@ -1,0 +1,252 @@
+"""osv backend logic against libvirt's built-in ``test:///default`` driver: domain XML from
+the shipped template, the run identity in metadata, and which domains a reap takes."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_nfv.backends import osv
+from pytest_nfv.backends.base import EngineTargets
+from pytest_nfv.backends.osv import OsvBackend, reap
+from pytest_nfv.backends.osv_domain import (
+    METADATA_NS,
+    DomainSpec,
+    Tag,
+    domain_xml,
+    load_template,
+    parse_tag,
+)
+from pytest_nfv.errors import BackendUnavailable, NfvUsageError
+from pytest_nfv.identity import RunIdentity
+from pytest_nfv.options import NfvSettings
+from pytest_nfv.resources import fixtures_dir
+from pytest_nfv.stats import StopRule
+
+libvirt = pytest.importorskip("libvirt")
+TEST_URI = "test:///default"
+TEMPLATE = fixtures_dir() / "domains" / "osv.xml"
+
+
+def _spec(name: str, tag: Tag, tap: str | None = "nvaaaaaat1") -> DomainSpec:
+    return DomainSpec(
+        name=name,
+        tag=tag,
+        domain_type="test",
+        console_log=Path(f"/run/pytest-nfv/osv/{name}.log"),
+        kernel=Path("/cache/vmlinux"),
+        initrd=Path("/cache/initrd.cpio"),
+        cmdline="console=ttyS0 nfv.addr=10.213.1.0/16",
+        mac="02:4e:46:d5:01:00",
+        tap=tap,
+    )
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def conn() -> Iterator[object]:
+    libvirt.registerErrorHandler(lambda _c, _e: None, None)
+    connection = libvirt.open(TEST_URI)
+    before = {d.name() for d in connection.listAllDomains()}
+    yield connection
+    for domain in connection.listAllDomains():  # the test driver's state is per process
+        if domain.name() not in before:
+            domain.destroy()
+    connection.close()
+
+
+def test_template_keeps_its_resources_and_gets_the_instance() -> None:
+    template = load_template(TEMPLATE)
+    tag = Tag("abc123", 4242, "i0")
+    root = ET.fromstring(domain_xml(template, _spec("nfv-abc123-p4242-i0", tag)))
+    assert root.get("type") == "test"
+    assert root.findtext("name") == "nfv-abc123-p4242-i0"
+    assert root.findtext("vcpu") == "1"
+    assert root.find("memory") is not None
+    assert root.findtext("os/kernel") == "/cache/vmlinux"
+    assert root.findtext("os/initrd") == "/cache/initrd.cpio"
+    assert "nfv.addr=10.213.1.0/16" in (root.findtext("os/cmdline") or "")
+    nic = root.find("devices/interface")
+    assert nic is not None
+    assert nic.get("type") == "ethernet"
+    assert nic.find("target").get("dev") == "nvaaaaaat1"  # type: ignore[union-attr]
+    assert nic.find("model").get("type") == "virtio"  # type: ignore[union-attr]
+    assert root.find("devices/serial/source").get("path").endswith("i0.log")  # type: ignore[union-attr]
+    run = root.find(f"metadata/{{{METADATA_NS}}}run")
+    assert run is not None
+    assert run.get("run_id") == "abc123"
+    assert run.get("owner_pid") == "4242"
+    # the template itself is untouched: it serves every instance
+    assert template.find("metadata") is None
+    assert template.findtext("name") != "nfv-abc123-p4242-i0"
+
+
+def test_domain_without_nic_and_one_from_a_disk_image() -> None:
+    template = load_template(TEMPLATE)
+    bare = ET.fromstring(
+        domain_xml(
+            template, _spec("nfv-abc123-p1-kvmprobe", Tag("abc123", 1, "kvmprobe"), tap=None)
+        )
+    )
+    assert bare.find("devices/interface") is None
+    disk_spec = DomainSpec(
+        "nfv-abc123-p1-i1", Tag("abc123", 1, "i1"), "kvm", Path("/x.log"), disk=Path("/img.qcow2")
+    )
+    disk = ET.fromstring(domain_xml(template, disk_spec))
+    assert disk.find("os/kernel") is None
+    assert disk.find("devices/disk/driver").get("type") == "qcow2"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not xml <", "domain template"),
+        ("<network/>", "not <domain>"),
+        ("<domain><vcpu>1</vcpu></domain>", "<memory> is missing"),
+    ],
+)
+def test_bad_templates_are_usage_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "t.xml"
+    path.write_text(text)
+    with pytest.raises(NfvUsageError, match=message):
+        load_template(path)
+
+
+def test_metadata_round_trips_through_libvirt(conn: object) -> None:
+    tag = Tag("abc123", 4242, "i3")
+    domain = conn.createXML(  # type: ignore[attr-defined]
+        domain_xml(load_template(TEMPLATE), _spec("nfv-abc123-p4242-i3", tag)), 0
+    )
+    assert not domain.isPersistent()  # transient: nothing defined is left behind
+    stored = domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS)
+    assert parse_tag(stored) == tag
+
+
+@pytest.mark.parametrize(
+    "xml", [None, "", "<run/>", "<run run_id='x' owner_pid='y' role='z'/>", "<"]
+)
+def test_parse_tag_refuses_what_is_not_ours(xml: str | None) -> None:
+    assert parse_tag(xml) is None
+
+
+def test_reap_takes_only_dead_runs_domains_with_our_metadata(
+    conn: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(osv, "LOG_DIR", tmp_path)  # real runs' console logs are not ours
+    template = load_template(TEMPLATE)
+    dead = _dead_pid()
+    live = RunIdentity.new()
+    create = conn.createXML  # type: ignore[attr-defined]
+    create(domain_xml(template, _spec(f"nfv-dead01-p{dead}-i0", Tag("dead01", dead, "i0"))), 0)
+    create(domain_xml(template, _spec(live.name("i0"), Tag(live.run_id, live.owner_pid, "i0"))), 0)
+    # our name but no metadata of ours: someone else's domain, never touched
+    foreign = ET.fromstring(
+        domain_xml(template, _spec(f"nfv-f0f0f0-p{dead}-i0", Tag("f0f0f0", dead, "i0")))
+    )
+    foreign.remove(foreign.find("metadata"))  # type: ignore[arg-type]
+    create(ET.tostring(foreign, encoding="unicode"), 0)
+    # metadata naming another run than the name: not ours either
+    create(domain_xml(template, _spec(f"nfv-aaaaaa-p{dead}-i1", Tag("bbbbbb", dead, "i1"))), 0)
+    targets = EngineTargets(None, TEST_URI)
+
+    (tmp_path / f"nfv-dead01-p{dead}-i0.log").write_text("console")
+    (tmp_path / f"{live.name('i0')}.log").write_text("console")
+    dry = reap(dry_run=True, targets=targets)
+    assert f"domain nfv-dead01-p{dead}-i0" in dry.removed
+    names = {d.name() for d in conn.listAllDomains()}  # type: ignore[attr-defined]
+    assert f"nfv-dead01-p{dead}-i0" in names
+
+    assert (tmp_path / f"nfv-dead01-p{dead}-i0.log").exists()
+    done = reap(targets=targets)
+    assert done.removed == [
+        f"domain nfv-dead01-p{dead}-i0",
+        f"file {tmp_path / f'nfv-dead01-p{dead}-i0.log'}",
+    ]
+    assert not (tmp_path / f"nfv-dead01-p{dead}-i0.log").exists()
+    assert (tmp_path / f"{live.name('i0')}.log").exists()
+    assert f"domain {live.name('i0')}" in done.left_live
+    names = {d.name() for d in conn.listAllDomains()}  # type: ignore[attr-defined]
+    assert f"nfv-dead01-p{dead}-i0" not in names
+    assert {live.name("i0"), f"nfv-f0f0f0-p{dead}-i0", f"nfv-aaaaaa-p{dead}-i1"} <= names
+
+    forced = reap(include_live=True, targets=targets)
+    assert forced.removed == [
+        f"domain {live.name('i0')}",
+        f"file {tmp_path / (live.name('i0') + '.log')}",
+    ]
+
+
+@pytest.mark.parametrize(
+    "uri", ["qemu+ssh://nfv-nonexistent.invalid/system", "qemu:///nonexistent", "bogus:///x"]
+)
+def test_reap_of_an_unreachable_libvirt_is_empty_and_fast(uri: str) -> None:
+    started = time.monotonic()
+    report = reap(targets=EngineTargets(None, uri))
+    assert not report.removed
+    assert not report.errors
+    assert time.monotonic() - started < 5
+
+
+def _settings(**overrides: object) -> NfvSettings:
+    base: dict[str, object] = {
+        "backend": "osv",
+        "instances": (1,),
+        "packet_sizes": (64,),
+        "budgets": None,
+        "strict": False,
+        "stop_rule": StopRule(0.05, 3, 5, 2),
+        "boot_timeout_s": 60.0,
+    }
+    base.update(overrides)
+    return NfvSettings(**base)  # type: ignore[arg-type]
+
+
+def test_engine_before_open_names_the_target_without_connecting() -> None:
+    backend = OsvBackend(
+        RunIdentity.new(), _settings(libvirt_uri="qemu+ssh://nfv-nonexistent.invalid/system")
+    )
+    started = time.monotonic()
+    info = backend.engine()
+    assert time.monotonic() - started < 0.5
+    assert "qemu+ssh://nfv-nonexistent.invalid/system" in info.describe()
+    assert "not connected" in info.describe()
+
+
+def test_remote_uri_and_user_image_are_unavailable_with_reasons(tmp_path: Path) -> None:
+    remote = OsvBackend(RunIdentity.new(), _settings(libvirt_uri="qemu+ssh://h/system"))
+    with pytest.raises(BackendUnavailable, match="remote"):
+        remote.open()
+    image = OsvBackend(RunIdentity.new(), _settings(image=str(tmp_path / "osv.qcow2")))
+    with pytest.raises(BackendUnavailable, match="--nfv-image"):
+        image.open()
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<domain/>")
+    templated = OsvBackend(RunIdentity.new(), _settings(domain_template=bad))
+    with pytest.raises(BackendUnavailable, match=r"bad\.xml"):
+        templated.open()
+
+
+def test_a_guest_that_never_came_up_leaves_its_console_in_the_log(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(osv, "LOG_DIR", tmp_path)
+    (tmp_path / "nfv-abc123-p1-i0.log").write_text("Kernel panic - not syncing: out of memory\n")
+    (tmp_path / "nfv-abc123-p1-i1.log").write_text(
+        "booting\nnfv-guest: up 10.213.1.1/16 role vnf\n"
+    )
+    osv._report_silent_guest("nfv-abc123-p1-i0")
+    osv._report_silent_guest("nfv-abc123-p1-i1")
+    osv._report_silent_guest("nfv-abc123-p1-i2")  # no log at all: nothing to say
+    assert len(caplog.records) == 1
+    assert "nfv-abc123-p1-i0 never came up" in caplog.text
+    assert "Kernel panic" in caplog.text
