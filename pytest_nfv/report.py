@@ -198,21 +198,45 @@ def _draw(
     ylabel: str,
     log_x: bool,
     legend: str = "backend (run)",
+    log_y: bool = False,
 ) -> Any:
+    """One figure; ``log_y`` where backends differ by orders of magnitude (boot, response).
+
+    On a log axis a lower error bar that reaches zero cannot be drawn: it is clipped at a
+    tenth of the value, and the figure says so, rather than the point being dropped.
+    """
     fig, ax = plt.subplots(figsize=(7.0, 4.5), dpi=110)
     markers = "osD^vP*X"
+    log_y = log_y and all(p[1] > 0 for line in series for p in line.points)
+    clipped = False
     for i, line in enumerate(series):
         xs = [p[0] for p in line.points]
         ys = [p[1] for p in line.points]
         errs = [p[2] for p in line.points]
+        lower = [min(e, 0.9 * y) if log_y else e for y, e in zip(ys, errs, strict=True)]
+        clipped = clipped or lower != errs
         label = f"{line.label} ({line.run})" if line.run else line.label
-        ax.errorbar(xs, ys, yerr=errs, label=label, marker=markers[i % len(markers)], capsize=3)
+        ax.errorbar(
+            xs, ys, yerr=[lower, errs], label=label, marker=markers[i % len(markers)], capsize=3
+        )
+    if log_y:
+        ax.set_yscale("log")
+    if clipped:
+        ax.text(
+            0.99,
+            0.01,
+            "lower error bars reaching 0 are clipped",
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            transform=ax.transAxes,
+        )
     if log_x and series:
         ax.set_xscale("log", base=2)
         ticks = sorted({p[0] for line in series for p in line.points})
         if ticks:  # the measured values themselves, not powers of two: 65507, not 2^16
             ax.set_xticks(ticks)
-            ax.set_xticklabels([f"{t:g}" for t in ticks])
+            ax.set_xticklabels([f"{t:g}" for t in ticks], rotation=30, ha="right")
             ax.minorticks_off()
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
@@ -243,7 +267,8 @@ def write_figures(
     for panel in PANELS:
         series = panel_series(panel, runs)
         xlabel = "instances started together (N)" if panel.axis == "n" else "UDP payload (bytes)"
-        fig = _draw(plt, series, panel.title, xlabel, panel.ylabel, log_x=True)
+        log_y = panel.name != "memory"  # a host memory delta can be 0 or below
+        fig = _draw(plt, series, panel.title, xlabel, panel.ylabel, log_x=True, log_y=log_y)
         written.append(_save(plt, fig, out / f"{panel.name}.png", panel.title, series))
     requirement, metric = trend
     series = trend_series(runs, requirement, metric)
