@@ -1,4 +1,4 @@
-"""The benchmark scripts behind benchmarks/RESULTS.md still run (tiny sizes, real netns)."""
+"""The benchmark scripts behind benchmarks/RESULTS.md still run (tiny sizes, real engines)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
     [
         ("start_vs_ip.py", ["--n", "3", "--rounds", "1"], "ratio ip/backend"),
         ("response_vs_ping.py", ["--rounds", "5", "--sizes", "64,3000"], "ours/ping"),
+        ("coreos_vs_sdk.py", ["--ns", "2", "--rounds", "1"], "ours/plain"),
+        (
+            "response_vs_ping.py",
+            ["--backend", "coreos", "--rounds", "5", "--sizes", "64"],
+            "ping",
+        ),
         (
             "osv_vs_virsh.py",
             ["--counts", "1", "--sizes", "64", "--requests", "2"],
@@ -25,11 +31,14 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 )
 def test_benchmark_script_runs(script: str, args: list[str], expected: str) -> None:
     if script.startswith("osv"):
-        answer = ["virsh", "-c", "qemu:///system", "version"]
-        if subprocess.run(answer, capture_output=True, check=False).returncode != 0:
-            pytest.skip(
-                "libvirtd does not answer at qemu:///system (scripts/engines start libvirt)"
-            )
+        _skip_unless_answers(
+            ["virsh", "-c", "qemu:///system", "version"],
+            "libvirtd does not answer at qemu:///system (scripts/engines start libvirt)",
+        )
+    if script.startswith("coreos") or "coreos" in args:
+        _skip_unless_answers(
+            ["docker", "version"], "no Docker engine answers (scripts/engines start docker)"
+        )
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), *args],
         capture_output=True,
@@ -41,3 +50,12 @@ def test_benchmark_script_runs(script: str, args: list[str], expected: str) -> N
     assert expected in done.stdout
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
     assert "nfvbench-" not in listed.stdout
+    if script.startswith("coreos") or "coreos" in args:
+        names = ["docker", "ps", "-a", "--filter", "name=nfvbench-", "--format", "{{.Names}}"]
+        left = subprocess.run(names, capture_output=True, text=True, check=True)
+        assert left.stdout.strip() == ""
+
+
+def _skip_unless_answers(argv: list[str], reason: str) -> None:
+    if subprocess.run(argv, capture_output=True, check=False).returncode != 0:
+        pytest.skip(reason)

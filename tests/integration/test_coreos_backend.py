@@ -311,26 +311,3 @@ def test_an_engine_that_does_not_answer_skips_with_the_reason(
     assert outcome in done.stdout
     assert f"no Docker engine answers at unix://{tmp_path}/absent.sock" in done.stdout
     assert done.returncode == (1 if strict else 0)
-
-
-@pytest.mark.parametrize(
-    ("script", "args", "expected"),
-    [
-        ("coreos_vs_sdk.py", ["--ns", "2", "--rounds", "1"], "ours/plain"),
-        ("response_vs_ping.py", ["--backend", "coreos", "--rounds", "5", "--sizes", "64"], "ping"),
-    ],
-)
-def test_benchmark_scripts_run_on_coreos(
-    client: Any, script: str, args: list[str], expected: str
-) -> None:
-    benchmarks = Path(__file__).resolve().parents[2] / "benchmarks"
-    done = subprocess.run(
-        [sys.executable, str(benchmarks / script), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert expected in done.stdout
-    assert client.containers.list(all=True, filters={"name": "nfvbench-"}) == []
