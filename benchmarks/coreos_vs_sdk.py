@@ -20,11 +20,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pytest_nfv.backends.coreos import CoreosBackend
-from pytest_nfv.experiments import Lab
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.probes.icmp import EchoProber
-from pytest_nfv.probes.memory import settled_available_mib
+from pytest_nfv.backends.coreos.backend import CoreosBackend
+from pytest_nfv.harness.lab import Lab
+from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.probes.memory import settled_available_mib
+from pytest_nfv.host.identity import RunIdentity
 
 
 def plain_round(

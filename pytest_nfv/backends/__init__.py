@@ -8,17 +8,20 @@ Each built-in lives in its own module, imported only when used, which offers two
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING
 
-from pytest_nfv.backends.base import Backend, CleanupReport, EngineInfo, EngineTargets
-from pytest_nfv.identity import RunIdentity
-
-if TYPE_CHECKING:
-    from pytest_nfv.options import NfvSettings
+from pytest_nfv.backends.base import (
+    Backend,
+    BackendSettings,
+    CleanupReport,
+    EngineInfo,
+    EngineTargets,
+)
+from pytest_nfv.host.identity import RunIdentity
 
 __all__ = [
     "BUILTIN_BACKENDS",
     "Backend",
+    "BackendSettings",
     "CleanupReport",
     "EngineInfo",
     "EngineTargets",
@@ -28,14 +31,14 @@ __all__ = [
 
 _MODULES = {
     "netns": "pytest_nfv.backends.netns",
-    "coreos": "pytest_nfv.backends.coreos",
-    "osv": "pytest_nfv.backends.osv",
-    "clickos": "pytest_nfv.backends.clickos",
+    "coreos": "pytest_nfv.backends.coreos.backend",
+    "osv": "pytest_nfv.backends.osv.backend",
+    "clickos": "pytest_nfv.backends.clickos.backend",
 }
 BUILTIN_BACKENDS = tuple(_MODULES)
 
 
-def make_builtin(name: str, identity: RunIdentity, settings: NfvSettings) -> Backend | None:
+def make_builtin(name: str, identity: RunIdentity, settings: BackendSettings) -> Backend | None:
     """The built-in backend ``name``, not yet opened; None if there is none by that name."""
     if name not in _MODULES:
         return None

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from pytest_nfv.identity import RunIdentity
+from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 
 __all__ = [
     "Backend",
+    "BackendSettings",
     "CleanupReport",
     "EngineInfo",
     "EngineMemory",
@@ -44,6 +46,22 @@ class EngineInfo:
     def describe(self) -> str:
         extra = f" ({'; '.join(self.notes)})" if self.notes else ""
         return f"{self.name} {self.version}{extra}"
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """The options a built-in backend is built with, and nothing else of the session's.
+
+    The plugin resolves them (``NfvSettings.backend_settings``); a backend never sees pytest's
+    configuration, so the backends stay below the plugin and can be built without one
+    (benchmarks, tests).
+    """
+
+    image: str | None = None
+    docker_url: str | None = None
+    libvirt_uri: str | None = None
+    domain_template: Path | None = None
+    boot_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)

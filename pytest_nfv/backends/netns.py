@@ -33,14 +33,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import version as dist_version
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_nfv.backends.base import CleanupReport, EngineInfo, EngineTargets, StartCallback
-from pytest_nfv.capabilities import has_netns_capabilities
+from pytest_nfv.backends.base import (
+    BackendSettings,
+    CleanupReport,
+    EngineInfo,
+    EngineTargets,
+    StartCallback,
+)
 from pytest_nfv.errors import BackendError, BackendUnavailable
-from pytest_nfv.identity import PREFIX, RunIdentity, forget_dead_runs, owner_alive, parse_name
-from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
-from pytest_nfv.namespaces import (
+from pytest_nfv.host.capabilities import has_netns_capabilities
+from pytest_nfv.host.identity import PREFIX, RunIdentity, forget_dead_runs, owner_alive, parse_name
+from pytest_nfv.host.namespaces import (
     inside_new,
     kill_and_wait,
     list_namespaces,
@@ -50,9 +55,7 @@ from pytest_nfv.namespaces import (
     set_sysctl_here,
     write_sysctl,
 )
-
-if TYPE_CHECKING:
-    from pytest_nfv.options import NfvSettings
+from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
 
 __all__ = ["NetnsBackend", "make", "reap"]
 
@@ -512,7 +515,7 @@ def _expect_line(
         )
 
 
-def make(name: str, identity: RunIdentity, settings: NfvSettings) -> NetnsBackend:
+def make(name: str, identity: RunIdentity, settings: BackendSettings) -> NetnsBackend:
     return NetnsBackend(identity)
 
 

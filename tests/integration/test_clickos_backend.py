@@ -17,14 +17,14 @@ import pytest
 from pyroute2 import IPRoute
 
 from pytest_nfv.backends import EngineTargets
-from pytest_nfv.backends.clickos import ClickosBackend, reap
-from pytest_nfv.click.model import Router
-from pytest_nfv.click.render import rendered_and_checked
-from pytest_nfv.experiments import instance_memory_mib
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.namespaces import list_namespaces
-from pytest_nfv.xen.bridge import bridge_name
-from pytest_nfv.xen.host import Probe
+from pytest_nfv.backends.clickos.backend import ClickosBackend, reap
+from pytest_nfv.backends.clickos.click.model import Router
+from pytest_nfv.backends.clickos.click.render import rendered_and_checked
+from pytest_nfv.backends.clickos.xen.bridge import bridge_name
+from pytest_nfv.backends.clickos.xen.host import Probe
+from pytest_nfv.harness.lab import instance_memory_mib
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.namespaces import list_namespaces
 
 libvirt = pytest.importorskip("libvirt")
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import synthetic_runs as sr
 
-from pytest_nfv.cli import main
+from pytest_nfv.cli.main import main
 
 FLAT = {("instantiation", "boot_makespan"): 1.0}
 SLOWER = {("instantiation", "boot_makespan"): 1.25}
@@ -98,7 +98,7 @@ def test_bad_history_is_exit_2_naming_the_file_without_traceback(
     if content is not None:
         current.write_text(content, encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "pytest_nfv.cli", "compare", base, str(current)],
+        [sys.executable, "-m", "pytest_nfv.cli.main", "compare", base, str(current)],
         capture_output=True,
         text=True,
         check=False,

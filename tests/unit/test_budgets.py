@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_nfv.budgets import (
+from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
+from pytest_nfv.harness.budgets import (
     METRICS,
     REQUIREMENTS,
     UNITS,
@@ -21,8 +22,7 @@ from pytest_nfv.budgets import (
     load_budgets,
     to_base,
 )
-from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
-from pytest_nfv.stats import summarize
+from pytest_nfv.harness.stats import summarize
 
 VALID = """\
 # budgets for the netns backend

@@ -18,8 +18,12 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
-from pytest_nfv.click.model import Router
-from pytest_nfv.click.render import instance_config, proxy_config, rendered_and_checked
+from pytest_nfv.backends.clickos.click.model import Router
+from pytest_nfv.backends.clickos.click.render import (
+    instance_config,
+    proxy_config,
+    rendered_and_checked,
+)
 from pytest_nfv.model import Endpoint
 from pytest_nfv.vnf.rewrite import ProxyTable, internet_checksum, mac_bytes, rewrite_frame
 

@@ -13,16 +13,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.resources import fixtures_dir
-from pytest_nfv.xen.domains import (
+from pytest_nfv.backends.clickos.xen.domains import (
     METADATA_NS,
     Domains,
     DomainSpec,
     reap_domains,
     render_domain,
 )
+from pytest_nfv.errors import NfvUsageError
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.resources import fixtures_dir
 
 libvirt = pytest.importorskip("libvirt")
 
@@ -155,7 +155,7 @@ def test_reap_of_an_unreachable_libvirt_is_empty() -> None:
 
 
 def test_the_default_budgets_are_the_papers_clickos_figures() -> None:
-    from pytest_nfv.budgets import load_budgets
+    from pytest_nfv.harness.budgets import load_budgets
     from pytest_nfv.resources import budgets_file
 
     path = budgets_file("clickos")

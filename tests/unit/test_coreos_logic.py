@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from pytest_nfv.backends import EngineTargets
-from pytest_nfv.backends.coreos import CoreosBackend, mac_for, reap
-from pytest_nfv.backends.docker_engine import Stuck, remove_network
-from pytest_nfv.backends.docker_image import ImageRecipe
+from pytest_nfv.backends.coreos.backend import CoreosBackend, mac_for, reap
+from pytest_nfv.backends.coreos.engine import Stuck, remove_network
+from pytest_nfv.backends.coreos.image import ImageRecipe
 from pytest_nfv.backends.netns import mac_for as netns_mac_for
-from pytest_nfv.identity import RunIdentity
+from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.resources import proxy_vnf_dir
 
 pytest.importorskip("docker", reason="the coreos extra (docker SDK) is not installed")

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_nfv import identity
-from pytest_nfv.identity import RunIdentity, owner_alive, parse_name
+from pytest_nfv.host import identity
+from pytest_nfv.host.identity import RunIdentity, owner_alive, parse_name
 
 
 @pytest.fixture(autouse=True)

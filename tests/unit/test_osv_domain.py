@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends import osv
-from pytest_nfv.backends.base import EngineTargets
-from pytest_nfv.backends.osv import OsvBackend, reap
-from pytest_nfv.backends.osv_domain import (
+from pytest_nfv.backends.base import BackendSettings, EngineTargets
+from pytest_nfv.backends.osv import backend as osv
+from pytest_nfv.backends.osv.backend import OsvBackend, reap
+from pytest_nfv.backends.osv.domain import (
     METADATA_NS,
     DomainSpec,
     Tag,
@@ -23,10 +23,8 @@ from pytest_nfv.backends.osv_domain import (
     parse_tag,
 )
 from pytest_nfv.errors import BackendUnavailable, NfvUsageError
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.options import NfvSettings
+from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.resources import fixtures_dir
-from pytest_nfv.stats import StopRule
 
 libvirt = pytest.importorskip("libvirt")
 TEST_URI = "test:///default"
@@ -197,18 +195,8 @@ def test_reap_of_an_unreachable_libvirt_is_empty_and_fast(uri: str) -> None:
     assert time.monotonic() - started < 5
 
 
-def _settings(**overrides: object) -> NfvSettings:
-    base: dict[str, object] = {
-        "backend": "osv",
-        "instances": (1,),
-        "packet_sizes": (64,),
-        "budgets": None,
-        "strict": False,
-        "stop_rule": StopRule(0.05, 3, 5, 2),
-        "boot_timeout_s": 60.0,
-    }
-    base.update(overrides)
-    return NfvSettings(**base)  # type: ignore[arg-type]
+def _settings(**overrides: object) -> BackendSettings:
+    return BackendSettings(**overrides)  # type: ignore[arg-type]
 
 
 def test_engine_before_open_names_the_target_without_connecting() -> None:

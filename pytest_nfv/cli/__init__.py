@@ -1,0 +1,1 @@
+"""The ``pytest-nfv`` command: run the packaged suites, clean up, compare runs, draw reports."""
