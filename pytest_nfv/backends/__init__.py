@@ -1,8 +1,9 @@
 """Built-in backends, by name; plugins add more through ``pytest_nfv_make_backend``.
 
 Each built-in lives in its own module, imported only when used, which offers two functions:
-``make(identity, settings)`` builds the (unopened) backend, and
-``reap(include_live=..., dry_run=..., targets=...)`` removes what dead runs left in its engine.
+``make(name, identity, settings)`` builds the (unopened) backend, and
+``reap(rule, dry_run=..., targets=...)`` removes what the runs ``rule`` takes left in its
+engine. One ``ReapRule`` serves every engine of a cleanup (see ``pytest_nfv.host.reap``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pytest_nfv.backends.base import (
     EngineTargets,
 )
 from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.reap import ReapRule
 
 __all__ = [
     "BUILTIN_BACKENDS",
@@ -49,12 +51,17 @@ def make_builtin(name: str, identity: RunIdentity, settings: BackendSettings) ->
 def reap_all(
     include_live: bool = False, dry_run: bool = False, targets: EngineTargets | None = None
 ) -> CleanupReport:
-    """Remove (or with ``dry_run`` list) what dead runs of every built-in backend left behind."""
+    """Remove (or with ``dry_run`` list) what dead runs of every built-in backend left behind.
+
+    One rule judges every engine, and the registry files of dead runs are forgotten only once
+    all of them were reaped.
+    """
+    rule = ReapRule(include_live=include_live)
     report = CleanupReport()
     for module in dict.fromkeys(_MODULES.values()):
         report.merge(
-            import_module(module).reap(
-                include_live=include_live, dry_run=dry_run, targets=targets or EngineTargets()
-            )
+            import_module(module).reap(rule, dry_run=dry_run, targets=targets or EngineTargets())
         )
+    if not dry_run:
+        rule.forget_dead()
     return report

@@ -14,11 +14,12 @@ backend, however it runs its instances, presents them on a network reachable fro
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.reap import CleanupReport
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 
 __all__ = [
@@ -74,26 +75,6 @@ class EngineTargets:
 
     docker_url: str | None = None
     libvirt_uri: str | None = None
-
-
-@dataclass
-class CleanupReport:
-    """What a reap removed, what it left because its owner still runs, and what failed.
-
-    ``stuck`` holds what nothing of ours uses any more but the engine refuses to remove for a
-    known fault of its own; each entry says which and how it goes away.
-    """
-
-    removed: list[str] = field(default_factory=list)
-    left_live: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    stuck: list[str] = field(default_factory=list)
-
-    def merge(self, other: CleanupReport) -> None:
-        self.removed += other.removed
-        self.left_live += other.left_live
-        self.errors += other.errors
-        self.stuck += other.stuck
 
 
 @runtime_checkable

@@ -44,7 +44,7 @@ from pytest_nfv.backends.base import (
 )
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.capabilities import has_netns_capabilities
-from pytest_nfv.host.identity import PREFIX, RunIdentity, forget_dead_runs, owner_alive, parse_name
+from pytest_nfv.host.identity import PREFIX, RunIdentity
 from pytest_nfv.host.namespaces import (
     inside_new,
     kill_and_wait,
@@ -55,6 +55,7 @@ from pytest_nfv.host.namespaces import (
     set_sysctl_here,
     write_sysctl,
 )
+from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
 
 __all__ = ["NetnsBackend", "make", "reap"]
@@ -119,7 +120,6 @@ class NetnsBackend:
 
     def open(self) -> None:
         self._check_host()
-        forget_dead_runs()
         self.identity.register(self.name)
         name = self.identity.name("sw")
         try:
@@ -185,7 +185,7 @@ class NetnsBackend:
             remove_namespace(self._switch)
             self._switch = None
         self._testbed = None
-        report = reap(only_run=self.identity.run_id)
+        report = reap(ReapRule.own_run(self.identity.run_id))
         errors += report.errors
         self.identity.unregister()
         if errors:
@@ -520,33 +520,17 @@ def make(name: str, identity: RunIdentity, settings: BackendSettings) -> NetnsBa
 
 
 def reap(
-    *,
-    only_run: str | None = None,
-    include_live: bool = False,
-    dry_run: bool = False,
-    targets: EngineTargets | None = None,
+    rule: ReapRule, *, dry_run: bool = False, targets: EngineTargets | None = None
 ) -> CleanupReport:
-    """Remove the netns resources of runs whose owner is gone.
+    """Remove the namespaces (and their processes) of the runs ``rule`` takes.
 
     Args:
-        only_run: restrict to one run id (a backend's own ``close`` uses this as a sweep).
-        include_live: also remove runs whose owner still runs (``cleanup --force``).
+        rule: which runs go (see ``pytest_nfv.host.reap``).
         dry_run: only report what would be removed (``cleanup --dry-run``).
         targets: unused; namespaces are always local.
     """
     report = CleanupReport()
-    doomed: list[str] = []
-    for name in list_namespaces(PREFIX):
-        parsed = parse_name(name)
-        if parsed is None:
-            continue
-        run_id, pid, _role = parsed
-        if only_run is not None and run_id != only_run:
-            continue
-        if only_run is None and not include_live and owner_alive(run_id, pid):
-            report.left_live.append(name)
-            continue
-        doomed.append(name)
+    doomed = [name for name in list_namespaces(PREFIX) if rule.takes_name(name, name, report)]
     members = pids_by_namespace(doomed)
     for name in doomed:
         if dry_run:
@@ -558,6 +542,4 @@ def reap(
             report.removed.append(f"netns {name}")
         except BackendError as exc:
             report.errors.append(str(exc))
-    if only_run is None and not dry_run:
-        forget_dead_runs()
     return report

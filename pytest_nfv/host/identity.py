@@ -11,12 +11,23 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
-__all__ = ["PREFIX", "REGISTRY_DIR", "RunIdentity", "owner_alive", "parse_name"]
+__all__ = [
+    "PREFIX",
+    "REGISTRY_DIR",
+    "Registration",
+    "RunIdentity",
+    "forget_run",
+    "owner_alive",
+    "parse_name",
+    "read_registry",
+]
 
 PREFIX = "nfv-"
 REGISTRY_DIR = Path(os.environ.get("PYTEST_NFV_RUN_DIR", "/run/pytest-nfv"))
@@ -62,7 +73,7 @@ class RunIdentity:
         return path
 
     def unregister(self) -> None:
-        (REGISTRY_DIR / f"{self.run_id}.json").unlink(missing_ok=True)
+        forget_run(self.run_id)
 
 
 def parse_name(name: str) -> tuple[str, int, str] | None:
@@ -73,13 +84,39 @@ def parse_name(name: str) -> tuple[str, int, str] | None:
     return match["run"], int(match["pid"]), match["role"]
 
 
-def owner_alive(run_id: str, owner_pid: int) -> bool:
+class Registration(NamedTuple):
+    """A run's registry entry: who owns it, and when that process started."""
+
+    owner_pid: int
+    owner_started: float
+
+
+def read_registry() -> dict[str, Registration]:
+    """Every registered run, by run id (unreadable files are skipped)."""
+    found: dict[str, Registration] = {}
+    if not REGISTRY_DIR.is_dir():
+        return found
+    for path in REGISTRY_DIR.glob("*.json"):
+        try:
+            data = json.loads(path.read_text())
+            found[path.stem] = Registration(int(data["owner_pid"]), float(data["owner_started"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def owner_alive(
+    run_id: str, owner_pid: int, registry: Mapping[str, Registration] | None = None
+) -> bool:
     """Whether the run that made a resource is still running.
 
     The pid alone could have been recycled; the registry's start time settles it. Without a
-    registry file the pid is all we have, and a live pid is taken as a live owner (erring on
-    the side of not deleting).
+    registry entry the pid is all we have, and a live pid is taken as a live owner (erring on
+    the side of not deleting). ``registry`` is a snapshot from ``read_registry``; without one,
+    this run's file is read now.
     """
+    if owner_pid <= 0:
+        return False
     try:
         proc = psutil.Process(owner_pid)
         started = proc.create_time()
@@ -87,25 +124,14 @@ def owner_alive(run_id: str, owner_pid: int) -> bool:
         return False
     except psutil.AccessDenied:
         return True
-    path = REGISTRY_DIR / f"{run_id}.json"
-    try:
-        recorded = float(json.loads(path.read_text())["owner_started"])
-    except (OSError, ValueError, KeyError, TypeError):
+    if registry is None:
+        registry = {k: v for k, v in read_registry().items() if k == run_id}
+    recorded = registry.get(run_id)
+    if recorded is None:
         return True
-    return bool(abs(recorded - float(started)) < 0.5)
+    return bool(abs(recorded.owner_started - float(started)) < 0.5)
 
 
-def forget_dead_runs() -> list[str]:
-    """Remove registry files whose owner is gone; returns their run ids."""
-    gone: list[str] = []
-    if not REGISTRY_DIR.is_dir():
-        return gone
-    for path in REGISTRY_DIR.glob("*.json"):
-        try:
-            pid = int(json.loads(path.read_text())["owner_pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if not owner_alive(path.stem, pid):
-            path.unlink(missing_ok=True)
-            gone.append(path.stem)
-    return gone
+def forget_run(run_id: str) -> None:
+    """Remove one run's registry file (the reap rule does this once its resources are gone)."""
+    (REGISTRY_DIR / f"{run_id}.json").unlink(missing_ok=True)

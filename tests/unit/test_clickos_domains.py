@@ -22,6 +22,7 @@ from pytest_nfv.backends.clickos.xen.domains import (
 )
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.resources import fixtures_dir
 
 libvirt = pytest.importorskip("libvirt")
@@ -132,24 +133,24 @@ def test_reap_takes_dead_runs_only_and_only_clickos_domains(domains: Domains) ->
     domains.create(other)
     names = lambda: {d.name() for d in domains.conn.listAllDomains()}  # noqa: E731
 
-    listed = reap_domains(URI, include_live=False, dry_run=True)
+    listed = reap_domains(URI, ReapRule(), dry_run=True)
     assert listed.removed == [f"domain {dead.name('i0')} ({URI})"]
     assert f"domain {live.name('i0')}" in listed.left_live
     assert dead.name("i0") in names()
 
-    reaped = reap_domains(URI, include_live=False, dry_run=False)
+    reaped = reap_domains(URI, ReapRule(), dry_run=False)
     assert reaped.removed == [f"domain {dead.name('i0')} ({URI})"]
     assert reaped.errors == []
     assert dead.name("i0") not in names()
     assert {live.name("i0"), foreign, dead.name("i2"), "test"} <= names()
 
-    forced = reap_domains(URI, include_live=True, dry_run=False, only_run=live.run_id)
+    forced = reap_domains(URI, ReapRule.own_run(live.run_id), dry_run=False)
     assert forced.removed == [f"domain {live.name('i0')} ({URI})"]
 
 
 def test_reap_of_an_unreachable_libvirt_is_empty() -> None:
     report = reap_domains(
-        "xen+unix:///nonexistent?socket=/nonexistent", include_live=True, dry_run=False
+        "xen+unix:///nonexistent?socket=/nonexistent", ReapRule(include_live=True), dry_run=False
     )
     assert (report.removed, report.left_live, report.errors) == ([], [], [])
 

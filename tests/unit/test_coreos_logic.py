@@ -18,6 +18,7 @@ from pytest_nfv.backends.coreos.engine import Stuck, remove_network
 from pytest_nfv.backends.coreos.image import ImageRecipe
 from pytest_nfv.backends.netns import mac_for as netns_mac_for
 from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.resources import proxy_vnf_dir
 
 pytest.importorskip("docker", reason="the coreos extra (docker SDK) is not installed")
@@ -65,7 +66,7 @@ def test_macs_are_derived_from_addresses_and_differ_from_netns() -> None:
 
 def test_reaping_an_engine_that_is_not_there_is_empty_and_quick(tmp_path: Path) -> None:
     started = time.monotonic()
-    report = reap(targets=EngineTargets(f"unix://{tmp_path}/absent.sock"))
+    report = reap(ReapRule(), targets=EngineTargets(f"unix://{tmp_path}/absent.sock"))
     assert (report.removed, report.left_live, report.errors) == ([], [], [])
     assert time.monotonic() - started < 5
 

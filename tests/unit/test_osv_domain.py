@@ -24,6 +24,7 @@ from pytest_nfv.backends.osv.domain import (
 )
 from pytest_nfv.errors import BackendUnavailable, NfvUsageError
 from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.resources import fixtures_dir
 
 libvirt = pytest.importorskip("libvirt")
@@ -159,13 +160,13 @@ def test_reap_takes_only_dead_runs_domains_with_our_metadata(
 
     (tmp_path / f"nfv-dead01-p{dead}-i0.log").write_text("console")
     (tmp_path / f"{live.name('i0')}.log").write_text("console")
-    dry = reap(dry_run=True, targets=targets)
+    dry = reap(ReapRule(), dry_run=True, targets=targets)
     assert f"domain nfv-dead01-p{dead}-i0" in dry.removed
     names = {d.name() for d in conn.listAllDomains()}  # type: ignore[attr-defined]
     assert f"nfv-dead01-p{dead}-i0" in names
 
     assert (tmp_path / f"nfv-dead01-p{dead}-i0.log").exists()
-    done = reap(targets=targets)
+    done = reap(ReapRule(), targets=targets)
     assert done.removed == [
         f"domain nfv-dead01-p{dead}-i0",
         f"file {tmp_path / f'nfv-dead01-p{dead}-i0.log'}",
@@ -177,7 +178,7 @@ def test_reap_takes_only_dead_runs_domains_with_our_metadata(
     assert f"nfv-dead01-p{dead}-i0" not in names
     assert {live.name("i0"), f"nfv-f0f0f0-p{dead}-i0", f"nfv-aaaaaa-p{dead}-i1"} <= names
 
-    forced = reap(include_live=True, targets=targets)
+    forced = reap(ReapRule(include_live=True), targets=targets)
     assert forced.removed == [
         f"domain {live.name('i0')}",
         f"file {tmp_path / (live.name('i0') + '.log')}",
@@ -189,7 +190,7 @@ def test_reap_takes_only_dead_runs_domains_with_our_metadata(
 )
 def test_reap_of_an_unreachable_libvirt_is_empty_and_fast(uri: str) -> None:
     started = time.monotonic()
-    report = reap(targets=EngineTargets(None, uri))
+    report = reap(ReapRule(), targets=EngineTargets(None, uri))
     assert not report.removed
     assert not report.errors
     assert time.monotonic() - started < 5

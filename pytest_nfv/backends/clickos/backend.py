@@ -57,6 +57,7 @@ from pytest_nfv.backends.netns import ETH0_INDEX, NUD_PERMANENT, NetnsBackend
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import namespace_path
+from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.resources import fixtures_dir
 
@@ -144,7 +145,7 @@ class ClickosBackend(NetnsBackend):
         self._proxy = None
         if self._domains is not None:
             report = reap_domains(
-                self._uri, include_live=True, dry_run=False, only_run=self.identity.run_id
+                self._uri, ReapRule.own_run(self.identity.run_id), dry_run=False
             )
             errors += report.errors
             self._domains.close()
@@ -307,13 +308,10 @@ def make(name: str, identity: RunIdentity, settings: BackendSettings) -> Clickos
     )
 
 
-def reap(*, include_live: bool, dry_run: bool, targets: EngineTargets) -> CleanupReport:
-    """Domains of dead runs (tagged clickos, at the target URI), then their dom0 bridges.
-
-    The switch and host namespaces are the netns backend's and its reap takes them.
+def reap(rule: ReapRule, *, dry_run: bool = False, targets: EngineTargets) -> CleanupReport:
+    """Domains of the runs ``rule`` takes (tagged clickos, at the target URI), then their
+    dom0 bridges. The switch and host namespaces are the netns backend's and its reap takes them.
     """
-    report = reap_domains(
-        targets.libvirt_uri or DEFAULT_URI, include_live=include_live, dry_run=dry_run
-    )
-    report.merge(reap_bridges(include_live=include_live, dry_run=dry_run))
+    report = reap_domains(targets.libvirt_uri or DEFAULT_URI, rule, dry_run=dry_run)
+    report.merge(reap_bridges(rule, dry_run=dry_run))
     return report

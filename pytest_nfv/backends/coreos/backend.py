@@ -53,8 +53,9 @@ from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER, ensure
 from pytest_nfv.backends.netns import _expect_line
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.harness.probes.memory import MIB
-from pytest_nfv.host.identity import RunIdentity, forget_dead_runs
+from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import entered, kill_and_wait, spawn_in
+from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
 
 __all__ = ["LABEL_PID", "LABEL_ROLE", "LABEL_RUN", "CoreosBackend", "make", "reap"]
@@ -140,7 +141,6 @@ class CoreosBackend:
         try:
             self._version = str(self._client.version().get("Version", "unknown"))
             self._image = self._image_option or ensure(self._client)
-            forget_dead_runs()
             self.identity.register(self.name)
             self._create_network()
             self._probe = self._run(
@@ -227,7 +227,7 @@ class CoreosBackend:
         self._probe = self._proxy = None
         self._testbed = None
         if self._client is not None:
-            report = reap(only_run=self.identity.run_id, targets=EngineTargets(self._url))
+            report = reap(ReapRule.own_run(self.identity.run_id), targets=EngineTargets(self._url))
             errors += report.errors
             self._client.close()
             self._client = self._api = None

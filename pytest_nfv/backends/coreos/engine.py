@@ -17,8 +17,8 @@ from typing import Any
 from pytest_nfv.backends.base import CleanupReport, EngineTargets
 from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER
 from pytest_nfv.errors import BackendError, BackendUnavailable
-from pytest_nfv.host.identity import owner_alive
 from pytest_nfv.host.namespaces import kill_and_wait
+from pytest_nfv.host.reap import ReapRule
 
 __all__ = [
     "LABEL_PID",
@@ -140,26 +140,21 @@ def _strays(inodes: set[tuple[int, int]]) -> list[int]:
 
 
 def reap(
-    *,
-    only_run: str | None = None,
-    include_live: bool = False,
-    dry_run: bool = False,
-    targets: EngineTargets | None = None,
+    rule: ReapRule, *, dry_run: bool = False, targets: EngineTargets | None = None
 ) -> CleanupReport:
-    """Remove the containers and networks of runs whose owner is gone.
+    """Remove the containers and networks of the runs ``rule`` takes.
 
-    Only what carries the plugin's owner label is looked at, and of that only runs whose
-    owner is dead (or all runs with ``include_live``; one run with ``only_run``). Host
-    processes a run placed in its containers' namespaces go first. An engine that does not
-    answer within a few seconds reaps as empty.
+    Only what carries the plugin's owner label is looked at. Host processes a run placed in
+    its containers' namespaces go first. An engine that does not answer within a few seconds
+    reaps as empty.
     """
     report = CleanupReport()
     with _reap_client((targets or EngineTargets()).docker_url) as client:
         if client is None:
             return report
         selector = {"label": [f"{LABEL_OWNER}={OWNER}", LABEL_RUN]}
-        if only_run is not None:
-            selector["label"].append(f"{LABEL_RUN}={only_run}")
+        if rule.only_run is not None:
+            selector["label"].append(f"{LABEL_RUN}={rule.only_run}")
         try:
             containers = client.api.containers(all=True, filters=selector)
             networks = client.api.networks(filters=selector)
@@ -169,12 +164,7 @@ def reap(
 
         def doomed(labels: dict[str, str], what: str) -> bool:
             run, pid = labels.get(LABEL_RUN, ""), labels.get(LABEL_PID, "")
-            if only_run is not None or include_live:
-                return True
-            if pid.isdigit() and owner_alive(run, int(pid)):
-                report.left_live.append(what)
-                return False
-            return True
+            return rule.takes(run, int(pid) if pid.isdigit() else 0, what, report)
 
         victims = [c for c in containers if doomed(c["Labels"], f"container {c['Names'][0][1:]}")]
         nets = [n for n in networks if doomed(n["Labels"], f"network {n['Name']}")]

@@ -74,8 +74,9 @@ from pytest_nfv.backends.osv.domain import (
 from pytest_nfv.backends.osv.guest import Guest, ensure_guest
 from pytest_nfv.backends.osv.kvm import UP_MARKER, KvmVerdict, decide, probe_boot
 from pytest_nfv.errors import BackendError, BackendUnavailable, NfvUsageError
-from pytest_nfv.host.identity import REGISTRY_DIR, RunIdentity, owner_alive, parse_name
+from pytest_nfv.host.identity import REGISTRY_DIR, RunIdentity, parse_name
 from pytest_nfv.host.namespaces import entered, namespace_path
+from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.resources import fixtures_dir
 
@@ -209,7 +210,9 @@ class OsvBackend(NetnsBackend):
         except BackendError as exc:
             errors.append(str(exc))
         if self._conn is not None:
-            report = reap(only_run=self.identity.run_id, targets=EngineTargets(None, self._uri))
+            report = reap(
+                ReapRule.own_run(self.identity.run_id), targets=EngineTargets(None, self._uri)
+            )
             errors += report.errors
             with contextlib.suppress(Exception):
                 self._conn.close()
@@ -495,13 +498,9 @@ def make(name: str, identity: RunIdentity, settings: BackendSettings) -> OsvBack
 
 
 def reap(
-    *,
-    only_run: str | None = None,
-    include_live: bool = False,
-    dry_run: bool = False,
-    targets: EngineTargets | None = None,
+    rule: ReapRule, *, dry_run: bool = False, targets: EngineTargets | None = None
 ) -> CleanupReport:
-    """Destroy the transient domains (and remove the console logs) of runs whose owner is gone.
+    """Destroy the transient domains (and remove the console logs) of the runs ``rule`` takes.
 
     A domain is ours only if its name is one of our names and its pytest-nfv metadata names
     the same run. A missing libvirt-python, a remote URI or a libvirtd that does not answer
@@ -511,14 +510,7 @@ def reap(
     uri = (targets.libvirt_uri if targets else None) or DEFAULT_URI
 
     def doomed(name: str, label: str) -> bool:
-        """Whether the resource called ``name`` goes (a live owner's is listed as left)."""
-        parsed = parse_name(name)
-        if parsed is None or (only_run is not None and parsed[0] != only_run):
-            return False
-        if only_run is None and not include_live and owner_alive(parsed[0], parsed[1]):
-            report.left_live.append(label)
-            return False
-        return True
+        return rule.takes_name(name, label, report)
 
     if _is_local(uri):
         _reap_domains(uri, doomed, dry_run, report)

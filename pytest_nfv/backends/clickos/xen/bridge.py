@@ -17,7 +17,8 @@ from typing import Any
 
 from pytest_nfv.backends.base import CleanupReport
 from pytest_nfv.errors import BackendError
-from pytest_nfv.host.identity import RunIdentity, owner_alive, parse_name
+from pytest_nfv.host.identity import RunIdentity, parse_name
+from pytest_nfv.host.reap import ReapRule
 
 __all__ = ["bridge_name", "create_bridge", "reap_bridges", "remove_bridge"]
 
@@ -90,20 +91,15 @@ def _ours(ipr: Any) -> list[tuple[str, str, int]]:
     return found
 
 
-def reap_bridges(
-    *, include_live: bool, dry_run: bool, only_run: str | None = None
-) -> CleanupReport:
-    """Remove the dom0 bridges of dead runs (found by their alias)."""
+def reap_bridges(rule: ReapRule, *, dry_run: bool) -> CleanupReport:
+    """Remove the dom0 bridges (found by their alias) of the runs ``rule`` takes."""
     from pyroute2 import IPRoute
 
     report = CleanupReport()
     with IPRoute() as ipr:
         candidates = _ours(ipr)
     for name, run_id, pid in candidates:
-        if only_run is not None and run_id != only_run:
-            continue
-        if only_run is None and not include_live and owner_alive(run_id, pid):
-            report.left_live.append(f"bridge {name}")
+        if not rule.takes(run_id, pid, f"bridge {name}", report):
             continue
         if not dry_run:
             remove_bridge(name)

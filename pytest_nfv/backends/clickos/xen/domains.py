@@ -19,7 +19,8 @@ from xml.sax.saxutils import escape
 
 from pytest_nfv.backends.base import CleanupReport
 from pytest_nfv.errors import BackendError, BackendUnavailable, NfvUsageError
-from pytest_nfv.host.identity import RunIdentity, owner_alive, parse_name
+from pytest_nfv.host.identity import RunIdentity, parse_name
+from pytest_nfv.host.reap import ReapRule
 
 __all__ = ["METADATA_NS", "DomainSpec", "Domains", "reap_domains", "render_domain"]
 
@@ -183,10 +184,11 @@ class Domains:
         return found
 
 
-def reap_domains(
-    uri: str, *, include_live: bool, dry_run: bool, only_run: str | None = None
-) -> CleanupReport:
-    """Destroy the clickos domains of dead runs at ``uri``; an unreachable libvirt is empty."""
+def reap_domains(uri: str, rule: ReapRule, *, dry_run: bool) -> CleanupReport:
+    """Destroy the clickos domains of the runs ``rule`` takes at ``uri``.
+
+    An unreachable libvirt reaps as empty.
+    """
     report = CleanupReport()
     try:
         domains = Domains(uri).open()
@@ -194,10 +196,7 @@ def reap_domains(
         return report
     try:
         for name, run_id, pid in domains.tagged():
-            if only_run is not None and run_id != only_run:
-                continue
-            if only_run is None and not include_live and owner_alive(run_id, pid):
-                report.left_live.append(f"domain {name}")
+            if not rule.takes(run_id, pid, f"domain {name}", report):
                 continue
             if dry_run:
                 report.removed.append(f"domain {name} ({uri})")
