@@ -99,6 +99,24 @@ class RoundTrip:
         while self._tx_stamp() is not None:
             pass
 
+    def _reply_within(self, timeout_s: float) -> tuple[int, int | None, str] | None:
+        """The next datagram within ``timeout_s``: its sequence number, kernel receive stamp
+        and sender; None if none came (or only a transmit stamp woke the socket up).
+
+        A datagram too short to carry a sequence number gets -1, which matches no request.
+        """
+        readable, _, _ = select.select([self._sock], [], [], max(0.0, timeout_s))
+        if not readable:
+            return None
+        try:
+            length, ancillary, _flags, peer = self._sock.recvmsg_into(
+                [self._buffer], socket.CMSG_SPACE(_TIMESTAMPS.size)
+            )
+        except BlockingIOError:
+            return None
+        seq = _SEQ.unpack_from(self._buffer)[0] if length >= _SEQ.size else -1
+        return seq, self._stamp(ancillary), peer[0]
+
     def once(
         self,
         target: ipaddress.IPv4Address,
@@ -129,22 +147,15 @@ class RoundTrip:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            readable, _, _ = select.select([self._sock], [], [], remaining)
-            if not readable:
-                continue
-            try:
-                length, ancillary, _flags, peer = self._sock.recvmsg_into(
-                    [self._buffer], socket.CMSG_SPACE(_TIMESTAMPS.size)
-                )
-            except BlockingIOError:
+            reply = self._reply_within(remaining)
+            if reply is None:
                 if tx is None:
                     tx = self._tx_stamp()
                 continue
-            if peer[0] != expected or length < _SEQ.size:
+            seq, rx_stamp, peer = reply
+            if peer != expected or seq != self._seq:
                 continue
-            if _SEQ.unpack_from(self._buffer)[0] != self._seq:
-                continue
-            rx = self._stamp(ancillary) or time.time_ns()
+            rx = rx_stamp or time.time_ns()
             if tx is None:
                 tx = self._tx_stamp()
             clock: Literal["kernel", "user"] = "kernel" if tx is not None else "user"
@@ -201,19 +212,10 @@ class RoundTrip:
             self._drain_errqueue()
             wait_until = time.monotonic() + interval_s
             while (remaining := wait_until - time.monotonic()) > 0:
-                readable, _, _ = select.select([self._sock], [], [], remaining)
-                if not readable:
-                    break
-                try:
-                    length, ancillary, _flags, peer = self._sock.recvmsg_into(
-                        [self._buffer], socket.CMSG_SPACE(_TIMESTAMPS.size)
-                    )
-                except BlockingIOError:
+                reply = self._reply_within(remaining)
+                if reply is None:
                     continue
-                if (
-                    peer[0] == expected
-                    and length >= _SEQ.size
-                    and _SEQ.unpack_from(self._buffer)[0] >= first
-                ):
-                    return self._stamp(ancillary) or time.time_ns()
+                seq, rx_stamp, peer = reply
+                if peer == expected and seq >= first:
+                    return rx_stamp or time.time_ns()
         raise ProbeError(f"no reply from {expected} via {target}:{port} within {timeout_s:g} s")
