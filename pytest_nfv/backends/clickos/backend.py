@@ -144,9 +144,7 @@ class ClickosBackend(NetnsBackend):
         self._instances.clear()
         self._proxy = None
         if self._domains is not None:
-            report = reap_domains(
-                self._uri, ReapRule.own_run(self.identity.run_id), dry_run=False
-            )
+            report = reap_domains(self._uri, ReapRule.own_run(self.identity.run_id), dry_run=False)
             errors += report.errors
             self._domains.close()
             self._domains = None
