@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pytest_nfv.analysis.gate import display_unit
 from pytest_nfv.analysis.history import Record, Run
 from pytest_nfv.analysis.report import backends_of, newest_records
-from pytest_nfv.harness.budgets import REQUIREMENTS, format_value
+from pytest_nfv.model import REQUIREMENTS
+from pytest_nfv.units import display_unit, format_value
 
 __all__ = ["FIGURES", "Figure", "Verdict", "render_scorecard", "score"]
 

@@ -15,9 +15,10 @@ import pytest
 from pytest_nfv.backends import BUILTIN_BACKENDS, make_builtin
 from pytest_nfv.backends.base import Backend
 from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.harness.budgets import REQUIREMENTS, BudgetBook, load_budgets
+from pytest_nfv.harness.budgets import BudgetBook, load_budgets
 from pytest_nfv.host.capabilities import host_facts
 from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.model import REQUIREMENTS
 from pytest_nfv.plugin import hookspecs
 from pytest_nfv.plugin.options import NfvSettings, add_options, settings_from_config
 from pytest_nfv.resources import budgets_file
