@@ -21,10 +21,9 @@ from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
 from pytest_nfv.model import Instance
-from pytest_nfv.plugin.gate import recorded_key
-from pytest_nfv.plugin.hooks import NfvState, nfv_state_key
 from pytest_nfv.plugin.options import NfvSettings
 from pytest_nfv.plugin.recorder import record_summary, summary_info
+from pytest_nfv.plugin.state import NfvState, nfv_state_key, recorded_key
 from pytest_nfv.units import base_unit
 
 __all__ = [
