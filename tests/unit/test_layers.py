@@ -33,6 +33,8 @@ PACKAGE = "pytest_nfv"
 ROOT = Path(pytest_nfv.__file__).parent
 FACADE = PACKAGE
 LEAF = frozenset({"errors", "model", "units", "resources"})
+#: what a wheel carries inside the package as data (see ``resources``): users' code, not ours.
+SHIPPED_DATA = frozenset({"suites", "fixtures", "proxy_vnf"})
 
 #: layer -> the layers it may import besides itself.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -55,7 +57,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES: dict[str, Path] = {_module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
+MODULES: dict[str, Path] = {
+    _module_name(p): p
+    for p in sorted(ROOT.rglob("*.py"))
+    if p.relative_to(ROOT).parts[0] not in SHIPPED_DATA
+}
 
 
 def layer_of(module: str) -> str:
