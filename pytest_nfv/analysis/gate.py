@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from pytest_nfv.analysis.gate_config import GateConfig
 from pytest_nfv.analysis.history import Record, RecordKey, Run
 from pytest_nfv.errors import HistoryError
-from pytest_nfv.harness.budgets import format_value
+from pytest_nfv.units import display_unit, format_value
 
 __all__ = [
     "Comparison",
@@ -264,13 +264,6 @@ def compare_runs(
         host_differences=tuple(differences),
         history=len(history),
     )
-
-
-def display_unit(unit: str, value: float) -> str:
-    """A readable unit for a value in a record's base unit: us or ms for seconds."""
-    if unit == "s":
-        return "us" if abs(value) < 1e-3 else ("ms" if abs(value) < 1.0 else "s")
-    return unit
 
 
 def _cells(c: Comparison) -> list[str]:

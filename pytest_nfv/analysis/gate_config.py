@@ -35,7 +35,7 @@ from types import MappingProxyType
 
 from pytest_nfv.analysis.history import RecordKey
 from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.harness.budgets import UNITS, to_base
+from pytest_nfv.units import UNITS, dimension_of, to_base
 
 __all__ = ["DEFAULT_FLOORS", "Floor", "GateConfig", "load_gate_config", "parse_floor"]
 
@@ -64,13 +64,6 @@ DEFAULT_FLOORS: Mapping[str, Floor] = MappingProxyType(
         "*": Floor(0.05, 0.0),
     }
 )
-
-
-def dimension_of(unit: str) -> str | None:
-    for dimension, units in UNITS.items():
-        if unit in units:
-            return dimension
-    return None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from pytest_nfv.analysis.history import Record, Run
+from pytest_nfv.analysis.selection import backends_of, newest_records, oldest_first
 from pytest_nfv.errors import NfvUsageError
 
 __all__ = [
@@ -25,9 +26,7 @@ __all__ = [
     "FigureInfo",
     "Panel",
     "Series",
-    "backends_of",
     "load_pyplot",
-    "newest_records",
     "write_figures",
 ]
 
@@ -113,33 +112,6 @@ def load_pyplot() -> ModuleType:
     return plt
 
 
-def _stamp(run: Run) -> str:
-    return run.datetime or ""
-
-
-def backends_of(runs: Sequence[Run]) -> list[str]:
-    return sorted({backend for run in runs for backend in run.backends})
-
-
-def newest_records(
-    runs: Sequence[Run], backend: str, requirement: str, metric: str
-) -> tuple[Run, list[Record]] | None:
-    """The records of one backend's metric from the newest run (by its timestamp) that has any.
-
-    Per metric, not per run: a run whose monitoring tests failed before recording must not
-    blank the response-time figure when an earlier run measured it.
-    """
-    for run in sorted(runs, key=_stamp, reverse=True):
-        found = [
-            record
-            for key, record in sorted(run.records.items())
-            if (key.backend, key.requirement, key.metric) == (backend, requirement, metric)
-        ]
-        if found:
-            return run, found
-    return None
-
-
 def _point(record: Record, scale: float) -> tuple[float, float]:
     half = record.ci_half_width if record.ci_half_width is not None else 0.0
     return record.mean * scale, half * scale
@@ -167,7 +139,7 @@ def panel_series(panel: Panel, runs: Sequence[Run]) -> list[Series]:
 
 def trend_series(runs: Sequence[Run], requirement: str, metric: str) -> list[Series]:
     """One line per backend and N/size: the metric's mean in each run, in run order."""
-    ordered = sorted(runs, key=_stamp)
+    ordered = oldest_first(runs)
     lines: dict[str, list[tuple[float, float, float]]] = {}
     order: dict[str, tuple[str, int, int]] = {}
     for index, run in enumerate(ordered):
@@ -272,7 +244,7 @@ def write_figures(
         written.append(_save(plt, fig, out / f"{panel.name}.png", panel.title, series))
     requirement, metric = trend
     series = trend_series(runs, requirement, metric)
-    ordered = sorted(runs, key=_stamp)
+    ordered = oldest_first(runs)
     title = f"{requirement}/{metric} across {len(ordered)} saved run(s)"
     unit = next((s for s in ("ms", "MiB") if _trend_unit(runs, requirement, metric) == s), "")
     fig = _draw(plt, series, title, "saved run", f"{metric} ({unit})", False, "backend, N/size")

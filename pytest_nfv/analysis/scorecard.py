@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pytest_nfv.analysis.gate import display_unit
 from pytest_nfv.analysis.history import Record, Run
-from pytest_nfv.analysis.report import backends_of, newest_records
-from pytest_nfv.harness.budgets import REQUIREMENTS, format_value
+from pytest_nfv.analysis.selection import backends_of, newest_first, newest_records, oldest_first
+from pytest_nfv.model import REQUIREMENTS
+from pytest_nfv.units import display_unit, format_value
 
 __all__ = ["FIGURES", "Figure", "Verdict", "render_scorecard", "score"]
 
@@ -93,7 +93,7 @@ def _candidates(runs: Sequence[Run], backend: str, figure: Figure) -> list[Recor
 
 def _budget_status(runs: Sequence[Run], backend: str, requirement: str) -> tuple[int, int]:
     """(within, judged) over the newest run of ``backend`` that has ``requirement``."""
-    for run in sorted(runs, key=lambda r: r.datetime or "", reverse=True):
+    for run in newest_first(runs):
         verdicts = [
             r.within_budget
             for k, r in run.records.items()
@@ -191,7 +191,7 @@ def render_scorecard(runs: Sequence[Run]) -> str:
     """The scorecard as Markdown: a summary table, then one table per requirement."""
     backends = backends_of(runs)
     verdicts = [score(runs, requirement) for requirement in REQUIREMENTS]
-    ordered = sorted(runs, key=lambda r: r.datetime or "")
+    ordered = oldest_first(runs)
     lines = [
         "# NFV management requirements: which backend fits",
         "",

@@ -16,46 +16,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pytest_nfv.cli.history import add_commands as add_history_commands
+from pytest_nfv.cli import EXIT_ERROR, EXIT_OK, cleanup, compare, report
+from pytest_nfv.errors import NfvError
 
 __all__ = ["main"]
-
-
-def _cleanup(args: argparse.Namespace) -> int:
-    from pytest_nfv.backends import EngineTargets, reap_all
-    from pytest_nfv.host.capabilities import has_netns_capabilities
-
-    if not args.dry_run and not has_netns_capabilities():
-        print(
-            "pytest-nfv cleanup: needs CAP_SYS_ADMIN and CAP_NET_ADMIN (run as root); "
-            "--dry-run lists what would be removed",
-            file=sys.stderr,
-        )
-        return 2
-    report = reap_all(
-        include_live=args.force,
-        dry_run=args.dry_run,
-        targets=EngineTargets(args.docker_url, args.libvirt_uri),
-    )
-    verb = "would remove" if args.dry_run else "removed"
-    for name in report.removed:
-        print(f"{verb} {name}")
-    for name in report.left_live:
-        print(f"left {name}: its run is still going (use --force to remove it anyway)")
-    for name in report.stuck:
-        print(f"left {name}")
-    for error in report.errors:
-        print(f"error: {error}", file=sys.stderr)
-    if not (report.removed or report.left_live or report.errors or report.stuck):
-        print("nothing to clean up")
-    return 1 if report.errors else 0
 
 
 def _suites(_args: argparse.Namespace) -> int:
     from pytest_nfv.resources import suites_dir
 
     print(suites_dir())
-    return 0
+    return EXIT_OK
 
 
 def _run(pytest_args: list[str]) -> int:
@@ -72,41 +43,35 @@ def _run(pytest_args: list[str]) -> int:
     return 1  # pragma: no cover  (execv does not return)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["run"]:
-        return _run(argv[1:])
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pytest-nfv", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    cleanup = commands.add_parser("cleanup", help="remove resources left by dead runs")
-    cleanup.add_argument(
-        "--force",
-        action="store_true",
-        help="also remove resources of runs whose owner is still alive",
-    )
-    cleanup.add_argument(
-        "--dry-run", action="store_true", help="list what would be removed, remove nothing"
-    )
-    cleanup.add_argument(
-        "--docker-url",
-        metavar="URL",
-        help="Docker engine to clean (coreos). Default: $DOCKER_HOST, else the local socket",
-    )
-    cleanup.add_argument(
-        "--libvirt-uri",
-        metavar="URI",
-        help="libvirt connection to clean. Default: qemu:///system (osv) and xen:///system "
-        "(clickos)",
-    )
-    cleanup.set_defaults(handler=_cleanup)
+    cleanup.add_parser(commands)
     suites = commands.add_parser("suites", help="print the directory of the shipped suites")
     suites.set_defaults(handler=_suites)
     commands.add_parser("run", help="run the shipped suites; extra arguments go to pytest")
-    add_history_commands(commands)
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
+    compare.add_parser(commands)
+    report.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one ``pytest-nfv`` command; return its exit status (see ``pytest_nfv.cli``).
+
+    A problem the command can name (an unreadable run, a bad option value, a file it cannot
+    write) is one line on stderr and exit 2, not a traceback.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # everything after "run" is pytest's, options included
+        return _run(argv[1:])
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (NfvError, OSError) as exc:
+        print(f"pytest-nfv {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

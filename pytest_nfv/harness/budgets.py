@@ -21,23 +21,18 @@ from types import MappingProxyType
 
 from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
 from pytest_nfv.harness.stats import Summary
+from pytest_nfv.units import UNITS, factor, format_value, significant, to_base
 
 __all__ = [
     "METRICS",
-    "REQUIREMENTS",
     "STATISTICS",
-    "UNITS",
     "Budget",
     "BudgetBook",
-    "format_value",
-    "from_base",
     "judge",
     "load_budgets",
-    "to_base",
 ]
 
-REQUIREMENTS: tuple[str, ...] = ("instantiation", "deployment", "monitoring", "coexistence")
-
+#: requirement -> metric -> dimension; the requirements in the order of ``REQUIREMENTS``.
 METRICS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
         "instantiation": MappingProxyType(
@@ -70,51 +65,8 @@ METRICS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     }
 )
 
-#: dimension -> unit -> size of one unit in the base unit (seconds, MiB).
-UNITS: Mapping[str, Mapping[str, float]] = MappingProxyType(
-    {
-        "time": MappingProxyType({"s": 1.0, "ms": 1e-3, "us": 1e-6}),
-        "memory": MappingProxyType({"MiB": 1.0, "GiB": 1024.0, "KiB": 1.0 / 1024.0}),
-    }
-)
-_FACTORS: dict[str, float] = {u: f for units in UNITS.values() for u, f in units.items()}
 STATISTICS: tuple[str, ...] = ("mean", "median", "max")
 _FIELDS: tuple[str, ...] = ("unit", "base", "per_instance", "per_kib", "statistic", "source")
-
-
-def to_base(value: float, unit: str) -> float:
-    """Convert ``value`` in ``unit`` to the base unit (seconds or MiB) measurements use."""
-    return value * _factor(unit)
-
-
-def from_base(value: float, unit: str) -> float:
-    """Convert ``value`` from the base unit to ``unit``, to speak the budget file's language."""
-    return value / _factor(unit)
-
-
-def _factor(unit: str) -> float:
-    try:
-        return _FACTORS[unit]
-    except KeyError:
-        raise NfvUsageError(f"unknown unit {unit!r}: use one of {', '.join(_FACTORS)}") from None
-
-
-def _significant(value: float, digits: int = 3) -> str:
-    """``digits`` significant digits, no exponent and no rounding of integer digits.
-
-    "1974 ms" reads in a log where "1.97e+03 ms" does not, and rounding it to "1970" would
-    make the limit in a message disagree with the formula beside it.
-    """
-    if value == 0 or not math.isfinite(value):
-        return "0" if value == 0 else str(value)
-    decimals = min(12, max(0, digits - 1 - math.floor(math.log10(abs(value)))))
-    text = f"{value:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def format_value(value: float, unit: str) -> str:
-    """Render a base-unit ``value`` in ``unit`` with 3 significant digits, e.g. ``"1.23 s"``."""
-    return f"{_significant(from_base(value, unit))} {unit}"
 
 
 @dataclass(frozen=True)
@@ -133,7 +85,7 @@ class Budget:
     line: int = 1
 
     def __post_init__(self) -> None:
-        _factor(self.unit)
+        factor(self.unit)
         if self.statistic not in STATISTICS:
             raise NfvUsageError(f"unknown statistic {self.statistic!r}: use mean, median or max")
 
@@ -170,11 +122,11 @@ class Budget:
         Raises:
             NfvUsageError: as :meth:`limit`.
         """
-        parts = [f"{_significant(self.base)} {self.unit}"]
+        parts = [f"{significant(self.base)} {self.unit}"]
         if self.per_instance != 0:
-            parts.append(f"{_significant(self.per_instance)} {self.unit}*N")
+            parts.append(f"{significant(self.per_instance)} {self.unit}*N")
         if self.per_kib != 0:
-            parts.append(f"{_significant(self.per_kib)} {self.unit}*KiB")
+            parts.append(f"{significant(self.per_kib)} {self.unit}*KiB")
         total = format_value(self.limit(n, size_bytes), self.unit)
         return total if len(parts) == 1 else f"{' + '.join(parts)} = {total}"
 

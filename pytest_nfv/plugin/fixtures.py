@@ -21,10 +21,10 @@ from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
 from pytest_nfv.model import Instance
-from pytest_nfv.plugin.gate import recorded_key
-from pytest_nfv.plugin.hooks import NfvState, nfv_state_key
 from pytest_nfv.plugin.options import NfvSettings
 from pytest_nfv.plugin.recorder import record_summary, summary_info
+from pytest_nfv.plugin.state import NfvState, nfv_state_key, recorded_key
+from pytest_nfv.units import base_unit
 
 __all__ = [
     "Recorder",
@@ -183,7 +183,7 @@ class Recorder:
             **(extra or {}),
         }
         for s in series:
-            unit = "s" if s.dimension == "time" else "MiB"
+            unit = base_unit(s.dimension)
             fields = {**summary_info(s.summary, unit), **(s.extra or {})}
             budget = self.budget(s.metric)
             fields["budget"] = (
@@ -201,7 +201,7 @@ class Recorder:
                 info.update(fields)
             else:
                 info.setdefault("secondary", {})[s.metric] = fields
-        primary_unit = "s" if primaries[0].dimension == "time" else "MiB"
+        primary_unit = base_unit(primaries[0].dimension)
         group = f"{self.requirement}/{primaries[0].metric} [{primary_unit}]"
         record_summary(self._benchmark, primaries[0].summary, group=group, extra=info)
         recorded = self._request.config.stash.get(recorded_key, None)

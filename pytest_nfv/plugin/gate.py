@@ -5,38 +5,24 @@ baseline is a usage error before a single instance starts, not a surprise after 
 of measuring. At session end this run's records (kept by ``nfv_record`` as they are made, in
 the same shape pytest-benchmark saves) are compared with it; a regression, or a comparison
 that cannot be made, turns the exit status into "tests failed" and the table goes into the
-terminal summary. Registered by ``plugin.py`` only when the option is given.
+terminal summary. Registered by ``hooks.py`` only when the option is given.
 """
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_nfv.analysis.gate import GateResult, compare_runs, format_text
+from pytest_nfv.analysis.gate import compare_runs, format_text
 from pytest_nfv.analysis.gate_config import GateConfig, load_gate_config
 from pytest_nfv.analysis.history import Run, load_run, resolve_ref, run_from_json, storage_dir
 from pytest_nfv.errors import HistoryError, NfvUsageError
+from pytest_nfv.plugin.state import GateState, gate_state_key, recorded_key
 
-__all__ = ["GateState", "gate_state_key", "recorded_key", "setup_gate"]
-
-recorded_key = pytest.StashKey[list[dict[str, Any]]]()
-"""This run's records, each shaped like one entry of pytest-benchmark's ``benchmarks`` list."""
-
-
-@dataclass
-class GateState:
-    baseline: Run
-    config: GateConfig
-    result: GateResult | None = None
-    error: str | None = None
-
-
-gate_state_key = pytest.StashKey[GateState]()
+__all__ = ["setup_gate"]
 
 
 def _machine_id() -> str | None:

@@ -1,12 +1,11 @@
 """pytest-nfv's hooks: options, markers, parametrization, the report header, machine info.
 
-Only hooks live here. State goes in ``config.stash``; fixtures are in ``fixtures.py``; the work
-is in the backends, probes, ``stats`` and ``budgets``.
+Only hooks live here. State goes in ``config.stash`` under the keys of ``state.py``; fixtures
+are in ``fixtures.py``; the work is in the backends, probes, ``stats`` and ``budgets``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +14,16 @@ import pytest
 from pytest_nfv.backends import BUILTIN_BACKENDS, make_builtin
 from pytest_nfv.backends.base import Backend
 from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.harness.budgets import REQUIREMENTS, BudgetBook, load_budgets
+from pytest_nfv.harness.budgets import BudgetBook, load_budgets
 from pytest_nfv.host.capabilities import host_facts
 from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.model import REQUIREMENTS
 from pytest_nfv.plugin import hookspecs
 from pytest_nfv.plugin.options import NfvSettings, add_options, settings_from_config
+from pytest_nfv.plugin.state import NfvState, nfv_settings_key, nfv_state_key
 from pytest_nfv.resources import budgets_file
 
-__all__ = ["NfvState", "nfv_settings_key", "nfv_state_key"]
-
-
-@dataclass
-class NfvState:
-    """Everything one session of pytest-nfv resolved at configure time."""
-
-    settings: NfvSettings
-    budgets: BudgetBook
-    identity: RunIdentity
-    backend: Backend
-
-
-nfv_state_key = pytest.StashKey[NfvState]()
-nfv_settings_key = pytest.StashKey[NfvSettings]()
-"""The resolved options, stashed before the backend is built so backend hooks can read them."""
+__all__: list[str] = []  # pytest finds the hooks by name; nothing here is for import
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

@@ -164,3 +164,14 @@ def test_history_flag_takes_earlier_runs(
     assert "drift of the baseline and 1 earlier run(s)" in capsys.readouterr().out
     assert main(["compare", base, current, "--history", str(tmp_path / "gone.json")]) == 2
     assert "gone.json: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["pytest_nfv.cli", "pytest_nfv.cli.main"])
+def test_the_command_runs_as_a_module(module: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: pytest-nfv")
+    for command in ("cleanup", "suites", "run", "compare", "report"):
+        assert command in done.stdout

@@ -25,7 +25,8 @@ from pytest_nfv.backends.clickos.click.render import (
     rendered_and_checked,
 )
 from pytest_nfv.model import Endpoint
-from pytest_nfv.vnf.rewrite import ProxyTable, internet_checksum, mac_bytes, rewrite_frame
+from pytest_nfv.vnf.checksum import internet_checksum
+from pytest_nfv.vnf.rewrite import ProxyTable, mac_bytes, rewrite_frame
 
 ETH_IP = 14 + 20
 RUNS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

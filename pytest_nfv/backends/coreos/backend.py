@@ -52,11 +52,11 @@ from pytest_nfv.backends.coreos.engine import (
 from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER, ensure
 from pytest_nfv.backends.netns import _expect_line
 from pytest_nfv.errors import BackendError, BackendUnavailable
-from pytest_nfv.harness.probes.memory import MIB
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import entered, kill_and_wait, spawn_in
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
+from pytest_nfv.units import MIB
 
 __all__ = ["LABEL_PID", "LABEL_ROLE", "LABEL_RUN", "CoreosBackend", "make", "reap"]
 

@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pytest_nfv.errors import BootTimeout, ProbeError
-from pytest_nfv.vnf.rewrite import internet_checksum
+from pytest_nfv.vnf.checksum import internet_checksum
 
 __all__ = ["DEFAULT_PROBE_INTERVAL_S", "EchoProber", "ReadinessResult", "echo_request"]
 

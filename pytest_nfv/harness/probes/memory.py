@@ -15,10 +15,9 @@ from collections.abc import Iterable
 import psutil
 
 from pytest_nfv.errors import ProbeError
+from pytest_nfv.units import MIB
 
-__all__ = ["MIB", "available_mib", "pss_mib", "settled_available_mib"]
-
-MIB = 1024 * 1024
+__all__ = ["available_mib", "pss_mib", "settled_available_mib"]
 
 
 def available_mib() -> float:

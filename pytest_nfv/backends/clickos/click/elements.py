@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pytest_nfv.backends.clickos.click.language import ClickConfigError
-from pytest_nfv.vnf.rewrite import internet_checksum, mac_bytes
+from pytest_nfv.vnf.checksum import internet_checksum
+from pytest_nfv.vnf.rewrite import mac_bytes
 
 __all__ = ["MODELS", "Discard", "Element", "FromDevice", "Packet", "Switch", "ToDevice"]
 

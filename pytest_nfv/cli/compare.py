@@ -1,34 +1,33 @@
-"""``pytest-nfv compare`` and ``pytest-nfv report``: the commands over saved runs.
+"""``pytest-nfv compare``: the regression gate over two saved runs, as a CI step.
 
-Exit statuses are what a CI step needs: 0 nothing regressed, 1 a regression (or, with
-``--two-sided``, a significant improvement: renew the baseline), 2 the comparison could not be
-made (missing or corrupt file, different hosts refused, nothing in common, bad option). A file
-problem is one line naming the file, never a traceback and never a pass.
+Exit 0 when nothing regressed; 1 on a regression (or, with ``--two-sided``, a significant
+improvement: renew the baseline; or, with ``--require-all``, a baseline benchmark missing);
+2 when the runs could not be compared. The gate itself is ``analysis.gate``; this module only
+turns the command line into its settings and its verdict into an exit status.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_nfv.errors import NfvError
+from pytest_nfv.cli import EXIT_FAILED, EXIT_OK
 
-__all__ = ["add_commands"]
+if TYPE_CHECKING:
+    from pytest_nfv.analysis.gate_config import GateConfig
+    from pytest_nfv.analysis.history import Run
 
-EXIT_OK, EXIT_REGRESSION, EXIT_ERROR = 0, 1, 2
-
-
-def _fail(command: str, exc: Exception) -> int:
-    print(f"pytest-nfv {command}: error: {exc}", file=sys.stderr)
-    return EXIT_ERROR
+__all__ = ["add_parser", "gate_config_from"]
 
 
-def gate_config_from(args: argparse.Namespace) -> Any:
-    """The gate configuration: file (if any), then the command-line flags over it."""
-    from dataclasses import replace
+def gate_config_from(args: argparse.Namespace) -> GateConfig:
+    """The gate configuration: file (if any), then the command-line flags over it.
 
+    Raises:
+        NfvUsageError: the file or a ``--floor`` is malformed.
+    """
     from pytest_nfv.analysis.gate_config import GateConfig, load_gate_config, parse_floor
 
     config = load_gate_config(Path(args.config)) if args.config else GateConfig()
@@ -47,7 +46,7 @@ def gate_config_from(args: argparse.Namespace) -> Any:
     return config
 
 
-def _load(ref: str, storage: Path) -> Any:
+def _load(ref: str, storage: Path) -> Run:
     from pytest_nfv.analysis.history import load_run, resolve_ref
 
     return load_run(resolve_ref(ref, storage))
@@ -56,49 +55,23 @@ def _load(ref: str, storage: Path) -> Any:
 def _compare(args: argparse.Namespace) -> int:
     from pytest_nfv.analysis.gate import compare_runs, format_markdown, format_text
 
-    try:
-        config = gate_config_from(args)
-        storage = Path(args.storage)
-        baseline = _load(args.baseline, storage)
-        current = _load(args.current, storage)
-        history = [_load(ref, storage) for ref in args.history]
-        result = compare_runs(baseline, current, config, history)
-        if args.markdown:
-            Path(args.markdown).write_text(format_markdown(result), encoding="utf-8")
-    except (NfvError, OSError) as exc:
-        return _fail("compare", exc)
+    config = gate_config_from(args)
+    storage = Path(args.storage)
+    baseline = _load(args.baseline, storage)
+    current = _load(args.current, storage)
+    history = [_load(ref, storage) for ref in args.history]
+    result = compare_runs(baseline, current, config, history)
+    if args.markdown:
+        Path(args.markdown).write_text(format_markdown(result), encoding="utf-8")
     print(format_text(result, everything=args.all))
     if args.require_all and result.missing:
         print(f"FAIL: {len(result.missing)} baseline benchmark(s) missing (--require-all)")
-        return EXIT_REGRESSION
-    return EXIT_REGRESSION if result.failed else EXIT_OK
+        return EXIT_FAILED
+    return EXIT_FAILED if result.failed else EXIT_OK
 
 
-def _report(args: argparse.Namespace) -> int:
-    from pytest_nfv.analysis.history import load_run
-    from pytest_nfv.analysis.report import write_figures
-    from pytest_nfv.analysis.scorecard import render_scorecard
-
-    out = Path(args.out)
-    try:
-        runs = [load_run(Path(p)) for p in args.runs]
-        requirement, sep, metric = args.trend.partition("/")
-        if not sep or not requirement or not metric:
-            raise NfvError(f"--trend {args.trend!r}: expected REQUIREMENT/METRIC")
-        out.mkdir(parents=True, exist_ok=True)
-        card = out / "scorecard.md"
-        card.write_text(render_scorecard(runs), encoding="utf-8")
-        print(f"wrote {card}")
-        figures = [] if args.no_figures else write_figures(runs, out, (requirement, metric))
-    except (NfvError, OSError) as exc:
-        return _fail("report", exc)
-    for figure in figures:
-        print(f"wrote {figure.path}")
-    return EXIT_OK
-
-
-def add_commands(commands: Any) -> None:
-    """Register ``compare`` and ``report`` on the ``pytest-nfv`` sub-command parser."""
+def add_parser(commands: Any) -> None:
+    """Register ``compare`` on the ``pytest-nfv`` sub-command parser."""
     compare = commands.add_parser(
         "compare",
         help="regression gate: compare a run with a baseline run",
@@ -155,19 +128,3 @@ def add_commands(commands: Any) -> None:
     compare.add_argument("--all", action="store_true", help="print every row, not just flagged")
     compare.add_argument("--markdown", metavar="PATH", help="also write the full table here")
     compare.set_defaults(handler=_compare)
-    report = commands.add_parser(
-        "report",
-        help="figures (PNG) and a management-requirement scorecard (Markdown) of saved runs",
-    )
-    report.add_argument("runs", nargs="+", metavar="RUN.json")
-    report.add_argument("--out", required=True, metavar="DIR", help="where to write")
-    report.add_argument(
-        "--trend",
-        default="instantiation/boot_makespan",
-        metavar="REQUIREMENT/METRIC",
-        help="metric of the trend figure. Default: instantiation/boot_makespan",
-    )
-    report.add_argument(
-        "--no-figures", action="store_true", help="write the scorecard only (no matplotlib)"
-    )
-    report.set_defaults(handler=_report)
