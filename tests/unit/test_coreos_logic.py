@@ -17,7 +17,7 @@ from pytest_nfv.backends.addressing import mac_for
 from pytest_nfv.backends.coreos.backend import MAC_PREFIX, CoreosBackend, reap
 from pytest_nfv.backends.coreos.engine import Stuck, remove_network
 from pytest_nfv.backends.coreos.image import ImageRecipe
-from pytest_nfv.backends.netns import mac_for as netns_mac_for
+from pytest_nfv.backends.switch import MAC_PREFIX as SWITCH_MAC_PREFIX
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.resources import proxy_vnf_dir
@@ -61,7 +61,7 @@ def test_context_holds_the_proxy_rules_and_scripts(tmp_path: Path) -> None:
 def test_macs_are_derived_from_addresses_and_differ_from_netns() -> None:
     address = ipaddress.IPv4Address("10.214.1.7")
     assert mac_for(address, MAC_PREFIX) == "02:4e:44:d6:01:07"
-    assert mac_for(address, MAC_PREFIX) != netns_mac_for(address)
+    assert mac_for(address, MAC_PREFIX) != mac_for(address, SWITCH_MAC_PREFIX)
     assert int(mac_for(address, MAC_PREFIX).split(":")[0], 16) & 0b10  # locally administered
 
 
