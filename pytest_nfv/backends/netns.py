@@ -29,6 +29,7 @@ from pytest_nfv.backends.base import (
     StartCallback,
 )
 from pytest_nfv.backends.switch import Port, Switch, reap_namespaces
+from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import namespace_path, write_sysctl
@@ -72,16 +73,12 @@ class NetnsBackend:
 
     def close(self) -> None:
         """Stop everything, then remove the switch; each step runs even if one before failed."""
-        errors: list[str] = []
+        teardown = Teardown(self.name)
         self._instances.clear()
         self._proxy = None
-        try:
-            self._switch.close()
-        except BackendError as exc:
-            errors.append(str(exc))
+        teardown.step(self._switch.close)
         self.identity.unregister()
-        if errors:
-            raise BackendError("netns teardown incomplete: " + "; ".join(errors))
+        teardown.finish()
 
     def __enter__(self) -> NetnsBackend:
         self.open()

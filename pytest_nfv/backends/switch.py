@@ -33,7 +33,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,7 @@ from pytest_nfv.host.namespaces import (
     remove_namespace,
     set_sysctl_here,
 )
-from pytest_nfv.host.processes import expect_line
+from pytest_nfv.host.processes import expect_line, stop_processes
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Endpoint, InstanceSpec, Testbed
 
@@ -262,58 +262,52 @@ class Switch:
         self._port_counter += 1
         port = Port(spec.name, FIRST_PORT_INDEX + self._port_counter)
         self._ports[spec.name] = port
-        try:
-            with inside_new(spec.name) as ipr:
-                try:
-                    for key, value in (*QUIET_SYSCTLS, *sysctls):
-                        set_sysctl_here(key, value)
-                    if argv:
-                        port.processes.append(
-                            subprocess.Popen(
-                                list(argv),
-                                stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL,
-                                close_fds=True,
-                                bufsize=0,
-                            )
+        refused = f"cannot start {self.owner} namespace {spec.name}"
+        with _refusals_as(refused), inside_new(spec.name) as ipr:
+            try:
+                for key, value in (*QUIET_SYSCTLS, *sysctls):
+                    set_sysctl_here(key, value)
+                if argv:
+                    port.processes.append(
+                        subprocess.Popen(
+                            list(argv),
+                            stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL,
+                            close_fds=True,
+                            bufsize=0,
                         )
-                    # The port is born enslaved and up; it carries nothing until eth0 is up.
-                    sw.link(
-                        "add",
-                        ifname=f"v{self._port_counter}",
-                        index=port.index,
-                        kind="veth",
-                        master=self._bridge_index,
-                        state="up",
-                        peer={
-                            "ifname": "eth0",
-                            "index": ETH0_INDEX,
-                            "net_ns_fd": spec.name,
-                            "address": spec.mac,
-                        },
                     )
-                    self._learn_port(sw, port.index, spec)
-                    ipr.link("set", index=LO_INDEX, state="up")
-                    ipr.addr(
-                        "add",
-                        index=ETH0_INDEX,
-                        address=str(spec.address),
-                        prefixlen=SUBNET.prefixlen,
-                    )
-                    for address, mac in neighbours:
-                        _static_neighbour(ipr, address, mac, ETH0_INDEX)
-                    ipr.link("set", index=ETH0_INDEX, state="up")
-                    for destination, gateway in routes:
-                        ipr.route(
-                            "add", dst=f"{destination}/32", gateway=str(gateway), oif=ETH0_INDEX
-                        )
-                finally:
-                    ipr.close()
-        except BackendError:
-            raise
-        except Exception as exc:
-            raise BackendError(f"cannot start {self.owner} namespace {spec.name}: {exc}") from exc
+                # The port is born enslaved and up; it carries nothing until eth0 is up.
+                sw.link(
+                    "add",
+                    ifname=f"v{self._port_counter}",
+                    index=port.index,
+                    kind="veth",
+                    master=self._bridge_index,
+                    state="up",
+                    peer={
+                        "ifname": "eth0",
+                        "index": ETH0_INDEX,
+                        "net_ns_fd": spec.name,
+                        "address": spec.mac,
+                    },
+                )
+                self._learn_port(sw, port.index, spec)
+                ipr.link("set", index=LO_INDEX, state="up")
+                ipr.addr(
+                    "add",
+                    index=ETH0_INDEX,
+                    address=str(spec.address),
+                    prefixlen=SUBNET.prefixlen,
+                )
+                for address, mac in neighbours:
+                    _static_neighbour(ipr, address, mac, ETH0_INDEX)
+                ipr.link("set", index=ETH0_INDEX, state="up")
+                for destination, gateway in routes:
+                    ipr.route("add", dst=f"{destination}/32", gateway=str(gateway), oif=ETH0_INDEX)
+            finally:
+                ipr.close()
         return port
 
     def plug_tap(self, tap: str, spec: InstanceSpec) -> None:
@@ -328,24 +322,20 @@ class Switch:
         from pyroute2 import IPRoute
 
         switch = self.namespace
-        try:
-            with self._taps, IPRoute() as root:
-                found = root.link_lookup(ifname=tap)
-                if not found:
-                    raise BackendError(f"no tap {tap} for {spec.name} in the root namespace")
-                root.link("set", index=found[0], net_ns_fd=switch)
-                with entered(namespace_path(switch)):
-                    sw = IPRoute()
-                try:
-                    index = sw.link_lookup(ifname=tap)[0]
-                    sw.link("set", index=index, master=self._bridge_index, state="up")
-                    self._learn_port(sw, index, spec)
-                finally:
-                    sw.close()
-        except BackendError:
-            raise
-        except Exception as exc:
-            raise BackendError(f"cannot put tap {tap} of {spec.name} on the switch: {exc}") from exc
+        refused = f"cannot put tap {tap} of {spec.name} on the switch"
+        with _refusals_as(refused), self._taps, IPRoute() as root:
+            found = root.link_lookup(ifname=tap)
+            if not found:
+                raise BackendError(f"no tap {tap} for {spec.name} in the root namespace")
+            root.link("set", index=found[0], net_ns_fd=switch)
+            with entered(namespace_path(switch)):
+                sw = IPRoute()
+            try:
+                index = sw.link_lookup(ifname=tap)[0]
+                sw.link("set", index=index, master=self._bridge_index, state="up")
+                self._learn_port(sw, index, spec)
+            finally:
+                sw.close()
 
     def _learn_port(self, sw: Any, index: int, spec: InstanceSpec) -> None:
         """No flooding to the port; its MAC in the bridge's table and the switch's ARP."""
@@ -375,17 +365,7 @@ class Switch:
             return
         for port in ports:
             self._ports.pop(port.name, None)
-        processes = [proc for port in ports for proc in port.processes]
-        for proc in processes:
-            if proc.stdin:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
-        kill_and_wait([p.pid for p in processes])
-        for proc in processes:
-            with contextlib.suppress(Exception):
-                proc.wait(timeout=1)
-            if proc.stdout:
-                proc.stdout.close()
+        stop_processes([proc for port in ports for proc in port.processes])
         names = [port.name for port in ports]
         stray = [pid for pids in pids_by_namespace(names).values() for pid in pids]
         kill_and_wait(stray)
@@ -458,6 +438,17 @@ class Switch:
             ECHO_PORT,
         )
         return self._testbed
+
+
+@contextlib.contextmanager
+def _refusals_as(what: str) -> Iterator[None]:
+    """The kernel's refusals (pyroute2's netlink errors, OSError) as a ``BackendError``."""
+    try:
+        yield
+    except BackendError:
+        raise
+    except Exception as exc:
+        raise BackendError(f"{what}: {exc}") from exc
 
 
 def _static_neighbour(ipr: Any, address: ipaddress.IPv4Address, mac: str, index: int) -> None:

@@ -7,13 +7,16 @@ becomes a ``BackendError`` that says which and how it exited.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import subprocess
 import time
+from collections.abc import Sequence
 
 from pytest_nfv.errors import BackendError
+from pytest_nfv.host.namespaces import kill_and_wait
 
-__all__ = ["expect_line"]
+__all__ = ["expect_line", "stop_processes"]
 
 
 def expect_line(
@@ -52,3 +55,25 @@ def expect_line(
             f"{what}: expected {expected!r}, got {line!r}"
             + (f" (exited with status {status})" if status is not None else "")
         )
+
+
+def stop_processes(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGKILL helper processes, reap them and close their pipes.
+
+    Their stdin is closed first, so a helper blocked writing to us sees the end at once.
+
+    Raises:
+        BackendError: a process outlived SIGKILL (its pipes are closed all the same).
+    """
+    for proc in processes:
+        if proc.stdin:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+    try:
+        kill_and_wait([p.pid for p in processes])
+    finally:
+        for proc in processes:
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=1)
+            if proc.stdout:
+                proc.stdout.close()

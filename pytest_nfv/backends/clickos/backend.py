@@ -24,6 +24,7 @@ created before the probes pass.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from pytest_nfv.backends.clickos.xen.host import Probe, probe_dom0, unavailable_
 from pytest_nfv.backends.clickos.xen.xenstore import ClickosControl, CommandRunner, run_command
 from pytest_nfv.backends.libvirt import LibvirtConnection, reap_domains
 from pytest_nfv.backends.switch import Switch
+from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.reap import ReapRule
@@ -135,30 +137,21 @@ class ClickosBackend:
 
     def close(self) -> None:
         """Domains first (their vifs leave the bridge), then the bridge, then the namespaces."""
-        errors: list[str] = []
+        teardown = Teardown(self.name)
         for domain in [*self._instances.values(), *([self._proxy] if self._proxy else [])]:
-            try:
-                self._destroy(domain)
-            except BackendError as exc:
-                errors.append(str(exc))
+            teardown.step(functools.partial(self._destroy, domain))
         self._instances.clear()
         self._proxy = None
         if self._libvirt.opened:
-            report = reap_domains(
-                self._uri, ReapRule.own_run(self.identity.run_id), dry_run=False, backend=self.name
-            )
-            errors += report.errors
+            own = ReapRule.own_run(self.identity.run_id)
+            teardown.note(reap_domains(self._uri, own, dry_run=False, backend=self.name).errors)
             self._libvirt.close()
         if self._bridge is not None:
             remove_bridge(self._bridge)
             self._bridge = None
-        try:
-            self._switch.close()
-        except BackendError as exc:
-            errors.append(str(exc))
+        teardown.step(self._switch.close)
         self.identity.unregister()
-        if errors:
-            raise BackendError("clickos teardown incomplete: " + "; ".join(errors))
+        teardown.finish()
 
     def engine(self) -> EngineInfo:
         """Before ``open`` only the target; after it, what libvirt reports (no I/O here)."""

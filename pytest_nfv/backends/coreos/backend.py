@@ -51,11 +51,12 @@ from pytest_nfv.backends.coreos.engine import (
     target_of,
 )
 from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER, ensure
+from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.harness.probes.memory import MIB
 from pytest_nfv.host.identity import RunIdentity
-from pytest_nfv.host.namespaces import entered, kill_and_wait, spawn_in
-from pytest_nfv.host.processes import expect_line
+from pytest_nfv.host.namespaces import entered, spawn_in
+from pytest_nfv.host.processes import expect_line, stop_processes
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
 
@@ -196,40 +197,31 @@ class CoreosBackend:
 
     def close(self) -> None:
         """Stop the echoes, remove every container, then the network; each step runs."""
-        errors: list[str] = []
-        for proc in self._echoes:
-            with contextlib.suppress(BackendError):
-                kill_and_wait([proc.pid])
-            with contextlib.suppress(Exception):
-                proc.wait(timeout=1)
-            if proc.stdout:
-                proc.stdout.close()
+        teardown = Teardown(self.name)
+        with contextlib.suppress(BackendError):
+            stop_processes(self._echoes)
         self._echoes.clear()
         if self._probe_ipr is not None:
             self._probe_ipr.close()
             self._probe_ipr = None
         if self._api is not None:
-            try:
-                self._remove_all(list(self._held.values()))
-            except BackendError as exc:
-                errors.append(str(exc))
+            teardown.step(lambda: self._remove_all(list(self._held.values())))
             if self._network is not None:
                 try:
                     remove_network(self._api, self._network)
                 except Exception as exc:
-                    errors.append(f"cannot remove network {self._network}: {exc}")
+                    teardown.note([f"cannot remove network {self._network}: {exc}"])
         self._held.clear()
         self._network = None
         self._probe = self._proxy = None
         self._testbed = None
         if self._client is not None:
-            report = reap(ReapRule.own_run(self.identity.run_id), targets=EngineTargets(self._url))
-            errors += report.errors
+            own = ReapRule.own_run(self.identity.run_id)
+            teardown.note(reap(own, targets=EngineTargets(self._url)).errors)
             self._client.close()
             self._client = self._api = None
             self.identity.unregister()
-        if errors:
-            raise BackendError("coreos teardown incomplete: " + "; ".join(errors))
+        teardown.finish()
 
     def __enter__(self) -> CoreosBackend:
         self.open()

@@ -61,6 +61,7 @@ from pytest_nfv.backends.osv.domain import DomainSpec, domain_xml, load_template
 from pytest_nfv.backends.osv.guest import Guest, ensure_guest
 from pytest_nfv.backends.osv.kvm import UP_MARKER, KvmVerdict, decide, probe_boot
 from pytest_nfv.backends.switch import GATEWAY, PROXY, SUBNET, Switch
+from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable, NfvUsageError
 from pytest_nfv.host.identity import REGISTRY_DIR, RunIdentity
 from pytest_nfv.host.namespaces import entered
@@ -160,29 +161,21 @@ class OsvBackend:
         return probe_boot(self._libvirt.handle, domain_xml(self._template, spec), log, "kvm")
 
     def close(self) -> None:
-        errors: list[str] = []
+        """VMs first (their taps leave the switch), then the switch, then the sweep; each runs."""
+        teardown = Teardown(self.name)
         vms = list(self._vms.values())
         if self._proxy_vm is not None:
             vms.append(self._proxy_vm)
         self._vms.clear()
         self._proxy_vm = None
-        try:
-            self._destroy(vms)
-        except BackendError as exc:
-            errors.append(str(exc))
-        try:
-            self._switch.close()
-        except BackendError as exc:
-            errors.append(str(exc))
+        teardown.step(lambda: self._destroy(vms))
+        teardown.step(self._switch.close)
         if self._libvirt.opened:
-            report = reap(
-                ReapRule.own_run(self.identity.run_id), targets=EngineTargets(None, self._uri)
-            )
-            errors += report.errors
+            own = ReapRule.own_run(self.identity.run_id)
+            teardown.note(reap(own, targets=EngineTargets(None, self._uri)).errors)
             self._libvirt.close()
         self.identity.unregister()
-        if errors:
-            raise BackendError("osv teardown incomplete: " + "; ".join(errors))
+        teardown.finish()
 
     def __enter__(self) -> OsvBackend:
         self.open()
