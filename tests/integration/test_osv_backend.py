@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from pytest_nfv.backends.base import BackendSettings
+from pytest_nfv.backends.libvirt import METADATA_NS, RunTag
 from pytest_nfv.backends.osv.backend import LOG_DIR, OsvBackend
-from pytest_nfv.backends.osv.domain import METADATA_NS, parse_tag
 from pytest_nfv.errors import BackendError
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import EchoProber
@@ -109,9 +109,10 @@ def test_running_vm_is_tagged_transient_and_on_the_switch(
     with osv_lab.running(1) as (instance,):
         domain = conn.lookupByName(instance.name)  # type: ignore[attr-defined]
         assert not domain.isPersistent()
-        tag = parse_tag(domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS))
+        tag = RunTag.parse(domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS))
         assert tag is not None
         assert (tag.run_id, tag.owner_pid) == (osv.identity.run_id, os.getpid())
+        assert tag.backend == "osv"
         tap = f"nv{osv.identity.run_id}t"
         assert tap in _switch_links(osv)  # the tap moved onto the switch ...
         assert "master br0" in next(ln for ln in _switch_links(osv).splitlines() if tap in ln)

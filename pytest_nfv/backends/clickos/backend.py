@@ -4,13 +4,14 @@ The paper's setup (section III-B): Xen on the VNF server, one ClickOS VM per VNF
 and 12 MB, the proxy of Algorithm 1 as a Click configuration. Here, on a Xen dom0:
 
 - a domain is created through libvirt's libxl driver (``--nfv-libvirt-uri``, default
-  ``xen:///system``) from ``fixtures/domains/clickos.xml`` (``xen.domains``);
+  ``xen:///system``; ``backends.libvirt``) from ``fixtures/domains/clickos.xml``
+  (``xen.domains``);
 - once the guest has announced itself in xenstore, its Click configuration is installed and
   started there, the way ClickOS's own tools do it (``xen.xenstore``); the
   configurations are the templates in ``proxy_vnf/click/``, parsed and checked first;
 - the domains' vifs join a bridge in dom0's root namespace (``xen.bridge``), which a
-  veth joins to the switch namespace of the netns backend, whose prober and testbed hosts
-  (A, B, B2 with their echo responders) this backend reuses unchanged.
+  veth joins to the run's switch namespace (``backends.switch``), whose prober and testbed
+  hosts (A, B, B2 with their echo responders) are the same as the netns backend's.
 
 Boot time is the same figure as for every backend: from the start request to the first ICMP
 echo reply, which a ClickOS instance sends only once its configuration runs. Memory: the host
@@ -23,12 +24,11 @@ created before the probes pass.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pytest_nfv.backends.base import (
     BackendSettings,
@@ -45,18 +45,18 @@ from pytest_nfv.backends.clickos.click.render import (
 )
 from pytest_nfv.backends.clickos.xen.bridge import create_bridge, reap_bridges, remove_bridge
 from pytest_nfv.backends.clickos.xen.domains import (
-    Domains,
+    BACKEND,
     DomainSpec,
     read_template,
-    reap_domains,
     render_domain,
 )
 from pytest_nfv.backends.clickos.xen.host import Probe, probe_dom0, unavailable_reason
 from pytest_nfv.backends.clickos.xen.xenstore import ClickosControl, CommandRunner, run_command
-from pytest_nfv.backends.netns import ETH0_INDEX, NUD_PERMANENT, NetnsBackend
+from pytest_nfv.backends.libvirt import LibvirtConnection, reap_domains
+from pytest_nfv.backends.switch import Switch
+from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.identity import RunIdentity
-from pytest_nfv.host.namespaces import namespace_path
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.resources import fixtures_dir
@@ -73,8 +73,8 @@ class _Domain:
     router: int = -1
 
 
-class ClickosBackend(NetnsBackend):
-    """ClickOS domains on a Xen dom0; the testbed side is the netns backend's.
+class ClickosBackend:
+    """ClickOS domains on a Xen dom0; the testbed side is the run's switch.
 
     Args:
         identity: the run identity every domain, namespace and link is named after.
@@ -86,7 +86,7 @@ class ClickosBackend(NetnsBackend):
         probe: the host probes (tests point them at fixtures).
     """
 
-    name = "clickos"
+    name = BACKEND
 
     def __init__(
         self,
@@ -98,7 +98,9 @@ class ClickosBackend(NetnsBackend):
         runner: CommandRunner = run_command,
         probe: Callable[[str | None], list[Probe]] = probe_dom0,
     ) -> None:
-        super().__init__(identity)
+        self.identity = identity
+        self._switch = Switch(identity, self.name)
+        self._libvirt = LibvirtConnection(libvirt_uri, self.name)
         self._image = image
         self._uri = libvirt_uri
         self._template_path = template or fixtures_dir() / "domains" / "clickos.xml"
@@ -106,7 +108,6 @@ class ClickosBackend(NetnsBackend):
         self._boot_timeout_s = boot_timeout_s
         self._control = ClickosControl(runner)
         self._probe = probe
-        self._domains: Domains | None = None
         self._version = ""
         self._bridge: str | None = None
         self._instances: dict[str, _Domain] = {}
@@ -119,44 +120,38 @@ class ClickosBackend(NetnsBackend):
         if reason is not None:
             raise BackendUnavailable(reason)
         self._template = read_template(self._template_path)
-        domains = Domains(self._uri).open()  # BackendUnavailable names the URI and the error
+        self._libvirt.open()  # BackendUnavailable names the URI and the error
         try:
-            self._version = domains.version()
+            hypervisor, library = self._libvirt.versions()
         except Exception:
-            domains.close()
+            self._libvirt.close()
             raise
-        self._domains = domains
+        self._version = f"{hypervisor}, libvirt {library}"
+        self.identity.register(self.name)
         try:
-            super().open()
-            self._bridge = create_bridge(self.identity, self._require_switch())
+            self._switch.open()
+            self._bridge = create_bridge(self.identity, self._switch.namespace)
         except BaseException:
             self.close()
             raise
 
     def close(self) -> None:
         """Domains first (their vifs leave the bridge), then the bridge, then the namespaces."""
-        errors: list[str] = []
+        teardown = Teardown(self.name)
         for domain in [*self._instances.values(), *([self._proxy] if self._proxy else [])]:
-            try:
-                self._destroy(domain)
-            except BackendError as exc:
-                errors.append(str(exc))
+            teardown.step(functools.partial(self._destroy, domain))
         self._instances.clear()
         self._proxy = None
-        if self._domains is not None:
-            report = reap_domains(self._uri, ReapRule.own_run(self.identity.run_id), dry_run=False)
-            errors += report.errors
-            self._domains.close()
-            self._domains = None
+        if self._libvirt.opened:
+            own = ReapRule.own_run(self.identity.run_id)
+            teardown.note(reap_domains(self._uri, own, dry_run=False, backend=self.name).errors)
+            self._libvirt.close()
         if self._bridge is not None:
             remove_bridge(self._bridge)
             self._bridge = None
-        try:
-            super().close()
-        except BackendError as exc:
-            errors.append(str(exc))
-        if errors:
-            raise BackendError("clickos teardown incomplete: " + "; ".join(errors))
+        teardown.step(self._switch.close)
+        self.identity.unregister()
+        teardown.finish()
 
     def engine(self) -> EngineInfo:
         """Before ``open`` only the target; after it, what libvirt reports (no I/O here)."""
@@ -165,10 +160,16 @@ class ClickosBackend(NetnsBackend):
             return EngineInfo("xen", f"via {self._uri}, image {image}")
         return EngineInfo("xen", self._version, (f"libvirt {self._uri}", f"image {image}"))
 
-    def _require_domains(self) -> Domains:
-        if self._domains is None:
-            raise BackendError("clickos backend is not open")
-        return self._domains
+    def __enter__(self) -> ClickosBackend:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def probe_netns(self) -> str | None:
+        return self._switch.probe_netns
 
     # ---- domains ------------------------------------------------------------------------
 
@@ -182,7 +183,7 @@ class ClickosBackend(NetnsBackend):
             self.identity,
             str(self._template_path),
         )
-        return _Domain(spec.name, self._require_domains().create(xml))
+        return _Domain(spec.name, int(self._libvirt.create(xml, spec.name).ID()))
 
     def _configure(self, domain: _Domain, label: str, config: str) -> None:
         rendered_and_checked(config)
@@ -190,28 +191,23 @@ class ClickosBackend(NetnsBackend):
         domain.router = self._control.start(domain.domid, label, config)
 
     def _destroy(self, domain: _Domain) -> None:
-        self._require_domains().destroy(domain.name)
+        self._libvirt.destroy(domain.name)
 
-    def _neighbour(self, netns: Any, address: str, mac: str, index: int, add: bool) -> None:
-        """A static ARP entry, so a probe never waits on ARP's one-second retry."""
-        if add:
-            netns.neigh("replace", dst=address, lladdr=mac, ifindex=index, state=NUD_PERMANENT)
-        else:
-            with contextlib.suppress(Exception):
-                netns.neigh("del", dst=address, lladdr=mac, ifindex=index)
+    def plan(self, count: int) -> list[InstanceSpec]:
+        return self._switch.plan(count)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Create every domain, then give each its configuration as soon as it is up."""
         started: list[Instance] = []
         launched: list[tuple[InstanceSpec, _Domain]] = []
         for spec in specs:
-            self._neighbour(self._sw, str(spec.address), spec.mac, self._bridge_index, True)
+            self._switch.add_neighbour(spec.address, spec.mac)  # its vif is behind the uplink
             on_start(spec)
             start_ns = time.time_ns()
             domain = self._launch(spec, "vnf")
             self._instances[spec.name] = domain
             launched.append((spec, domain))
-            started.append(Instance(spec, start_ns, self.probe_netns or "", ()))
+            started.append(Instance(spec, start_ns, self._switch.probe_netns, ()))
         for spec, domain in launched:
             self._configure(domain, "instance", instance_config(spec.address, spec.mac))
         return started
@@ -226,11 +222,8 @@ class ClickosBackend(NetnsBackend):
                 self._destroy(domain)
             except BackendError as exc:
                 errors.append(str(exc))
-            if self._sw is not None:
-                self._neighbour(
-                    self._sw, str(instance.address), instance.spec.mac, self._bridge_index, False
-                )
-            self._release(instance.address)
+            self._switch.remove_neighbour(instance.address, instance.spec.mac)
+            self._switch.release(instance.address)
         if errors:
             raise BackendError("; ".join(errors))
 
@@ -239,23 +232,13 @@ class ClickosBackend(NetnsBackend):
 
     def engine_memory_mib(self, instances: Sequence[Instance]) -> list[float]:
         """Memory the hypervisor has given each instance's domain."""
-        domains = self._require_domains()
-        return [domains.memory_mib(i.name) for i in instances]
+        return [self._libvirt.memory_mib(i.name) for i in instances]
 
     # ---- testbed ------------------------------------------------------------------------
 
     def deploy_testbed(self) -> Testbed:
-        """The netns backend's hosts, with the proxy's MAC known in advance on A and B."""
-        from pyroute2 import NetNS
-
-        testbed = super().deploy_testbed()
-        for host in (testbed.host_a, testbed.host_b, testbed.host_b2):
-            ns: Any = NetNS(host.name)
-            try:
-                self._neighbour(ns, str(testbed.proxy.address), testbed.proxy.mac, ETH0_INDEX, True)
-            finally:
-                ns.close()
-        return testbed
+        """The switch's hosts, with the proxy's MAC known in advance on A, B and B2."""
+        return self._switch.deploy_hosts(hosts_know_proxy=True)
 
     def start_proxy(self, testbed: Testbed, on_start: StartCallback) -> Instance:
         if self._proxy is not None:
@@ -267,7 +250,7 @@ class ClickosBackend(NetnsBackend):
         start_ns = time.time_ns()
         self._proxy = self._launch(spec, "proxy")
         self._configure(self._proxy, "proxy", config)
-        return Instance(spec, start_ns, namespace_path(self._require_switch()), ())
+        return Instance(spec, start_ns, self._switch.probe_netns, ())
 
     def stop_proxy(self, proxy: Instance) -> None:
         domain, self._proxy = self._proxy, None
@@ -308,8 +291,9 @@ def make(name: str, identity: RunIdentity, settings: BackendSettings) -> Clickos
 
 def reap(rule: ReapRule, *, dry_run: bool = False, targets: EngineTargets) -> CleanupReport:
     """Domains of the runs ``rule`` takes (tagged clickos, at the target URI), then their
-    dom0 bridges. The switch and host namespaces are the netns backend's and its reap takes them.
+    dom0 bridges. The switch and host namespaces are the netns reap's to take.
     """
-    report = reap_domains(targets.libvirt_uri or DEFAULT_URI, rule, dry_run=dry_run)
+    uri = targets.libvirt_uri or DEFAULT_URI
+    report = reap_domains(uri, rule, dry_run=dry_run, backend=BACKEND)
     report.merge(reap_bridges(rule, dry_run=dry_run))
     return report

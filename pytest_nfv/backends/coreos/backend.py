@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pytest_nfv.backends.addressing import AddressPool, mac_for
 from pytest_nfv.backends.base import BackendSettings, EngineInfo, EngineTargets, StartCallback
 from pytest_nfv.backends.coreos.engine import (
     LABEL_PID,
@@ -50,10 +51,11 @@ from pytest_nfv.backends.coreos.engine import (
     target_of,
 )
 from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER, ensure
-from pytest_nfv.backends.netns import _expect_line
+from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.identity import RunIdentity
-from pytest_nfv.host.namespaces import entered, kill_and_wait, spawn_in
+from pytest_nfv.host.namespaces import entered, spawn_in
+from pytest_nfv.host.processes import expect_line, stop_processes
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.units import MIB
@@ -62,7 +64,8 @@ __all__ = ["LABEL_PID", "LABEL_ROLE", "LABEL_RUN", "CoreosBackend", "make", "rea
 
 POOL = ipaddress.IPv4Network("10.214.0.0/16")
 SUBNET_PREFIX = 20
-FIRST_INSTANCE_OFFSET = 256
+MAC_PREFIX = "02:4e:44"
+"""Instance MACs: derived from the address like the switch's, under a prefix of their own."""
 ECHO_PORT = 7
 DEFAULT_PARALLEL = 8
 ENGINE_TIMEOUT_S = 120
@@ -82,12 +85,6 @@ _PROXY_SYSCTLS = {
     "net.ipv4.conf.eth0.send_redirects": "0",
 }
 T = TypeVar("T")
-
-
-def mac_for(address: ipaddress.IPv4Address) -> str:
-    """A locally administered MAC derived from the address (its own prefix, not netns')."""
-    b = address.packed
-    return f"02:4e:44:{b[1]:02x}:{b[2]:02x}:{b[3]:02x}"
 
 
 @dataclass
@@ -126,8 +123,7 @@ class CoreosBackend:
         self._probe_ipr: Any = None
         self._probe_eth0 = 0
         self._known_neighbours: set[ipaddress.IPv4Address] = set()
-        self._free: list[int] = []
-        self._next_offset = FIRST_INSTANCE_OFFSET
+        self._addresses: AddressPool | None = None
         self._testbed: Testbed | None = None
         self._echoes: list[subprocess.Popen[bytes]] = []
         self._proxy: _Held | None = None
@@ -176,6 +172,7 @@ class CoreosBackend:
                     continue
                 raise BackendError(f"cannot create network {name}: {exc}") from exc
             self._network, self._subnet = name, subnet
+            self._addresses = AddressPool(subnet, MAC_PREFIX)
             return
         raise BackendError(f"every /{SUBNET_PREFIX} of {POOL} is taken by other Docker networks")
 
@@ -200,40 +197,31 @@ class CoreosBackend:
 
     def close(self) -> None:
         """Stop the echoes, remove every container, then the network; each step runs."""
-        errors: list[str] = []
-        for proc in self._echoes:
-            with contextlib.suppress(BackendError):
-                kill_and_wait([proc.pid])
-            with contextlib.suppress(Exception):
-                proc.wait(timeout=1)
-            if proc.stdout:
-                proc.stdout.close()
+        teardown = Teardown(self.name)
+        with contextlib.suppress(BackendError):
+            stop_processes(self._echoes)
         self._echoes.clear()
         if self._probe_ipr is not None:
             self._probe_ipr.close()
             self._probe_ipr = None
         if self._api is not None:
-            try:
-                self._remove_all(list(self._held.values()))
-            except BackendError as exc:
-                errors.append(str(exc))
+            teardown.step(lambda: self._remove_all(list(self._held.values())))
             if self._network is not None:
                 try:
                     remove_network(self._api, self._network)
                 except Exception as exc:
-                    errors.append(f"cannot remove network {self._network}: {exc}")
+                    teardown.note([f"cannot remove network {self._network}: {exc}"])
         self._held.clear()
         self._network = None
         self._probe = self._proxy = None
         self._testbed = None
         if self._client is not None:
-            report = reap(ReapRule.own_run(self.identity.run_id), targets=EngineTargets(self._url))
-            errors += report.errors
+            own = ReapRule.own_run(self.identity.run_id)
+            teardown.note(reap(own, targets=EngineTargets(self._url)).errors)
             self._client.close()
             self._client = self._api = None
             self.identity.unregister()
-        if errors:
-            raise BackendError("coreos teardown incomplete: " + "; ".join(errors))
+        teardown.finish()
 
     def __enter__(self) -> CoreosBackend:
         self.open()
@@ -286,7 +274,7 @@ class CoreosBackend:
                 command=list(command),
                 name=name,
                 labels=self._labels(role),
-                mac_address=mac_for(address),
+                mac_address=mac_for(address, MAC_PREFIX),
                 environment=environment,
                 host_config=api.create_host_config(
                     network_mode=self._network, sysctls=sysctls, cap_add=list(cap_add) or None
@@ -354,22 +342,11 @@ class CoreosBackend:
     # ---- instances ----------------------------------------------------------------------
 
     def plan(self, count: int) -> list[InstanceSpec]:
-        specs = []
-        for _ in range(count):
-            if self._free:
-                offset = self._free.pop(0)
-            else:
-                offset, self._next_offset = self._next_offset, self._next_offset + 1
-            address = self._addr(offset) if offset < self._subnet_size() - 1 else None
-            if address is None:
-                raise BackendError(f"the coreos network {self._subnet} is full")
-            role = f"i{offset - FIRST_INSTANCE_OFFSET}"
-            specs.append(InstanceSpec(self.identity.name(role), address, mac_for(address)))
+        if self._addresses is None:
+            raise BackendError("coreos backend is not open")
+        specs = self._addresses.plan(count, self.identity)
         self._learn_neighbours(specs)
         return specs
-
-    def _subnet_size(self) -> int:
-        return self._subnet.num_addresses if self._subnet is not None else 0
 
     def _learn_neighbours(self, specs: Sequence[InstanceSpec]) -> None:
         """Tell the probe's namespace every planned MAC, so no probe waits on ARP."""
@@ -423,13 +400,8 @@ class CoreosBackend:
             self._remove_all(helds)
         finally:
             for instance in instances:
-                if any(h.name == instance.name for h in helds):
-                    self._free.append(self._subnet_offset(instance.address))
-            self._free.sort()
-
-    def _subnet_offset(self, address: ipaddress.IPv4Address) -> int:
-        assert self._subnet is not None
-        return int(address) - int(self._subnet.network_address)
+                if self._addresses is not None and any(h.name == instance.name for h in helds):
+                    self._addresses.release(instance.address)
 
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         """The container's main process and its descendants, as this host sees them."""
@@ -489,8 +461,8 @@ class CoreosBackend:
                     close_fds=True,
                 )
                 self._echoes.append(proc)
-                _expect_line(proc, "ready", f"echo responder in {held.name}")
-            endpoints[role] = Endpoint(held.name, address, mac_for(address), netns)
+                expect_line(proc, "ready", f"echo responder in {held.name}")
+            endpoints[role] = Endpoint(held.name, address, mac_for(address, MAC_PREFIX), netns)
         # The proxy's namespace exists only while its container runs: each start_proxy's
         # Instance carries it; the testbed's endpoint gives where to send, not where to stand.
         name = self.identity.name("proxy")
@@ -498,7 +470,7 @@ class CoreosBackend:
             endpoints["hosta"],
             endpoints["hostb"],
             endpoints["hostb2"],
-            Endpoint(name, proxy, mac_for(proxy), ""),
+            Endpoint(name, proxy, mac_for(proxy, MAC_PREFIX), ""),
             ECHO_PORT,
         )
         return self._testbed

@@ -5,13 +5,13 @@ template (``fixtures/domains/osv.xml``; ``--nfv-domain-template``), and Algorith
 raw sockets inside the proxy's guest (``proxy_vnf/c/proxy.c``). Each VM is a transient
 domain (``createXML``): it exists while it runs and leaves no definition behind.
 
-Network, all of it in namespaces this backend owns (the netns backend's switch, which this
-class extends; the host's root namespace ends up exactly as it was)::
+Network, all of it in namespaces this backend owns (the run's switch,
+``pytest_nfv.backends.switch``; the host's root namespace ends up exactly as it was)::
 
     switch ns  "<run>-sw":  bridge br0 10.213.0.1/16   <- ICMP prober, proxy control
         |-- tap "nv<run>t<k>" == virtio NIC of VM "<run>-i<k>"    10.213.1.0 + k
         |-- tap "nv<run>p"    == virtio NIC of VM "<run>-proxy"   10.213.0.2  (C proxy)
-        |-- host A / B / B2: namespaces with veths, as in the netns backend
+        |-- host A / B / B2: the switch's namespaces with veths
 
 libvirt creates each tap in its own (root) namespace when the domain starts; right after
 ``createXML`` returns, the tap is moved into the switch namespace and enslaved to the bridge.
@@ -19,9 +19,9 @@ QEMU keeps its file descriptor across the move, so the tap is in the root namesp
 milliseconds and goes with the domain (or with the switch namespace) afterwards.
 
 Identity: domain names are the run's names (``nfv-<run>-p<pid>-i<k>``) and every domain
-carries ``<metadata><run xmlns="urn:x-pytest-nfv:run:1" run_id=... owner_pid=.../>``;
-``reap`` destroys only transient domains with both, of runs whose owner is gone, and their
-console logs. The switch and host namespaces are reaped by the netns backend's reap.
+carries the run's tag with ``backend='osv'`` in its metadata (``pytest_nfv.backends.libvirt``);
+``reap`` destroys only domains with both, of runs whose owner is gone, and their console
+logs. The switch and host namespaces are reaped by the netns backend's reap.
 
 Domain type: ``kvm`` only where ``osv_kvm.decide`` found evidence that KVM guests really
 boot; otherwise ``qemu`` (TCG), and the report header says why.
@@ -32,13 +32,10 @@ switch namespace, which a remote hypervisor's cannot.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import ipaddress
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -54,28 +51,20 @@ from pytest_nfv.backends.base import (
     EngineTargets,
     StartCallback,
 )
-from pytest_nfv.backends.netns import (
-    GATEWAY,
-    NTF_MASTER,
-    NUD_NOARP,
-    NUD_PERMANENT,
-    PROXY,
-    SUBNET,
-    NetnsBackend,
+from pytest_nfv.backends.libvirt import (
+    LibvirtConnection,
+    RunTag,
+    import_libvirt,
+    reap_domains,
 )
-from pytest_nfv.backends.osv.domain import (
-    METADATA_NS,
-    DomainSpec,
-    Tag,
-    domain_xml,
-    load_template,
-    parse_tag,
-)
+from pytest_nfv.backends.osv.domain import DomainSpec, domain_xml, load_template
 from pytest_nfv.backends.osv.guest import Guest, ensure_guest
 from pytest_nfv.backends.osv.kvm import UP_MARKER, KvmVerdict, decide, probe_boot
+from pytest_nfv.backends.switch import GATEWAY, PROXY, SUBNET, Switch
+from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable, NfvUsageError
-from pytest_nfv.host.identity import REGISTRY_DIR, RunIdentity, parse_name
-from pytest_nfv.host.namespaces import entered, namespace_path
+from pytest_nfv.host.identity import REGISTRY_DIR, RunIdentity
+from pytest_nfv.host.namespaces import entered
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.resources import fixtures_dir
@@ -111,15 +100,7 @@ def _is_local(uri: str) -> bool:
     return parts.scheme in ("qemu", "test") and not parts.netloc
 
 
-def _libvirt() -> Any:
-    """The libvirt module, with its default stderr error printer silenced."""
-    import libvirt
-
-    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-    return libvirt
-
-
-class OsvBackend(NetnsBackend):
+class OsvBackend:
     """VNF instances are libvirt/QEMU VMs; see the module docstring for the topology."""
 
     name = "osv"
@@ -128,17 +109,17 @@ class OsvBackend(NetnsBackend):
     priority, one echo per waiting VM per interval) from starving TCG guests of CPU."""
 
     def __init__(self, identity: RunIdentity, settings: BackendSettings) -> None:
-        super().__init__(identity, vnf_command=())
+        self.identity = identity
         self._uri = settings.libvirt_uri or DEFAULT_URI
+        self._switch = Switch(identity, self.name, bridge_mac=SWITCH_MAC)
+        self._libvirt = LibvirtConnection(self._uri, self.name)
         self._template_path = settings.domain_template or fixtures_dir() / "domains" / "osv.xml"
         self._image = settings.image
-        self._conn: Any = None
         self._guest: Guest | None = None
         self._kvm: KvmVerdict | None = None
         self._template: Any = None
         self._vms: dict[str, _Vm] = {}
         self._proxy_vm: _Vm | None = None
-        self._netlink = threading.Lock()
         self._taps = 0
         self._engine: EngineInfo | None = None  # kept after close, for the record
 
@@ -160,69 +141,48 @@ class OsvBackend(NetnsBackend):
             self._template = load_template(Path(self._template_path))
         except NfvUsageError as exc:
             raise BackendUnavailable(f"osv backend: {exc}") from exc
+        import_libvirt(self.name)  # refuse before anything is created
+        self.identity.register(self.name)
         try:
-            libvirt = _libvirt()
-        except ImportError as exc:
-            raise BackendUnavailable(
-                "osv backend needs libvirt-python: pip install 'pytest-nfv[osv]'"
-            ) from exc
-        super().open()
-        try:
-            self._open_engine(libvirt)
+            self._switch.open()
+            self._libvirt.open()
+            self._guest = ensure_guest()
+            LOG_DIR.mkdir(parents=True, exist_ok=True)
+            self._kvm = decide(self._libvirt.handle, self._probe_kvm)
+            self._engine = self._describe()
         except BaseException:
             self.close()
             raise
-
-    def _open_engine(self, libvirt: Any) -> None:
-        try:
-            self._conn = libvirt.open(self._uri)
-        except libvirt.libvirtError as exc:
-            raise BackendUnavailable(
-                f"osv backend: cannot connect to libvirt at {self._uri}: "
-                f"{exc.get_error_message()} (is libvirtd running? scripts/engines start libvirt)"
-            ) from exc
-        self._guest = ensure_guest()
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self._kvm = decide(self._conn, self._probe_kvm)
-        assert self._sw is not None
-        self._sw.link("set", index=self._bridge_index, address=SWITCH_MAC)
-        self._engine = self._describe(self._conn)
 
     def _probe_kvm(self) -> KvmVerdict:
         name = self.identity.name("kvmprobe")
         log = LOG_DIR / f"{name}.log"
         spec = self._domain_spec(name, "kvmprobe", "kvm", None, "nfv.role=vnf")
-        return probe_boot(self._conn, domain_xml(self._template, spec), log, "kvm")
+        return probe_boot(self._libvirt.handle, domain_xml(self._template, spec), log, "kvm")
 
     def close(self) -> None:
-        errors: list[str] = []
+        """VMs first (their taps leave the switch), then the switch, then the sweep; each runs."""
+        teardown = Teardown(self.name)
         vms = list(self._vms.values())
         if self._proxy_vm is not None:
             vms.append(self._proxy_vm)
         self._vms.clear()
         self._proxy_vm = None
-        try:
-            self._destroy(vms)
-        except BackendError as exc:
-            errors.append(str(exc))
-        try:
-            super().close()
-        except BackendError as exc:
-            errors.append(str(exc))
-        if self._conn is not None:
-            report = reap(
-                ReapRule.own_run(self.identity.run_id), targets=EngineTargets(None, self._uri)
-            )
-            errors += report.errors
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
-        if errors:
-            raise BackendError("osv teardown incomplete: " + "; ".join(errors))
+        teardown.step(lambda: self._destroy(vms))
+        teardown.step(self._switch.close)
+        if self._libvirt.opened:
+            own = ReapRule.own_run(self.identity.run_id)
+            teardown.note(reap(own, targets=EngineTargets(None, self._uri)).errors)
+            self._libvirt.close()
+        self.identity.unregister()
+        teardown.finish()
 
     def __enter__(self) -> OsvBackend:
         self.open()
         return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def engine(self) -> EngineInfo:
         """Before ``open`` only the target (no connection); after, versions, type and why."""
@@ -230,10 +190,13 @@ class OsvBackend(NetnsBackend):
             return self._engine
         return EngineInfo("libvirt", f"at {self._uri}", ("not connected yet",))
 
-    def _describe(self, conn: Any) -> EngineInfo:
+    @property
+    def probe_netns(self) -> str | None:
+        return self._switch.probe_netns
+
+    def _describe(self) -> EngineInfo:
         try:
-            lib = _version(conn.getLibVersion())
-            hypervisor = f"{conn.getType()} {_version(conn.getVersion())}"
+            hypervisor, lib = self._libvirt.versions()
         except Exception as exc:
             return EngineInfo("libvirt", f"at {self._uri}", (f"version unknown: {exc}",))
         notes = [hypervisor, f"domain type {self._domain_type()}"]
@@ -270,7 +233,7 @@ class OsvBackend(NetnsBackend):
             cmdline = f"nfv.addr={address} nfv.neigh={neigh} {cmdline}"
         return DomainSpec(
             name=name,
-            tag=Tag(self.identity.run_id, self.identity.owner_pid, role),
+            tag=RunTag(self.identity.run_id, self.identity.owner_pid, role, self.name),
             domain_type=domain_type,
             console_log=LOG_DIR / f"{name}.log",
             kernel=self._guest.kernel,
@@ -294,61 +257,16 @@ class OsvBackend(NetnsBackend):
         assert dspec.tap is not None
         on_start(spec)
         start_ns = time.time_ns()
-        try:
-            domain = self._conn.createXML(xml, 0)
-        except Exception as exc:
-            raise BackendError(f"libvirt refused to start {spec.name}: {exc}") from exc
+        domain = self._libvirt.create(xml, spec.name)
         vm = _Vm(spec.name, dspec.tap, domain)
         if role == "proxy":
             self._proxy_vm = vm
         else:
             self._vms[spec.name] = vm
-        self._attach(vm.tap, spec)
+        self._switch.plug_tap(vm.tap, spec)
         vm.pid = _qemu_pid(spec.name)
         return Instance(
-            spec,
-            start_ns,
-            namespace_path(self._require_switch()),
-            () if vm.pid is None else (vm.pid,),
-        )
-
-    def _attach(self, tap: str, spec: InstanceSpec) -> None:
-        """Move ``tap`` from the root namespace onto the bridge, with static FDB and ARP.
-
-        Runs in a worker thread: pyroute2 sockets answer for the namespace of the thread
-        that uses them, so this opens its own pair (root, switch) under one lock.
-        """
-        from pyroute2 import IPRoute
-
-        switch = self._require_switch()
-        try:
-            with self._netlink, IPRoute() as root:
-                found = root.link_lookup(ifname=tap)
-                if not found:
-                    raise BackendError(f"libvirt did not create tap {tap} for {spec.name}")
-                root.link("set", index=found[0], net_ns_fd=switch)
-                with entered(namespace_path(switch)):
-                    sw = IPRoute()
-                try:
-                    self._plug(sw, tap, spec)
-                finally:
-                    sw.close()
-        except BackendError:
-            raise
-        except Exception as exc:
-            raise BackendError(f"cannot put tap {tap} of {spec.name} on the switch: {exc}") from exc
-
-    def _plug(self, sw: Any, tap: str, spec: InstanceSpec) -> None:
-        index = sw.link_lookup(ifname=tap)[0]
-        sw.link("set", index=index, master=self._bridge_index, state="up")
-        sw.brport("set", index=index, unicast_flood=0)
-        sw.fdb("replace", ifindex=index, lladdr=spec.mac, flags=NTF_MASTER, state=NUD_NOARP)
-        sw.neigh(
-            "replace",
-            dst=str(spec.address),
-            lladdr=spec.mac,
-            ifindex=self._bridge_index,
-            state=NUD_PERMANENT,
+            spec, start_ns, self._switch.probe_netns, () if vm.pid is None else (vm.pid,)
         )
 
     def _destroy(self, vms: Sequence[_Vm]) -> None:
@@ -360,21 +278,21 @@ class OsvBackend(NetnsBackend):
         def destroy(vm: _Vm) -> None:
             _report_silent_guest(vm.name)
             try:
-                vm.domain.destroy()
-            except Exception as exc:
-                with contextlib.suppress(Exception):
-                    if not vm.domain.isActive():
-                        return
-                failures.append(f"{vm.name}: {exc}")
+                self._libvirt.destroy(vm.name, vm.domain)
+            except BackendError as exc:
+                failures.append(str(exc))
             finally:
                 (LOG_DIR / f"{vm.name}.log").unlink(missing_ok=True)
 
         with ThreadPoolExecutor(min(_PARALLEL, len(vms))) as pool:
             list(pool.map(destroy, vms))
         if failures:
-            raise BackendError("cannot destroy domains: " + "; ".join(failures))
+            raise BackendError("; ".join(failures))
 
     # ---- instances ----------------------------------------------------------------------
+
+    def plan(self, count: int) -> list[InstanceSpec]:
+        return self._switch.plan(count)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Start the domains together, a few createXML calls at a time."""
@@ -401,7 +319,7 @@ class OsvBackend(NetnsBackend):
         finally:
             for instance in instances:
                 if any(vm.name == instance.name for vm in vms):
-                    self._release(instance.address)
+                    self._switch.release(instance.address)
 
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         """The instance's QEMU process (from libvirt's pidfile, read when it started)."""
@@ -410,12 +328,8 @@ class OsvBackend(NetnsBackend):
     # ---- testbed ------------------------------------------------------------------------
 
     def deploy_testbed(self) -> Testbed:
-        testbed = super().deploy_testbed()
-        if testbed.proxy.netns_path != self.probe_netns:
-            proxy = dataclasses.replace(testbed.proxy, netns_path=self.probe_netns or "")
-            testbed = dataclasses.replace(testbed, proxy=proxy)
-            self._testbed = testbed
-        return testbed
+        """The switch's hosts; the proxy guest is reached from the switch namespace."""
+        return self._switch.deploy_hosts(proxy_netns=self._switch.probe_netns)
 
     def start_proxy(self, testbed: Testbed, on_start: StartCallback) -> Instance:
         if self._proxy_vm is not None:
@@ -444,7 +358,7 @@ class OsvBackend(NetnsBackend):
         """One command to the proxy guest's UDP control port, from the switch; waits for ok."""
         if self._proxy_vm is None:
             raise BackendError("the proxy VNF is not running")
-        with entered(self._require_switch()):
+        with entered(self._switch.probe_netns):
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.bind((str(GATEWAY), 0))
@@ -482,10 +396,6 @@ def _report_silent_guest(name: str) -> None:
         _log.error("guest %s never came up; the end of its serial console:\n%s", name, tail)
 
 
-def _version(number: int) -> str:
-    return f"{number // 1_000_000}.{number // 1000 % 1000}.{number % 1000}"
-
-
 def _qemu_pid(name: str) -> int | None:
     try:
         return int((QEMU_PIDFILES / f"{name}.pid").read_text().strip())
@@ -502,53 +412,18 @@ def reap(
 ) -> CleanupReport:
     """Destroy the transient domains (and remove the console logs) of the runs ``rule`` takes.
 
-    A domain is ours only if its name is one of our names and its pytest-nfv metadata names
-    the same run. A missing libvirt-python, a remote URI or a libvirtd that does not answer
-    reaps as empty: cleanup must never hang on an engine that is not there.
+    A domain is ours only if its name is one of our names and its metadata tags it an osv
+    domain of the same run. A missing libvirt-python, a remote URI or a libvirtd that does not
+    answer reaps as empty: cleanup must never hang on an engine that is not there.
     """
     report = CleanupReport()
     uri = (targets.libvirt_uri if targets else None) or DEFAULT_URI
-
-    def doomed(name: str, label: str) -> bool:
-        return rule.takes_name(name, label, report)
-
     if _is_local(uri):
-        _reap_domains(uri, doomed, dry_run, report)
+        report.merge(reap_domains(uri, rule, dry_run=dry_run, backend=OsvBackend.name))
     if LOG_DIR.is_dir():
         for log in sorted(LOG_DIR.glob("nfv-*.log")):
-            if doomed(log.stem, f"file {log}"):
+            if rule.takes_name(log.stem, f"file {log}", report):
                 if not dry_run:
                     log.unlink(missing_ok=True)
                 report.removed.append(f"file {log}")
     return report
-
-
-def _reap_domains(uri: str, doomed: Any, dry_run: bool, report: CleanupReport) -> None:
-    try:
-        libvirt = _libvirt()
-        conn = libvirt.open(uri)
-    except Exception:
-        return  # no libvirt-python, or no libvirtd: nothing of ours can be running there
-    try:
-        for domain in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT):
-            name = domain.name()
-            if parse_name(name) is None:
-                continue
-            try:
-                tag = parse_tag(domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS))
-            except libvirt.libvirtError:
-                tag = None
-            if tag is None or not name.startswith(f"nfv-{tag.run_id}-p{tag.owner_pid}-"):
-                continue
-            if not doomed(name, f"domain {name}"):
-                continue
-            if dry_run:
-                report.removed.append(f"domain {name}")
-                continue
-            try:
-                domain.destroy()
-                report.removed.append(f"domain {name}")
-            except libvirt.libvirtError as exc:
-                report.errors.append(f"cannot destroy domain {name}: {exc.get_error_message()}")
-    finally:
-        conn.close()

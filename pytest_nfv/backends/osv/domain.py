@@ -3,9 +3,10 @@
 The template (``fixtures/domains/osv.xml`` or ``--nfv-domain-template``) is plain libvirt
 XML that says what every VM gets (vCPUs, memory, machine type); nothing in it is a
 placeholder. This module sets what belongs to one instance on a copy of it: the domain type,
-the name, the run identity in ``<metadata>``, the kernel, initrd and command line (or the
-user's image as a disk), the NIC, and a serial console written to a log file. Kept free of
-libvirt calls so it can be checked against the ``test:///default`` driver and by itself.
+the name, the run identity in ``<metadata>`` (a ``backends.libvirt.RunTag``), the kernel,
+initrd and command line (or the user's image as a disk), the NIC, and a serial console
+written to a log file. Kept free of libvirt calls so it can be checked against the
+``test:///default`` driver and by itself.
 """
 
 from __future__ import annotations
@@ -14,41 +15,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_nfv.backends.libvirt import RunTag
 from pytest_nfv.errors import NfvUsageError
 
-__all__ = ["METADATA_NS", "DomainSpec", "Tag", "domain_xml", "load_template", "parse_tag"]
-
-METADATA_NS = "urn:x-pytest-nfv:run:1"
-"""Namespace of the ``<nfv:run>`` element every domain of ours carries; reaping looks for it."""
-METADATA_KEY = "nfv"
-
-
-@dataclass(frozen=True)
-class Tag:
-    """The run identity a domain carries in its metadata."""
-
-    run_id: str
-    owner_pid: int
-    role: str
-
-    def element(self) -> str:
-        return (
-            f"<run xmlns='{METADATA_NS}' run_id='{self.run_id}' "
-            f"owner_pid='{self.owner_pid}' role='{self.role}'/>"
-        )
-
-
-def parse_tag(xml: str | None) -> Tag | None:
-    """The ``Tag`` in a domain's pytest-nfv metadata element, or None if it has none."""
-    if not xml:
-        return None
-    try:
-        element = ET.fromstring(xml)
-        return Tag(
-            element.attrib["run_id"], int(element.attrib["owner_pid"]), element.attrib["role"]
-        )
-    except (ET.ParseError, KeyError, ValueError):
-        return None
+__all__ = ["DomainSpec", "domain_xml", "load_template"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +30,7 @@ class DomainSpec:
     """
 
     name: str
-    tag: Tag
+    tag: RunTag
     domain_type: str
     console_log: Path
     kernel: Path | None = None
