@@ -66,8 +66,8 @@ def plain_round(
     finally:
         for container in containers:  # one at a time, as the backend does (moby/moby#42119)
             container.remove(force=True)
-        backend._free += [backend._subnet_offset(s.address) for s in specs]
-        backend._free.sort()
+        for spec in specs:
+            backend._addresses.release(spec.address)  # type: ignore[union-attr]
 
 
 def main() -> int:

@@ -76,7 +76,7 @@ def virsh_round(backend: OsvBackend, n: int, workdir: Path) -> float:
             (workdir / f"{name}.xml").unlink(missing_ok=True)
             (LOG_DIR / f"{name}.log").unlink(missing_ok=True)
         for spec in specs:
-            backend._release(spec.address)
+            backend._switch.release(spec.address)
 
 
 def main() -> int:
