@@ -20,11 +20,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pytest_nfv.backends.coreos import CoreosBackend
-from pytest_nfv.experiments import Lab
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.probes.icmp import EchoProber
-from pytest_nfv.probes.memory import settled_available_mib
+from pytest_nfv.backends.coreos.backend import CoreosBackend
+from pytest_nfv.harness.lab import Lab
+from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.probes.memory import settled_available_mib
+from pytest_nfv.host.identity import RunIdentity
 
 
 def plain_round(
@@ -66,8 +66,8 @@ def plain_round(
     finally:
         for container in containers:  # one at a time, as the backend does (moby/moby#42119)
             container.remove(force=True)
-        backend._free += [backend._subnet_offset(s.address) for s in specs]
-        backend._free.sort()
+        for spec in specs:
+            backend._addresses.release(spec.address)  # type: ignore[union-attr]
 
 
 def main() -> int:

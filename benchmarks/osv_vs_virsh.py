@@ -28,13 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_nfv.backends.osv import LOG_DIR, OsvBackend
-from pytest_nfv.backends.osv_domain import domain_xml
-from pytest_nfv.experiments import Lab, ProxyPath
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.options import NfvSettings
-from pytest_nfv.probes.icmp import EchoProber
-from pytest_nfv.stats import StopRule
+from pytest_nfv.backends.base import BackendSettings
+from pytest_nfv.backends.osv.backend import LOG_DIR, OsvBackend
+from pytest_nfv.backends.osv.domain import domain_xml
+from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.host.identity import RunIdentity
 
 
 def run(*argv: str) -> None:
@@ -77,7 +76,7 @@ def virsh_round(backend: OsvBackend, n: int, workdir: Path) -> float:
             (workdir / f"{name}.xml").unlink(missing_ok=True)
             (LOG_DIR / f"{name}.log").unlink(missing_ok=True)
         for spec in specs:
-            backend._release(spec.address)
+            backend._switch.release(spec.address)
 
 
 def main() -> int:
@@ -89,7 +88,7 @@ def main() -> int:
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     sizes = [int(s) for s in args.sizes.split(",")]
-    settings = NfvSettings("osv", (1,), (64,), None, True, StopRule(0.05, 3, 5, 2), 300.0)
+    settings = BackendSettings(boot_timeout_s=300.0)
     with (
         OsvBackend(RunIdentity.new(), settings) as backend,
         EchoProber(backend.probe_netns, backend.probe_interval_s) as prober,

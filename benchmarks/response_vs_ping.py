@@ -18,12 +18,12 @@ import re
 import statistics
 import subprocess
 
-from pytest_nfv.backends.coreos import CoreosBackend
+from pytest_nfv.backends.coreos.backend import CoreosBackend
 from pytest_nfv.backends.netns import NetnsBackend
-from pytest_nfv.experiments import Lab, ProxyPath
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.namespaces import spawn_in
-from pytest_nfv.probes.icmp import EchoProber
+from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.namespaces import spawn_in
 
 _RTT = re.compile(r"rtt min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms")
 

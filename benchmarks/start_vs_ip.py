@@ -18,10 +18,10 @@ import subprocess
 import time
 
 from pytest_nfv.backends.netns import NetnsBackend
-from pytest_nfv.experiments import Lab
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.namespaces import namespace_path
-from pytest_nfv.probes.icmp import EchoProber
+from pytest_nfv.harness.lab import Lab
+from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.namespaces import namespace_path
 
 
 def ip(*args: str) -> None:

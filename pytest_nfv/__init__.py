@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_nfv.backends.base import Backend, EngineInfo
-    from pytest_nfv.budgets import Budget, BudgetBook
     from pytest_nfv.errors import (
         BackendError,
         BackendUnavailable,
@@ -24,11 +23,12 @@ if TYPE_CHECKING:
         NfvUsageError,
         ProbeError,
     )
-    from pytest_nfv.experiments import Lab, ProxyPath
-    from pytest_nfv.fixtures import Recorder, Series
+    from pytest_nfv.harness.budgets import Budget, BudgetBook
+    from pytest_nfv.harness.lab import Lab, ProxyPath
+    from pytest_nfv.harness.stats import StopRule, Summary, summarize
     from pytest_nfv.model import Endpoint, Instance, InstanceSpec, Testbed
-    from pytest_nfv.options import NfvSettings
-    from pytest_nfv.stats import StopRule, Summary, summarize
+    from pytest_nfv.plugin.fixtures import Recorder, Series
+    from pytest_nfv.plugin.options import NfvSettings
 
     Repeat = Callable[[Callable[[], float]], Summary]
 
@@ -64,8 +64,8 @@ __all__ = [
 _HOME = {
     "Backend": "backends.base",
     "EngineInfo": "backends.base",
-    "Budget": "budgets",
-    "BudgetBook": "budgets",
+    "Budget": "harness.budgets",
+    "BudgetBook": "harness.budgets",
     "BackendError": "errors",
     "BackendUnavailable": "errors",
     "BootTimeout": "errors",
@@ -75,24 +75,24 @@ _HOME = {
     "NfvError": "errors",
     "NfvUsageError": "errors",
     "ProbeError": "errors",
-    "Lab": "experiments",
-    "ProxyPath": "experiments",
-    "Recorder": "fixtures",
-    "Series": "fixtures",
+    "Lab": "harness.lab",
+    "ProxyPath": "harness.lab",
+    "Recorder": "plugin.fixtures",
+    "Series": "plugin.fixtures",
     "Endpoint": "model",
     "Instance": "model",
     "InstanceSpec": "model",
     "Testbed": "model",
-    "NfvSettings": "options",
-    "StopRule": "stats",
-    "Summary": "stats",
-    "summarize": "stats",
+    "NfvSettings": "plugin.options",
+    "StopRule": "harness.stats",
+    "Summary": "harness.stats",
+    "summarize": "harness.stats",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name == "Repeat":
-        from pytest_nfv.stats import Summary
+        from pytest_nfv.harness.stats import Summary
 
         return Callable[[Callable[[], float]], Summary]
     if name in _HOME:

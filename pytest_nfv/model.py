@@ -2,7 +2,9 @@
 
 Backends differ in how they start things; they agree on what they hand back: an address the
 probes can reach, the network namespace from which it is reachable, and the processes that
-make up the instance (for memory attribution).
+make up the instance (for memory attribution). The management requirements are here too:
+the harness files budgets under them and the analysis of saved runs reads them back, and
+neither may import the other.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Literal
 __all__ = [
     "MAX_UDP_PAYLOAD",
     "MIN_PAYLOAD",
+    "REQUIREMENTS",
     "Endpoint",
     "Instance",
     "InstanceSpec",
@@ -25,6 +28,10 @@ MAX_UDP_PAYLOAD = 65507
 """The largest UDP payload in one IPv4 datagram (65535 - 20 - 8): the paper's "64 KB"."""
 MIN_PAYLOAD = 8
 """Room for the sequence number a response-time request carries."""
+
+REQUIREMENTS: tuple[str, ...] = ("instantiation", "deployment", "monitoring", "coexistence")
+"""The four NFV management requirements of the paper, in its order: every benchmark gates one,
+budgets are filed under them and the scorecard reads one table for each."""
 
 PathMode = Literal["proxy", "direct"]
 

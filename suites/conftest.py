@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_nfv.experiments import Lab
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.model import Instance
 
 

@@ -1,24 +1,29 @@
 """Built-in backends, by name; plugins add more through ``pytest_nfv_make_backend``.
 
 Each built-in lives in its own module, imported only when used, which offers two functions:
-``make(identity, settings)`` builds the (unopened) backend, and
-``reap(include_live=..., dry_run=..., targets=...)`` removes what dead runs left in its engine.
+``make(name, identity, settings)`` builds the (unopened) backend, and
+``reap(rule, dry_run=..., targets=...)`` removes what the runs ``rule`` takes left in its
+engine. One ``ReapRule`` serves every engine of a cleanup (see ``pytest_nfv.host.reap``).
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING
 
-from pytest_nfv.backends.base import Backend, CleanupReport, EngineInfo, EngineTargets
-from pytest_nfv.identity import RunIdentity
-
-if TYPE_CHECKING:
-    from pytest_nfv.options import NfvSettings
+from pytest_nfv.backends.base import (
+    Backend,
+    BackendSettings,
+    CleanupReport,
+    EngineInfo,
+    EngineTargets,
+)
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.reap import ReapRule
 
 __all__ = [
     "BUILTIN_BACKENDS",
     "Backend",
+    "BackendSettings",
     "CleanupReport",
     "EngineInfo",
     "EngineTargets",
@@ -28,14 +33,14 @@ __all__ = [
 
 _MODULES = {
     "netns": "pytest_nfv.backends.netns",
-    "coreos": "pytest_nfv.backends.coreos",
-    "osv": "pytest_nfv.backends.osv",
-    "clickos": "pytest_nfv.backends.clickos",
+    "coreos": "pytest_nfv.backends.coreos.backend",
+    "osv": "pytest_nfv.backends.osv.backend",
+    "clickos": "pytest_nfv.backends.clickos.backend",
 }
 BUILTIN_BACKENDS = tuple(_MODULES)
 
 
-def make_builtin(name: str, identity: RunIdentity, settings: NfvSettings) -> Backend | None:
+def make_builtin(name: str, identity: RunIdentity, settings: BackendSettings) -> Backend | None:
     """The built-in backend ``name``, not yet opened; None if there is none by that name."""
     if name not in _MODULES:
         return None
@@ -46,12 +51,17 @@ def make_builtin(name: str, identity: RunIdentity, settings: NfvSettings) -> Bac
 def reap_all(
     include_live: bool = False, dry_run: bool = False, targets: EngineTargets | None = None
 ) -> CleanupReport:
-    """Remove (or with ``dry_run`` list) what dead runs of every built-in backend left behind."""
+    """Remove (or with ``dry_run`` list) what dead runs of every built-in backend left behind.
+
+    One rule judges every engine, and the registry files of dead runs are forgotten only once
+    all of them were reaped.
+    """
+    rule = ReapRule(include_live=include_live)
     report = CleanupReport()
     for module in dict.fromkeys(_MODULES.values()):
         report.merge(
-            import_module(module).reap(
-                include_live=include_live, dry_run=dry_run, targets=targets or EngineTargets()
-            )
+            import_module(module).reap(rule, dry_run=dry_run, targets=targets or EngineTargets())
         )
+    if not dry_run:
+        rule.forget_dead()
     return report

@@ -14,14 +14,17 @@ backend, however it runs its instances, presents them on a network reachable fro
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from pytest_nfv.identity import RunIdentity
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.reap import CleanupReport
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 
 __all__ = [
     "Backend",
+    "BackendSettings",
     "CleanupReport",
     "EngineInfo",
     "EngineMemory",
@@ -47,6 +50,22 @@ class EngineInfo:
 
 
 @dataclass(frozen=True)
+class BackendSettings:
+    """The options a built-in backend is built with, and nothing else of the session's.
+
+    The plugin resolves them (``NfvSettings.backend_settings``); a backend never sees pytest's
+    configuration, so the backends stay below the plugin and can be built without one
+    (benchmarks, tests).
+    """
+
+    image: str | None = None
+    docker_url: str | None = None
+    libvirt_uri: str | None = None
+    domain_template: Path | None = None
+    boot_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class EngineTargets:
     """Which engines a reap looks at: the same ones a run with these options would use.
 
@@ -56,26 +75,6 @@ class EngineTargets:
 
     docker_url: str | None = None
     libvirt_uri: str | None = None
-
-
-@dataclass
-class CleanupReport:
-    """What a reap removed, what it left because its owner still runs, and what failed.
-
-    ``stuck`` holds what nothing of ours uses any more but the engine refuses to remove for a
-    known fault of its own; each entry says which and how it goes away.
-    """
-
-    removed: list[str] = field(default_factory=list)
-    left_live: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    stuck: list[str] = field(default_factory=list)
-
-    def merge(self, other: CleanupReport) -> None:
-        self.removed += other.removed
-        self.left_live += other.left_live
-        self.errors += other.errors
-        self.stuck += other.stuck
 
 
 @runtime_checkable

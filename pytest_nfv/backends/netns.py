@@ -1,98 +1,54 @@
 """The embedded default backend: each instance is a Linux network namespace with a VNF process.
 
-Topology, all of it inside namespaces this backend creates (the host's root namespace is never
-touched, which matters on hosts where dockerd sets the root FORWARD policy to DROP)::
+Every instance, the proxy VNF and hosts A, B and B2 are namespaces on the run's switch
+(``pytest_nfv.backends.switch``, where the topology is drawn), each joined to its bridge by a
+veth::
 
     switch ns  "<run>-sw":  bridge br0 10.213.0.1/16  <- the ICMP prober sits here
         |-- v<k> == eth0 of "<run>-i<k>"   VNF instance k   10.213.1.0 + k
         |-- proxy ns  "<run>-proxy"        10.213.0.2   Algorithm 1 (pytest_nfv.vnf.proxy)
-        |-- host A    "<run>-hosta"        10.213.0.3   requests from here
-        |-- host B    "<run>-hostb"        10.213.0.4   UDP echo
-        `-- host B2   "<run>-hostb2"       10.213.0.5   UDP echo (reconfiguration target)
+        `-- hosts A, B, B2                 10.213.0.3-5 the switch's testbed hosts
 
-Every bridge port has unicast flooding off and a static FDB entry, and the switch namespace
-knows every instance's MAC in advance: the prober can fire an echo request at an instance
-that does not exist yet without that request being flooded to 127 other ports or waiting on
-ARP's one-second retry. An instance answers once its VNF process runs and its eth0 is up
-with its address; that is the last step of its start.
-
-Namespaces are created in-process (``namespaces.inside_new``), not by forking ``ip``: about
-7 ms per instance instead of ~20.
+An instance answers once its VNF process runs and its eth0 is up with its address; that is
+the last step of its start.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
-import os
 import platform
-import select
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib.metadata import version as dist_version
-from typing import TYPE_CHECKING, Any
 
-from pytest_nfv.backends.base import CleanupReport, EngineInfo, EngineTargets, StartCallback
-from pytest_nfv.capabilities import has_netns_capabilities
-from pytest_nfv.errors import BackendError, BackendUnavailable
-from pytest_nfv.identity import PREFIX, RunIdentity, forget_dead_runs, owner_alive, parse_name
-from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
-from pytest_nfv.namespaces import (
-    inside_new,
-    kill_and_wait,
-    list_namespaces,
-    namespace_path,
-    pids_by_namespace,
-    remove_namespace,
-    set_sysctl_here,
-    write_sysctl,
+from pytest_nfv.backends.base import (
+    BackendSettings,
+    CleanupReport,
+    EngineInfo,
+    EngineTargets,
+    StartCallback,
 )
-
-if TYPE_CHECKING:
-    from pytest_nfv.options import NfvSettings
+from pytest_nfv.backends.switch import Port, Switch, reap_namespaces
+from pytest_nfv.backends.teardown import Teardown
+from pytest_nfv.errors import BackendError
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.namespaces import namespace_path, write_sysctl
+from pytest_nfv.host.processes import expect_line
+from pytest_nfv.host.reap import ReapRule
+from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 
 __all__ = ["NetnsBackend", "make", "reap"]
 
-SUBNET = ipaddress.IPv4Network("10.213.0.0/16")
-GATEWAY = SUBNET[1]
-PROXY, HOST_A, HOST_B, HOST_B2 = SUBNET[2], SUBNET[3], SUBNET[4], SUBNET[5]
-FIRST_INSTANCE = int(SUBNET[256])
-ECHO_PORT = 7
-NUD_PERMANENT = 0x80
-NUD_NOARP = 0x40  # a "static" bridge FDB entry; "permanent" would mean the bridge's own MAC
-NTF_MASTER = 0x04
-# Interface indexes are chosen, not looked up: each lookup is a netlink round trip, and in a
-# fresh namespace lo is always 1.
-LO_INDEX = 1
-ETH0_INDEX = 2
-FIRST_PORT_INDEX = 1000  # put the entry in the bridge's table, not the port's own
 DEFAULT_VNF_COMMAND = ("sleep", "infinity")
-_QUIET_SYSCTLS = (
-    ("net.ipv6.conf.all.disable_ipv6", "1"),
-    ("net.ipv6.conf.default.disable_ipv6", "1"),
+_PROXY_SYSCTLS = (
+    ("net.ipv4.ip_forward", "0"),
+    ("net.ipv4.conf.all.send_redirects", "0"),
+    ("net.ipv4.conf.default.send_redirects", "0"),
 )
 
 
-def mac_for(address: ipaddress.IPv4Address) -> str:
-    """A locally administered MAC derived from the address, so no one has to ask ARP."""
-    b = address.packed
-    return f"02:4e:46:{b[1]:02x}:{b[2]:02x}:{b[3]:02x}"
-
-
-@dataclass
-class _Running:
-    """What this backend holds for one started namespace."""
-
-    name: str
-    port_index: int
-    processes: list[subprocess.Popen[bytes]]
-
-
 class NetnsBackend:
-    """Instances are network namespaces; see the module docstring for the topology."""
+    """Instances are network namespaces on the run's switch; see the module docstring."""
 
     name = "netns"
 
@@ -101,92 +57,28 @@ class NetnsBackend:
     ) -> None:
         self.identity = identity
         self._vnf_command = tuple(vnf_command)
-        self._switch: str | None = None
-        self._bridge_index = 0
-        self._running: dict[str, _Running] = {}
-        self._free: list[int] = []
-        self._next_address = FIRST_INSTANCE
-        self._port_counter = 0
-        self._port_group = 0
-        self._testbed: Testbed | None = None
-        self._proxy_running: _Running | None = None
-        self._sw: Any = None  # pyroute2 IPRoute inside the switch namespace
+        self._switch = Switch(identity, self.name)
+        self._instances: dict[str, Port] = {}
+        self._proxy: Port | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
     def open(self) -> None:
-        self._check_host()
-        forget_dead_runs()
         self.identity.register(self.name)
-        name = self.identity.name("sw")
         try:
-            with inside_new(name) as sw:
-                self._switch, self._sw = name, sw
-                self._build_switch(sw)
-        except Exception as exc:
-            created = self._switch is not None
+            self._switch.open()
+        except BaseException:
             self.close()
-            if not created:
-                raise BackendUnavailable(
-                    f"netns backend: this host refuses to create a network namespace ({exc}); "
-                    "a container without CAP_SYS_ADMIN or a read-only /run are the usual causes"
-                ) from exc
-            if isinstance(exc, BackendError):
-                raise
-            raise BackendError(f"cannot build the netns switch: {exc}") from exc
-
-    def _build_switch(self, sw: Any) -> None:
-        """The bridge every instance and testbed host plugs into, with the prober's address."""
-        for key, value in _QUIET_SYSCTLS:
-            set_sysctl_here(key, value)
-        sw.link("add", ifname="br0", kind="bridge", br_stp_state=0, br_forward_delay=0)
-        self._bridge_index = sw.link_lookup(ifname="br0")[0]
-        sw.addr("add", index=self._bridge_index, address=str(GATEWAY), prefixlen=SUBNET.prefixlen)
-        sw.link("set", index=self._bridge_index, state="up")
-        sw.link("set", index=LO_INDEX, state="up")
-
-    def _check_host(self) -> None:
-        if not sys.platform.startswith("linux"):
-            raise BackendUnavailable(
-                f"netns backend needs Linux network namespaces; this is {sys.platform}"
-            )
-        if not has_netns_capabilities():
-            raise BackendUnavailable(
-                "netns backend needs CAP_SYS_ADMIN and CAP_NET_ADMIN (run as root): "
-                f"effective uid is {os.geteuid()} and /proc/self/status CapEff lacks them"
-            )
-        if not os.path.exists("/proc/self/ns/net"):
-            raise BackendUnavailable(
-                "netns backend: /proc/self/ns/net is missing (no CONFIG_NET_NS)"
-            )
+            raise
 
     def close(self) -> None:
         """Stop everything, then remove the switch; each step runs even if one before failed."""
-        errors: list[str] = []
-        try:
-            self._remove_all(list(self._running.values()))
-        except BackendError as exc:
-            errors.append(str(exc))
-        self._running.clear()
-        if self._proxy_running is not None:
-            with contextlib.suppress(BackendError):
-                self._remove(self._proxy_running)
-            self._proxy_running = None
-        if self._sw is not None:
-            self._sw.close()
-            self._sw = None
-        if self._switch is not None:
-            leftovers = pids_by_namespace([self._switch]).get(self._switch, [])
-            with contextlib.suppress(BackendError):
-                kill_and_wait(leftovers)
-            remove_namespace(self._switch)
-            self._switch = None
-        self._testbed = None
-        report = reap(only_run=self.identity.run_id)
-        errors += report.errors
+        teardown = Teardown(self.name)
+        self._instances.clear()
+        self._proxy = None
+        teardown.step(self._switch.close)
         self.identity.unregister()
-        if errors:
-            raise BackendError("netns teardown incomplete: " + "; ".join(errors))
+        teardown.finish()
 
     def __enter__(self) -> NetnsBackend:
         self.open()
@@ -204,222 +96,53 @@ class NetnsBackend:
 
     @property
     def probe_netns(self) -> str | None:
-        return namespace_path(self._require_switch())
-
-    def _require_switch(self) -> str:
-        if self._switch is None:
-            raise BackendError("netns backend is not open")
-        return self._switch
+        return self._switch.probe_netns
 
     # ---- instances ----------------------------------------------------------------------
 
     def plan(self, count: int) -> list[InstanceSpec]:
-        specs = []
-        for _ in range(count):
-            if self._free:
-                value = self._free.pop(0)
-            else:
-                value = self._next_address
-                self._next_address += 1
-            address = ipaddress.IPv4Address(value)
-            if address not in SUBNET or address == SUBNET.broadcast_address:
-                raise BackendError(f"the netns backend's subnet {SUBNET} is full")
-            role = f"i{value - FIRST_INSTANCE}"
-            specs.append(InstanceSpec(self.identity.name(role), address, mac_for(address)))
-        return specs
+        return self._switch.plan(count)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         started = []
         for spec in specs:
             on_start(spec)
             start_ns = time.time_ns()
-            running = self._create(spec, list(self._vnf_command))
+            port = self._switch.add_namespace(spec, self._vnf_command)
+            self._instances[spec.name] = port
             started.append(
                 Instance(
                     spec,
                     start_ns,
                     namespace_path(spec.name),
-                    tuple(p.pid for p in running.processes),
+                    tuple(p.pid for p in port.processes),
                 )
             )
         return started
 
     def stop(self, instances: Sequence[Instance]) -> None:
-        runnings, addresses = [], []
+        ports, addresses = [], []
         for instance in instances:
-            running = self._running.pop(instance.name, None)
-            if running is not None:  # stopping twice is harmless, and frees nothing twice
-                runnings.append(running)
+            port = self._instances.pop(instance.name, None)
+            if port is not None:  # stopping twice is harmless, and frees nothing twice
+                ports.append(port)
                 addresses.append(instance.address)
         try:
-            self._remove_all(runnings)
+            self._switch.remove(ports)
         finally:
             for address in addresses:
-                self._release(address)
-
-    def _release(self, address: ipaddress.IPv4Address) -> None:
-        value = int(address)
-        if value >= FIRST_INSTANCE:
-            self._free.append(value)
-            self._free.sort()
+                self._switch.release(address)
 
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         return instance.pids
 
-    def _create(
-        self,
-        spec: InstanceSpec,
-        argv: list[str] | None,
-        routes: Sequence[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]] = (),
-        sysctls: Sequence[tuple[str, str]] = (),
-    ) -> _Running:
-        """Namespace, VNF process, veth to the switch, address, routes; eth0 up comes last."""
-        sw = self._sw
-        if sw is None:
-            raise BackendError("netns backend is not open")
-        self._port_counter += 1
-        port = f"v{self._port_counter}"
-        index = FIRST_PORT_INDEX + self._port_counter
-        running = _Running(spec.name, index, [])
-        self._running[spec.name] = running
-        try:
-            with inside_new(spec.name) as ipr:
-                try:
-                    for key, value in (*_QUIET_SYSCTLS, *sysctls):
-                        set_sysctl_here(key, value)
-                    if argv:
-                        running.processes.append(
-                            subprocess.Popen(
-                                argv,
-                                stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL,
-                                close_fds=True,
-                                bufsize=0,
-                            )
-                        )
-                    # The port is born enslaved and up; it carries nothing until eth0 is up.
-                    sw.link(
-                        "add",
-                        ifname=port,
-                        index=index,
-                        kind="veth",
-                        master=self._bridge_index,
-                        state="up",
-                        peer={
-                            "ifname": "eth0",
-                            "index": ETH0_INDEX,
-                            "net_ns_fd": spec.name,
-                            "address": spec.mac,
-                        },
-                    )
-                    sw.brport("set", index=index, unicast_flood=0)
-                    sw.fdb(
-                        "replace", ifindex=index, lladdr=spec.mac, flags=NTF_MASTER, state=NUD_NOARP
-                    )
-                    sw.neigh(
-                        "replace",
-                        dst=str(spec.address),
-                        lladdr=spec.mac,
-                        ifindex=self._bridge_index,
-                        state=NUD_PERMANENT,
-                    )
-                    ipr.link("set", index=LO_INDEX, state="up")
-                    ipr.addr(
-                        "add",
-                        index=ETH0_INDEX,
-                        address=str(spec.address),
-                        prefixlen=SUBNET.prefixlen,
-                    )
-                    ipr.link("set", index=ETH0_INDEX, state="up")
-                    for destination, gateway in routes:
-                        ipr.route(
-                            "add", dst=f"{destination}/32", gateway=str(gateway), oif=ETH0_INDEX
-                        )
-                finally:
-                    ipr.close()
-        except BackendError:
-            raise
-        except Exception as exc:
-            raise BackendError(f"cannot start netns instance {spec.name}: {exc}") from exc
-        return running
-
-    def _remove(self, running: _Running) -> None:
-        self._remove_all([running])
-
-    def _remove_all(self, runnings: Sequence[_Running]) -> None:
-        """Tear down namespaces together: processes, then their ports in one batch, then names.
-
-        Deleting a veth costs an RCU grace period; one group delete pays it once for the whole
-        batch instead of once per instance, and leaves no port (or its static FDB entry) to be
-        reaped later by the kernel's asynchronous namespace cleanup, which the next round
-        would otherwise be measured against.
-        """
-        if not runnings:
-            return
-        processes = [proc for running in runnings for proc in running.processes]
-        for proc in processes:
-            if proc.stdin:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
-        kill_and_wait([p.pid for p in processes])
-        for proc in processes:
-            with contextlib.suppress(Exception):
-                proc.wait(timeout=1)
-            if proc.stdout:
-                proc.stdout.close()
-        names = [running.name for running in runnings]
-        stray = [pid for pids in pids_by_namespace(names).values() for pid in pids]
-        kill_and_wait(stray)
-        self._delete_ports([running.port_index for running in runnings])
-        for name in names:
-            remove_namespace(name)
-
-    def _delete_ports(self, indexes: Sequence[int]) -> None:
-        sw = self._sw
-        if sw is None:
-            return
-        self._port_group = (self._port_group % 0x7FFFFFF0) + 1
-        try:
-            for index in indexes:
-                sw.link("set", index=index, group=self._port_group)
-            sw.link("del", group=self._port_group)
-        except Exception as exc:
-            raise BackendError(f"cannot delete {len(indexes)} switch ports: {exc}") from exc
-
     # ---- testbed ------------------------------------------------------------------------
 
     def deploy_testbed(self) -> Testbed:
-        if self._testbed is not None:
-            return self._testbed
-        no_redirects = (
-            ("net.ipv4.conf.all.accept_redirects", "0"),
-            ("net.ipv4.conf.default.accept_redirects", "0"),
-        )
-        echo = [sys.executable, "-m", "pytest_nfv.vnf.echo", "--port", str(ECHO_PORT)]
-        endpoints = {}
-        for role, address, routes in (
-            ("hosta", HOST_A, ((HOST_B, PROXY), (HOST_B2, PROXY))),
-            ("hostb", HOST_B, ((HOST_A, PROXY),)),
-            ("hostb2", HOST_B2, ((HOST_A, PROXY),)),
-        ):
-            spec = InstanceSpec(self.identity.name(role), address, mac_for(address), "host")
-            running = self._create(spec, None if role == "hosta" else echo, routes, no_redirects)
-            for proc in running.processes:
-                _expect_line(proc, "ready", f"echo responder in {spec.name}")
-            endpoints[role] = Endpoint(spec.name, address, spec.mac, namespace_path(spec.name))
-        proxy_name = self.identity.name("proxy")
-        self._testbed = Testbed(
-            endpoints["hosta"],
-            endpoints["hostb"],
-            endpoints["hostb2"],
-            Endpoint(proxy_name, PROXY, mac_for(PROXY), namespace_path(proxy_name)),
-            ECHO_PORT,
-        )
-        return self._testbed
+        return self._switch.deploy_hosts()
 
     def start_proxy(self, testbed: Testbed, on_start: StartCallback) -> Instance:
-        if self._proxy_running is not None:
+        if self._proxy is not None:
             raise BackendError("the proxy VNF is already running")
         spec = InstanceSpec(testbed.proxy.name, testbed.proxy.address, testbed.proxy.mac, "proxy")
         argv = [
@@ -439,37 +162,30 @@ class NetnsBackend:
             "--sink-port",
             str(testbed.echo_port),
         ]
-        sysctls = (
-            ("net.ipv4.ip_forward", "0"),
-            ("net.ipv4.conf.all.send_redirects", "0"),
-            ("net.ipv4.conf.default.send_redirects", "0"),
-        )
         on_start(spec)
         start_ns = time.time_ns()
-        running = self._create(spec, argv, (), sysctls)
-        del self._running[spec.name]
-        self._proxy_running = running
+        self._proxy = self._switch.add_namespace(spec, argv, (), _PROXY_SYSCTLS)
         return Instance(
-            spec, start_ns, testbed.proxy.netns_path, tuple(p.pid for p in running.processes)
+            spec, start_ns, testbed.proxy.netns_path, tuple(p.pid for p in self._proxy.processes)
         )
 
     def stop_proxy(self, proxy: Instance) -> None:
-        running, self._proxy_running = self._proxy_running, None
-        if running is not None:
-            self._remove(running)
+        port, self._proxy = self._proxy, None
+        if port is not None:
+            self._switch.remove([port])
 
     def _proxy_command(self, command: str) -> None:
-        running = self._proxy_running
-        if running is None or not running.processes:
+        port = self._proxy
+        if port is None or not port.processes:
             raise BackendError("the proxy VNF is not running")
-        proc = running.processes[0]
+        proc = port.processes[0]
         assert proc.stdin is not None
         try:
             proc.stdin.write(command.encode() + b"\n")
             proc.stdin.flush()
         except BrokenPipeError as exc:
             raise BackendError(f"the proxy VNF exited (status {proc.poll()})") from exc
-        _expect_line(proc, "ok", f"proxy VNF command {command!r}", skip=("ready",))
+        expect_line(proc, "ok", f"proxy VNF command {command!r}", skip=("ready",))
 
     def set_path(self, testbed: Testbed, mode: PathMode) -> None:
         if mode == "direct":
@@ -484,77 +200,20 @@ class NetnsBackend:
         self._proxy_command(f"set-b {target.address} {target.mac}")
 
 
-def _expect_line(
-    proc: subprocess.Popen[bytes],
-    expected: str,
-    what: str,
-    timeout: float = 10.0,
-    skip: tuple[str, ...] = (),
-) -> None:
-    """Wait for a line from a VNF process; a dead or silent process is a BackendError.
-
-    Lines in ``skip`` (the proxy's start-up ``ready``, which nobody waits for when its
-    deployment is being timed on the wire instead) are passed over.
-    """
-    assert proc.stdout is not None
-    line = ""
-    deadline = time.monotonic() + timeout
-    while True:
-        readable, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        line = proc.stdout.readline().decode().strip() if readable else ""
-        if not line or line not in skip:
-            break
-    if line != expected:
-        status = proc.poll()
-        raise BackendError(
-            f"{what}: expected {expected!r}, got {line!r}"
-            + (f" (exited with status {status})" if status is not None else "")
-        )
-
-
-def make(name: str, identity: RunIdentity, settings: NfvSettings) -> NetnsBackend:
+def make(name: str, identity: RunIdentity, settings: BackendSettings) -> NetnsBackend:
     return NetnsBackend(identity)
 
 
 def reap(
-    *,
-    only_run: str | None = None,
-    include_live: bool = False,
-    dry_run: bool = False,
-    targets: EngineTargets | None = None,
+    rule: ReapRule, *, dry_run: bool = False, targets: EngineTargets | None = None
 ) -> CleanupReport:
-    """Remove the netns resources of runs whose owner is gone.
+    """Remove the namespaces (and their processes) of the runs ``rule`` takes.
+
+    They are the switch's, whichever backend used it: netns, osv and clickos alike.
 
     Args:
-        only_run: restrict to one run id (a backend's own ``close`` uses this as a sweep).
-        include_live: also remove runs whose owner still runs (``cleanup --force``).
+        rule: which runs go (see ``pytest_nfv.host.reap``).
         dry_run: only report what would be removed (``cleanup --dry-run``).
         targets: unused; namespaces are always local.
     """
-    report = CleanupReport()
-    doomed: list[str] = []
-    for name in list_namespaces(PREFIX):
-        parsed = parse_name(name)
-        if parsed is None:
-            continue
-        run_id, pid, _role = parsed
-        if only_run is not None and run_id != only_run:
-            continue
-        if only_run is None and not include_live and owner_alive(run_id, pid):
-            report.left_live.append(name)
-            continue
-        doomed.append(name)
-    members = pids_by_namespace(doomed)
-    for name in doomed:
-        if dry_run:
-            report.removed.append(f"netns {name} ({len(members.get(name, []))} processes)")
-            continue
-        try:
-            kill_and_wait(members.get(name, []))
-            remove_namespace(name)
-            report.removed.append(f"netns {name}")
-        except BackendError as exc:
-            report.errors.append(str(exc))
-    if only_run is None and not dry_run:
-        forget_dead_runs()
-    return report
+    return reap_namespaces(rule, dry_run=dry_run)

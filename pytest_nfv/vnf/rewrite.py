@@ -18,7 +18,9 @@ import re
 import struct
 from dataclasses import dataclass
 
-__all__ = ["ProxyTable", "internet_checksum", "mac_bytes", "rewrite_frame"]
+from pytest_nfv.vnf.checksum import adjust_checksum, internet_checksum
+
+__all__ = ["ProxyTable", "mac_bytes", "rewrite_frame"]
 
 ETH_HLEN = 14
 ETH_P_IP = 0x0800
@@ -54,30 +56,6 @@ class ProxyTable:
             raise ValueError("MAC addresses must be 6 bytes")
 
 
-def _fold(total: int) -> int:
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
-
-
-def internet_checksum(data: bytes | bytearray | memoryview) -> int:
-    """RFC 1071 checksum (ones' complement of the ones' complement sum of 16-bit words)."""
-    raw = bytes(data)
-    if len(raw) % 2:
-        raw += b"\0"
-    total = sum(struct.unpack(f"!{len(raw) // 2}H", raw))
-    return ~_fold(total) & 0xFFFF
-
-
-def _adjust(checksum: int, old: bytes, new: bytes) -> int:
-    """RFC 1624 incremental update: HC' = ~(~HC + ~m + m') over the changed 16-bit words."""
-    total = ~checksum & 0xFFFF
-    for i in range(0, len(old), 2):
-        total += (~((old[i] << 8) | old[i + 1])) & 0xFFFF
-        total += (new[i] << 8) | new[i + 1]
-    return ~_fold(total) & 0xFFFF
-
-
 def rewrite_frame(frame: bytearray, length: int, table: ProxyTable) -> bool:
     """Apply Algorithm 1 to ``frame[:length]`` in place.
 
@@ -102,7 +80,7 @@ def rewrite_frame(frame: bytearray, length: int, table: ProxyTable) -> bool:
     if old_dst != new_dst:
         frame[ip + 16 : ip + 20] = new_dst
         ip_csum = (frame[ip + 10] << 8) | frame[ip + 11]
-        struct.pack_into("!H", frame, ip + 10, _adjust(ip_csum, old_dst, new_dst))
+        struct.pack_into("!H", frame, ip + 10, adjust_checksum(ip_csum, old_dst, new_dst))
     _fix_transport_checksum(frame, length, ip, ihl, old_dst, new_dst)
     return True
 
@@ -139,7 +117,7 @@ def _fix_transport_checksum(
     current = (frame[at] << 8) | frame[at + 1]
     if proto == PROTO_UDP and current == 0:
         return  # the sender chose no UDP checksum; keep it that way
-    updated = _adjust(current, old_dst, new_dst)
+    updated = adjust_checksum(current, old_dst, new_dst)
     if proto == PROTO_UDP and updated == 0:
         updated = 0xFFFF  # RFC 768: a computed zero is sent as all ones
     struct.pack_into("!H", frame, at, updated)

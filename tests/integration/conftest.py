@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from pytest_nfv.backends.netns import NetnsBackend
-from pytest_nfv.experiments import Lab
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.probes.icmp import EchoProber
+from pytest_nfv.harness.lab import Lab
+from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.host.identity import RunIdentity
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,14 +17,15 @@ import pytest
 from pyroute2 import IPRoute
 
 from pytest_nfv.backends import EngineTargets
-from pytest_nfv.backends.clickos import ClickosBackend, reap
-from pytest_nfv.click.model import Router
-from pytest_nfv.click.render import rendered_and_checked
-from pytest_nfv.experiments import instance_memory_mib
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.namespaces import list_namespaces
-from pytest_nfv.xen.bridge import bridge_name
-from pytest_nfv.xen.host import Probe
+from pytest_nfv.backends.clickos.backend import ClickosBackend, reap
+from pytest_nfv.backends.clickos.click.model import Router
+from pytest_nfv.backends.clickos.click.render import rendered_and_checked
+from pytest_nfv.backends.clickos.xen.bridge import bridge_name
+from pytest_nfv.backends.clickos.xen.host import Probe
+from pytest_nfv.harness.lab import instance_memory_mib
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.namespaces import list_namespaces
+from pytest_nfv.host.reap import ReapRule
 
 libvirt = pytest.importorskip("libvirt")
 
@@ -153,7 +154,7 @@ def test_a_dead_runs_domains_and_bridge_are_reaped(image: str, xenstore: Xenstor
     try:
         names = [i.name for i in crashed.start(crashed.plan(2), lambda spec: None)]
         assert set(names) <= _domains()
-        report = reap(include_live=False, dry_run=False, targets=EngineTargets(libvirt_uri=URI))
+        report = reap(ReapRule(), dry_run=False, targets=EngineTargets(libvirt_uri=URI))
         assert {f"domain {n} ({URI})" for n in names} <= set(report.removed)
         assert f"bridge {bridge_name(dead)}" in report.removed
         assert not set(names) & _domains()

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from pytest_nfv.backends.coreos import LABEL_PID, LABEL_ROLE, LABEL_RUN, CoreosBackend
-from pytest_nfv.backends.docker_image import (
+from pytest_nfv.backends.coreos.backend import LABEL_PID, LABEL_ROLE, LABEL_RUN, CoreosBackend
+from pytest_nfv.backends.coreos.image import (
     IMAGE_REPOSITORY,
     LABEL_CONTENT,
     LABEL_OWNER,
@@ -28,14 +28,14 @@ from pytest_nfv.backends.docker_image import (
 )
 from pytest_nfv.backends.netns import NetnsBackend
 from pytest_nfv.errors import BackendUnavailable
-from pytest_nfv.experiments import Lab, ProxyPath
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.probes.icmp import EchoProber
+from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.host.identity import RunIdentity
 
 docker = pytest.importorskip("docker", reason="the coreos extra (docker SDK) is not installed")
 
 N_CI = 16
-CLEANUP = (sys.executable, "-m", "pytest_nfv.cli", "cleanup")
+CLEANUP = (sys.executable, "-m", "pytest_nfv.cli.main", "cleanup")
 
 
 def _engine() -> Any:
@@ -149,7 +149,7 @@ def test_requests_to_the_proxy_are_translated_by_its_rule(lab: Lab, coreos: Core
     try:
         assert _dnat_packets(coreos) >= 1  # the deployment's first request
         path.requester.close()
-        from pytest_nfv.probes.response import RoundTrip
+        from pytest_nfv.harness.probes.response import RoundTrip
 
         path.requester = RoundTrip(path.testbed.host_a.netns_path)  # another source port
         counted = _dnat_packets(coreos)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from pytest_nfv.backends.netns import NetnsBackend
-from pytest_nfv.experiments import Lab, ProxyPath
-from pytest_nfv.namespaces import list_namespaces, pids_by_namespace
+from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.host.namespaces import list_namespaces, pids_by_namespace
 
 
 def _ours(prefix: str) -> list[str]:

@@ -16,23 +16,22 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends.osv import LOG_DIR, OsvBackend
-from pytest_nfv.backends.osv_domain import METADATA_NS, parse_tag
+from pytest_nfv.backends.base import BackendSettings
+from pytest_nfv.backends.libvirt import METADATA_NS, RunTag
+from pytest_nfv.backends.osv.backend import LOG_DIR, OsvBackend
 from pytest_nfv.errors import BackendError
-from pytest_nfv.experiments import Lab, ProxyPath
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.namespaces import list_namespaces
-from pytest_nfv.options import NfvSettings
-from pytest_nfv.probes.icmp import EchoProber
-from pytest_nfv.probes.memory import pss_mib
-from pytest_nfv.stats import StopRule
+from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.probes.memory import pss_mib
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.namespaces import list_namespaces
 
 libvirt = pytest.importorskip("libvirt")
 URI = "qemu:///system"
 _LENIENT = Path(__file__).with_name("lenient-budgets.toml")
 _SUITES = Path(__file__).resolve().parents[2] / "suites"
 _PYTEST = (sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q")
-_CLI = (sys.executable, "-m", "pytest_nfv.cli")  # this interpreter's, whatever PATH holds
+_CLI = (sys.executable, "-m", "pytest_nfv.cli.main")  # this interpreter's, whatever PATH holds
 
 
 def _connect() -> object:
@@ -50,8 +49,8 @@ def conn() -> Iterator[object]:
     connection.close()  # type: ignore[attr-defined]
 
 
-def _settings() -> NfvSettings:
-    return NfvSettings("osv", (1,), (64,), None, True, StopRule(0.05, 3, 5, 2), 60.0)
+def _settings() -> BackendSettings:
+    return BackendSettings(boot_timeout_s=60.0)
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +109,10 @@ def test_running_vm_is_tagged_transient_and_on_the_switch(
     with osv_lab.running(1) as (instance,):
         domain = conn.lookupByName(instance.name)  # type: ignore[attr-defined]
         assert not domain.isPersistent()
-        tag = parse_tag(domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS))
+        tag = RunTag.parse(domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS))
         assert tag is not None
         assert (tag.run_id, tag.owner_pid) == (osv.identity.run_id, os.getpid())
+        assert tag.backend == "osv"
         tap = f"nv{osv.identity.run_id}t"
         assert tap in _switch_links(osv)  # the tap moved onto the switch ...
         assert "master br0" in next(ln for ln in _switch_links(osv).splitlines() if tap in ln)
@@ -241,8 +241,8 @@ def test_the_suites_run_on_osv_and_leave_the_root_namespace_alone(
 
 def test_kvm_probe_is_bounded_and_says_why(osv: OsvBackend, conn: object) -> None:
     """A guest that hangs under KVM costs the probe its timeout, never more, and no domain."""
-    from pytest_nfv.backends.osv_domain import domain_xml
-    from pytest_nfv.backends.osv_kvm import cpu_has_virtualization, probe_boot
+    from pytest_nfv.backends.osv.domain import domain_xml
+    from pytest_nfv.backends.osv.kvm import cpu_has_virtualization, probe_boot
 
     if not cpu_has_virtualization(Path("/proc/cpuinfo").read_text()):
         assert osv._kvm is not None

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import synthetic_runs as sr
 
-from pytest_nfv.cli import main
+from pytest_nfv.cli.main import main
 
 FLAT = {("instantiation", "boot_makespan"): 1.0}
 SLOWER = {("instantiation", "boot_makespan"): 1.25}
@@ -98,7 +98,7 @@ def test_bad_history_is_exit_2_naming_the_file_without_traceback(
     if content is not None:
         current.write_text(content, encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "pytest_nfv.cli", "compare", base, str(current)],
+        [sys.executable, "-m", "pytest_nfv.cli.main", "compare", base, str(current)],
         capture_output=True,
         text=True,
         check=False,
@@ -164,3 +164,14 @@ def test_history_flag_takes_earlier_runs(
     assert "drift of the baseline and 1 earlier run(s)" in capsys.readouterr().out
     assert main(["compare", base, current, "--history", str(tmp_path / "gone.json")]) == 2
     assert "gone.json: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["pytest_nfv.cli", "pytest_nfv.cli.main"])
+def test_the_command_runs_as_a_module(module: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: pytest-nfv")
+    for command in ("cleanup", "suites", "run", "compare", "report"):
+        assert command in done.stdout

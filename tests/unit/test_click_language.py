@@ -6,14 +6,19 @@ import ipaddress
 
 import pytest
 
-from pytest_nfv.click.language import (
+from pytest_nfv.backends.clickos.click.language import (
     ClickConfigError,
     clickos_element_classes,
     parse,
     split_arguments,
 )
-from pytest_nfv.click.model import check
-from pytest_nfv.click.render import instance_config, proxy_config, render, rendered_and_checked
+from pytest_nfv.backends.clickos.click.model import check
+from pytest_nfv.backends.clickos.click.render import (
+    instance_config,
+    proxy_config,
+    render,
+    rendered_and_checked,
+)
 from pytest_nfv.model import Endpoint
 
 

@@ -18,10 +18,15 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
-from pytest_nfv.click.model import Router
-from pytest_nfv.click.render import instance_config, proxy_config, rendered_and_checked
+from pytest_nfv.backends.clickos.click.model import Router
+from pytest_nfv.backends.clickos.click.render import (
+    instance_config,
+    proxy_config,
+    rendered_and_checked,
+)
 from pytest_nfv.model import Endpoint
-from pytest_nfv.vnf.rewrite import ProxyTable, internet_checksum, mac_bytes, rewrite_frame
+from pytest_nfv.vnf.checksum import internet_checksum
+from pytest_nfv.vnf.rewrite import ProxyTable, mac_bytes, rewrite_frame
 
 ETH_IP = 14 + 20
 RUNS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,4 +1,5 @@
-"""ClickOS domain definitions against libvirt's real test driver (``test:///default``).
+"""ClickOS domain definitions through the libvirt layer, against libvirt's real test driver
+(``test:///default``).
 
 The test driver runs in-process and keeps its domains for the life of the process, so every
 test removes what it made. It accepts the same XML the libxl driver gets, which makes the
@@ -13,16 +14,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from pytest_nfv.backends.clickos.xen.domains import DomainSpec, render_domain
+from pytest_nfv.backends.libvirt import METADATA_NS, LibvirtConnection, RunTag, reap_domains
 from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.identity import RunIdentity
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.resources import fixtures_dir
-from pytest_nfv.xen.domains import (
-    METADATA_NS,
-    Domains,
-    DomainSpec,
-    reap_domains,
-    render_domain,
-)
 
 libvirt = pytest.importorskip("libvirt")
 
@@ -43,11 +40,11 @@ def _spec(identity: RunIdentity, role: str) -> DomainSpec:
 
 
 @pytest.fixture
-def domains() -> Iterator[Domains]:
-    opened = Domains(URI).open()
-    before = {d.name() for d in opened.conn.listAllDomains()}
+def domains() -> Iterator[LibvirtConnection]:
+    opened = LibvirtConnection(URI, "clickos").open()
+    before = {d.name() for d in opened.handle.listAllDomains()}
     yield opened
-    for domain in opened.conn.listAllDomains():
+    for domain in opened.handle.listAllDomains():
         if domain.name() not in before:
             domain.destroy()
     opened.close()
@@ -70,7 +67,7 @@ def test_the_template_renders_the_papers_domain() -> None:
     tag = root.find(f"metadata/{{{METADATA_NS}}}run")
     assert tag is not None
     assert tag.attrib == {
-        "run": identity.run_id,
+        "run_id": identity.run_id,
         "owner_pid": str(identity.owner_pid),
         "role": "i3",
         "backend": "clickos",
@@ -102,60 +99,68 @@ def test_a_template_that_loses_what_cleanup_needs_is_refused(mutate, message: st
         render_domain(mutate(TEMPLATE), _spec(identity, "i0"), identity, "mine.xml")
 
 
-def test_lifecycle_create_find_measure_destroy(domains: Domains) -> None:
+def test_lifecycle_create_find_measure_destroy(domains: LibvirtConnection) -> None:
     identity = RunIdentity.new()
     spec = _spec(identity, "i0")
-    domid = domains.create(render_domain(TEMPLATE, spec, identity, "t"))
-    assert domid > 0
-    assert (spec.name, identity.run_id, identity.owner_pid) in domains.tagged()
+    domain = domains.create(render_domain(TEMPLATE, spec, identity, "t"), spec.name)
+    assert domain.ID() > 0
+    tag = RunTag(identity.run_id, identity.owner_pid, "i0", "clickos")
+    assert (spec.name, tag) in domains.tagged()
     assert domains.memory_mib(spec.name) == 12
-    assert not domains.conn.lookupByName(spec.name).isPersistent()  # transient: no leftovers
+    assert not domains.handle.lookupByName(spec.name).isPersistent()  # transient: no leftovers
     assert domains.destroy(spec.name) is True
-    assert spec.name not in {d.name() for d in domains.conn.listAllDomains()}
+    assert spec.name not in {d.name() for d in domains.handle.listAllDomains()}
     assert domains.destroy(spec.name) is False
 
 
-def test_reap_takes_dead_runs_only_and_only_clickos_domains(domains: Domains) -> None:
+def test_reap_takes_dead_runs_only_and_only_clickos_domains(domains: LibvirtConnection) -> None:
     live = RunIdentity.new()
     dead = RunIdentity("dead01", _dead_pid(), 0.0)
     for identity in (live, dead):
-        domains.create(render_domain(TEMPLATE, _spec(identity, "i0"), identity, "t"))
+        domains.create(
+            render_domain(TEMPLATE, _spec(identity, "i0"), identity, "t"), identity.name("i0")
+        )
     # A domain named like ours without our tag, and one tagged by another backend.
     foreign = dead.name("i1")
     domains.create(
         f"<domain type='test'><name>{foreign}</name><memory>1024</memory>"
-        "<os><type>hvm</type></os></domain>"
+        "<os><type>hvm</type></os></domain>",
+        foreign,
     )
     other = render_domain(TEMPLATE, _spec(dead, "i2"), dead, "t").replace(
         'backend="clickos"', 'backend="osv"'
     )
-    domains.create(other)
-    names = lambda: {d.name() for d in domains.conn.listAllDomains()}  # noqa: E731
+    assert 'backend="osv"' in other
+    domains.create(other, dead.name("i2"))
+    names = lambda: {d.name() for d in domains.handle.listAllDomains()}  # noqa: E731
 
-    listed = reap_domains(URI, include_live=False, dry_run=True)
+    listed = reap_domains(URI, ReapRule(), dry_run=True, backend="clickos")
     assert listed.removed == [f"domain {dead.name('i0')} ({URI})"]
     assert f"domain {live.name('i0')}" in listed.left_live
     assert dead.name("i0") in names()
 
-    reaped = reap_domains(URI, include_live=False, dry_run=False)
+    reaped = reap_domains(URI, ReapRule(), dry_run=False, backend="clickos")
     assert reaped.removed == [f"domain {dead.name('i0')} ({URI})"]
     assert reaped.errors == []
     assert dead.name("i0") not in names()
     assert {live.name("i0"), foreign, dead.name("i2"), "test"} <= names()
 
-    forced = reap_domains(URI, include_live=True, dry_run=False, only_run=live.run_id)
+    forced = reap_domains(URI, ReapRule.own_run(live.run_id), dry_run=False, backend="clickos")
     assert forced.removed == [f"domain {live.name('i0')} ({URI})"]
 
 
 def test_reap_of_an_unreachable_libvirt_is_empty() -> None:
     report = reap_domains(
-        "xen+unix:///nonexistent?socket=/nonexistent", include_live=True, dry_run=False
+        "xen+unix:///nonexistent?socket=/nonexistent",
+        ReapRule(include_live=True),
+        dry_run=False,
+        backend="clickos",
     )
     assert (report.removed, report.left_live, report.errors) == ([], [], [])
 
 
 def test_the_default_budgets_are_the_papers_clickos_figures() -> None:
-    from pytest_nfv.budgets import load_budgets
+    from pytest_nfv.harness.budgets import load_budgets
     from pytest_nfv.resources import budgets_file
 
     path = budgets_file("clickos")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.click.model import Router
-from pytest_nfv.click.render import instance_config, rendered_and_checked
+from pytest_nfv.backends.clickos.click.model import Router
+from pytest_nfv.backends.clickos.click.render import instance_config, rendered_and_checked
+from pytest_nfv.backends.clickos.xen.host import Probe, probe_dom0, unavailable_reason
+from pytest_nfv.backends.clickos.xen.xenstore import CHUNK_BYTES, ClickosControl, run_command
 from pytest_nfv.errors import BackendError
-from pytest_nfv.xen.host import Probe, probe_dom0, unavailable_reason
-from pytest_nfv.xen.xenstore import CHUNK_BYTES, ClickosControl, run_command
 
 ROOT = "/local/domain/7/data/clickos"
 

@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 
 from pytest_nfv.backends import EngineTargets
-from pytest_nfv.backends.coreos import CoreosBackend, mac_for, reap
-from pytest_nfv.backends.docker_engine import Stuck, remove_network
-from pytest_nfv.backends.docker_image import ImageRecipe
-from pytest_nfv.backends.netns import mac_for as netns_mac_for
-from pytest_nfv.identity import RunIdentity
+from pytest_nfv.backends.addressing import mac_for
+from pytest_nfv.backends.coreos.backend import MAC_PREFIX, CoreosBackend, reap
+from pytest_nfv.backends.coreos.engine import Stuck, remove_network
+from pytest_nfv.backends.coreos.image import ImageRecipe
+from pytest_nfv.backends.switch import MAC_PREFIX as SWITCH_MAC_PREFIX
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.resources import proxy_vnf_dir
 
 pytest.importorskip("docker", reason="the coreos extra (docker SDK) is not installed")
@@ -58,14 +60,14 @@ def test_context_holds_the_proxy_rules_and_scripts(tmp_path: Path) -> None:
 
 def test_macs_are_derived_from_addresses_and_differ_from_netns() -> None:
     address = ipaddress.IPv4Address("10.214.1.7")
-    assert mac_for(address) == "02:4e:44:d6:01:07"
-    assert mac_for(address) != netns_mac_for(address)
-    assert int(mac_for(address).split(":")[0], 16) & 0b10  # locally administered
+    assert mac_for(address, MAC_PREFIX) == "02:4e:44:d6:01:07"
+    assert mac_for(address, MAC_PREFIX) != mac_for(address, SWITCH_MAC_PREFIX)
+    assert int(mac_for(address, MAC_PREFIX).split(":")[0], 16) & 0b10  # locally administered
 
 
 def test_reaping_an_engine_that_is_not_there_is_empty_and_quick(tmp_path: Path) -> None:
     started = time.monotonic()
-    report = reap(targets=EngineTargets(f"unix://{tmp_path}/absent.sock"))
+    report = reap(ReapRule(), targets=EngineTargets(f"unix://{tmp_path}/absent.sock"))
     assert (report.removed, report.left_live, report.errors) == ([], [], [])
     assert time.monotonic() - started < 5
 

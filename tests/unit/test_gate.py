@@ -9,8 +9,7 @@ import pytest
 import synthetic_runs as sr
 from scipy import stats as scipy_stats
 
-from pytest_nfv.errors import HistoryError
-from pytest_nfv.gate import (
+from pytest_nfv.analysis.gate import (
     BELOW_FLOOR,
     IMPROVED,
     NOISE,
@@ -22,8 +21,9 @@ from pytest_nfv.gate import (
     hodges_lehmann,
     smallest_p,
 )
-from pytest_nfv.gate_config import Floor, GateConfig
-from pytest_nfv.history import Run, run_from_json
+from pytest_nfv.analysis.gate_config import Floor, GateConfig
+from pytest_nfv.analysis.history import Run, run_from_json
+from pytest_nfv.errors import HistoryError
 
 BOOT: sr.Spec = ("instantiation", "boot_makespan", "s", 16, None, 0.12, "steady")
 PSS: sr.Spec = ("instantiation", "memory_pss", "MiB", 16, None, 2.6, "quiet")

@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from pytest_nfv.analysis.gate_config import (
+    DEFAULT_FLOORS,
+    Floor,
+    GateConfig,
+    load_gate_config,
+    parse_floor,
+)
+from pytest_nfv.analysis.history import RecordKey
 from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.gate_config import DEFAULT_FLOORS, Floor, GateConfig, load_gate_config, parse_floor
-from pytest_nfv.history import RecordKey
 
 MEMORY = RecordKey("instantiation", "memory", "netns", 16, None, "test_memory")
 BOOT = RecordKey("instantiation", "boot_makespan", "netns", 16, None, "test_boot_time")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import synthetic_runs as sr
 
+from pytest_nfv.analysis.history import HostFingerprint, load_run, resolve_ref, storage_dir
 from pytest_nfv.errors import HistoryError, NfvError
-from pytest_nfv.history import HostFingerprint, load_run, resolve_ref, storage_dir
 
 BOOT: sr.Spec = ("instantiation", "boot_makespan", "s", 4, None, 0.03, "steady")
 RT: sr.Spec = ("monitoring", "response_time", "s", None, 1024, 1.4e-4, "noisy")

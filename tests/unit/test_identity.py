@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_nfv import identity
-from pytest_nfv.identity import RunIdentity, owner_alive, parse_name
+from pytest_nfv.host import identity
+from pytest_nfv.host.identity import RunIdentity, owner_alive, parse_name
+from pytest_nfv.host.reap import ReapRule
 
 
 @pytest.fixture(autouse=True)
@@ -73,5 +74,5 @@ def test_forget_dead_runs_keeps_live_ones(registry: Path) -> None:
     me = RunIdentity.new()
     me.register("netns")
     (registry / "dead00.json").write_text(json.dumps({"owner_pid": 2**22 + 1, "owner_started": 1}))
-    assert identity.forget_dead_runs() == ["dead00"]
+    assert ReapRule().forget_dead() == ["dead00"]
     assert (registry / f"{me.run_id}.json").exists()

@@ -11,29 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends import osv
-from pytest_nfv.backends.base import EngineTargets
-from pytest_nfv.backends.osv import OsvBackend, reap
-from pytest_nfv.backends.osv_domain import (
-    METADATA_NS,
-    DomainSpec,
-    Tag,
-    domain_xml,
-    load_template,
-    parse_tag,
-)
+from pytest_nfv.backends.base import BackendSettings, EngineTargets
+from pytest_nfv.backends.libvirt import METADATA_NS, RunTag
+from pytest_nfv.backends.osv import backend as osv
+from pytest_nfv.backends.osv.backend import OsvBackend, reap
+from pytest_nfv.backends.osv.domain import DomainSpec, domain_xml, load_template
 from pytest_nfv.errors import BackendUnavailable, NfvUsageError
-from pytest_nfv.identity import RunIdentity
-from pytest_nfv.options import NfvSettings
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.resources import fixtures_dir
-from pytest_nfv.stats import StopRule
 
 libvirt = pytest.importorskip("libvirt")
 TEST_URI = "test:///default"
 TEMPLATE = fixtures_dir() / "domains" / "osv.xml"
 
 
-def _spec(name: str, tag: Tag, tap: str | None = "nvaaaaaat1") -> DomainSpec:
+def _spec(name: str, tag: RunTag, tap: str | None = "nvaaaaaat1") -> DomainSpec:
     return DomainSpec(
         name=name,
         tag=tag,
@@ -67,7 +60,7 @@ def conn() -> Iterator[object]:
 
 def test_template_keeps_its_resources_and_gets_the_instance() -> None:
     template = load_template(TEMPLATE)
-    tag = Tag("abc123", 4242, "i0")
+    tag = RunTag("abc123", 4242, "i0", "osv")
     root = ET.fromstring(domain_xml(template, _spec("nfv-abc123-p4242-i0", tag)))
     assert root.get("type") == "test"
     assert root.findtext("name") == "nfv-abc123-p4242-i0"
@@ -86,6 +79,7 @@ def test_template_keeps_its_resources_and_gets_the_instance() -> None:
     assert run is not None
     assert run.get("run_id") == "abc123"
     assert run.get("owner_pid") == "4242"
+    assert run.get("backend") == "osv"
     # the template itself is untouched: it serves every instance
     assert template.find("metadata") is None
     assert template.findtext("name") != "nfv-abc123-p4242-i0"
@@ -95,12 +89,17 @@ def test_domain_without_nic_and_one_from_a_disk_image() -> None:
     template = load_template(TEMPLATE)
     bare = ET.fromstring(
         domain_xml(
-            template, _spec("nfv-abc123-p1-kvmprobe", Tag("abc123", 1, "kvmprobe"), tap=None)
+            template,
+            _spec("nfv-abc123-p1-kvmprobe", RunTag("abc123", 1, "kvmprobe", "osv"), tap=None),
         )
     )
     assert bare.find("devices/interface") is None
     disk_spec = DomainSpec(
-        "nfv-abc123-p1-i1", Tag("abc123", 1, "i1"), "kvm", Path("/x.log"), disk=Path("/img.qcow2")
+        "nfv-abc123-p1-i1",
+        RunTag("abc123", 1, "i1", "osv"),
+        "kvm",
+        Path("/x.log"),
+        disk=Path("/img.qcow2"),
     )
     disk = ET.fromstring(domain_xml(template, disk_spec))
     assert disk.find("os/kernel") is None
@@ -123,20 +122,28 @@ def test_bad_templates_are_usage_errors(tmp_path: Path, text: str, message: str)
 
 
 def test_metadata_round_trips_through_libvirt(conn: object) -> None:
-    tag = Tag("abc123", 4242, "i3")
+    tag = RunTag("abc123", 4242, "i3", "osv")
     domain = conn.createXML(  # type: ignore[attr-defined]
         domain_xml(load_template(TEMPLATE), _spec("nfv-abc123-p4242-i3", tag)), 0
     )
     assert not domain.isPersistent()  # transient: nothing defined is left behind
     stored = domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS)
-    assert parse_tag(stored) == tag
+    assert RunTag.parse(stored) == tag
 
 
 @pytest.mark.parametrize(
-    "xml", [None, "", "<run/>", "<run run_id='x' owner_pid='y' role='z'/>", "<"]
+    "xml",
+    [
+        None,
+        "",
+        "<run/>",
+        "<run run_id='x' owner_pid='y' role='z' backend='osv'/>",
+        "<run run_id='x' owner_pid='1' role='z'/>",  # which backend's: unknown, so not ours
+        "<",
+    ],
 )
 def test_parse_tag_refuses_what_is_not_ours(xml: str | None) -> None:
-    assert parse_tag(xml) is None
+    assert RunTag.parse(xml) is None
 
 
 def test_reap_takes_only_dead_runs_domains_with_our_metadata(
@@ -147,29 +154,40 @@ def test_reap_takes_only_dead_runs_domains_with_our_metadata(
     dead = _dead_pid()
     live = RunIdentity.new()
     create = conn.createXML  # type: ignore[attr-defined]
-    create(domain_xml(template, _spec(f"nfv-dead01-p{dead}-i0", Tag("dead01", dead, "i0"))), 0)
-    create(domain_xml(template, _spec(live.name("i0"), Tag(live.run_id, live.owner_pid, "i0"))), 0)
+    create(
+        domain_xml(template, _spec(f"nfv-dead01-p{dead}-i0", RunTag("dead01", dead, "i0", "osv"))),
+        0,
+    )
+    create(
+        domain_xml(
+            template, _spec(live.name("i0"), RunTag(live.run_id, live.owner_pid, "i0", "osv"))
+        ),
+        0,
+    )
     # our name but no metadata of ours: someone else's domain, never touched
     foreign = ET.fromstring(
-        domain_xml(template, _spec(f"nfv-f0f0f0-p{dead}-i0", Tag("f0f0f0", dead, "i0")))
+        domain_xml(template, _spec(f"nfv-f0f0f0-p{dead}-i0", RunTag("f0f0f0", dead, "i0", "osv")))
     )
     foreign.remove(foreign.find("metadata"))  # type: ignore[arg-type]
     create(ET.tostring(foreign, encoding="unicode"), 0)
     # metadata naming another run than the name: not ours either
-    create(domain_xml(template, _spec(f"nfv-aaaaaa-p{dead}-i1", Tag("bbbbbb", dead, "i1"))), 0)
+    create(
+        domain_xml(template, _spec(f"nfv-aaaaaa-p{dead}-i1", RunTag("bbbbbb", dead, "i1", "osv"))),
+        0,
+    )
     targets = EngineTargets(None, TEST_URI)
 
     (tmp_path / f"nfv-dead01-p{dead}-i0.log").write_text("console")
     (tmp_path / f"{live.name('i0')}.log").write_text("console")
-    dry = reap(dry_run=True, targets=targets)
-    assert f"domain nfv-dead01-p{dead}-i0" in dry.removed
+    dry = reap(ReapRule(), dry_run=True, targets=targets)
+    assert f"domain nfv-dead01-p{dead}-i0 ({TEST_URI})" in dry.removed
     names = {d.name() for d in conn.listAllDomains()}  # type: ignore[attr-defined]
     assert f"nfv-dead01-p{dead}-i0" in names
 
     assert (tmp_path / f"nfv-dead01-p{dead}-i0.log").exists()
-    done = reap(targets=targets)
+    done = reap(ReapRule(), targets=targets)
     assert done.removed == [
-        f"domain nfv-dead01-p{dead}-i0",
+        f"domain nfv-dead01-p{dead}-i0 ({TEST_URI})",
         f"file {tmp_path / f'nfv-dead01-p{dead}-i0.log'}",
     ]
     assert not (tmp_path / f"nfv-dead01-p{dead}-i0.log").exists()
@@ -179,9 +197,9 @@ def test_reap_takes_only_dead_runs_domains_with_our_metadata(
     assert f"nfv-dead01-p{dead}-i0" not in names
     assert {live.name("i0"), f"nfv-f0f0f0-p{dead}-i0", f"nfv-aaaaaa-p{dead}-i1"} <= names
 
-    forced = reap(include_live=True, targets=targets)
+    forced = reap(ReapRule(include_live=True), targets=targets)
     assert forced.removed == [
-        f"domain {live.name('i0')}",
+        f"domain {live.name('i0')} ({TEST_URI})",
         f"file {tmp_path / (live.name('i0') + '.log')}",
     ]
 
@@ -191,24 +209,14 @@ def test_reap_takes_only_dead_runs_domains_with_our_metadata(
 )
 def test_reap_of_an_unreachable_libvirt_is_empty_and_fast(uri: str) -> None:
     started = time.monotonic()
-    report = reap(targets=EngineTargets(None, uri))
+    report = reap(ReapRule(), targets=EngineTargets(None, uri))
     assert not report.removed
     assert not report.errors
     assert time.monotonic() - started < 5
 
 
-def _settings(**overrides: object) -> NfvSettings:
-    base: dict[str, object] = {
-        "backend": "osv",
-        "instances": (1,),
-        "packet_sizes": (64,),
-        "budgets": None,
-        "strict": False,
-        "stop_rule": StopRule(0.05, 3, 5, 2),
-        "boot_timeout_s": 60.0,
-    }
-    base.update(overrides)
-    return NfvSettings(**base)  # type: ignore[arg-type]
+def _settings(**overrides: object) -> BackendSettings:
+    return BackendSettings(**overrides)  # type: ignore[arg-type]
 
 
 def test_engine_before_open_names_the_target_without_connecting() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends import osv_kvm
-from pytest_nfv.backends.osv_guest import extract_vmlinux, recipe_key, write_cpio
-from pytest_nfv.backends.osv_kvm import KvmVerdict, cpu_has_virtualization, decide
+from pytest_nfv.backends.osv import kvm as osv_kvm
+from pytest_nfv.backends.osv.guest import extract_vmlinux, recipe_key, write_cpio
+from pytest_nfv.backends.osv.kvm import KvmVerdict, cpu_has_virtualization, decide
 from pytest_nfv.errors import BackendUnavailable
 
 ENTRIES: list[tuple[str, int, bytes | str | tuple[int, int] | None]] = [

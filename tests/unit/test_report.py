@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import synthetic_runs as sr
 
+from pytest_nfv.analysis.history import Run, run_from_json
+from pytest_nfv.analysis.report import load_pyplot, write_figures
+from pytest_nfv.analysis.scorecard import render_scorecard, score
 from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.history import Run, run_from_json
-from pytest_nfv.report import load_pyplot, write_figures
-from pytest_nfv.scorecard import render_scorecard, score
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
 from pytest_nfv.errors import NfvUsageError, ProbeError
-from pytest_nfv.stats import StopRule, repeat_until_converged, summarize, t_half_width
+from pytest_nfv.harness.stats import StopRule, repeat_until_converged, summarize, t_half_width
 
 RUNS = settings(max_examples=200, deadline=None)
 
@@ -59,8 +59,12 @@ def test_half_width_matches_scipy_interval(samples: list[float]) -> None:
 
 @RUNS
 @given(
+    # Subnormal samples (below 2.2e-308) lose their digits when squared, so no relative
+    # tolerance holds there; no measured figure comes near them.
     samples=st.lists(
-        st.floats(min_value=-1e3, max_value=1e3, allow_nan=False), min_size=2, max_size=40
+        st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_subnormal=False),
+        min_size=2,
+        max_size=40,
     ),
     factor=st.floats(min_value=1e-3, max_value=1e3),
 )

@@ -1,0 +1,345 @@
+"""The regression gate: which differences between two runs are real regressions.
+
+A change is a regression only when all three hold:
+
+1. **significant**: a one-sided Mann-Whitney U test of the current raw samples against the
+   baseline's says the current ones are larger (smaller, for a higher-is-better metric). Rank
+   based, because the samples of a shared host are skewed with heavy tails (one descheduled
+   round reads 5-15x the median): a test on means would be driven by those few rounds. It makes
+   no assumption about the distribution, and it is exact for small samples without ties;
+2. **controlled for many comparisons**: a run holds dozens of records, each tested, so the
+   p-values are adjusted with Benjamini-Hochberg and compared with ``alpha``. When nothing
+   changed at all, BH keeps the chance of *any* alarm in the whole comparison at ``alpha``
+   (the same as Holm there), which is the false-alarm rate a CI gate is judged by; when a
+   change moved a family of records (boot time at every N), BH finds it with far more power
+   than Holm, which would demand ``alpha/m`` of each;
+3. **larger than the noise floor**: the Hodges-Lehmann shift (median of all pairwise
+   differences, the estimate that goes with the U test) is beyond both the relative and the
+   absolute floor of the metric (see ``gate_config``), in the worse direction.
+
+Samples within two runs cannot show load that differs between runs. Given earlier runs
+(``--history``), a record's floor is at least the spread of its medians across them and the
+baseline.
+
+With ``two_sided`` the tests are two-sided and significant changes for the better beyond the
+floor are flagged too: the baseline is stale and should be renewed.
+
+A test cannot be more certain than its sample counts allow: with 5 and 5 samples the smallest
+one-sided p-value there is is 1/252. Rows that could not have reached significance are marked
+``low n``, so a pass is never mistaken for evidence of no change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from pytest_nfv.analysis.gate_config import GateConfig
+from pytest_nfv.analysis.history import Record, RecordKey, Run
+from pytest_nfv.errors import HistoryError
+from pytest_nfv.units import display_unit, format_value
+
+__all__ = [
+    "Comparison",
+    "GateResult",
+    "bh_adjust",
+    "compare_runs",
+    "hodges_lehmann",
+    "run_to_run_drift",
+]
+
+REGRESSION = "REGRESSION"
+IMPROVED = "improved"
+NOISE = "ok"
+BELOW_FLOOR = "ok (< floor)"
+
+
+def hodges_lehmann(current: Sequence[float], baseline: Sequence[float]) -> float:
+    """Median of all pairwise differences ``current[i] - baseline[j]``."""
+    import numpy as np
+
+    diffs = np.subtract.outer(np.asarray(current, float), np.asarray(baseline, float))
+    return float(np.median(diffs))
+
+
+def bh_adjust(pvalues: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the order given."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted = [1.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, pvalues[i] * m / rank)
+        adjusted[i] = min(1.0, running)
+    return adjusted
+
+
+def _pvalue(current: Sequence[float], baseline: Sequence[float], alternative: str) -> float:
+    """Mann-Whitney U p-value; 1 when the samples cannot tell anything apart."""
+    if len(current) < 2 or len(baseline) < 2 or len(set(current) | set(baseline)) == 1:
+        return 1.0
+    from scipy import stats as scipy_stats  # only when comparing: keeps imports light
+
+    result = scipy_stats.mannwhitneyu(current, baseline, alternative=alternative)
+    p = float(result.pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def smallest_p(n1: int, n2: int, two_sided: bool) -> float:
+    """The smallest p-value an exact U test can give for these sample counts."""
+    if n1 < 2 or n2 < 2:
+        return 1.0
+    return min(1.0, (2.0 if two_sided else 1.0) / math.comb(n1 + n2, n1))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One record in both runs, and the verdict on it."""
+
+    key: RecordKey
+    baseline: Record
+    current: Record
+    shift: float
+    """Hodges-Lehmann shift, current - baseline, in the records' unit."""
+    threshold: float
+    p: float
+    q: float = 1.0
+    verdict: str = NOISE
+    low_n: bool = False
+    worse_sign: float = 1.0
+    """+1 when higher is worse (time, memory), -1 for a higher-is-better metric."""
+
+    @property
+    def looks_worse(self) -> bool:
+        """Beyond the floor in the worse direction, whether or not significant."""
+        return self.shift * self.worse_sign > self.threshold
+
+    @property
+    def relative(self) -> float:
+        center = self.baseline.median
+        return self.shift / abs(center) if center else math.copysign(math.inf, self.shift)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    baseline: Run
+    current: Run
+    config: GateConfig
+    comparisons: tuple[Comparison, ...]
+    missing: tuple[RecordKey, ...] = ()
+    added: tuple[RecordKey, ...] = ()
+    host_differences: tuple[str, ...] = field(default=())
+    history: int = 0
+    """How many earlier runs besides the baseline set the run-to-run drift floors."""
+
+    @property
+    def regressions(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.verdict == REGRESSION]
+
+    @property
+    def improvements(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.verdict == IMPROVED]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.regressions or self.improvements)
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.regressions)} regression(s)",
+            *([f"{len(self.improvements)} improvement(s)"] if self.config.two_sided else []),
+            f"{len(self.comparisons)} compared",
+        ]
+        if self.missing:
+            parts.append(f"{len(self.missing)} only in baseline")
+        if self.added:
+            parts.append(f"{len(self.added)} new")
+        low = sum(c.low_n for c in self.comparisons)
+        if low:
+            parts.append(f"{low} with too few samples to show a change")
+        return ", ".join(parts)
+
+
+def _host_differences(baseline: Run, current: Run) -> list[str]:
+    if baseline.fingerprint is None or current.fingerprint is None:
+        which = [r.source for r in (baseline, current) if r.fingerprint is None]
+        return [f"no host fingerprint in {', '.join(which)}"]
+    return current.fingerprint.differences(baseline.fingerprint)
+
+
+def _verdict(c: Comparison, config: GateConfig, worse_sign: float) -> str:
+    if c.q > config.alpha:
+        return NOISE
+    worse_by = c.shift * worse_sign
+    if worse_by > c.threshold:
+        return REGRESSION
+    if config.two_sided and -worse_by > c.threshold:
+        return IMPROVED
+    return BELOW_FLOOR
+
+
+def run_to_run_drift(key: RecordKey, runs: Sequence[Run]) -> float | None:
+    """How far the medians of ``key`` spread over earlier runs (max - min), if two have it.
+
+    Samples within one run cannot show what changes between runs (the load of a shared host,
+    a reboot, page cache): earlier runs of the same code can. A change no larger than that
+    spread is not evidence of a regression, however significant within the two runs.
+    """
+    medians = [run.records[key].median for run in runs if key in run.records]
+    return max(medians) - min(medians) if len(medians) >= 2 else None
+
+
+def compare_runs(
+    baseline: Run, current: Run, config: GateConfig, history: Sequence[Run] = ()
+) -> GateResult:
+    """Compare every record the two runs share.
+
+    Args:
+        baseline: the run to compare against.
+        current: the run under judgement.
+        config: alpha, floors, directions, host policy.
+        history: earlier runs (of the same code, on the same host); with the baseline, the
+            spread of their medians raises each record's floor to the run-to-run drift.
+
+    Raises:
+        HistoryError: the runs come from different hosts and ``config.hosts`` is ``refuse``,
+            or they share no record (nothing compared must never read as a pass).
+    """
+    differences = _host_differences(baseline, current)
+    for earlier in history:
+        differences += [f"{earlier.source}: {d}" for d in _host_differences(earlier, current)]
+    if differences and config.hosts == "refuse":
+        raise HistoryError(
+            f"{current.source} and {baseline.source} come from different hosts "
+            f"({'; '.join(differences)}); compare anyway with --hosts mark"
+        )
+    shared = sorted(set(baseline.records) & set(current.records))
+    if not shared:
+        raise HistoryError(
+            f"{current.source} shares no benchmark with {baseline.source} "
+            f"(backends {', '.join(current.backends)} vs {', '.join(baseline.backends)})"
+        )
+    draft: list[tuple[Comparison, float]] = []
+    for key in shared:
+        base, cur = baseline.records[key], current.records[key]
+        if base.unit != cur.unit:
+            raise HistoryError(
+                f"{key.label()}: unit {cur.unit} in {current.source} but {base.unit} in "
+                f"{baseline.source}"
+            )
+        sign = 1.0 if config.worse_is_higher(key) else -1.0
+        if config.two_sided:
+            p = _pvalue(cur.samples, base.samples, "two-sided")
+        else:
+            p = _pvalue(cur.samples, base.samples, "greater" if sign > 0 else "less")
+        comparison = Comparison(
+            key=key,
+            baseline=base,
+            current=cur,
+            shift=hodges_lehmann(cur.samples, base.samples),
+            threshold=max(
+                config.floor_for(key, base.unit).threshold(base.median),
+                run_to_run_drift(key, [baseline, *history]) or 0.0,
+            ),
+            p=p,
+            worse_sign=sign,
+        )
+        draft.append((comparison, sign))
+    qs = bh_adjust([c.p for c, _ in draft])
+    level = config.alpha / len(draft)
+    done = []
+    for (draft_c, sign), q in zip(draft, qs, strict=True):
+        n1, n2 = len(draft_c.current.samples), len(draft_c.baseline.samples)
+        c = replace(draft_c, q=q, low_n=smallest_p(n1, n2, config.two_sided) > level)
+        done.append(replace(c, verdict=_verdict(c, config, sign)))
+    return GateResult(
+        baseline=baseline,
+        current=current,
+        config=config,
+        comparisons=tuple(done),
+        missing=tuple(sorted(set(baseline.records) - set(current.records))),
+        added=tuple(sorted(set(current.records) - set(baseline.records))),
+        host_differences=tuple(differences),
+        history=len(history),
+    )
+
+
+def _cells(c: Comparison) -> list[str]:
+    unit = display_unit(c.baseline.unit, c.baseline.median)
+    rel = c.relative
+    change = "n/a" if math.isinf(rel) else f"{rel:+.1%}"
+    shift = format_value(c.shift, unit)
+    return [
+        c.verdict + (" (low n)" if c.low_n else ""),
+        c.key.label(),
+        c.key.backend,
+        f"{format_value(c.baseline.median, unit)} ({len(c.baseline.samples)})",
+        f"{format_value(c.current.median, unit)} ({len(c.current.samples)})",
+        f"{change} ({'+' if c.shift >= 0 else ''}{shift})",
+        format_value(c.threshold, unit),
+        f"{c.q:.2g}",
+    ]
+
+
+HEADERS = ["verdict", "benchmark", "backend", "baseline", "current", "change", "floor", "p (BH)"]
+
+
+def _rows(result: GateResult, everything: bool) -> list[list[str]]:
+    """Regressions first, then improvements, then the rest by p-value.
+
+    The concise table (not ``everything``) keeps what a reader must see: the flagged rows,
+    significant changes that stayed under their floor, and changes for the worse that too few
+    samples could not confirm.
+    """
+    order = {REGRESSION: 0, IMPROVED: 1, BELOW_FLOOR: 2}
+    chosen = [
+        c
+        for c in result.comparisons
+        if everything or c.verdict in order or (c.low_n and c.looks_worse)
+    ]
+    chosen.sort(key=lambda c: (order.get(c.verdict, 3), c.q, c.key))
+    return [_cells(c) for c in chosen]
+
+
+def _header_lines(result: GateResult) -> list[str]:
+    cfg = result.config
+    lines = [
+        f"pytest-nfv compare: {result.current.source} against baseline {result.baseline.source}",
+        f"Mann-Whitney U ({'two' if cfg.two_sided else 'one'}-sided) on raw samples, "
+        f"Benjamini-Hochberg at alpha={cfg.alpha:g}; config: {cfg.source}",
+    ]
+    if result.history:
+        lines.append(
+            f"floors include the run-to-run drift of the baseline and {result.history} "
+            "earlier run(s)"
+        )
+    if result.host_differences:
+        lines.append("DIFFERENT HOSTS (figures may differ for that reason alone): ")
+        lines[-1] += "; ".join(result.host_differences)
+    return lines
+
+
+def format_text(result: GateResult, everything: bool = False) -> str:
+    """The table for a CI log: flagged rows only unless ``everything``; medians (samples)."""
+    rows = _rows(result, everything)
+    lines = _header_lines(result)
+    if rows:
+        widths = [max(len(r[i]) for r in [HEADERS, *rows]) for i in range(len(HEADERS))]
+        for row in [HEADERS, *rows]:
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    if everything or len(result.missing) <= 5:
+        for key in result.missing:
+            lines.append(f"only in baseline: {key.label()} {key.backend} ({key.test})")
+    lines.append(("FAIL: " if result.failed else "PASS: ") + result.summary())
+    return "\n".join(lines)
+
+
+def format_markdown(result: GateResult) -> str:
+    """Every compared row as a Markdown table, e.g. for ``$GITHUB_STEP_SUMMARY``."""
+    lines = [f"> {line}" for line in _header_lines(result)]
+    lines += ["", "| " + " | ".join(HEADERS) + " |", "|" + " --- |" * len(HEADERS)]
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(result, True)]
+    lines += ["", ("**FAIL**: " if result.failed else "**PASS**: ") + result.summary(), ""]
+    return "\n".join(lines)

@@ -1,0 +1,274 @@
+"""Figures of saved runs in the paper's style (its Fig. 2), and a trend across runs.
+
+Three panels answer the operator's question backend by backend, one line per backend with 95%
+confidence-interval error bars: boot time against the number of instances started together,
+response time through the proxy VNF against the packet size, host memory against N. A fourth
+figure follows one metric across saved runs, so a drift shows before it breaks a budget.
+
+matplotlib is an optional dependency (``pip install 'pytest-nfv[report]'``): the gate and the
+scorecard work without it, and asking for figures without it is one clear error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pytest_nfv.analysis.history import Record, Run
+from pytest_nfv.analysis.selection import backends_of, newest_records, oldest_first
+from pytest_nfv.errors import NfvUsageError
+
+__all__ = [
+    "PANELS",
+    "FigureInfo",
+    "Panel",
+    "Series",
+    "load_pyplot",
+    "write_figures",
+]
+
+INSTALL_HINT = "pip install 'pytest-nfv[report]'"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One figure of the paper: a metric against N or packet size."""
+
+    name: str
+    requirement: str
+    metric: str
+    axis: str  # "n" or "size"
+    title: str
+    ylabel: str
+    scale: float  # record unit -> plotted unit
+
+
+PANELS: tuple[Panel, ...] = (
+    Panel(
+        "boot_time",
+        "instantiation",
+        "boot_makespan",
+        "n",
+        "Boot time: N instances started together, until all answer ICMP echo",
+        "boot time (ms)",
+        1e3,
+    ),
+    Panel(
+        "response_time",
+        "monitoring",
+        "response_time",
+        "size",
+        "Response time through the proxy VNF (A -> proxy -> B -> proxy -> A)",
+        "response time (ms)",
+        1e3,
+    ),
+    Panel(
+        "memory",
+        "instantiation",
+        "memory",
+        "n",
+        "Host memory used by N running instances",
+        "memory (MiB)",
+        1.0,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One plotted line: points ``(x, y, error)`` in the plotted unit."""
+
+    label: str
+    points: tuple[tuple[float, float, float], ...]
+    run: str = ""
+    """The saved run the points come from, shown in the legend."""
+
+
+@dataclass(frozen=True)
+class FigureInfo:
+    """A written figure and what is on it, so a test (or a reader) can check its content."""
+
+    path: Path
+    title: str
+    series: tuple[Series, ...]
+
+
+def load_pyplot() -> ModuleType:
+    """matplotlib's pyplot on the file-only Agg backend.
+
+    Raises:
+        NfvUsageError: matplotlib is not installed; the message says what to install.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise NfvUsageError(f"figures need matplotlib: {INSTALL_HINT}") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _point(record: Record, scale: float) -> tuple[float, float]:
+    half = record.ci_half_width if record.ci_half_width is not None else 0.0
+    return record.mean * scale, half * scale
+
+
+def panel_series(panel: Panel, runs: Sequence[Run]) -> list[Series]:
+    """The lines of ``panel``: one per backend, from its newest run, sorted by x."""
+    lines = []
+    for backend in backends_of(runs):
+        found = newest_records(runs, backend, panel.requirement, panel.metric)
+        if found is None:
+            continue
+        run, records = found
+        points: dict[float, tuple[float, float, float]] = {}
+        for record in records:
+            x = record.key.n if panel.axis == "n" else record.key.size
+            if x is None or x in points:
+                continue
+            y, err = _point(record, panel.scale)
+            points[x] = (float(x), y, err)
+        if points:
+            lines.append(Series(backend, tuple(points[x] for x in sorted(points)), run.label))
+    return lines
+
+
+def trend_series(runs: Sequence[Run], requirement: str, metric: str) -> list[Series]:
+    """One line per backend and N/size: the metric's mean in each run, in run order."""
+    ordered = oldest_first(runs)
+    lines: dict[str, list[tuple[float, float, float]]] = {}
+    order: dict[str, tuple[str, int, int]] = {}
+    for index, run in enumerate(ordered):
+        for key, record in sorted(run.records.items()):
+            if (key.requirement, key.metric) != (requirement, metric):
+                continue
+            where = " ".join(
+                p
+                for p in (
+                    key.backend,
+                    f"N={key.n}" if key.n is not None else "",
+                    f"{key.size}B" if key.size is not None else "",
+                )
+                if p
+            )
+            scale = 1e3 if record.unit == "s" else 1.0
+            y, err = _point(record, scale)
+            lines.setdefault(where, []).append((float(index), y, err))
+            order[where] = (key.backend, key.n or 0, key.size or 0)
+    return [Series(label, tuple(lines[label])) for label in sorted(lines, key=order.__getitem__)]
+
+
+def _draw(
+    plt: Any,
+    series: Sequence[Series],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    log_x: bool,
+    legend: str = "backend (run)",
+    log_y: bool = False,
+) -> Any:
+    """One figure; ``log_y`` where backends differ by orders of magnitude (boot, response).
+
+    On a log axis a lower error bar that reaches zero cannot be drawn: it is clipped at a
+    tenth of the value, and the figure says so, rather than the point being dropped.
+    """
+    fig, ax = plt.subplots(figsize=(7.0, 4.5), dpi=110)
+    markers = "osD^vP*X"
+    log_y = log_y and all(p[1] > 0 for line in series for p in line.points)
+    clipped = False
+    for i, line in enumerate(series):
+        xs = [p[0] for p in line.points]
+        ys = [p[1] for p in line.points]
+        errs = [p[2] for p in line.points]
+        lower = [min(e, 0.9 * y) if log_y else e for y, e in zip(ys, errs, strict=True)]
+        clipped = clipped or lower != errs
+        label = f"{line.label} ({line.run})" if line.run else line.label
+        ax.errorbar(
+            xs, ys, yerr=[lower, errs], label=label, marker=markers[i % len(markers)], capsize=3
+        )
+    if log_y:
+        ax.set_yscale("log")
+    if clipped:
+        ax.text(
+            0.99,
+            0.01,
+            "lower error bars reaching 0 are clipped",
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            transform=ax.transAxes,
+        )
+    if log_x and series:
+        ax.set_xscale("log", base=2)
+        ticks = sorted({p[0] for line in series for p in line.points})
+        if ticks:  # the measured values themselves, not powers of two: 65507, not 2^16
+            ax.set_xticks(ticks)
+            ax.set_xticklabels([f"{t:g}" for t in ticks], rotation=30, ha="right")
+            ax.minorticks_off()
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", linestyle=":", linewidth=0.6)
+    if series:
+        ax.legend(title=legend, fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no data in these runs", ha="center", transform=ax.transAxes)
+    fig.tight_layout()
+    return fig
+
+
+def write_figures(
+    runs: Sequence[Run], out: Path, trend: tuple[str, str] = ("instantiation", "boot_makespan")
+) -> list[FigureInfo]:
+    """Write the three panels and the trend figure as PNG files into ``out``.
+
+    Raises:
+        NfvUsageError: matplotlib is missing, or ``out`` cannot be created.
+    """
+    plt = load_pyplot()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NfvUsageError(f"{out}: cannot create the output directory ({exc})") from None
+    written = []
+    for panel in PANELS:
+        series = panel_series(panel, runs)
+        xlabel = "instances started together (N)" if panel.axis == "n" else "UDP payload (bytes)"
+        log_y = panel.name != "memory"  # a host memory delta can be 0 or below
+        fig = _draw(plt, series, panel.title, xlabel, panel.ylabel, log_x=True, log_y=log_y)
+        written.append(_save(plt, fig, out / f"{panel.name}.png", panel.title, series))
+    requirement, metric = trend
+    series = trend_series(runs, requirement, metric)
+    ordered = oldest_first(runs)
+    title = f"{requirement}/{metric} across {len(ordered)} saved run(s)"
+    unit = next((s for s in ("ms", "MiB") if _trend_unit(runs, requirement, metric) == s), "")
+    fig = _draw(plt, series, title, "saved run", f"{metric} ({unit})", False, "backend, N/size")
+    ax = fig.axes[0]
+    ax.set_xticks(range(len(ordered)))
+    ax.set_xticklabels([r.label[:18] for r in ordered], rotation=30, ha="right", fontsize=7)
+    fig.tight_layout()
+    written.append(_save(plt, fig, out / f"trend_{requirement}_{metric}.png", title, series))
+    return written
+
+
+def _trend_unit(runs: Sequence[Run], requirement: str, metric: str) -> str:
+    for run in runs:
+        for key, record in run.records.items():
+            if (key.requirement, key.metric) == (requirement, metric):
+                return "ms" if record.unit == "s" else record.unit
+    return ""
+
+
+def _save(plt: Any, fig: Any, path: Path, title: str, series: Sequence[Series]) -> FigureInfo:
+    try:
+        fig.savefig(path, format="png")
+    except OSError as exc:
+        raise NfvUsageError(f"{path}: cannot write the figure ({exc})") from None
+    finally:
+        plt.close(fig)
+    return FigureInfo(path, title, tuple(series))

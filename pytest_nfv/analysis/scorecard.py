@@ -1,0 +1,225 @@
+"""Which backend fits which management requirement: section V of the paper as a table.
+
+The paper maps its three metrics onto four requirements and reasons per requirement: boot time
+and memory for instantiation, (re)configuration time and memory for deployment, response time
+for monitoring, memory and response time side by side for coexistence. The scorecard does the
+same with the figures of saved runs: for each requirement, each backend's figures at the
+largest N / packet size every backend measured, whether the backend kept its budgets, and the
+backend that fits best.
+
+"Best" is decided plainly, so a reader can redo it: on each figure a backend ranks 1 plus the
+number of backends that are lower *beyond both confidence intervals* (a difference inside the
+noise is a tie, as it should be); the backend with the lowest sum of ranks among those within
+their budgets wins. Qualities the numbers cannot show (migration, tooling, a shell in the
+guest), which the paper weighs too, are left to the reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pytest_nfv.analysis.history import Record, Run
+from pytest_nfv.analysis.selection import backends_of, newest_first, newest_records, oldest_first
+from pytest_nfv.model import REQUIREMENTS
+from pytest_nfv.units import display_unit, format_value
+
+__all__ = ["FIGURES", "Figure", "Verdict", "render_scorecard", "score"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure a requirement is judged on; ``at`` picks the largest common N or size."""
+
+    requirement: str
+    metric: str
+    label: str
+    at: str | None = None  # "n", "size" or None
+
+
+FIGURES: dict[str, tuple[Figure, ...]] = {
+    "instantiation": (
+        Figure("instantiation", "boot_makespan", "boot time of N together", "n"),
+        Figure("instantiation", "memory", "host memory of N", "n"),
+        Figure("instantiation", "memory_per_instance", "memory per instance"),
+    ),
+    "deployment": (
+        Figure("deployment", "boot_time", "proxy VNF deployment time"),
+        Figure("deployment", "reconfigure_time", "reconfiguration time"),
+        Figure("deployment", "memory", "proxy VNF memory"),
+    ),
+    "monitoring": (
+        Figure("monitoring", "response_time", "response time via proxy", "size"),
+        Figure("monitoring", "proxy_overhead", "added by the proxy VNF", "size"),
+    ),
+    "coexistence": (
+        Figure("coexistence", "memory", "host memory beside the testbed", "n"),
+        Figure("coexistence", "response_time", "response time among N", "n"),
+    ),
+}
+
+WHY = {
+    "instantiation": "instances must come up fast, and the operator must know the memory "
+    "each one takes before placing it (V-A)",
+    "deployment": "placing and reconfiguring a VNF must be quick and cheap in memory (V-B)",
+    "monitoring": "a VNF's response time bounds how fast its state can be read (V-C)",
+    "coexistence": "memory decides how many VNFs share a server; response time how well "
+    "they serve each other (V-D)",
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    record: Record
+    where: str  # "N=16", "65507B", ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The scorecard of one requirement."""
+
+    requirement: str
+    rows: tuple[tuple[Figure, str, dict[str, Cell]], ...]
+    budgets: dict[str, tuple[int, int]]  # backend -> (within, judged)
+    ranks: dict[str, int]
+    best: str | None
+    reason: str
+
+
+def _candidates(runs: Sequence[Run], backend: str, figure: Figure) -> list[Record]:
+    found = newest_records(runs, backend, figure.requirement, figure.metric)
+    return found[1] if found else []
+
+
+def _budget_status(runs: Sequence[Run], backend: str, requirement: str) -> tuple[int, int]:
+    """(within, judged) over the newest run of ``backend`` that has ``requirement``."""
+    for run in newest_first(runs):
+        verdicts = [
+            r.within_budget
+            for k, r in run.records.items()
+            if k.backend == backend and k.requirement == requirement
+        ]
+        if verdicts:
+            judged = [v for v in verdicts if v is not None]
+            return sum(judged), len(judged)
+    return 0, 0
+
+
+def _pick(figure: Figure, by_backend: dict[str, list[Record]]) -> tuple[str, dict[str, Cell]]:
+    """Each backend's record at the largest N (or size) that every backend measured."""
+    if figure.at is None:
+        return "", {b: Cell(rs[0], "") for b, rs in by_backend.items() if rs}
+    attr = figure.at
+    measured = [{getattr(r.key, attr) for r in rs} - {None} for rs in by_backend.values() if rs]
+    common: set[int] = set.intersection(*measured) if measured else set()
+    if not common:
+        return "", {}
+    at = max(common)
+    where = f"N={at}" if attr == "n" else f"{at}B"
+    cells = {}
+    for backend, records in by_backend.items():
+        # at one N, coexistence has a response time per size: take the largest size
+        chosen = sorted(
+            (r for r in records if getattr(r.key, attr) == at), key=lambda r: r.key.size or 0
+        )
+        if chosen:
+            cells[backend] = Cell(chosen[-1], where)
+    sizes = [c.record.key.size for c in cells.values() if c.record.key.size is not None]
+    if attr == "n" and sizes:
+        where += f", {max(sizes)}B"
+    return where, cells
+
+
+def _rank(cells: dict[str, Cell]) -> dict[str, int]:
+    def bounds(c: Cell) -> tuple[float, float]:
+        half = c.record.ci_half_width or 0.0
+        return c.record.mean - half, c.record.mean + half
+
+    ranks = {}
+    for backend, cell in cells.items():
+        low, _ = bounds(cell)
+        ranks[backend] = 1 + sum(
+            1 for other, c in cells.items() if other != backend and bounds(c)[1] < low
+        )
+    return ranks
+
+
+def score(runs: Sequence[Run], requirement: str) -> Verdict:
+    """The scorecard of ``requirement``: each figure from the newest run that measured it."""
+    backends = backends_of(runs)
+    rows = []
+    totals = dict.fromkeys(backends, 0)
+    for figure in FIGURES[requirement]:
+        by_backend = {b: _candidates(runs, b, figure) for b in backends}
+        where, cells = _pick(figure, by_backend)
+        if not cells:
+            continue
+        rows.append((figure, where, cells))
+        for backend, rank in _rank(cells).items():
+            totals[backend] += rank
+        for backend in backends:
+            if backend not in cells:
+                totals[backend] += len(backends)  # not measured: ranks last
+    budgets = {b: _budget_status(runs, b, requirement) for b in backends}
+    eligible = [b for b in backends if budgets[b][0] == budgets[b][1]] or backends
+    if not rows:
+        return Verdict(requirement, (), budgets, {}, None, "no figures for it in these runs")
+    best = min(eligible, key=lambda b: (totals[b], b))
+    if len(backends) == 1:
+        reason = "the only backend in these runs"
+    else:
+        firsts = sum(1 for _, _, cells in rows if _rank(cells).get(best) == 1)
+        reason = f"best or tied-best on {firsts} of {len(rows)} figures"
+        if eligible != backends:
+            reason += f"; over budget: {', '.join(b for b in backends if b not in eligible)}"
+    return Verdict(requirement, tuple(rows), budgets, totals, best, reason)
+
+
+def _value(cell: Cell | None) -> str:
+    if cell is None:
+        return "-"
+    record = cell.record
+    unit = display_unit(record.unit, record.mean)
+    text = format_value(record.mean, unit)
+    if record.ci_half_width is not None:
+        text += f" ± {format_value(record.ci_half_width, unit)}"
+    flag = record.within_budget
+    return text + (" (over budget)" if flag is False else "")
+
+
+def render_scorecard(runs: Sequence[Run]) -> str:
+    """The scorecard as Markdown: a summary table, then one table per requirement."""
+    backends = backends_of(runs)
+    verdicts = [score(runs, requirement) for requirement in REQUIREMENTS]
+    ordered = oldest_first(runs)
+    lines = [
+        "# NFV management requirements: which backend fits",
+        "",
+        "Runs: "
+        + ", ".join(
+            f"{r.label} ({', '.join(r.backends)}, {r.datetime or 'no date'})" for r in ordered
+        )
+        + ". Each figure comes from the newest run that measured it. Lower is better; "
+        "mean ± 95% CI half-width.",
+        "",
+        "| requirement | fits best | why |",
+        "| --- | --- | --- |",
+    ]
+    for v in verdicts:
+        lines.append(f"| {v.requirement} | {v.best or '-'} | {v.reason} |")
+    for v in verdicts:
+        lines += ["", f"## {v.requirement}", "", f"Why these figures: {WHY[v.requirement]}.", ""]
+        lines.append("| figure | " + " | ".join(backends) + " |")
+        lines.append("| --- |" + " --- |" * len(backends))
+        for figure, where, cells in v.rows:
+            label = figure.label + (f" ({where})" if where else "")
+            lines.append(
+                f"| {label} | " + " | ".join(_value(cells.get(b)) for b in backends) + " |"
+            )
+        status = []
+        for b in backends:
+            within, judged = v.budgets[b]
+            status.append(f"{within}/{judged} within" if judged else "no budgets")
+        lines.append("| budgets | " + " | ".join(status) + " |")
+        lines += ["", f"**Fits best: {v.best or '-'}** ({v.reason})."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,299 @@
+"""ClickOS: each instance is a Xen domain (MiniOS + Click) running a Click configuration.
+
+The paper's setup (section III-B): Xen on the VNF server, one ClickOS VM per VNF with one vCPU
+and 12 MB, the proxy of Algorithm 1 as a Click configuration. Here, on a Xen dom0:
+
+- a domain is created through libvirt's libxl driver (``--nfv-libvirt-uri``, default
+  ``xen:///system``; ``backends.libvirt``) from ``fixtures/domains/clickos.xml``
+  (``xen.domains``);
+- once the guest has announced itself in xenstore, its Click configuration is installed and
+  started there, the way ClickOS's own tools do it (``xen.xenstore``); the
+  configurations are the templates in ``proxy_vnf/click/``, parsed and checked first;
+- the domains' vifs join a bridge in dom0's root namespace (``xen.bridge``), which a
+  veth joins to the run's switch namespace (``backends.switch``), whose prober and testbed
+  hosts (A, B, B2 with their echo responders) are the same as the netns backend's.
+
+Boot time is the same figure as for every backend: from the start request to the first ICMP
+echo reply, which a ClickOS instance sends only once its configuration runs. Memory: the host
+before/after, and per domain the hypervisor's own accounting (``engine_memory_mib``) in
+place of a PSS (a PV MiniOS domain has no dom0 process to take one of).
+
+On a host without Xen, ``open`` raises ``BackendUnavailable`` listing every probe; nothing is
+created before the probes pass.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_nfv.backends.base import (
+    BackendSettings,
+    CleanupReport,
+    EngineInfo,
+    EngineTargets,
+    StartCallback,
+)
+from pytest_nfv.backends.clickos.click.render import (
+    PROXY_SWITCH,
+    instance_config,
+    proxy_config,
+    rendered_and_checked,
+)
+from pytest_nfv.backends.clickos.xen.bridge import create_bridge, reap_bridges, remove_bridge
+from pytest_nfv.backends.clickos.xen.domains import (
+    BACKEND,
+    DomainSpec,
+    read_template,
+    render_domain,
+)
+from pytest_nfv.backends.clickos.xen.host import Probe, probe_dom0, unavailable_reason
+from pytest_nfv.backends.clickos.xen.xenstore import ClickosControl, CommandRunner, run_command
+from pytest_nfv.backends.libvirt import LibvirtConnection, reap_domains
+from pytest_nfv.backends.switch import Switch
+from pytest_nfv.backends.teardown import Teardown
+from pytest_nfv.errors import BackendError, BackendUnavailable
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.reap import ReapRule
+from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
+from pytest_nfv.resources import fixtures_dir
+
+__all__ = ["DEFAULT_URI", "ClickosBackend", "make", "reap"]
+
+DEFAULT_URI = "xen:///system"
+
+
+@dataclass
+class _Domain:
+    name: str
+    domid: int
+    router: int = -1
+
+
+class ClickosBackend:
+    """ClickOS domains on a Xen dom0; the testbed side is the run's switch.
+
+    Args:
+        identity: the run identity every domain, namespace and link is named after.
+        image: the ClickOS kernel (``--nfv-image``).
+        libvirt_uri: the libxl connection.
+        template: the domain XML template.
+        boot_timeout_s: how long a guest may take to announce itself in xenstore.
+        runner: runs the xenstore argv lists (tests capture them).
+        probe: the host probes (tests point them at fixtures).
+    """
+
+    name = BACKEND
+
+    def __init__(
+        self,
+        identity: RunIdentity,
+        image: str | None,
+        libvirt_uri: str = DEFAULT_URI,
+        template: Path | None = None,
+        boot_timeout_s: float = 60.0,
+        runner: CommandRunner = run_command,
+        probe: Callable[[str | None], list[Probe]] = probe_dom0,
+    ) -> None:
+        self.identity = identity
+        self._switch = Switch(identity, self.name)
+        self._libvirt = LibvirtConnection(libvirt_uri, self.name)
+        self._image = image
+        self._uri = libvirt_uri
+        self._template_path = template or fixtures_dir() / "domains" / "clickos.xml"
+        self._template = ""
+        self._boot_timeout_s = boot_timeout_s
+        self._control = ClickosControl(runner)
+        self._probe = probe
+        self._version = ""
+        self._bridge: str | None = None
+        self._instances: dict[str, _Domain] = {}
+        self._proxy: _Domain | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def open(self) -> None:
+        reason = unavailable_reason(self._probe(self._image))
+        if reason is not None:
+            raise BackendUnavailable(reason)
+        self._template = read_template(self._template_path)
+        self._libvirt.open()  # BackendUnavailable names the URI and the error
+        try:
+            hypervisor, library = self._libvirt.versions()
+        except Exception:
+            self._libvirt.close()
+            raise
+        self._version = f"{hypervisor}, libvirt {library}"
+        self.identity.register(self.name)
+        try:
+            self._switch.open()
+            self._bridge = create_bridge(self.identity, self._switch.namespace)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Domains first (their vifs leave the bridge), then the bridge, then the namespaces."""
+        teardown = Teardown(self.name)
+        for domain in [*self._instances.values(), *([self._proxy] if self._proxy else [])]:
+            teardown.step(functools.partial(self._destroy, domain))
+        self._instances.clear()
+        self._proxy = None
+        if self._libvirt.opened:
+            own = ReapRule.own_run(self.identity.run_id)
+            teardown.note(reap_domains(self._uri, own, dry_run=False, backend=self.name).errors)
+            self._libvirt.close()
+        if self._bridge is not None:
+            remove_bridge(self._bridge)
+            self._bridge = None
+        teardown.step(self._switch.close)
+        self.identity.unregister()
+        teardown.finish()
+
+    def engine(self) -> EngineInfo:
+        """Before ``open`` only the target; after it, what libvirt reports (no I/O here)."""
+        image = self._image or "not given"
+        if not self._version:
+            return EngineInfo("xen", f"via {self._uri}, image {image}")
+        return EngineInfo("xen", self._version, (f"libvirt {self._uri}", f"image {image}"))
+
+    def __enter__(self) -> ClickosBackend:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def probe_netns(self) -> str | None:
+        return self._switch.probe_netns
+
+    # ---- domains ------------------------------------------------------------------------
+
+    def _launch(self, spec: InstanceSpec, role: str) -> _Domain:
+        """Create one domain (the start request proper); its configuration comes after."""
+        assert self._image is not None
+        assert self._bridge is not None
+        xml = render_domain(
+            self._template,
+            DomainSpec(spec.name, role, self._image, self._bridge, spec.mac),
+            self.identity,
+            str(self._template_path),
+        )
+        return _Domain(spec.name, int(self._libvirt.create(xml, spec.name).ID()))
+
+    def _configure(self, domain: _Domain, label: str, config: str) -> None:
+        rendered_and_checked(config)
+        self._control.wait_for_clickos(domain.domid, self._boot_timeout_s)
+        domain.router = self._control.start(domain.domid, label, config)
+
+    def _destroy(self, domain: _Domain) -> None:
+        self._libvirt.destroy(domain.name)
+
+    def plan(self, count: int) -> list[InstanceSpec]:
+        return self._switch.plan(count)
+
+    def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
+        """Create every domain, then give each its configuration as soon as it is up."""
+        started: list[Instance] = []
+        launched: list[tuple[InstanceSpec, _Domain]] = []
+        for spec in specs:
+            self._switch.add_neighbour(spec.address, spec.mac)  # its vif is behind the uplink
+            on_start(spec)
+            start_ns = time.time_ns()
+            domain = self._launch(spec, "vnf")
+            self._instances[spec.name] = domain
+            launched.append((spec, domain))
+            started.append(Instance(spec, start_ns, self._switch.probe_netns, ()))
+        for spec, domain in launched:
+            self._configure(domain, "instance", instance_config(spec.address, spec.mac))
+        return started
+
+    def stop(self, instances: Sequence[Instance]) -> None:
+        errors = []
+        for instance in instances:
+            domain = self._instances.pop(instance.name, None)
+            if domain is None:
+                continue
+            try:
+                self._destroy(domain)
+            except BackendError as exc:
+                errors.append(str(exc))
+            self._switch.remove_neighbour(instance.address, instance.spec.mac)
+            self._switch.release(instance.address)
+        if errors:
+            raise BackendError("; ".join(errors))
+
+    def memory_pids(self, instance: Instance) -> Sequence[int]:
+        return ()  # a PV MiniOS domain has no dom0 process: see engine_memory_mib
+
+    def engine_memory_mib(self, instances: Sequence[Instance]) -> list[float]:
+        """Memory the hypervisor has given each instance's domain."""
+        return [self._libvirt.memory_mib(i.name) for i in instances]
+
+    # ---- testbed ------------------------------------------------------------------------
+
+    def deploy_testbed(self) -> Testbed:
+        """The switch's hosts, with the proxy's MAC known in advance on A, B and B2."""
+        return self._switch.deploy_hosts(hosts_know_proxy=True)
+
+    def start_proxy(self, testbed: Testbed, on_start: StartCallback) -> Instance:
+        if self._proxy is not None:
+            raise BackendError("the proxy VNF is already running")
+        spec = InstanceSpec(testbed.proxy.name, testbed.proxy.address, testbed.proxy.mac, "proxy")
+        config = proxy_config(testbed.proxy, testbed.host_a, testbed.host_b, testbed.host_b2)
+        rendered_and_checked(config)  # refuse before the clock starts, not after
+        on_start(spec)
+        start_ns = time.time_ns()
+        self._proxy = self._launch(spec, "proxy")
+        self._configure(self._proxy, "proxy", config)
+        return Instance(spec, start_ns, self._switch.probe_netns, ())
+
+    def stop_proxy(self, proxy: Instance) -> None:
+        domain, self._proxy = self._proxy, None
+        if domain is not None:
+            self._destroy(domain)
+
+    def set_path(self, testbed: Testbed, mode: PathMode) -> None:
+        """Nothing to switch: the plain path is resident in the proxy's configuration.
+
+        ``proxy.click`` forwards A's packets addressed to the proxy through Algorithm 1 and
+        A's packets addressed to B itself with only their Ethernet header readdressed, in the
+        same domain. Reloading a configuration per mode would restart the router (and its
+        netfront) between every pair of measurements.
+        """
+        if self._proxy is None:
+            raise BackendError("the proxy VNF is not running")
+
+    def reconfigure_proxy(self, testbed: Testbed, host_b_is_b2: bool) -> None:
+        """Write the proxy's ``target`` Switch through xenstore: B (0) or B2 (1)."""
+        proxy = self._proxy
+        if proxy is None or proxy.router < 0:
+            raise BackendError("the proxy VNF is not running")
+        element, handler = PROXY_SWITCH
+        self._control.write_handler(
+            proxy.domid, proxy.router, element, handler, "1" if host_b_is_b2 else "0"
+        )
+
+
+def make(name: str, identity: RunIdentity, settings: BackendSettings) -> ClickosBackend:
+    return ClickosBackend(
+        identity,
+        settings.image,
+        settings.libvirt_uri or DEFAULT_URI,
+        settings.domain_template,
+        settings.boot_timeout_s,
+    )
+
+
+def reap(rule: ReapRule, *, dry_run: bool = False, targets: EngineTargets) -> CleanupReport:
+    """Domains of the runs ``rule`` takes (tagged clickos, at the target URI), then their
+    dom0 bridges. The switch and host namespaces are the netns reap's to take.
+    """
+    uri = targets.libvirt_uri or DEFAULT_URI
+    report = reap_domains(uri, rule, dry_run=dry_run, backend=BACKEND)
+    report.merge(reap_bridges(rule, dry_run=dry_run))
+    return report

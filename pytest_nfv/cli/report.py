@@ -1,0 +1,56 @@
+"""``pytest-nfv report``: the scorecard (Markdown) and the figures (PNG) of saved runs.
+
+The scorecard is written first and needs nothing optional; the figures need matplotlib, so
+``--no-figures`` gives a host without it the scorecard alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pytest_nfv.cli import EXIT_OK
+from pytest_nfv.errors import NfvUsageError
+
+__all__ = ["add_parser"]
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pytest_nfv.analysis.history import load_run
+    from pytest_nfv.analysis.report import write_figures
+    from pytest_nfv.analysis.scorecard import render_scorecard
+
+    out = Path(args.out)
+    runs = [load_run(Path(p)) for p in args.runs]
+    requirement, sep, metric = args.trend.partition("/")
+    if not sep or not requirement or not metric:
+        raise NfvUsageError(f"--trend {args.trend!r}: expected REQUIREMENT/METRIC")
+    out.mkdir(parents=True, exist_ok=True)
+    card = out / "scorecard.md"
+    card.write_text(render_scorecard(runs), encoding="utf-8")
+    print(f"wrote {card}")
+    figures = [] if args.no_figures else write_figures(runs, out, (requirement, metric))
+    for figure in figures:
+        print(f"wrote {figure.path}")
+    return EXIT_OK
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``report`` on the ``pytest-nfv`` sub-command parser."""
+    report = commands.add_parser(
+        "report",
+        help="figures (PNG) and a management-requirement scorecard (Markdown) of saved runs",
+    )
+    report.add_argument("runs", nargs="+", metavar="RUN.json")
+    report.add_argument("--out", required=True, metavar="DIR", help="where to write")
+    report.add_argument(
+        "--trend",
+        default="instantiation/boot_makespan",
+        metavar="REQUIREMENT/METRIC",
+        help="metric of the trend figure. Default: instantiation/boot_makespan",
+    )
+    report.add_argument(
+        "--no-figures", action="store_true", help="write the scorecard only (no matplotlib)"
+    )
+    report.set_defaults(handler=_report)

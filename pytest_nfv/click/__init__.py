@@ -1,8 +1,0 @@
-"""Click configurations for ClickOS: parser, element allow-list, executable model, templates."""
-
-from __future__ import annotations
-
-from pytest_nfv.click.language import ClickConfigError, ClickConfiguration, parse
-from pytest_nfv.click.model import Router, check
-
-__all__ = ["ClickConfigError", "ClickConfiguration", "Router", "check", "parse"]

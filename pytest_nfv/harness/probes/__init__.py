@@ -1,0 +1,1 @@
+"""The probes: numbers only (readiness, response time, memory); judging is the budgets' job."""

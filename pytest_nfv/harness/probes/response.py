@@ -1,0 +1,221 @@
+"""Response time from host A: one UDP request out, the matching reply back, kernel-timestamped.
+
+The socket is opened inside host A's namespace. Both ends of the interval are the kernel's
+software timestamps (SO_TIMESTAMPING: transmit when the request left the stack, receive when
+the reply arrived), so the figure excludes Python's own latency on either side. If the kernel
+gives no transmit timestamp (old kernels, some drivers), the time just before ``sendto`` is
+used instead and ``tx_clock`` says so; a result never mixes the two silently.
+
+Each request carries a sequence number in its first 8 bytes; only a reply with that number,
+from the expected responder, ends the interval, so a late duplicate cannot pass for a reply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import select
+import socket
+import struct
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from pytest_nfv.errors import ProbeError
+from pytest_nfv.host.namespaces import entered
+from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD
+
+__all__ = ["MAX_UDP_PAYLOAD", "MIN_PAYLOAD", "RoundTrip", "RoundTripSample"]
+
+SO_TIMESTAMPING = 37
+SOF_TIMESTAMPING_TX_SOFTWARE = 1 << 1
+SOF_TIMESTAMPING_RX_SOFTWARE = 1 << 3
+SOF_TIMESTAMPING_SOFTWARE = 1 << 4
+SOF_TIMESTAMPING_OPT_ID = 1 << 7
+SOF_TIMESTAMPING_OPT_TSONLY = 1 << 11
+_TIMESTAMPS = struct.Struct("@qqqqqq")  # struct scm_timestamping: three timespecs
+_SEQ = struct.Struct("!Q")
+
+
+@dataclass(frozen=True)
+class RoundTripSample:
+    """One round trip: seconds, and which clock stamped the request."""
+
+    seconds: float
+    tx_clock: Literal["kernel", "user"]
+
+
+class RoundTrip:
+    """A UDP requester living in host A's namespace."""
+
+    def __init__(self, netns_path: str | None) -> None:
+        if netns_path is None:
+            self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        else:
+            with entered(netns_path):
+                self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        flags = (
+            SOF_TIMESTAMPING_TX_SOFTWARE
+            | SOF_TIMESTAMPING_RX_SOFTWARE
+            | SOF_TIMESTAMPING_SOFTWARE
+            | SOF_TIMESTAMPING_OPT_ID
+            | SOF_TIMESTAMPING_OPT_TSONLY
+        )
+        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING, flags)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        self._sock.bind(("0.0.0.0", 0))
+        self._sock.setblocking(False)
+        self._seq = 0
+        self._buffer = bytearray(MAX_UDP_PAYLOAD + 64)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> RoundTrip:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _stamp(self, ancillary: list[tuple[int, int, bytes]]) -> int | None:
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPING and len(data) >= 16:
+                sec, nsec = struct.unpack_from("@qq", data)
+                if sec or nsec:
+                    return int(sec * 1_000_000_000 + nsec)
+        return None
+
+    def _tx_stamp(self) -> int | None:
+        try:
+            _data, ancillary, _flags, _addr = self._sock.recvmsg(
+                0, socket.CMSG_SPACE(_TIMESTAMPS.size) + 256, socket.MSG_ERRQUEUE
+            )
+        except (BlockingIOError, InterruptedError):
+            return None
+        return self._stamp(ancillary)
+
+    def _drain_errqueue(self) -> None:
+        while self._tx_stamp() is not None:
+            pass
+
+    def _reply_within(self, timeout_s: float) -> tuple[int, int | None, str] | None:
+        """The next datagram within ``timeout_s``: its sequence number, kernel receive stamp
+        and sender; None if none came (or only a transmit stamp woke the socket up).
+
+        A datagram too short to carry a sequence number gets -1, which matches no request.
+        """
+        readable, _, _ = select.select([self._sock], [], [], max(0.0, timeout_s))
+        if not readable:
+            return None
+        try:
+            length, ancillary, _flags, peer = self._sock.recvmsg_into(
+                [self._buffer], socket.CMSG_SPACE(_TIMESTAMPS.size)
+            )
+        except BlockingIOError:
+            return None
+        seq = _SEQ.unpack_from(self._buffer)[0] if length >= _SEQ.size else -1
+        return seq, self._stamp(ancillary), peer[0]
+
+    def once(
+        self,
+        target: ipaddress.IPv4Address,
+        port: int,
+        size: int,
+        expect_from: ipaddress.IPv4Address,
+        timeout_s: float = 1.0,
+    ) -> RoundTripSample | None:
+        """One request of ``size`` payload bytes to ``target``; None when no reply came in time.
+
+        Raises:
+            ProbeError: the size is out of range or the socket refused to send.
+        """
+        if not MIN_PAYLOAD <= size <= MAX_UDP_PAYLOAD:
+            raise ProbeError(f"payload size {size} outside {MIN_PAYLOAD}..{MAX_UDP_PAYLOAD}")
+        self._drain_errqueue()
+        self._seq += 1
+        payload = _SEQ.pack(self._seq) + bytes(size - _SEQ.size)
+        user_tx = time.time_ns()
+        try:
+            self._sock.sendto(payload, (str(target), port))
+        except OSError as exc:
+            raise ProbeError(f"cannot send to {target}:{port}: {exc}") from exc
+        tx = self._tx_stamp()
+        deadline = time.monotonic() + timeout_s
+        expected = str(expect_from)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            reply = self._reply_within(remaining)
+            if reply is None:
+                if tx is None:
+                    tx = self._tx_stamp()
+                continue
+            seq, rx_stamp, peer = reply
+            if peer != expected or seq != self._seq:
+                continue
+            rx = rx_stamp or time.time_ns()
+            if tx is None:
+                tx = self._tx_stamp()
+            clock: Literal["kernel", "user"] = "kernel" if tx is not None else "user"
+            return RoundTripSample((rx - (tx if tx is not None else user_tx)) / 1e9, clock)
+
+    def measure(
+        self,
+        target: ipaddress.IPv4Address,
+        port: int,
+        size: int,
+        expect_from: ipaddress.IPv4Address,
+        timeout_s: float = 1.0,
+        attempts: int = 3,
+    ) -> RoundTripSample:
+        """Like ``once`` but a lost datagram is retried; all attempts lost is an error.
+
+        Raises:
+            ProbeError: no reply from ``expect_from`` after ``attempts`` requests.
+        """
+        for _ in range(attempts):
+            sample = self.once(target, port, size, expect_from, timeout_s)
+            if sample is not None:
+                return sample
+        raise ProbeError(
+            f"no reply from {expect_from} to {size}-byte requests sent to "
+            f"{target}:{port} ({attempts} attempts, {timeout_s:g} s each)"
+        )
+
+    def first_reply_ns(
+        self,
+        target: ipaddress.IPv4Address,
+        port: int,
+        expect_from: ipaddress.IPv4Address,
+        timeout_s: float,
+        interval_s: float = 0.001,
+    ) -> int:
+        """Send small requests every ``interval_s`` until ``expect_from`` answers one.
+
+        Returns the kernel receive timestamp (ns, CLOCK_REALTIME) of that first reply: the
+        moment a (re)deployed proxy VNF was observably doing its job. Only replies to requests
+        of this call count: those to an earlier call's requests, still arriving after it
+        returned, would date from before the deployment being timed.
+
+        Raises:
+            ProbeError: no such reply within ``timeout_s``.
+        """
+        deadline = time.monotonic() + timeout_s
+        expected = str(expect_from)
+        first = self._seq + 1  # replies to earlier calls' requests may still be queued
+        while time.monotonic() < deadline:
+            self._seq += 1
+            with contextlib.suppress(OSError):  # path not up yet
+                self._sock.sendto(_SEQ.pack(self._seq) + bytes(56), (str(target), port))
+            self._drain_errqueue()
+            wait_until = time.monotonic() + interval_s
+            while (remaining := wait_until - time.monotonic()) > 0:
+                reply = self._reply_within(remaining)
+                if reply is None:
+                    continue
+                seq, rx_stamp, peer = reply
+                if peer == expected and seq >= first:
+                    return rx_stamp or time.time_ns()
+        raise ProbeError(f"no reply from {expected} via {target}:{port} within {timeout_s:g} s")

@@ -1,0 +1,79 @@
+"""Talking to the helper processes a backend starts (echo responders, the proxy VNF).
+
+They speak one line at a time on stdout (``ready`` once listening, ``ok`` per command); a
+backend waits for that line rather than sleeping, and a helper that died or stays silent
+becomes a ``BackendError`` that says which and how it exited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import subprocess
+import time
+from collections.abc import Sequence
+
+from pytest_nfv.errors import BackendError
+from pytest_nfv.host.namespaces import kill_and_wait
+
+__all__ = ["expect_line", "stop_processes"]
+
+
+def expect_line(
+    proc: subprocess.Popen[bytes],
+    expected: str,
+    what: str,
+    timeout: float = 10.0,
+    skip: tuple[str, ...] = (),
+) -> None:
+    """Wait for the line ``expected`` from ``proc``'s stdout.
+
+    Lines in ``skip`` (the proxy's start-up ``ready``, which nobody waits for when its
+    deployment is being timed on the wire instead) are passed over.
+
+    Args:
+        proc: a process started with ``stdout=PIPE`` and ``bufsize=0``.
+        expected: the line, without its newline.
+        what: the process, as the error names it.
+        timeout: seconds to wait for a line.
+        skip: lines to pass over.
+
+    Raises:
+        BackendError: another line came, none came in time, or the process exited.
+    """
+    assert proc.stdout is not None
+    line = ""
+    deadline = time.monotonic() + timeout
+    while True:
+        readable, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        line = proc.stdout.readline().decode().strip() if readable else ""
+        if not line or line not in skip:
+            break
+    if line != expected:
+        status = proc.poll()
+        raise BackendError(
+            f"{what}: expected {expected!r}, got {line!r}"
+            + (f" (exited with status {status})" if status is not None else "")
+        )
+
+
+def stop_processes(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGKILL helper processes, reap them and close their pipes.
+
+    Their stdin is closed first, so a helper blocked writing to us sees the end at once.
+
+    Raises:
+        BackendError: a process outlived SIGKILL (its pipes are closed all the same).
+    """
+    for proc in processes:
+        if proc.stdin:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+    try:
+        kill_and_wait([p.pid for p in processes])
+    finally:
+        for proc in processes:
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=1)
+            if proc.stdout:
+                proc.stdout.close()

@@ -1,0 +1,228 @@
+"""The fixtures suites are written with, layered so each owns what it starts.
+
+``nfv_backend`` (session) opens the backend and closes it, whatever happens -> ``nfv_lab``
+(session) adds the ICMP prober -> ``nfv_testbed`` (session) adds Fig. 1's hosts and proxy VNF
+-> ``nfv_instances`` (function) starts N ready instances and stops them after the test.
+``nfv_record`` puts measured series into pytest-benchmark and judges them against budgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pytest_nfv.backends import EngineTargets, reap_all
+from pytest_nfv.errors import BackendUnavailable, BudgetExceeded
+from pytest_nfv.harness.budgets import Budget, judge
+from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
+from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
+from pytest_nfv.model import Instance
+from pytest_nfv.plugin.options import NfvSettings
+from pytest_nfv.plugin.recorder import record_summary, summary_info
+from pytest_nfv.plugin.state import NfvState, nfv_state_key, recorded_key
+from pytest_nfv.units import base_unit
+
+__all__ = [
+    "Recorder",
+    "Series",
+    "nfv_backend",
+    "nfv_instances",
+    "nfv_lab",
+    "nfv_record",
+    "nfv_repeat",
+    "nfv_settings",
+    "nfv_testbed",
+]
+
+
+def _state(config: pytest.Config) -> NfvState:
+    return config.stash[nfv_state_key]
+
+
+@pytest.fixture(scope="session")
+def nfv_settings(pytestconfig: pytest.Config) -> NfvSettings:
+    """The resolved ``--nfv-*`` options."""
+    return _state(pytestconfig).settings
+
+
+@pytest.fixture(scope="session")
+def nfv_backend(pytestconfig: pytest.Config) -> Iterator[Any]:
+    """The opened backend; skipped with the backend's reason if this host cannot run it.
+
+    Before opening, what dead runs of this backend left behind is reaped, so a run killed
+    with SIGKILL is cleaned up by the next one at the latest.
+    """
+    state = _state(pytestconfig)
+    settings = state.settings
+    reap_all(  # only runs whose owner process is gone
+        targets=EngineTargets(settings.docker_url, settings.libvirt_uri)
+    )
+    unavailable: BackendUnavailable | None = None
+    try:
+        state.backend.open()
+    except BackendUnavailable as exc:
+        unavailable = exc
+    if unavailable is not None:  # outside the except: the report shows the reason, no chain
+        if state.settings.strict:
+            pytest.fail(f"--nfv-strict: {unavailable}", pytrace=False)
+        pytest.skip(str(unavailable))
+    try:
+        yield state.backend
+    finally:
+        state.backend.close()
+
+
+@pytest.fixture(scope="session")
+def nfv_lab(nfv_backend: Any, nfv_settings: NfvSettings) -> Iterator[Lab]:
+    """The backend plus a running ICMP readiness prober in its probe namespace.
+
+    A backend may set ``probe_interval_s``: VMs that take seconds to boot gain nothing from
+    the default sub-millisecond pace, and on a small host the flood of probes would take CPU
+    from the very guests being timed.
+    """
+    interval = float(getattr(nfv_backend, "probe_interval_s", DEFAULT_PROBE_INTERVAL_S))
+    with EchoProber(nfv_backend.probe_netns, interval) as prober:
+        yield Lab(nfv_backend, prober, nfv_settings.boot_timeout_s)
+
+
+@pytest.fixture(scope="session")
+def nfv_testbed(nfv_lab: Lab) -> Iterator[ProxyPath]:
+    """Host A -- proxy VNF -- host B (and B2), with the proxied path already carrying traffic."""
+    path = ProxyPath(nfv_lab)
+    try:
+        yield path
+    finally:
+        path.close()
+
+
+@pytest.fixture
+def nfv_instances(nfv_lab: Lab) -> Iterator[Callable[[int], list[Instance]]]:
+    """``nfv_instances(n)`` starts N instances, returns once all answer; all stop after the test."""
+    started: list[Instance] = []
+
+    def start(n: int) -> list[Instance]:
+        instances = nfv_lab.start_ready(n)
+        started.extend(instances)
+        return instances
+
+    try:
+        yield start
+    finally:
+        nfv_lab.backend.stop(started)
+
+
+@pytest.fixture
+def nfv_repeat(nfv_settings: NfvSettings) -> Callable[[Callable[[], float]], Summary]:
+    """``nfv_repeat(measure_once)``: repeat until the CI is narrow enough or a cap is hit."""
+    rule: StopRule = nfv_settings.stop_rule
+
+    def repeat(measure_once: Callable[[], float]) -> Summary:
+        return repeat_until_converged(measure_once, rule)
+
+    return repeat
+
+
+@dataclass(frozen=True)
+class Series:
+    """One measured series of a test, in base units (seconds or MiB).
+
+    ``primary`` is the one that becomes the pytest-benchmark statistics of the test; the
+    others are kept in ``extra_info`` and judged all the same.
+    """
+
+    metric: str
+    summary: Summary
+    dimension: str  # "time" or "memory"
+    primary: bool = False
+    extra: dict[str, Any] | None = None
+
+
+class Recorder:
+    """Records a test's series into pytest-benchmark and judges each against its budget."""
+
+    def __init__(self, request: pytest.FixtureRequest, benchmark: Any, state: NfvState) -> None:
+        marker = request.node.get_closest_marker("nfv_requirement")
+        if marker is None:
+            raise pytest.UsageError(
+                f"{request.node.nodeid} uses nfv_record without @pytest.mark.nfv_requirement(...)"
+            )
+        self.requirement: str = marker.args[0]
+        # The fixture belongs to pytest-nfv from here on: a test that fails before it records
+        # should report its failure, not also "benchmark fixture was not used".
+        benchmark._mode = "pytest-nfv Recorder"
+        self._benchmark = benchmark
+        self._state = state
+        self._request = request
+
+    def budget(self, metric: str) -> Budget | None:
+        return self._state.budgets.get(self.requirement, metric)
+
+    def record(
+        self,
+        *series: Series,
+        n: int | None = None,
+        size: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Store every series, then judge each; blown budgets fail the test, one line each."""
+        primaries = [s for s in series if s.primary]
+        if len(primaries) != 1:
+            raise ValueError("exactly one series must be primary")
+        state = self._state
+        info: dict[str, Any] = {
+            "backend": state.settings.backend,
+            "engine": state.backend.engine().describe(),
+            "requirement": self.requirement,
+            "metric": primaries[0].metric,
+            "n": n,
+            "packet_size": size,
+            **(extra or {}),
+        }
+        for s in series:
+            unit = base_unit(s.dimension)
+            fields = {**summary_info(s.summary, unit), **(s.extra or {})}
+            budget = self.budget(s.metric)
+            fields["budget"] = (
+                None
+                if budget is None
+                else {
+                    "limit": budget.limit(n, size),
+                    "unit": unit,
+                    "statistic": budget.statistic,
+                    "source": budget.source,
+                    "file": f"{budget.path}:{budget.line}",
+                }
+            )
+            if s.primary:
+                info.update(fields)
+            else:
+                info.setdefault("secondary", {})[s.metric] = fields
+        primary_unit = base_unit(primaries[0].dimension)
+        group = f"{self.requirement}/{primaries[0].metric} [{primary_unit}]"
+        record_summary(self._benchmark, primaries[0].summary, group=group, extra=info)
+        recorded = self._request.config.stash.get(recorded_key, None)
+        if recorded is not None:  # --nfv-compare gates this run at its end
+            recorded.append({"name": self._request.node.name, "extra_info": dict(info)})
+        failures = []
+        for s in series:
+            budget = self.budget(s.metric)
+            if budget is None:
+                continue
+            try:
+                judge(budget, s.summary, backend=state.settings.backend, n=n, size_bytes=size)
+            except BudgetExceeded as exc:
+                failures.append(str(exc))
+        if failures:
+            raise BudgetExceeded("\n".join(failures))
+
+
+@pytest.fixture
+def nfv_record(
+    request: pytest.FixtureRequest, benchmark: Any, pytestconfig: pytest.Config
+) -> Recorder:
+    """Record measured series (pytest-benchmark) and judge them against the budgets."""
+    return Recorder(request, benchmark, _state(pytestconfig))

@@ -1,0 +1,162 @@
+"""pytest-nfv's hooks: options, markers, parametrization, the report header, machine info.
+
+Only hooks live here. State goes in ``config.stash`` under the keys of ``state.py``; fixtures
+are in ``fixtures.py``; the work is in the backends, probes, ``stats`` and ``budgets``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_nfv.backends import BUILTIN_BACKENDS, make_builtin
+from pytest_nfv.backends.base import Backend
+from pytest_nfv.errors import NfvUsageError
+from pytest_nfv.harness.budgets import BudgetBook, load_budgets
+from pytest_nfv.host.capabilities import host_facts
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.model import REQUIREMENTS
+from pytest_nfv.plugin import hookspecs
+from pytest_nfv.plugin.options import NfvSettings, add_options, settings_from_config
+from pytest_nfv.plugin.state import NfvState, nfv_settings_key, nfv_state_key
+from pytest_nfv.resources import budgets_file
+
+__all__: list[str] = []  # pytest finds the hooks by name; nothing here is for import
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def _known_backends(config: pytest.Config) -> list[str]:
+    names = list(BUILTIN_BACKENDS)
+    for extra in config.hook.pytest_nfv_backend_names():
+        names += [n for n in extra if n not in names]
+    return names
+
+
+def _load_budgets(settings: NfvSettings) -> BudgetBook:
+    path = settings.budgets or budgets_file(settings.backend)
+    if path is None:
+        return BudgetBook.empty()
+    try:
+        return load_budgets(Path(path))
+    except NfvUsageError as exc:
+        origin = "--nfv-budgets" if settings.budgets else f"default budgets of {settings.backend}"
+        raise pytest.UsageError(f"{origin}: {exc}") from None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_nfv_make_backend(
+    name: str, identity: RunIdentity, config: pytest.Config
+) -> Backend | None:
+    return make_builtin(name, identity, config.stash[nfv_settings_key].backend_settings)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"nfv_big: parametrized with N >= {BIG_N} instances (added by pytest-nfv; "
+        "deselect with -m 'not nfv_big')",
+    )
+    config.addinivalue_line(
+        "markers",
+        "nfv_requirement(name): the NFV management requirement a test gates "
+        f"({', '.join(REQUIREMENTS)}); selects the budgets it is judged by",
+    )
+    settings = settings_from_config(config)
+    known = _known_backends(config)
+    if settings.backend not in known:
+        raise pytest.UsageError(
+            f"--backend: unknown backend {settings.backend!r}; known: {', '.join(known)}"
+        )
+    budgets = _load_budgets(settings)
+    config.stash[nfv_settings_key] = settings
+    identity = RunIdentity.new()
+    backend = config.hook.pytest_nfv_make_backend(
+        name=settings.backend, identity=identity, config=config
+    )
+    if backend is None:
+        raise pytest.UsageError(f"--backend: no plugin built a backend for {settings.backend!r}")
+    config.stash[nfv_state_key] = NfvState(settings, budgets, identity, backend)
+    config.pluginmanager.import_plugin("pytest_nfv.plugin.fixtures")
+    if settings.compare:
+        from pytest_nfv.plugin.gate import setup_gate
+
+        setup_gate(config, settings.compare, settings.gate)
+
+
+BIG_N = 64
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("nfv_n", 0) >= BIG_N:
+            item.add_marker("nfv_big")
+        marker = item.get_closest_marker("nfv_requirement")
+        if marker is None:
+            continue
+        if len(marker.args) != 1 or marker.args[0] not in REQUIREMENTS:
+            raise pytest.UsageError(
+                f"{item.nodeid}: nfv_requirement takes one of {', '.join(REQUIREMENTS)}, "
+                f"got {marker.args!r}"
+            )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    state = metafunc.config.stash.get(nfv_state_key, None)
+    if state is None:
+        return
+    if "nfv_n" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "nfv_n",
+            state.settings.instances,
+            ids=[f"N={n}" for n in state.settings.instances],
+            scope="module",
+        )
+    if "nfv_packet_size" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "nfv_packet_size",
+            state.settings.packet_sizes,
+            ids=[f"{s}B" for s in state.settings.packet_sizes],
+        )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(nfv_state_key, None)
+    if state is None:
+        return []
+    s = state.settings
+    budgets = str(state.budgets.path) if state.budgets.path else "none"
+    rule = s.stop_rule
+    return [
+        f"nfv: backend {s.backend} ({state.backend.engine().describe()})"
+        f"{', strict' if s.strict else ''}",
+        f"nfv: host {host_facts().describe()}",
+        f"nfv: N={','.join(map(str, s.instances))} (N>={BIG_N} marked nfv_big); packet sizes "
+        f"{','.join(map(str, s.packet_sizes))} B; budgets {budgets}",
+        f"nfv: repeat until 95% CI within {rule.ci_width:.0%} of the mean, at most "
+        f"{rule.max_rounds} rounds / {rule.max_seconds:g} s; run {state.identity.run_id}",
+    ]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_machine_info(
+    config: pytest.Config, machine_info: dict[str, Any]
+) -> None:
+    state = config.stash.get(nfv_state_key, None)
+    if state is None:
+        return
+    machine_info["nfv"] = {
+        "backend": state.settings.backend,
+        "engine": state.backend.engine().describe(),
+        "host": host_facts().as_dict(),
+        "budgets": str(state.budgets.path) if state.budgets.path else None,
+    }

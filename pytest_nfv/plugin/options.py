@@ -1,0 +1,359 @@
+"""Every ``--nfv-*`` option and its ``[tool.pytest.ini_options]`` twin, parsed and validated once.
+
+The same parser serves the command line (as argparse ``type=``, so a bad value is reported by
+option name before anything starts) and the ini file (where the message names the ini key).
+The command line wins over the ini file, which wins over the defaults here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from pytest_nfv.backends.base import BackendSettings
+from pytest_nfv.harness.stats import StopRule
+from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD
+
+__all__ = ["NfvSettings", "add_options", "settings_from_config"]
+
+T = TypeVar("T")
+
+DEFAULT_BACKEND = "netns"
+DEFAULT_INSTANCES = (1, 2, 4, 8, 16, 32, 64, 128)
+DEFAULT_PACKET_SIZES = (64, 256, 1024, 1472, 4096, 16384, 65507)
+MAX_INSTANCES = 1024
+
+
+def _int_list(lo: int, hi: int, what: str) -> Callable[[str], tuple[int, ...]]:
+    def parse(text: str) -> tuple[int, ...]:
+        parts = [p.strip() for p in text.replace(" ", ",").split(",") if p.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {what}")
+        values = []
+        for part in parts:
+            try:
+                value = int(part)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{part!r} is not an integer") from None
+            if not lo <= value <= hi:
+                raise argparse.ArgumentTypeError(f"{value} is outside {lo}..{hi} {what}")
+            values.append(value)
+        return tuple(sorted(set(values)))
+
+    return parse
+
+
+def _number(
+    convert: Callable[[str], T], valid: Callable[[T], bool], noun: str, rule: str
+) -> Callable[[str], T]:
+    """An argparse ``type=`` that converts, then checks, and says which of the two failed."""
+
+    def parse(text: str) -> T:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(f"{value} {rule}")
+        return value
+
+    return parse
+
+
+_fraction = _number(
+    float, lambda v: 0 < v < 1, "a number", "must be a fraction in (0, 1), e.g. 0.05"
+)
+_positive_int = _number(int, lambda v: v >= 1, "an integer", "must be at least 1")
+_positive_seconds = _number(
+    float, lambda v: v > 0, "a number of seconds", "must be more than 0 seconds"
+)
+
+
+def _budgets_path(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such budgets file: {path}")
+    return path
+
+
+def _text(what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip()
+        if not value:
+            raise argparse.ArgumentTypeError(f"expected {what}, got an empty value")
+        return value
+
+    return parse
+
+
+def _template_path(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such domain template: {path}")
+    return path
+
+
+def _gate_path(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such gate settings file: {path}")
+    return path
+
+
+def _backend_name(text: str) -> str:
+    name = text.strip().lower()
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a backend name")
+    return name
+
+
+parse_instances = _int_list(1, MAX_INSTANCES, "instances")
+parse_packet_sizes = _int_list(MIN_PAYLOAD, MAX_UDP_PAYLOAD, "bytes of UDP payload")
+
+
+@dataclass(frozen=True)
+class _Option:
+    flag: str
+    ini: str
+    parse: Callable[[str], object]
+    default: object
+    metavar: str
+    help: str
+
+
+_OPTIONS = (
+    _Option(
+        "--backend",
+        "nfv_backend",
+        _backend_name,
+        DEFAULT_BACKEND,
+        "NAME",
+        "virtualization backend to benchmark: netns, coreos, osv, clickos, or one a plugin "
+        "registers. Default: netns",
+    ),
+    _Option(
+        "--nfv-instances",
+        "nfv_instances",
+        parse_instances,
+        DEFAULT_INSTANCES,
+        "N,N,...",
+        "instance counts N to measure (1..1024). Default: 1,2,4,8,16,32,64,128",
+    ),
+    _Option(
+        "--nfv-packet-sizes",
+        "nfv_packet_sizes",
+        parse_packet_sizes,
+        DEFAULT_PACKET_SIZES,
+        "BYTES,...",
+        "UDP payload sizes for response time (8..65507; above the MTU they "
+        "fragment). Default: 64,256,1024,1472,4096,16384,65507",
+    ),
+    _Option(
+        "--nfv-budgets",
+        "nfv_budgets",
+        _budgets_path,
+        None,
+        "PATH",
+        "budgets TOML file. Default: the backend's file shipped in fixtures/budgets/",
+    ),
+    _Option(
+        "--nfv-ci-width",
+        "nfv_ci_width",
+        _fraction,
+        0.05,
+        "FRACTION",
+        "stop repeating once the 95%% CI half-width is within this fraction of the mean. "
+        "Default: 0.05",
+    ),
+    _Option(
+        "--nfv-max-rounds",
+        "nfv_max_rounds",
+        _positive_int,
+        30,
+        "ROUNDS",
+        "at most this many rounds per measurement. Default: 30",
+    ),
+    _Option(
+        "--nfv-max-seconds",
+        "nfv_max_seconds",
+        _positive_seconds,
+        60.0,
+        "SECONDS",
+        "stop repeating a measurement after this long (checked between rounds). Default: 60",
+    ),
+    _Option(
+        "--nfv-boot-timeout",
+        "nfv_boot_timeout",
+        _positive_seconds,
+        60.0,
+        "SECONDS",
+        "instances that have not answered ICMP echo after this long fail the test. Default: 60",
+    ),
+    _Option(
+        "--nfv-image",
+        "nfv_image",
+        _text("an image"),
+        None,
+        "IMAGE",
+        "instance image: a Docker image reference (coreos) or an image file (osv: OSv raw or "
+        "qcow2; clickos: a ClickOS kernel). Default: an image the plugin builds locally "
+        "(coreos, osv); clickos needs one",
+    ),
+    _Option(
+        "--nfv-docker-url",
+        "nfv_docker_url",
+        _text("a Docker engine URL"),
+        None,
+        "URL",
+        "Docker engine the coreos backend drives, e.g. unix:///var/run/docker.sock or "
+        "ssh://user@host. Default: $DOCKER_HOST, else the local socket",
+    ),
+    _Option(
+        "--nfv-libvirt-uri",
+        "nfv_libvirt_uri",
+        _text("a libvirt URI"),
+        None,
+        "URI",
+        "libvirt connection the osv and clickos backends drive, e.g. qemu+ssh://host/system. "
+        "Default: qemu:///system (osv), xen:///system (clickos)",
+    ),
+    _Option(
+        "--nfv-domain-template",
+        "nfv_domain_template",
+        _template_path,
+        None,
+        "PATH",
+        "libvirt domain XML template for osv or clickos instances (vCPU, memory, disk). "
+        "Default: the backend's template in fixtures/domains/",
+    ),
+    _Option(
+        "--nfv-compare",
+        "nfv_compare",
+        _text("a saved run"),
+        None,
+        "REF",
+        "at the end, gate this run against a saved one (a pytest-benchmark JSON file, or a "
+        "storage name like 0001): a significant regression beyond its noise floor fails the "
+        "session. Default: off",
+    ),
+    _Option(
+        "--nfv-gate",
+        "nfv_gate",
+        _gate_path,
+        None,
+        "PATH",
+        "regression gate settings TOML for --nfv-compare (alpha, noise floors, two_sided, "
+        "hosts). Default: alpha 0.01, floors time 5%%/10us and memory 5%%/1MiB",
+    ),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register the ``nfv`` option group and the matching ini keys."""
+    group = parser.getgroup("nfv", "NFV virtualization benchmarks (pytest-nfv)")
+    for option in _OPTIONS:
+        group.addoption(
+            option.flag,
+            dest=option.ini,
+            type=option.parse,
+            default=None,
+            metavar=option.metavar,
+            help=option.help,
+        )
+        ini_help = option.help.replace("%%", "%")  # argparse escapes %, the ini help does not
+        parser.addini(option.ini, f"{ini_help} (command line: {option.flag})", type="string")
+    group.addoption(
+        "--nfv-strict",
+        dest="nfv_strict",
+        action="store_true",
+        default=None,
+        help="a backend this host cannot run fails instead of skipping. Default: off",
+    )
+    parser.addini(
+        "nfv_strict",
+        "fail instead of skip when the backend cannot run (command line: --nfv-strict)",
+        type="bool",
+        default=False,
+    )
+
+
+@dataclass(frozen=True)
+class NfvSettings:
+    """The resolved configuration of one pytest-nfv session."""
+
+    backend: str
+    instances: tuple[int, ...]
+    packet_sizes: tuple[int, ...]
+    budgets: Path | None
+    strict: bool
+    stop_rule: StopRule
+    boot_timeout_s: float
+    image: str | None = None
+    docker_url: str | None = None
+    libvirt_uri: str | None = None
+    domain_template: Path | None = None
+    compare: str | None = None
+    gate: Path | None = None
+
+    @property
+    def backend_settings(self) -> BackendSettings:
+        """The part of these settings a built-in backend is built with."""
+        return BackendSettings(
+            image=self.image,
+            docker_url=self.docker_url,
+            libvirt_uri=self.libvirt_uri,
+            domain_template=self.domain_template,
+            boot_timeout_s=self.boot_timeout_s,
+        )
+
+
+def _resolve(config: pytest.Config, option: _Option) -> object:
+    value = config.getoption(option.ini)
+    if value is not None:
+        return value
+    raw = config.getini(option.ini)
+    if raw:
+        try:
+            return option.parse(str(raw))
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"ini value {option.ini} = {raw!r}: {exc}") from None
+    return option.default
+
+
+def settings_from_config(config: pytest.Config) -> NfvSettings:
+    """Resolve command line > ini > default for every option.
+
+    Raises:
+        pytest.UsageError: an ini value is invalid (command-line values were checked by argparse).
+    """
+    values = {option.ini: _resolve(config, option) for option in _OPTIONS}
+    strict = config.getoption("nfv_strict")
+    if strict is None:
+        strict = bool(config.getini("nfv_strict"))
+    max_rounds = int(values["nfv_max_rounds"])  # type: ignore[call-overload]
+    rule = StopRule(
+        ci_width=float(values["nfv_ci_width"]),  # type: ignore[arg-type]
+        max_rounds=max_rounds,
+        max_seconds=float(values["nfv_max_seconds"]),  # type: ignore[arg-type]
+        min_rounds=max(2, min(5, max_rounds)),
+    )
+    return NfvSettings(
+        backend=str(values["nfv_backend"]),
+        instances=values["nfv_instances"],  # type: ignore[arg-type]
+        packet_sizes=values["nfv_packet_sizes"],  # type: ignore[arg-type]
+        budgets=values["nfv_budgets"],  # type: ignore[arg-type]
+        strict=bool(strict),
+        stop_rule=rule,
+        boot_timeout_s=float(values["nfv_boot_timeout"]),  # type: ignore[arg-type]
+        image=values["nfv_image"],  # type: ignore[arg-type]
+        docker_url=values["nfv_docker_url"],  # type: ignore[arg-type]
+        libvirt_uri=values["nfv_libvirt_uri"],  # type: ignore[arg-type]
+        domain_template=values["nfv_domain_template"],  # type: ignore[arg-type]
+        compare=values["nfv_compare"],  # type: ignore[arg-type]
+        gate=values["nfv_gate"],  # type: ignore[arg-type]
+    )

@@ -1,0 +1,66 @@
+"""What one pytest session of pytest-nfv keeps in ``config.stash``, and under which keys.
+
+The keys live apart from the hooks that fill them and the fixtures and gate that read them, so
+that no module of the plugin imports another only to reach its state: the fixtures need the
+list of this run's records, which the optional in-run gate owns, without loading the gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_nfv.backends.base import Backend
+from pytest_nfv.harness.budgets import BudgetBook
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.plugin.options import NfvSettings
+
+if TYPE_CHECKING:  # the gate's analysis is imported only when --nfv-compare asks for it
+    from pytest_nfv.analysis.gate import GateResult
+    from pytest_nfv.analysis.gate_config import GateConfig
+    from pytest_nfv.analysis.history import Run
+
+__all__ = [
+    "GateState",
+    "NfvState",
+    "gate_state_key",
+    "nfv_settings_key",
+    "nfv_state_key",
+    "recorded_key",
+]
+
+
+@dataclass
+class NfvState:
+    """Everything one session of pytest-nfv resolved at configure time."""
+
+    settings: NfvSettings
+    budgets: BudgetBook
+    identity: RunIdentity
+    backend: Backend
+
+
+nfv_state_key = pytest.StashKey[NfvState]()
+nfv_settings_key = pytest.StashKey[NfvSettings]()
+"""The resolved options, stashed before the backend is built so backend hooks can read them."""
+
+
+@dataclass
+class GateState:
+    """``--nfv-compare``: the baseline and settings read at configure time, then the verdict."""
+
+    baseline: Run
+    config: GateConfig
+    result: GateResult | None = None
+    error: str | None = None
+
+
+gate_state_key = pytest.StashKey[GateState]()
+
+recorded_key = pytest.StashKey[list[dict[str, Any]]]()
+"""This run's records, each shaped like one entry of pytest-benchmark's ``benchmarks`` list.
+
+Present only when the in-run gate is set up; ``nfv_record`` appends to it when it is there.
+"""
