@@ -1,5 +1,6 @@
 // A VNF instance of the instantiation and coexistence suites: it answers ARP for its address
-// and ICMP echo (the boot probe), and drops everything else. Rendered by pytest_nfv.click.render.
+// and ICMP echo (the boot probe), and drops everything else. Rendered by
+// pytest_nfv.backends.clickos.click.render.
 
 in  :: FromDevice(0);
 out :: ToDevice(0);

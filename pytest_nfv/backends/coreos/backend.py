@@ -23,7 +23,7 @@ retry nor depend on when the engine's bridge learns the port.
 
 Everything the run creates carries labels with its identity (``io.pytest-nfv.run``, ``.pid``,
 ``.role``) and a name ``nfv-<run>-p<pid>-<role>``; ``reap`` removes exactly those of dead
-runs. The image is the exception: a content-addressed cache (``docker_image``), kept.
+runs. The image is the exception: a content-addressed cache (``coreos.image``), kept.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ carries the run's tag with ``backend='osv'`` in its metadata (``pytest_nfv.backe
 ``reap`` destroys only domains with both, of runs whose owner is gone, and their console
 logs. The switch and host namespaces are reaped by the netns backend's reap.
 
-Domain type: ``kvm`` only where ``osv_kvm.decide`` found evidence that KVM guests really
+Domain type: ``kvm`` only where ``osv.kvm.decide`` found evidence that KVM guests really
 boot; otherwise ``qemu`` (TCG), and the report header says why.
 
 Only a local ``qemu:///system`` is driven in this version: the taps must join this host's
