@@ -2,9 +2,9 @@
 //
 //   if pkt.src == A: pkt.dst <- B      elif pkt.src == B: pkt.dst <- A      send(pkt, vif 0)
 //
-// Rendered by pytest_nfv.backends.clickos.click.render with the testbed's addresses; every
-// class here is one a ClickOS image ships (that package's clickos_elements.txt). What the
-// pseudo-code leaves implicit and the wire needs is done as the netns proxy does it: the Ethernet header is
+// Rendered by pytest_nfv.backends.clickos.click.render with the testbed's addresses; every class
+// here is one a ClickOS image ships (that package's clickos_elements.txt). What the pseudo-code
+// leaves implicit and the wire needs is done as the netns proxy does it: the Ethernet header is
 // readdressed (one hop), IPv4 and UDP/TCP checksums are made right again (summed afresh for a
 // whole datagram, updated incrementally by StoreIPAddress for fragments).
 //
