@@ -52,7 +52,7 @@ def virsh_round(backend: OsvBackend, n: int, workdir: Path) -> float:
             dspec = backend._domain_spec(name, "vnf", backend._domain_type(), spec, "nfv.role=vnf")
             xml = workdir / f"{name}.xml"
             xml.write_text(domain_xml(backend._template, dspec))
-            run("virsh", "-q", "-c", backend._uri, "create", str(xml))
+            run("virsh", "-q", "-c", backend._libvirt.uri, "create", str(xml))
             names.append(name)
             run("ip", "link", "set", str(dspec.tap), "netns", switch)
             run("ip", "-n", switch, "link", "set", str(dspec.tap), "master", "br0", "up")
@@ -69,7 +69,7 @@ def virsh_round(backend: OsvBackend, n: int, workdir: Path) -> float:
     finally:
         for name in names:
             subprocess.run(
-                ["virsh", "-q", "-c", backend._uri, "destroy", name],
+                ["virsh", "-q", "-c", backend._libvirt.uri, "destroy", name],
                 capture_output=True,
                 check=False,
             )

@@ -233,6 +233,26 @@ class LibvirtConnection:
                 found.append((name, tag))
         return found
 
+    def reap(self, rule: ReapRule, *, dry_run: bool) -> CleanupReport:
+        """Destroy this backend's domains of the runs ``rule`` takes, on this connection.
+
+        Args:
+            rule: which runs go.
+            dry_run: only report what would be destroyed.
+        """
+        report = CleanupReport()
+        for name, tag in self.tagged():
+            if not rule.takes(tag.run_id, tag.owner_pid, f"domain {name}", report):
+                continue
+            if not dry_run:
+                try:
+                    self.destroy(name)
+                except BackendError as exc:
+                    report.errors.append(str(exc))
+                    continue
+            report.removed.append(f"domain {name} ({self.uri})")
+        return report
+
 
 def reap_domains(uri: str, rule: ReapRule, *, dry_run: bool, backend: str) -> CleanupReport:
     """Destroy the domains ``backend`` tagged for the runs ``rule`` takes, at ``uri``.
@@ -246,20 +266,9 @@ def reap_domains(uri: str, rule: ReapRule, *, dry_run: bool, backend: str) -> Cl
         dry_run: only report what would be destroyed.
         backend: whose domains (``osv``, ``clickos``); no other backend's are touched.
     """
-    report = CleanupReport()
     try:
         connection = LibvirtConnection(uri, backend).open()
     except BackendUnavailable:
-        return report
+        return CleanupReport()
     with connection:
-        for name, tag in connection.tagged():
-            if not rule.takes(tag.run_id, tag.owner_pid, f"domain {name}", report):
-                continue
-            if not dry_run:
-                try:
-                    connection.destroy(name)
-                except BackendError as exc:
-                    report.errors.append(str(exc))
-                    continue
-            report.removed.append(f"domain {name} ({uri})")
-    return report
+        return connection.reap(rule, dry_run=dry_run)

@@ -102,7 +102,6 @@ class ClickosBackend:
         self._switch = Switch(identity, self.name)
         self._libvirt = LibvirtConnection(libvirt_uri, self.name)
         self._image = image
-        self._uri = libvirt_uri
         self._template_path = template or fixtures_dir() / "domains" / "clickos.xml"
         self._template = ""
         self._boot_timeout_s = boot_timeout_s
@@ -143,8 +142,8 @@ class ClickosBackend:
         self._instances.clear()
         self._proxy = None
         if self._libvirt.opened:
-            own = ReapRule.own_run(self.identity.run_id)
-            teardown.note(reap_domains(self._uri, own, dry_run=False, backend=self.name).errors)
+            own = ReapRule.own_run(self.identity.run_id)  # on the connection still open
+            teardown.note(self._libvirt.reap(own, dry_run=False).errors)
             self._libvirt.close()
         if self._bridge is not None:
             remove_bridge(self._bridge)
@@ -157,8 +156,8 @@ class ClickosBackend:
         """Before ``open`` only the target; after it, what libvirt reports (no I/O here)."""
         image = self._image or "not given"
         if not self._version:
-            return EngineInfo("xen", f"via {self._uri}, image {image}")
-        return EngineInfo("xen", self._version, (f"libvirt {self._uri}", f"image {image}"))
+            return EngineInfo("xen", f"via {self._libvirt.uri}, image {image}")
+        return EngineInfo("xen", self._version, (f"libvirt {self._libvirt.uri}", f"image {image}"))
 
     def __enter__(self) -> ClickosBackend:
         self.open()

@@ -110,9 +110,8 @@ class OsvBackend:
 
     def __init__(self, identity: RunIdentity, settings: BackendSettings) -> None:
         self.identity = identity
-        self._uri = settings.libvirt_uri or DEFAULT_URI
         self._switch = Switch(identity, self.name, bridge_mac=SWITCH_MAC)
-        self._libvirt = LibvirtConnection(self._uri, self.name)
+        self._libvirt = LibvirtConnection(settings.libvirt_uri or DEFAULT_URI, self.name)
         self._template_path = settings.domain_template or fixtures_dir() / "domains" / "osv.xml"
         self._image = settings.image
         self._guest: Guest | None = None
@@ -132,10 +131,10 @@ class OsvBackend:
                 "driven in this version (its network is configured inside the image); "
                 "without --nfv-image the backend boots the guest it builds itself"
             )
-        if not _is_local(self._uri):
+        if not _is_local(self._libvirt.uri):
             raise BackendUnavailable(
-                f"osv backend: libvirt URI {self._uri} is remote; this version drives only a "
-                "local hypervisor (the VMs' taps must join this host's switch namespace)"
+                f"osv backend: libvirt URI {self._libvirt.uri} is remote; this version drives "
+                "only a local hypervisor (the VMs' taps must join this host's switch namespace)"
             )
         try:
             self._template = load_template(Path(self._template_path))
@@ -171,8 +170,9 @@ class OsvBackend:
         teardown.step(lambda: self._destroy(vms))
         teardown.step(self._switch.close)
         if self._libvirt.opened:
-            own = ReapRule.own_run(self.identity.run_id)
-            teardown.note(reap(own, targets=EngineTargets(None, self._uri)).errors)
+            own = ReapRule.own_run(self.identity.run_id)  # on the connection still open
+            teardown.note(self._libvirt.reap(own, dry_run=False).errors)
+            teardown.note(_reap_console_logs(own, dry_run=False).errors)
             self._libvirt.close()
         self.identity.unregister()
         teardown.finish()
@@ -188,7 +188,7 @@ class OsvBackend:
         """Before ``open`` only the target (no connection); after, versions, type and why."""
         if self._engine is not None:
             return self._engine
-        return EngineInfo("libvirt", f"at {self._uri}", ("not connected yet",))
+        return EngineInfo("libvirt", f"at {self._libvirt.uri}", ("not connected yet",))
 
     @property
     def probe_netns(self) -> str | None:
@@ -198,7 +198,7 @@ class OsvBackend:
         try:
             hypervisor, lib = self._libvirt.versions()
         except Exception as exc:
-            return EngineInfo("libvirt", f"at {self._uri}", (f"version unknown: {exc}",))
+            return EngineInfo("libvirt", f"at {self._libvirt.uri}", (f"version unknown: {exc}",))
         notes = [hypervisor, f"domain type {self._domain_type()}"]
         if self._kvm is not None:
             notes.append(("KVM: " if self._kvm.usable else "TCG: ") + self._kvm.reason)
@@ -420,6 +420,13 @@ def reap(
     uri = (targets.libvirt_uri if targets else None) or DEFAULT_URI
     if _is_local(uri):
         report.merge(reap_domains(uri, rule, dry_run=dry_run, backend=OsvBackend.name))
+    report.merge(_reap_console_logs(rule, dry_run=dry_run))
+    return report
+
+
+def _reap_console_logs(rule: ReapRule, *, dry_run: bool) -> CleanupReport:
+    """Remove the serial console logs of the runs ``rule`` takes."""
+    report = CleanupReport()
     if LOG_DIR.is_dir():
         for log in sorted(LOG_DIR.glob("nfv-*.log")):
             if rule.takes_name(log.stem, f"file {log}", report):
