@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
 from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
 from pytest_nfv.harness.stats import Summary
@@ -26,8 +27,12 @@ from pytest_nfv.units import UNITS, factor, format_value, significant, to_base
 __all__ = [
     "METRICS",
     "STATISTICS",
+    "VERDICTS",
     "Budget",
     "BudgetBook",
+    "Judgement",
+    "Verdict",
+    "assess",
     "judge",
     "load_budgets",
 ]
@@ -163,6 +168,98 @@ class BudgetBook:
         if metric not in METRICS.get(requirement, {}):
             raise NfvUsageError(f"unknown requirement/metric {requirement}/{metric}")
         return self.budgets.get((requirement, metric))
+
+
+Verdict = Literal["kept", "blown", "inconclusive", "not judged"]
+VERDICTS: tuple[Verdict, ...] = ("kept", "blown", "inconclusive", "not judged")
+"""The words a figure's budget verdict is given in, everywhere: terminal, record, report.
+
+``kept``: the figure is within its limit; ``blown``: over it (the test fails);
+``inconclusive``: the evidence cannot tell; ``not judged``: no budget names the figure."""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One figure held to its budget (or to none): what the terminal summary and record show.
+
+    ``value`` and ``half_width`` are in the base unit of ``dimension`` (seconds or MiB);
+    ``limit`` is too, or ``None`` when no budget names the figure. ``message`` explains a
+    verdict other than ``kept`` in one line.
+    """
+
+    requirement: str
+    metric: str
+    dimension: str
+    nodeid: str
+    n: int | None
+    size_bytes: int | None
+    statistic: str
+    value: float
+    half_width: float
+    rounds: int
+    converged: bool
+    limit: float | None
+    limit_text: str
+    verdict: Verdict
+    message: str = ""
+
+
+def assess(
+    budget: Budget | None,
+    summary: Summary,
+    *,
+    requirement: str,
+    metric: str,
+    dimension: str,
+    backend: str,
+    nodeid: str = "",
+    n: int | None = None,
+    size_bytes: int | None = None,
+) -> Judgement:
+    """The verdict of one figure against its budget, without raising.
+
+    Args:
+        budget: the figure's budget, or ``None`` (the verdict is then ``not judged``).
+        summary: the measured series, in the base unit.
+        requirement, metric, dimension: what the figure is.
+        backend: backend name for the message.
+        nodeid: the test that measured it.
+        n: number of instances, if the measurement had one.
+        size_bytes: packet size in bytes, if the measurement had one.
+
+    Raises:
+        NfvUsageError: the budget depends on ``n`` or ``size_bytes`` and it was not given.
+    """
+    if budget is None:
+        statistic, limit, limit_text = "mean", None, ""
+        verdict: Verdict = "not judged"
+        message = "no budget names this figure"
+    else:
+        statistic = budget.statistic
+        limit, limit_text = budget.limit(n, size_bytes), budget.describe_limit(n, size_bytes)
+        try:
+            judge(budget, summary, backend=backend, n=n, size_bytes=size_bytes)
+        except BudgetExceeded as exc:
+            verdict, message = "blown", str(exc)
+        else:
+            verdict, message = "kept", ""
+    return Judgement(
+        requirement=requirement,
+        metric=metric,
+        dimension=dimension,
+        nodeid=nodeid,
+        n=n,
+        size_bytes=size_bytes,
+        statistic=statistic,
+        value=summary.statistic(statistic),
+        half_width=summary.half_width,
+        rounds=summary.rounds,
+        converged=summary.converged,
+        limit=limit,
+        limit_text=limit_text,
+        verdict=verdict,
+        message=message,
+    )
 
 
 def judge(

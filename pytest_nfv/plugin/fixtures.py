@@ -16,7 +16,7 @@ import pytest
 
 from pytest_nfv.backends import EngineTargets, reap_all
 from pytest_nfv.errors import BackendUnavailable, BudgetExceeded
-from pytest_nfv.harness.budgets import Budget, judge
+from pytest_nfv.harness.budgets import Budget, assess
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
@@ -182,7 +182,21 @@ class Recorder:
             "packet_size": size,
             **(extra or {}),
         }
-        for s in series:
+        judgements = [
+            assess(
+                self.budget(s.metric),
+                s.summary,
+                requirement=self.requirement,
+                metric=s.metric,
+                dimension=s.dimension,
+                backend=state.settings.backend,
+                nodeid=self._request.node.nodeid,
+                n=n,
+                size_bytes=size,
+            )
+            for s in series
+        ]
+        for s, judgement in zip(series, judgements, strict=True):
             unit = base_unit(s.dimension)
             fields = {**summary_info(s.summary, unit), **(s.extra or {})}
             budget = self.budget(s.metric)
@@ -197,6 +211,7 @@ class Recorder:
                     "file": f"{budget.path}:{budget.line}",
                 }
             )
+            fields["verdict"] = judgement.verdict
             if s.primary:
                 info.update(fields)
             else:
@@ -207,15 +222,8 @@ class Recorder:
         recorded = self._request.config.stash.get(recorded_key, None)
         if recorded is not None:  # --nfv-compare gates this run at its end
             recorded.append({"name": self._request.node.name, "extra_info": dict(info)})
-        failures = []
-        for s in series:
-            budget = self.budget(s.metric)
-            if budget is None:
-                continue
-            try:
-                judge(budget, s.summary, backend=state.settings.backend, n=n, size_bytes=size)
-            except BudgetExceeded as exc:
-                failures.append(str(exc))
+        state.judgements.extend(judgements)
+        failures = [j.message for j in judgements if j.verdict == "blown"]
         if failures:
             raise BudgetExceeded("\n".join(failures))
 

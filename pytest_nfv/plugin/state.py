@@ -7,13 +7,13 @@ list of this run's records, which the optional in-run gate owns, without loading
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_nfv.backends.base import Backend
-from pytest_nfv.harness.budgets import BudgetBook
+from pytest_nfv.harness.budgets import BudgetBook, Judgement
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.plugin.options import NfvSettings
 
@@ -40,6 +40,8 @@ class NfvState:
     budgets: BudgetBook
     identity: RunIdentity
     backend: Backend
+    judgements: list[Judgement] = field(default_factory=list)
+    """Every figure's budget verdict, in the order recorded: the terminal summary reads it."""
 
 
 nfv_state_key = pytest.StashKey[NfvState]()

@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
-from pytest_nfv.harness.budgets import METRICS, Budget, BudgetBook, judge, load_budgets
+from pytest_nfv.harness.budgets import (
+    METRICS,
+    VERDICTS,
+    Budget,
+    BudgetBook,
+    assess,
+    judge,
+    load_budgets,
+)
 from pytest_nfv.harness.stats import summarize
 from pytest_nfv.model import REQUIREMENTS
 from pytest_nfv.units import UNITS, from_base, to_base
@@ -376,3 +384,22 @@ def test_limit_is_monotonic_in_n_and_size(
     lo_s, hi_s = sorted(sizes)
     assert b.limit(lo_n, lo_s) <= b.limit(hi_n, lo_s) <= b.limit(hi_n, hi_s)
     assert b.limit(lo_n, lo_s) >= to_base(base, "ms")
+
+
+def test_assess_gives_each_figure_a_verdict_word() -> None:
+    flat = budget(per_instance=0.0, base=1000.0)  # 1 s
+    common: dict[str, object] = {
+        "requirement": "instantiation",
+        "metric": "boot_makespan",
+        "dimension": "time",
+        "backend": "netns",
+    }
+    kept = assess(flat, summarize([0.5, 0.6, 0.7], converged=True), **common)  # type: ignore[arg-type]
+    blown = assess(flat, summarize([1.9, 2.0, 2.1], converged=True), **common)  # type: ignore[arg-type]
+    unjudged = assess(None, summarize([1.9, 2.0, 2.1], converged=True), **common)  # type: ignore[arg-type]
+    assert (kept.verdict, kept.limit, kept.message) == ("kept", 1.0, "")
+    assert blown.verdict == "blown"
+    assert "> budget 1000 ms" in blown.message
+    assert unjudged.verdict == "not judged"
+    assert unjudged.limit is None
+    assert {kept.verdict, blown.verdict, unjudged.verdict} <= set(VERDICTS)
