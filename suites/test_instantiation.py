@@ -26,7 +26,7 @@ def test_boot_time(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Rec
         resolution.append(result.resolution_s)
         return result.makespan_s
 
-    makespan = nfv_repeat(one_boot)
+    makespan = nfv_repeat(one_boot, "boot_makespan")
     nfv_record.record(
         Series(
             "boot_makespan",
@@ -54,7 +54,7 @@ def test_memory(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Record
             engine.append(result.engine_mib)
         return result.host_delta_mib
 
-    host = nfv_repeat(one_population)
+    host = nfv_repeat(one_population, "memory")
     engine_series = []
     if engine:  # the backend's engine counts each instance's memory itself (e.g. a cgroup)
         per_instance = [m for round_ in engine for m in round_]
@@ -113,7 +113,7 @@ def test_memory_per_instance(
             engine_slopes.append(float(scipy_stats.linregress(xs, engine).slope))
         return float(scipy_stats.linregress(xs, [p[1] for p in points]).slope)
 
-    slope = nfv_repeat(one_growth)
+    slope = nfv_repeat(one_growth, "memory_per_instance", n=max(counts))
     engine_series = (
         [Series("memory_engine_per_instance", summarize(engine_slopes), "memory")]
         if engine_slopes
