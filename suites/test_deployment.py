@@ -50,5 +50,6 @@ def test_proxy_memory(nfv_testbed: ProxyPath, nfv_repeat: Repeat, nfv_record: Re
             "memory",
             primary=True,
             extra={"method": "PSS of the proxy VNF's processes"},
+            per_round=False,  # the same process read again: one quantity, not a sample per round
         )
     )

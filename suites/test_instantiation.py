@@ -38,7 +38,7 @@ def test_boot_time(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Rec
                 "worst_probe_gap_s": max(resolution),
             },
         ),
-        Series("boot_per_instance", summarize(per_instance), "time"),
+        Series("boot_per_instance", summarize(per_instance), "time", per_round=False),
         n=nfv_n,
     )
 

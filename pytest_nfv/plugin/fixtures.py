@@ -169,7 +169,9 @@ class Series:
     """One measured series of a test, in base units (seconds or MiB).
 
     ``primary`` is the one that becomes the pytest-benchmark statistics of the test; the
-    others are kept in ``extra_info`` and judged all the same.
+    others are kept in ``extra_info`` and judged all the same. ``per_round`` is false for a
+    series with several samples per round (pooled over instances, or one quantity read
+    again): the regression gate leaves those out, since their samples are not independent.
     """
 
     metric: str
@@ -177,6 +179,7 @@ class Series:
     dimension: str  # "time" or "memory"
     primary: bool = False
     extra: dict[str, Any] | None = None
+    per_round: bool = True
 
 
 class Recorder:
@@ -251,6 +254,7 @@ class Recorder:
             )
             fields["verdict"] = judgement.verdict
             fields["insufficient"] = judgement.insufficient
+            fields["per_round"] = s.per_round
             if s.primary:
                 info.update(fields)
             else:
