@@ -50,6 +50,8 @@ METRICS: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "memory_pss_per_instance": "memory",
                 "memory_engine": "memory",
                 "memory_engine_per_instance": "memory",
+                "memory_kernel": "memory",
+                "memory_kernel_per_instance": "memory",
             }
         ),
         "deployment": MappingProxyType(
