@@ -172,6 +172,7 @@ class Series:
     others are kept in ``extra_info`` and judged all the same. ``per_round`` is false for a
     series with several samples per round (pooled over instances, or one quantity read
     again): the regression gate leaves those out, since their samples are not independent.
+    A secondary series with more samples than the primary has rounds is taken as pooled.
     """
 
     metric: str
@@ -254,7 +255,8 @@ class Recorder:
             )
             fields["verdict"] = judgement.verdict
             fields["insufficient"] = judgement.insufficient
-            fields["per_round"] = s.per_round
+            # A series with more samples than its test had rounds pools several per round.
+            fields["per_round"] = s.per_round and s.summary.rounds == primaries[0].summary.rounds
             if s.primary:
                 info.update(fields)
             else:
