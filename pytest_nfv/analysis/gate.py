@@ -215,13 +215,17 @@ def between_runs_p(current: float, earlier: Sequence[float], worse_sign: float) 
     of unchanged code would land, given the ``earlier`` runs' centers?
 
     Needs two earlier runs (one degree of freedom); with identical earlier centers any change
-    in the worse direction is significant (the floors then decide).
+    in the worse direction is significant (the floors then decide). Positive figures are
+    compared on a log scale: what differs between runs scales a figure (a slower core, a
+    busier host) rather than adding to it, so their logs are the closer to normal.
     """
     from scipy import stats as scipy_stats
 
     k = len(earlier)
     if k < 2:
         return 1.0
+    if current > 0 and min(earlier) > 0:  # run effects are multiplicative: test on log scale
+        current, earlier = math.log(current), [math.log(e) for e in earlier]
     center = math.fsum(earlier) / k
     spread = statistics.stdev(earlier)
     worse_by = (current - center) * worse_sign

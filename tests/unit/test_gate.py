@@ -252,10 +252,15 @@ def test_with_history_the_run_is_the_unit() -> None:
 
 def test_between_runs_p_is_a_prediction_test() -> None:
     earlier = [1.0, 1.1, 0.9, 1.0]
-    # t = (1.3 - 1.0) / (sd * sqrt(1 + 1/4)), 3 degrees of freedom
-    t = 0.3 / (statistics.stdev(earlier) * math.sqrt(1.25))
+    # On logs: t = (log 1.3 - mean) / (sd * sqrt(1 + 1/4)), 3 degrees of freedom
+    logs = [math.log(e) for e in earlier]
+    t = (math.log(1.3) - statistics.fmean(logs)) / (statistics.stdev(logs) * math.sqrt(1.25))
     assert between_runs_p(1.3, earlier, 1.0) == pytest.approx(scipy_stats.t.sf(t, 3))
-    assert between_runs_p(0.7, earlier, -1.0) == pytest.approx(scipy_stats.t.sf(t, 3))
+    # Figures at or below zero (a memory delta) stay on the linear scale.
+    shifted = [e - 1.0 for e in earlier]
+    t = 0.3 / (statistics.stdev(shifted) * math.sqrt(1.25))
+    assert between_runs_p(0.3, shifted, 1.0) == pytest.approx(scipy_stats.t.sf(t, 3))
+    assert between_runs_p(-0.3, shifted, -1.0) == pytest.approx(scipy_stats.t.sf(t, 3))
     assert between_runs_p(1.3, [1.0], 1.0) == 1.0
     assert between_runs_p(1.3, [1.0, 1.0], 1.0) == 0.0
     assert between_runs_p(1.0, [1.0, 1.0], 1.0) == 1.0
@@ -306,7 +311,7 @@ def test_run_to_run_variance_raises_no_more_false_alarms_than_alpha() -> None:
     gate alarms in at most alpha of whole comparisons; the within-run test alone cries wolf."""
     seeds = range(300)
     alarms, _ = _alarms(seeds, run_sd=0.08, slower=1.0, history=3)
-    assert alarms <= 0.01 * len(seeds) + 1, f"{alarms} false-alarm runs of {len(seeds)}"
+    assert alarms <= 0.01 * len(seeds), f"{alarms} false-alarm runs of {len(seeds)}"
     within = 0
     for seed in range(40):
         rng = random.Random(seed)
@@ -317,11 +322,11 @@ def test_run_to_run_variance_raises_no_more_false_alarms_than_alpha() -> None:
 
 def test_a_twenty_percent_shift_is_found_across_runs() -> None:
     """Response times 20% slower at every size, runs 4% apart, 9 earlier runs: the gate fails
-    on them in more than 4 of 5 comparisons (85 of 100 with these seeds). Power grows with the
-    number of earlier runs kept and shrinks with their spread: see the README."""
+    on them in most comparisons (70 of 100 with these seeds). Power grows with the number of
+    earlier runs kept and shrinks with their spread: see docs/statistics.md."""
     seeds = range(100)
     _, found = _alarms(seeds, run_sd=0.04, slower=1.20, history=8)
-    assert found >= 80, f"found in {found} of {len(seeds)}"
+    assert found >= 60, f"found in {found} of {len(seeds)}"
 
 
 def test_series_with_several_samples_per_round_are_not_gated() -> None:
