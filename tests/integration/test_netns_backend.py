@@ -16,6 +16,7 @@ import pytest
 
 from pytest_nfv.backends.netns import NetnsBackend
 from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.host.cgroups import memory_hierarchy
 from pytest_nfv.host.namespaces import list_namespaces, pids_by_namespace
 
 
@@ -61,7 +62,6 @@ def test_instances_are_charged_to_the_run_cgroup(lab: Lab, backend: NetnsBackend
 
 
 def test_the_run_cgroup_goes_with_the_backend() -> None:
-    from pytest_nfv.host.cgroups import memory_hierarchy
     from pytest_nfv.host.identity import RunIdentity
 
     hierarchy = memory_hierarchy()
@@ -186,9 +186,13 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(
         assert powerless.returncode == 2
         assert "needs CAP_SYS_ADMIN" in powerless.stderr
         assert all(n in _ours("nfv-") for n in names)
+        hierarchy = memory_hierarchy()
+        cgroups = [] if hierarchy is None else list(hierarchy.root.glob(f"nfv-*-p{victim.pid}-*"))
+        assert hierarchy is None or cgroups, "the run's memory cgroup outlives a kill -9"
         done = subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, text=True, check=True)
         assert "removed netns" in done.stdout
         assert [n for n in _ours("nfv-") if f"-p{victim.pid}-" in n] == []
+        assert not [c for c in cgroups if c.exists()]  # reaped with the namespaces
         deadline = time.monotonic() + 5
         while any(Path(f"/proc/{p}").exists() for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
