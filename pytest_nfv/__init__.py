@@ -7,7 +7,6 @@ for pytest, scipy and the rest on start-up.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,9 +27,8 @@ if TYPE_CHECKING:
     from pytest_nfv.harness.stats import StopRule, Summary, summarize
     from pytest_nfv.model import Endpoint, Instance, InstanceSpec, Testbed
     from pytest_nfv.plugin.fixtures import Recorder, Series
+    from pytest_nfv.plugin.fixtures import Repeater as Repeat
     from pytest_nfv.plugin.options import NfvSettings
-
-    Repeat = Callable[[Callable[[], float]], Summary]
 
 __all__ = [
     "Backend",
@@ -91,10 +89,8 @@ _HOME = {
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Repeat":
-        from pytest_nfv.harness.stats import Summary
-
-        return Callable[[Callable[[], float]], Summary]
+    if name == "Repeat":  # the type of the ``nfv_repeat`` fixture
+        return importlib.import_module("pytest_nfv.plugin.fixtures").Repeater
     if name in _HOME:
         return getattr(importlib.import_module(f"pytest_nfv.{_HOME[name]}"), name)
     raise AttributeError(f"module 'pytest_nfv' has no attribute {name!r}")

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.nfv_requirement("coexistence")
 def test_memory_beside_testbed(
     nfv_testbed: ProxyPath, nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Recorder
 ) -> None:
-    memory = nfv_repeat(lambda: nfv_lab.memory_round(nfv_n).host_delta_mib)
+    memory = nfv_repeat(lambda: nfv_lab.memory_round(nfv_n).host_delta_mib, "memory")
     nfv_record.record(
         Series(
             "memory",
@@ -39,7 +39,9 @@ def test_response_time_among_instances(
     nfv_record: Recorder,
 ) -> None:
     assert len(nfv_population) == nfv_n
-    proxied = nfv_repeat(lambda: nfv_testbed.round_trip(nfv_packet_size, "proxy").seconds)
+    proxied = nfv_repeat(
+        lambda: nfv_testbed.round_trip(nfv_packet_size, "proxy").seconds, "response_time"
+    )
     nfv_record.record(
         Series("response_time", proxied, "time", primary=True, extra={"running_instances": nfv_n}),
         n=nfv_n,

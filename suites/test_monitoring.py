@@ -28,7 +28,7 @@ def test_response_time(
         clocks.update((proxied.tx_clock, plain.tx_clock))
         return proxied.seconds
 
-    proxied = nfv_repeat(one_pair)
+    proxied = nfv_repeat(one_pair, "response_time")
     overhead = summarize([p - d for p, d in zip(proxied.samples, direct, strict=True)])
     nfv_record.record(
         Series(

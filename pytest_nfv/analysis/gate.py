@@ -17,9 +17,26 @@ A change is a regression only when all three hold:
    differences, the estimate that goes with the U test) is beyond both the relative and the
    absolute floor of the metric (see ``gate_config``), in the worse direction.
 
-Samples within two runs cannot show load that differs between runs. Given earlier runs
-(``--history``), a record's floor is at least the spread of its medians across them and the
-baseline.
+Samples within two runs cannot show what differs between runs: where each process was
+scheduled, cache and frequency state, what else ran. On a shared 2-core host most of the
+variance of a response time is there, so a within-run test alone alarms on the same code. Hence
+the run is the unit wherever runs can be told apart:
+
+- **with history** (the baseline and at least one earlier run of the same code, ``--history``):
+  each run contributes one number per record, its median. The current run's median is tested
+  against the spread of those medians with a one-sided Student-t *prediction* test,
+  ``t = (m - mean) / (s * sqrt(1 + 1/k))`` with ``k - 1`` degrees of freedom for ``k`` runs:
+  the question is whether the new run lies outside where the next run of unchanged code would
+  land. Within-run noise is inside ``s`` already, since each earlier median carries its own.
+- **with one baseline** there is no run-to-run spread to estimate: the within-run U test runs
+  as before, but the floor is raised to ``GateConfig.single_baseline`` (default
+  ``SINGLE_BASELINE_FLOORS``), the run-to-run movement measured between back-to-back runs of
+  the same code, and the output says so.
+
+Only series with one sample per round are gated. A pooled series (each instance's boot time
+in every round) or repeated reads of one quantity (the PSS of one process, read each round)
+has samples that are not independent, and any test on them is overconfident; they are listed
+as not gated.
 
 With ``two_sided`` the tests are two-sided and significant changes for the better beyond the
 floor are flagged too: the baseline is stale and should be renewed.
@@ -32,13 +49,14 @@ one-sided p-value there is is 1/252. Rows that could not have reached significan
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from pytest_nfv.analysis.gate_config import GateConfig
+from pytest_nfv.analysis.gate_config import Floor, GateConfig
 from pytest_nfv.analysis.history import Record, RecordKey, Run
 from pytest_nfv.errors import HistoryError
-from pytest_nfv.units import display_unit, format_value
+from pytest_nfv.units import dimension_of, display_unit, format_value
 
 __all__ = [
     "Comparison",
@@ -51,6 +69,8 @@ __all__ = [
 
 REGRESSION = "REGRESSION"
 IMPROVED = "improved"
+MIN_SAMPLES = 3
+"""Fewer samples per run than this make a row ``low n`` whatever its p-value (stats.MIN_ROUNDS)."""
 NOISE = "ok"
 BELOW_FLOOR = "ok (< floor)"
 
@@ -132,7 +152,9 @@ class GateResult:
     added: tuple[RecordKey, ...] = ()
     host_differences: tuple[str, ...] = field(default=())
     history: int = 0
-    """How many earlier runs besides the baseline set the run-to-run drift floors."""
+    """How many earlier runs besides the baseline the run-to-run spread was estimated from."""
+    not_gated: tuple[RecordKey, ...] = ()
+    """Records in both runs with more than one sample per round (pooled, repeated reads)."""
 
     @property
     def regressions(self) -> list[Comparison]:
@@ -156,6 +178,8 @@ class GateResult:
             parts.append(f"{len(self.missing)} only in baseline")
         if self.added:
             parts.append(f"{len(self.added)} new")
+        if self.not_gated:
+            parts.append(f"{len(self.not_gated)} not gated (pooled or repeated reads)")
         low = sum(c.low_n for c in self.comparisons)
         if low:
             parts.append(f"{low} with too few samples to show a change")
@@ -181,27 +205,55 @@ def _verdict(c: Comparison, config: GateConfig, worse_sign: float) -> str:
 
 
 def run_to_run_drift(key: RecordKey, runs: Sequence[Run]) -> float | None:
-    """How far the medians of ``key`` spread over earlier runs (max - min), if two have it.
-
-    Samples within one run cannot show what changes between runs (the load of a shared host,
-    a reboot, page cache): earlier runs of the same code can. A change no larger than that
-    spread is not evidence of a regression, however significant within the two runs.
-    """
+    """How far the medians of ``key`` spread over earlier runs (max - min), if two have it."""
     medians = [run.records[key].median for run in runs if key in run.records]
     return max(medians) - min(medians) if len(medians) >= 2 else None
+
+
+def between_runs_p(current: float, earlier: Sequence[float], worse_sign: float) -> float:
+    """One-sided p of a Student-t prediction test: is ``current`` beyond where the next run
+    of unchanged code would land, given the ``earlier`` runs' centers?
+
+    Needs two earlier runs (one degree of freedom); with identical earlier centers any change
+    in the worse direction is significant (the floors then decide). Positive figures are
+    compared on a log scale: what differs between runs scales a figure (a slower core, a
+    busier host) rather than adding to it, so their logs are the closer to normal.
+    """
+    from scipy import stats as scipy_stats
+
+    k = len(earlier)
+    if k < 2:
+        return 1.0
+    if current > 0 and min(earlier) > 0:  # run effects are multiplicative: test on log scale
+        current, earlier = math.log(current), [math.log(e) for e in earlier]
+    center = math.fsum(earlier) / k
+    spread = statistics.stdev(earlier)
+    worse_by = (current - center) * worse_sign
+    if spread == 0:
+        return 0.0 if worse_by > 0 else 1.0
+    t = worse_by / (spread * math.sqrt(1.0 + 1.0 / k))
+    return float(scipy_stats.t.sf(t, k - 1))
+
+
+def _floor(config: GateConfig, key: RecordKey, unit: str, single: bool) -> Floor:
+    floor = config.floor_for(key, unit)
+    lifted = config.single_baseline.get(dimension_of(unit) or "") if single else None
+    if lifted is None:
+        return floor
+    return Floor(max(floor.relative, lifted.relative), max(floor.absolute, lifted.absolute))
 
 
 def compare_runs(
     baseline: Run, current: Run, config: GateConfig, history: Sequence[Run] = ()
 ) -> GateResult:
-    """Compare every record the two runs share.
+    """Compare every record the two runs share and that has one sample per round.
 
     Args:
         baseline: the run to compare against.
         current: the run under judgement.
         config: alpha, floors, directions, host policy.
-        history: earlier runs (of the same code, on the same host); with the baseline, the
-            spread of their medians raises each record's floor to the run-to-run drift.
+        history: earlier runs (of the same code, on the same host); with the baseline, their
+            medians give each record's run-to-run spread, and the run becomes the unit.
 
     Raises:
         HistoryError: the runs come from different hosts and ``config.hosts`` is ``refuse``,
@@ -221,8 +273,10 @@ def compare_runs(
             f"{current.source} shares no benchmark with {baseline.source} "
             f"(backends {', '.join(current.backends)} vs {', '.join(baseline.backends)})"
         )
-    draft: list[tuple[Comparison, float]] = []
-    for key in shared:
+    gated = [k for k in shared if baseline.records[k].per_round and current.records[k].per_round]
+    not_gated = tuple(k for k in shared if k not in set(gated))
+    draft: list[tuple[Comparison, float, int]] = []
+    for key in gated:
         base, cur = baseline.records[key], current.records[key]
         if base.unit != cur.unit:
             raise HistoryError(
@@ -230,29 +284,44 @@ def compare_runs(
                 f"{baseline.source}"
             )
         sign = 1.0 if config.worse_is_higher(key) else -1.0
-        if config.two_sided:
-            p = _pvalue(cur.samples, base.samples, "two-sided")
+        centers = [run.records[key].median for run in (baseline, *history) if key in run.records]
+        if len(centers) >= 2:  # the run is the unit
+            p = between_runs_p(cur.median, centers, sign)
+            if config.two_sided:
+                p = min(1.0, 2.0 * min(p, between_runs_p(cur.median, centers, -sign)))
+            shift = cur.median - math.fsum(centers) / len(centers)
         else:
-            p = _pvalue(cur.samples, base.samples, "greater" if sign > 0 else "less")
+            if config.two_sided:
+                p = _pvalue(cur.samples, base.samples, "two-sided")
+            else:
+                p = _pvalue(cur.samples, base.samples, "greater" if sign > 0 else "less")
+            shift = hodges_lehmann(cur.samples, base.samples)
         comparison = Comparison(
             key=key,
             baseline=base,
             current=cur,
-            shift=hodges_lehmann(cur.samples, base.samples),
-            threshold=max(
-                config.floor_for(key, base.unit).threshold(base.median),
-                run_to_run_drift(key, [baseline, *history]) or 0.0,
-            ),
+            shift=shift,
+            threshold=_floor(config, key, base.unit, len(centers) < 2).threshold(base.median),
             p=p,
             worse_sign=sign,
         )
-        draft.append((comparison, sign))
-    qs = bh_adjust([c.p for c, _ in draft])
+        draft.append((comparison, sign, len(centers)))
+    if not draft:
+        raise HistoryError(
+            f"{current.source} and {baseline.source} share only series with several samples "
+            "per round, which are not gated: nothing was compared"
+        )
+    qs = bh_adjust([c.p for c, _, _ in draft])
     level = config.alpha / len(draft)
     done = []
-    for (draft_c, sign), q in zip(draft, qs, strict=True):
+    for (draft_c, sign, runs), q in zip(draft, qs, strict=True):
         n1, n2 = len(draft_c.current.samples), len(draft_c.baseline.samples)
-        c = replace(draft_c, q=q, low_n=smallest_p(n1, n2, config.two_sided) > level)
+        too_few = (
+            runs < 3
+            if runs >= 2
+            else smallest_p(n1, n2, config.two_sided) > level or min(n1, n2) < MIN_SAMPLES
+        )
+        c = replace(draft_c, q=q, low_n=too_few)
         done.append(replace(c, verdict=_verdict(c, config, sign)))
     return GateResult(
         baseline=baseline,
@@ -263,6 +332,7 @@ def compare_runs(
         added=tuple(sorted(set(current.records) - set(baseline.records))),
         host_differences=tuple(differences),
         history=len(history),
+        not_gated=not_gated,
     )
 
 
@@ -312,8 +382,16 @@ def _header_lines(result: GateResult) -> list[str]:
     ]
     if result.history:
         lines.append(
-            f"floors include the run-to-run drift of the baseline and {result.history} "
-            "earlier run(s)"
+            f"run-to-run: each record's median against the medians of the baseline and "
+            f"{result.history} earlier run(s) (Student-t prediction test; the run is the unit)"
+        )
+    else:
+        floors = ", ".join(
+            f"{dim} {f.relative:.0%}" for dim, f in sorted(cfg.single_baseline.items())
+        )
+        lines.append(
+            "one baseline, no history: floors raised to the run-to-run spread of unchanged "
+            f"code ({floors or 'none set'}); pass earlier runs with --history to gate finer"
         )
     if result.host_differences:
         lines.append("DIFFERENT HOSTS (figures may differ for that reason alone): ")

@@ -20,6 +20,11 @@ line flags change them::
     [direction]
     throughput = "higher_is_better"  # time and memory are lower-is-better already
 
+    [single_baseline.time]   # floor of a comparison without --history (see gate.py)
+    relative = 0.65
+    absolute = 10
+    unit = "us"
+
 The most specific floor wins: ``requirement.metric``, then ``metric``, then the dimension of its
 unit (``time`` or ``memory``), then ``"*"``.
 """
@@ -37,7 +42,14 @@ from pytest_nfv.analysis.history import RecordKey
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.units import UNITS, dimension_of, to_base
 
-__all__ = ["DEFAULT_FLOORS", "Floor", "GateConfig", "load_gate_config", "parse_floor"]
+__all__ = [
+    "DEFAULT_FLOORS",
+    "SINGLE_BASELINE_FLOORS",
+    "Floor",
+    "GateConfig",
+    "load_gate_config",
+    "parse_floor",
+]
 
 HOST_POLICIES = ("refuse", "mark")
 DIRECTIONS = ("lower_is_better", "higher_is_better")
@@ -66,6 +78,14 @@ DEFAULT_FLOORS: Mapping[str, Floor] = MappingProxyType(
 )
 
 
+#: Smallest change a single baseline can vouch for, by dimension: how far back-to-back runs of
+#: unchanged code moved on the 2-core reference host (2026-11, netns, monitoring suite):
+#: response times by up to +55% on an idle host and +64% on a busy one. A gate that must see
+#: less than that needs history (``--history``), not a tighter floor. Memory has no entry yet:
+#: its run-to-run spread has not been measured, so its ordinary floor applies.
+SINGLE_BASELINE_FLOORS: Mapping[str, Floor] = MappingProxyType({"time": Floor(0.65, 10e-6)})
+
+
 @dataclass(frozen=True)
 class GateConfig:
     """Everything that decides a verdict; ``source`` says where it came from, for messages."""
@@ -76,6 +96,9 @@ class GateConfig:
     floors: Mapping[str, Floor] = field(default_factory=lambda: dict(DEFAULT_FLOORS))
     higher_is_better: frozenset[str] = frozenset()
     source: str = "defaults"
+    single_baseline: Mapping[str, Floor] = field(
+        default_factory=lambda: dict(SINGLE_BASELINE_FLOORS)
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
@@ -138,7 +161,7 @@ def parse_floor(spec: str) -> tuple[str, Floor]:
 
 
 def _floor_table(path: Path, name: str, table: object) -> Floor:
-    where = f"{path}: [floor.{name}]"
+    where = f"{path}: [{name}]"
     if not isinstance(table, dict):
         raise NfvUsageError(f"{where} is not a table")
     unknown = set(table) - {"relative", "absolute", "unit"}
@@ -157,6 +180,19 @@ def _floor_table(path: Path, name: str, table: object) -> Floor:
         raise NfvUsageError(f"{where}: {exc}") from None
 
 
+def _floor_tables(
+    path: Path, data: Mapping[str, object], key: str, defaults: Mapping[str, Floor]
+) -> dict[str, Floor]:
+    """``defaults`` with the ``[key.NAME]`` tables of the file over them."""
+    floors = dict(defaults)
+    raw = data.get(key, {})
+    if not isinstance(raw, dict):
+        raise NfvUsageError(f"{path}: {key} must be a table of tables")
+    for name, table in raw.items():
+        floors[name] = _floor_table(path, f"{key}.{name}", table)
+    return floors
+
+
 def load_gate_config(path: Path) -> GateConfig:
     """Read a gate TOML file over the defaults.
 
@@ -169,15 +205,11 @@ def load_gate_config(path: Path) -> GateConfig:
         raise NfvUsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise NfvUsageError(f"{path}: not valid TOML ({exc})") from None
-    unknown = set(data) - {"alpha", "two_sided", "hosts", "floor", "direction"}
+    unknown = set(data) - {"alpha", "two_sided", "hosts", "floor", "direction", "single_baseline"}
     if unknown:
         raise NfvUsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-    floors = dict(DEFAULT_FLOORS)
-    raw_floors = data.get("floor", {})
-    if not isinstance(raw_floors, dict):
-        raise NfvUsageError(f"{path}: floor must be a table of tables")
-    for name, table in raw_floors.items():
-        floors[name] = _floor_table(path, name, table)
+    floors = _floor_tables(path, data, "floor", DEFAULT_FLOORS)
+    single = _floor_tables(path, data, "single_baseline", SINGLE_BASELINE_FLOORS)
     directions = data.get("direction", {})
     if not isinstance(directions, dict) or any(v not in DIRECTIONS for v in directions.values()):
         raise NfvUsageError(f"{path}: [direction] values must be one of {', '.join(DIRECTIONS)}")
@@ -194,4 +226,5 @@ def load_gate_config(path: Path) -> GateConfig:
         floors=floors,
         higher_is_better=frozenset(k for k, v in directions.items() if v == "higher_is_better"),
         source=str(path),
+        single_baseline=single,
     )

@@ -69,6 +69,8 @@ class Record:
     engine: str = ""
     budget_limit: float | None = None
     budget_statistic: str = "mean"
+    per_round: bool = True
+    """One sample per round: samples independent enough for the regression gate."""
 
     @property
     def mean(self) -> float:
@@ -160,6 +162,12 @@ def _optional_int(value: object, source: str, where: str, name: str) -> int | No
     return value
 
 
+#: Series that have more than one sample per round, for records saved before they said so
+#: themselves (``per_round`` in their fields): each instance's boot time pooled over the rounds,
+#: and the proxy VNF's PSS read again each round.
+POOLED_SERIES = frozenset({("instantiation", "boot_per_instance"), ("deployment", "memory")})
+
+
 def _series(
     base: RecordKey, metric: str, fields: Mapping[str, Any], engine: str, source: str, where: str
 ) -> Record:
@@ -176,6 +184,9 @@ def _series(
     budget = fields.get("budget")
     limit = budget.get("limit") if isinstance(budget, dict) else None
     half = fields.get("ci_half_width")
+    per_round = fields.get("per_round")
+    if not isinstance(per_round, bool):
+        per_round = (base.requirement, metric) not in POOLED_SERIES
     return Record(
         key=RecordKey(base.requirement, metric, base.backend, base.n, base.size, base.test),
         unit=str(unit),
@@ -185,6 +196,7 @@ def _series(
         engine=engine,
         budget_limit=float(limit) if isinstance(limit, int | float) and _number(limit) else None,
         budget_statistic=str(budget.get("statistic", "mean")) if isinstance(budget, dict) else "",
+        per_round=per_round,
     )
 
 

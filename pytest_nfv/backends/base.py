@@ -29,6 +29,7 @@ __all__ = [
     "EngineInfo",
     "EngineMemory",
     "EngineTargets",
+    "KernelMemory",
     "StartCallback",
 ]
 
@@ -151,3 +152,15 @@ class EngineMemory(Protocol):
 
     def engine_memory_mib(self, instances: Sequence[Instance]) -> list[float]:
         """Each instance's memory as the engine counts it, in MiB, in the order given."""
+
+
+@runtime_checkable
+class KernelMemory(Protocol):
+    """Optional: a backend that creates its instances inside a memory cgroup of the run.
+
+    The kernel's own count of everything the instances hold, kernel objects included, which
+    neither PSS (processes only) nor the host's ``MemAvailable`` (everything on the host) is.
+    """
+
+    def kernel_memory_mib(self) -> float | None:
+        """What the run's instances hold now, in MiB, settled; None where there is no cgroup."""

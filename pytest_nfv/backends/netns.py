@@ -15,6 +15,7 @@ the last step of its start.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import sys
 import time
@@ -31,6 +32,7 @@ from pytest_nfv.backends.base import (
 from pytest_nfv.backends.switch import Port, Switch, reap_namespaces
 from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError
+from pytest_nfv.host.cgroups import MemoryCgroup, reap_cgroups
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import namespace_path, write_sysctl
 from pytest_nfv.host.processes import expect_line
@@ -60,6 +62,9 @@ class NetnsBackend:
         self._switch = Switch(identity, self.name)
         self._instances: dict[str, Port] = {}
         self._proxy: Port | None = None
+        self._memory: MemoryCgroup | None = None
+        self.memory_unavailable = ""
+        """Why there is no kernel-accounted memory figure, when there is none."""
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -67,6 +72,10 @@ class NetnsBackend:
         self.identity.register(self.name)
         try:
             self._switch.open()
+            try:
+                self._memory = MemoryCgroup.create(self.identity)
+            except BackendError as exc:  # the figure is missing, with its reason; no skip
+                self.memory_unavailable = str(exc)
         except BaseException:
             self.close()
             raise
@@ -77,6 +86,9 @@ class NetnsBackend:
         self._instances.clear()
         self._proxy = None
         teardown.step(self._switch.close)
+        if self._memory is not None:
+            teardown.step(self._memory.remove)
+            self._memory = None
         self.identity.unregister()
         teardown.finish()
 
@@ -104,6 +116,16 @@ class NetnsBackend:
         return self._switch.plan(count)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
+        """Create each instance from inside the run's memory cgroup, so the kernel charges
+        its namespace, veth and VNF process there (see ``kernel_memory_mib``)."""
+        charged = self._memory.charged() if self._memory else contextlib.nullcontext()
+        with charged:
+            return self._start(specs, on_start)
+
+    def kernel_memory_mib(self) -> float | None:
+        return None if self._memory is None else self._memory.settled_mib()
+
+    def _start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         started = []
         for spec in specs:
             on_start(spec)
@@ -209,11 +231,14 @@ def reap(
 ) -> CleanupReport:
     """Remove the namespaces (and their processes) of the runs ``rule`` takes.
 
-    They are the switch's, whichever backend used it: netns, osv and clickos alike.
+    They are the switch's, whichever backend used it: netns, osv and clickos alike. The
+    run's memory cgroup goes with them, once their processes are gone.
 
     Args:
         rule: which runs go (see ``pytest_nfv.host.reap``).
         dry_run: only report what would be removed (``cleanup --dry-run``).
         targets: unused; namespaces are always local.
     """
-    return reap_namespaces(rule, dry_run=dry_run)
+    report = reap_namespaces(rule, dry_run=dry_run)
+    report.merge(reap_cgroups(rule, dry_run=dry_run))
+    return report

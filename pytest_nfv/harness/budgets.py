@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
-from pytest_nfv.harness.stats import Summary
+from pytest_nfv.harness.stats import MIN_ROUNDS, Summary
 from pytest_nfv.units import UNITS, factor, format_value, significant, to_base
 
 __all__ = [
@@ -50,6 +50,8 @@ METRICS: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "memory_pss_per_instance": "memory",
                 "memory_engine": "memory",
                 "memory_engine_per_instance": "memory",
+                "memory_kernel": "memory",
+                "memory_kernel_per_instance": "memory",
             }
         ),
         "deployment": MappingProxyType(
@@ -174,8 +176,10 @@ Verdict = Literal["kept", "blown", "inconclusive", "not judged"]
 VERDICTS: tuple[Verdict, ...] = ("kept", "blown", "inconclusive", "not judged")
 """The words a figure's budget verdict is given in, everywhere: terminal, record, report.
 
-``kept``: the figure is within its limit; ``blown``: over it (the test fails);
-``inconclusive``: the evidence cannot tell; ``not judged``: no budget names the figure."""
+``kept``: the 95% interval of the figure lies wholly within its limit; ``blown``: wholly
+over it (the test fails); ``inconclusive``: the interval holds the limit even after the caps,
+or the figure has too few rounds for an interval at all (a failure only with
+``--nfv-inconclusive=fail``); ``not judged``: no budget names the figure."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,8 @@ class Judgement:
 
     ``value`` and ``half_width`` are in the base unit of ``dimension`` (seconds or MiB);
     ``limit`` is too, or ``None`` when no budget names the figure. ``message`` explains a
-    verdict other than ``kept`` in one line.
+    verdict other than ``kept`` in one line. ``insufficient``: fewer rounds than any verdict
+    may rest on (see ``stats.MIN_ROUNDS``); such a figure is never ``kept``.
     """
 
     requirement: str
@@ -202,6 +207,64 @@ class Judgement:
     limit_text: str
     verdict: Verdict
     message: str = ""
+    insufficient: bool = False
+
+
+def _verdict(budget: Budget, summary: Summary, limit: float) -> Verdict:
+    """Kept when the statistic's 95% interval is wholly within the limit, blown when wholly
+    over it, else inconclusive. A NaN is not comparable with any limit, so it blows it."""
+    measured = summary.statistic(budget.statistic)
+    if math.isnan(measured):
+        return "blown"
+    if budget.statistic == "max":  # an observed round over the limit is a fact, not an estimate
+        if measured > limit:
+            return "blown"
+        return "inconclusive" if summary.insufficient else "kept"
+    if summary.insufficient:
+        return "inconclusive"
+    low, high = summary.interval(budget.statistic)
+    if low > limit:
+        return "blown"
+    if high <= limit:
+        return "kept"
+    return "inconclusive"
+
+
+def _message(
+    budget: Budget,
+    summary: Summary,
+    verdict: Verdict,
+    *,
+    backend: str,
+    n: int | None,
+    size_bytes: int | None,
+) -> str:
+    """One line: what, where, the figure with its evidence, the budget and where it came from."""
+    where = f"{budget.requirement}/{budget.metric} on {backend}"
+    if n is not None:
+        where += f", N={n}"
+    if size_bytes is not None:
+        where += f", packet {size_bytes} B"
+    unit = budget.unit
+    rounds = f"{summary.rounds} round{'s' if summary.rounds != 1 else ''}"
+    half = "?" if math.isinf(summary.half_width) else format_value(summary.half_width, unit)
+    ci = f"{format_value(summary.mean, unit)} ± {half}"
+    measured = summary.statistic(budget.statistic)
+    if budget.statistic == "mean":
+        figure = f"mean {ci} ({rounds})"
+    else:
+        figure = f"{budget.statistic} {format_value(measured, unit)} (mean {ci}, {rounds})"
+    if not summary.converged:
+        figure += " (not converged)"
+    limit = budget.describe_limit(n, size_bytes)
+    source = f"[{budget.path}:{budget.line}: {' '.join(budget.source.split())}]"
+    if verdict == "blown":
+        return f"{where}: {figure} > budget {limit} {source}"
+    if summary.insufficient:
+        why = f"too few rounds for a 95% interval (at least {MIN_ROUNDS})"
+    else:
+        why = "its 95% interval holds the limit"
+    return f"{where}: {figure} vs budget {limit}: inconclusive, {why} {source}"
 
 
 def assess(
@@ -217,6 +280,9 @@ def assess(
     size_bytes: int | None = None,
 ) -> Judgement:
     """The verdict of one figure against its budget, without raising.
+
+    The verdict rests on the 95% interval of the budget's statistic, not on its point value:
+    a mean whose interval straddles the limit would otherwise pass or fail by luck.
 
     Args:
         budget: the figure's budget, or ``None`` (the verdict is then ``not judged``).
@@ -237,12 +303,12 @@ def assess(
     else:
         statistic = budget.statistic
         limit, limit_text = budget.limit(n, size_bytes), budget.describe_limit(n, size_bytes)
-        try:
-            judge(budget, summary, backend=backend, n=n, size_bytes=size_bytes)
-        except BudgetExceeded as exc:
-            verdict, message = "blown", str(exc)
-        else:
-            verdict, message = "kept", ""
+        verdict = _verdict(budget, summary, limit)
+        message = (
+            ""
+            if verdict == "kept"
+            else _message(budget, summary, verdict, backend=backend, n=n, size_bytes=size_bytes)
+        )
     return Judgement(
         requirement=requirement,
         metric=metric,
@@ -259,6 +325,7 @@ def assess(
         limit_text=limit_text,
         verdict=verdict,
         message=message,
+        insufficient=summary.insufficient,
     )
 
 
@@ -269,10 +336,10 @@ def judge(
     backend: str,
     n: int | None = None,
     size_bytes: int | None = None,
-) -> None:
-    """Fail when the budget's statistic of ``summary`` is over the limit.
+) -> Verdict:
+    """Fail when the figure's 95% interval lies wholly over the budget; else its verdict.
 
-    The CI half-width is that of the mean, so for median/max it is shown beside the mean
+    The CI half-width shown is that of the mean, so for median/max it is shown beside the mean
     rather than beside a figure it does not describe.
 
     Args:
@@ -282,33 +349,19 @@ def judge(
         n: number of instances, if the measurement had one.
         size_bytes: packet size in bytes, if the measurement had one.
 
+    Returns:
+        ``kept`` or ``inconclusive``.
+
     Raises:
         BudgetExceeded: the figure is over (or not comparable with, e.g. NaN) the limit.
         NfvUsageError: the budget depends on ``n`` or ``size_bytes`` and it was not given.
     """
-    limit = budget.limit(n, size_bytes)
-    measured = summary.statistic(budget.statistic)
-    if measured <= limit:
-        return
-    where = f"{budget.requirement}/{budget.metric} on {backend}"
-    if n is not None:
-        where += f", N={n}"
-    if size_bytes is not None:
-        where += f", packet {size_bytes} B"
-    unit = budget.unit
-    rounds = f"{summary.rounds} round{'s' if summary.rounds != 1 else ''}"
-    ci = f"{format_value(summary.mean, unit)} ± {format_value(summary.half_width, unit)}"
-    if budget.statistic == "mean":
-        figure = f"mean {ci} ({rounds})"
-    else:
-        figure = f"{budget.statistic} {format_value(measured, unit)} (mean {ci}, {rounds})"
-    if not summary.converged:
-        figure += " (not converged)"
-    source = " ".join(budget.source.split())
-    raise BudgetExceeded(
-        f"{where}: {figure} > budget {budget.describe_limit(n, size_bytes)}"
-        f" [{budget.path}:{budget.line}: {source}]"
-    )
+    verdict = _verdict(budget, summary, budget.limit(n, size_bytes))
+    if verdict == "blown":
+        raise BudgetExceeded(
+            _message(budget, summary, verdict, backend=backend, n=n, size_bytes=size_bytes)
+        )
+    return verdict
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -518,15 +571,18 @@ class _File:
         )
 
 
-def load_budgets(path: Path) -> BudgetBook:
+def load_budgets(path: Path, backend: str | None = None) -> BudgetBook:
     """Read and validate a budgets TOML file.
 
     Args:
         path: the file, e.g. ``fixtures/budgets/netns.toml``.
+        backend: the backend the run measures; a file whose ``backend`` key names another is
+            refused, since its limits would judge figures they were never meant for.
 
     Raises:
-        BudgetFileError: the file is missing, unreadable, not TOML, or breaks the schema; the
-            message is ``"{file}:{line}: {key}: {problem}"`` where a position is known.
+        BudgetFileError: the file is missing, unreadable, not TOML, breaks the schema, or is
+            for another backend; the message is ``"{file}:{line}: {key}: {problem}"`` where a
+            position is known.
     """
     try:
         raw = path.read_bytes()
@@ -545,11 +601,17 @@ def load_budgets(path: Path) -> BudgetBook:
         line = int(found.group(1)) if found else max(1, len(text.rstrip("\n").split("\n")))
         problem = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
         raise file.error(file.locator.key_at(line), f"TOML syntax: {problem}", line) from exc
-    backend: str | None = None
+    written_for: str | None = None
     budgets: dict[tuple[str, str], Budget] = {}
     for name, value in data.items():
         if name == "backend":
-            backend = file.string((name,), value)
+            written_for = file.string((name,), value)
+            if backend is not None and written_for != backend:
+                raise file.error(
+                    (name,),
+                    f"the file holds budgets of {written_for!r}, but the run measures "
+                    f"{backend!r}; pass the budgets of {backend!r} with --nfv-budgets",
+                )
         elif name not in METRICS:
             what = "requirement" if isinstance(value, dict) else "top-level key"
             raise file.error((name,), f"unknown {what}; {_suggest(name, ('backend', *METRICS))}")
@@ -565,4 +627,4 @@ def load_budgets(path: Path) -> BudgetBook:
                         (name, metric), f"expected a budget table, got {_toml_type(table)}"
                     )
                 budgets[(name, metric)] = file.budget(name, metric, table)
-    return BudgetBook(path=path, backend=backend, budgets=budgets)
+    return BudgetBook(path=path, backend=written_for, budgets=budgets)

@@ -12,14 +12,21 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from pytest_nfv.backends.base import Backend, EngineMemory
+from pytest_nfv.backends.base import Backend, EngineMemory, KernelMemory
 from pytest_nfv.errors import BootTimeout
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.memory import pss_mib, settled_available_mib
 from pytest_nfv.harness.probes.response import RoundTrip, RoundTripSample
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 
-__all__ = ["BootRound", "Lab", "MemoryRound", "ProxyPath", "instance_memory_mib"]
+__all__ = [
+    "BootRound",
+    "GrowthPoint",
+    "Lab",
+    "MemoryRound",
+    "ProxyPath",
+    "instance_memory_mib",
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,9 @@ class MemoryRound:
     host_delta_mib: float
     pss_mib: float
     engine_mib: tuple[float, ...] = ()
+    kernel_mib: float | None = None
+    """What the kernel charged to the run's memory cgroup for the N instances (``KernelMemory``
+    backends), kernel objects included; None for other backends."""
 
 
 def instance_memory_mib(backend: Backend, instances: Sequence[Instance]) -> float:
@@ -133,24 +143,41 @@ class Lab:
             return ()
         return tuple(self.backend.engine_memory_mib(instances))
 
+    def _kernel(self) -> float | None:
+        if not isinstance(self.backend, KernelMemory):
+            return None
+        return self.backend.kernel_memory_mib()
+
+    @property
+    def counts_kernel_memory(self) -> bool:
+        """Whether the backend's instances are charged to a memory cgroup of the run."""
+        return self._kernel() is not None
+
     def memory_round(self, n: int) -> MemoryRound:
-        """Available memory before, N instances up and answering, available memory after."""
+        """Available memory before, N instances up and answering, available memory after;
+        the run's cgroup read at the same two moments."""
+        kernel_before = self._kernel()
         before = settled_available_mib()
         with self.running(n) as instances:
             after = settled_available_mib()
+            kernel_after = self._kernel()
             pss = self._pss(instances)
             engine = self._engine(instances)
-        return MemoryRound(before - after, pss, engine)
+        kernel = (
+            None if kernel_before is None or kernel_after is None else kernel_after - kernel_before
+        )
+        return MemoryRound(before - after, pss, engine, kernel)
 
-    def memory_growth(self, counts: Sequence[int]) -> list[tuple[int, float, float, float | None]]:
+    def memory_growth(self, counts: Sequence[int]) -> list[GrowthPoint]:
         """Grow one population through ``counts`` (ascending), reading memory at each step.
 
-        Returns ``(N, host delta MiB, PSS MiB, engine-counted MiB or None)`` per step: the
-        points a per-instance slope is fitted to, taken in one pass so that every point shares
-        the same baseline.
+        Returns ``(N, host delta MiB, PSS MiB, engine-counted MiB or None, cgroup-counted MiB
+        or None)`` per step: the points a per-instance slope is fitted to, taken in one pass so
+        that every point shares the same baseline.
         """
-        points: list[tuple[int, float, float, float | None]] = []
+        points: list[GrowthPoint] = []
         started: list[Instance] = []
+        kernel_baseline = self._kernel()
         baseline = settled_available_mib()
         try:
             for count in sorted(set(counts)):
@@ -159,10 +186,20 @@ class Lab:
                 now = settled_available_mib()
                 pss = self._pss(started)
                 engine = self._engine(started)
-                points.append((count, baseline - now, pss, sum(engine) if engine else None))
+                kernel = self._kernel()
+                charged = (
+                    None if kernel is None or kernel_baseline is None else kernel - kernel_baseline
+                )
+                points.append(
+                    (count, baseline - now, pss, sum(engine) if engine else None, charged)
+                )
         finally:
             self.backend.stop(started)
         return points
+
+
+GrowthPoint = tuple[int, float, float, float | None, float | None]
+"""One step of ``Lab.memory_growth``: N, host delta, PSS, engine-counted, cgroup-counted (MiB)."""
 
 
 class ProxyPath:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +16,8 @@ from typing import Any
 import pytest
 
 from pytest_nfv.backends import EngineTargets, reap_all
-from pytest_nfv.errors import BackendUnavailable, BudgetExceeded
-from pytest_nfv.harness.budgets import Budget, assess
+from pytest_nfv.errors import BackendUnavailable, BudgetExceeded, NfvUsageError
+from pytest_nfv.harness.budgets import METRICS, Budget, assess
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
@@ -28,6 +29,7 @@ from pytest_nfv.units import base_unit
 
 __all__ = [
     "Recorder",
+    "Repeater",
     "Series",
     "nfv_backend",
     "nfv_instances",
@@ -115,15 +117,51 @@ def nfv_instances(nfv_lab: Lab) -> Iterator[Callable[[int], list[Instance]]]:
         nfv_lab.backend.stop(started)
 
 
+class Repeater:
+    """``nfv_repeat(measure_once, metric)``: repeat until the CI is narrow enough or a cap is hit.
+
+    Naming the ``metric`` the series is recorded as gives the stop rule the absolute floor of
+    its dimension (2 us, 0.25 MiB) and, when a budget on its mean applies, keeps it measuring
+    while the CI still straddles the limit. N and the packet size default to the test's
+    ``nfv_n`` and ``nfv_packet_size`` parameters.
+    """
+
+    def __init__(self, request: pytest.FixtureRequest, state: NfvState) -> None:
+        self._request = request
+        self._state = state
+
+    def _params(self) -> dict[str, Any]:
+        callspec = getattr(self._request.node, "callspec", None)
+        return dict(callspec.params) if callspec is not None else {}
+
+    def __call__(
+        self,
+        measure_once: Callable[[], float],
+        metric: str | None = None,
+        *,
+        n: int | None = None,
+        size: int | None = None,
+    ) -> Summary:
+        rule: StopRule = self._state.settings.stop_rule
+        limit: float | None = None
+        marker = self._request.node.get_closest_marker("nfv_requirement")
+        if metric is not None and marker is not None:
+            requirement = str(marker.args[0])
+            rule = rule.for_dimension(METRICS[requirement][metric])
+            budget = self._state.budgets.get(requirement, metric)
+            params = self._params()
+            n = params.get("nfv_n") if n is None else n
+            size = params.get("nfv_packet_size") if size is None else size
+            if budget is not None and budget.statistic == "mean":
+                with contextlib.suppress(NfvUsageError):  # the recorder reports it, by name
+                    limit = budget.limit(n, size)
+        return repeat_until_converged(measure_once, rule, limit=limit)
+
+
 @pytest.fixture
-def nfv_repeat(nfv_settings: NfvSettings) -> Callable[[Callable[[], float]], Summary]:
-    """``nfv_repeat(measure_once)``: repeat until the CI is narrow enough or a cap is hit."""
-    rule: StopRule = nfv_settings.stop_rule
-
-    def repeat(measure_once: Callable[[], float]) -> Summary:
-        return repeat_until_converged(measure_once, rule)
-
-    return repeat
+def nfv_repeat(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Repeater:
+    """``nfv_repeat(measure_once, metric)``: repeat until the CI is narrow or a cap is hit."""
+    return Repeater(request, _state(pytestconfig))
 
 
 @dataclass(frozen=True)
@@ -131,7 +169,10 @@ class Series:
     """One measured series of a test, in base units (seconds or MiB).
 
     ``primary`` is the one that becomes the pytest-benchmark statistics of the test; the
-    others are kept in ``extra_info`` and judged all the same.
+    others are kept in ``extra_info`` and judged all the same. ``per_round`` is false for a
+    series with several samples per round (pooled over instances, or one quantity read
+    again): the regression gate leaves those out, since their samples are not independent.
+    A secondary series with more samples than the primary has rounds is taken as pooled.
     """
 
     metric: str
@@ -139,6 +180,7 @@ class Series:
     dimension: str  # "time" or "memory"
     primary: bool = False
     extra: dict[str, Any] | None = None
+    per_round: bool = True
 
 
 class Recorder:
@@ -212,6 +254,9 @@ class Recorder:
                 }
             )
             fields["verdict"] = judgement.verdict
+            fields["insufficient"] = judgement.insufficient
+            # A series with more samples than its test had rounds pools several per round.
+            fields["per_round"] = s.per_round and s.summary.rounds == primaries[0].summary.rounds
             if s.primary:
                 info.update(fields)
             else:
@@ -223,7 +268,8 @@ class Recorder:
         if recorded is not None:  # --nfv-compare gates this run at its end
             recorded.append({"name": self._request.node.name, "extra_info": dict(info)})
         state.judgements.extend(judgements)
-        failures = [j.message for j in judgements if j.verdict == "blown"]
+        failing = {"blown", "inconclusive"} if state.settings.inconclusive == "fail" else {"blown"}
+        failures = [j.message for j in judgements if j.verdict in failing]
         if failures:
             raise BudgetExceeded("\n".join(failures))
 

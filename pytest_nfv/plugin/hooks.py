@@ -46,7 +46,7 @@ def _load_budgets(settings: NfvSettings) -> BudgetBook:
     if path is None:
         return BudgetBook.empty()
     try:
-        return load_budgets(Path(path))
+        return load_budgets(Path(path), settings.backend)
     except NfvUsageError as exc:
         origin = "--nfv-budgets" if settings.budgets else f"default budgets of {settings.backend}"
         raise pytest.UsageError(f"{origin}: {exc}") from None

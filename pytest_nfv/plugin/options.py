@@ -112,6 +112,18 @@ def _backend_name(text: str) -> str:
     return name
 
 
+INCONCLUSIVE_POLICIES = ("report", "fail")
+
+
+def _inconclusive_policy(text: str) -> str:
+    value = text.strip().lower()
+    if value not in INCONCLUSIVE_POLICIES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not one of {', '.join(INCONCLUSIVE_POLICIES)}"
+        )
+    return value
+
+
 parse_instances = _int_list(1, MAX_INSTANCES, "instances")
 parse_packet_sizes = _int_list(MIN_PAYLOAD, MAX_UDP_PAYLOAD, "bytes of UDP payload")
 
@@ -185,6 +197,16 @@ _OPTIONS = (
         60.0,
         "SECONDS",
         "stop repeating a measurement after this long (checked between rounds). Default: 60",
+    ),
+    _Option(
+        "--nfv-inconclusive",
+        "nfv_inconclusive",
+        _inconclusive_policy,
+        "report",
+        "report|fail",
+        "what a budget verdict of inconclusive does (the 95%% CI still holds the limit at the "
+        "caps, or too few rounds): report lists it in the summary and the record; fail also "
+        "fails the test. Default: report",
     ),
     _Option(
         "--nfv-boot-timeout",
@@ -299,6 +321,7 @@ class NfvSettings:
     domain_template: Path | None = None
     compare: str | None = None
     gate: Path | None = None
+    inconclusive: str = "report"
 
     @property
     def backend_settings(self) -> BackendSettings:
@@ -340,7 +363,6 @@ def settings_from_config(config: pytest.Config) -> NfvSettings:
         ci_width=float(values["nfv_ci_width"]),  # type: ignore[arg-type]
         max_rounds=max_rounds,
         max_seconds=float(values["nfv_max_seconds"]),  # type: ignore[arg-type]
-        min_rounds=max(2, min(5, max_rounds)),
     )
     return NfvSettings(
         backend=str(values["nfv_backend"]),
@@ -356,4 +378,5 @@ def settings_from_config(config: pytest.Config) -> NfvSettings:
         domain_template=values["nfv_domain_template"],  # type: ignore[arg-type]
         compare=values["nfv_compare"],  # type: ignore[arg-type]
         gate=values["nfv_gate"],  # type: ignore[arg-type]
+        inconclusive=str(values["nfv_inconclusive"]),
     )

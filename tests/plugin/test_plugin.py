@@ -24,6 +24,7 @@ NFV_OPTIONS = (
     "--nfv-ci-width",
     "--nfv-max-rounds",
     "--nfv-max-seconds",
+    "--nfv-inconclusive",
     "--nfv-boot-timeout",
     "--nfv-image",
     "--nfv-docker-url",
@@ -158,6 +159,7 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
     assert entries["--nfv-max-seconds"].endswith("Default: 60")
     assert entries["--nfv-boot-timeout"].endswith("Default: 60")
     assert entries["--nfv-strict"].endswith("Default: off")
+    assert entries["--nfv-inconclusive"].endswith("Default: report")
 
 
 @pytest.mark.parametrize(
@@ -172,6 +174,7 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
         pytest.param(["--nfv-ci-width", "0"], "--nfv-ci-width", id="ci-0"),
         pytest.param(["--nfv-max-rounds", "0"], "--nfv-max-rounds", id="rounds-0"),
         pytest.param(["--nfv-max-seconds=-1"], "--nfv-max-seconds", id="seconds-neg"),
+        pytest.param(["--nfv-inconclusive", "maybe"], "--nfv-inconclusive", id="inconcl-bad"),
         pytest.param(["--nfv-budgets", "/nonexistent"], "--nfv-budgets", id="budgets-missing"),
         pytest.param(["--backend", "nosuch"], "--backend", id="backend-unknown"),
         pytest.param(["--nfv-image", " "], "--nfv-image", id="image-empty"),
@@ -249,6 +252,19 @@ def test_budget_file_with_unknown_key_names_file_line_and_key(pytester: pytest.P
     result.stderr.fnmatch_lines(
         ["*--nfv-budgets*mybudgets.toml:7: instantiation.boot_makespan.bogus_field: unknown*"]
     )
+
+
+def test_budgets_of_another_backend_are_a_usage_error(pytester: pytest.Pytester) -> None:
+    budgets = pytester.path / "theirs.toml"
+    budgets.write_text(f'backend = "clickos"\n\n{BOOT_BUDGET}', encoding="utf-8")
+    result = _usage_run(pytester, "--backend", "netns", "--nfv-budgets", str(budgets))
+    assert result.ret == USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--nfv-budgets*theirs.toml:1: backend: the file holds budgets of 'clickos'*'netns'*"]
+    )
+
+
+BOOT_BUDGET = '[instantiation.boot_makespan]\nunit = "s"\nbase = 1\nsource = "test"\n'
 
 
 # clickos needs a Xen dom0, which no test machine of this project has: it is the built-in
@@ -431,7 +447,7 @@ E2E_ARGS = (
     "--nfv-instances",
     "1",
     "--nfv-max-rounds",
-    "2",
+    "3",
     "--nfv-max-seconds",
     "5",
     "-p",
@@ -462,8 +478,8 @@ def test_impossible_budget_fails_with_one_line(pytester: pytest.Pytester) -> Non
     assert _leftover_namespaces(_run_id(result)) == []
 
 
-@pytest.mark.usefixtures("netns_host")
-def test_generous_budget_passes_and_records_benchmark_json(pytester: pytest.Pytester) -> None:
+def _run_generous_boot(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, Path]:
+    """The boot test against a 60 s budget; returns the result and its benchmark JSON."""
     budgets = pytester.path / "generous.toml"
     budgets.write_text(
         '[instantiation.boot_makespan]\nunit = "s"\nbase = 60\nsource = "generous"\n',
@@ -472,8 +488,14 @@ def test_generous_budget_passes_and_records_benchmark_json(pytester: pytest.Pyte
     pytester.makepyfile(test_boot=BOOT_TEST)
     out = pytester.path / "bench.json"
     result = pytester.runpytest_subprocess(
-        "--nfv-budgets", str(budgets), *E2E_ARGS, f"--benchmark-json={out}", timeout=60
+        "--nfv-budgets", str(budgets), *args, f"--benchmark-json={out}", timeout=60
     )
+    return result, out
+
+
+@pytest.mark.usefixtures("netns_host")
+def test_generous_budget_passes_and_records_benchmark_json(pytester: pytest.Pytester) -> None:
+    result, out = _run_generous_boot(pytester, *E2E_ARGS)
     result.assert_outcomes(passed=1)
     data = json.loads(out.read_text(encoding="utf-8"))
     assert len(data["benchmarks"]) == 1
@@ -497,3 +519,20 @@ def test_big_n_items_are_marked_and_deselectable(pytester: pytest.Pytester) -> N
         "--co", "-q", "--nfv-instances", "1,64,128", "-m", "not nfv_big"
     )
     result.stdout.fnmatch_lines(["*test_n?N=1?*", "*1/3 tests collected (2 deselected)*"])
+
+
+@pytest.mark.usefixtures("netns_host")
+@pytest.mark.parametrize("policy", ["report", "fail"])
+def test_too_few_rounds_are_inconclusive_and_fail_only_when_asked(
+    pytester: pytest.Pytester, policy: str
+) -> None:
+    args = [a if a != "3" else "2" for a in E2E_ARGS]  # two rounds: below the minimum of 3
+    result, out = _run_generous_boot(pytester, *args, f"--nfv-inconclusive={policy}")
+    if policy == "fail":
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*boot_makespan on netns, N=1*inconclusive, too few rounds*"])
+    else:
+        result.assert_outcomes(passed=1)
+    info = json.loads(out.read_text(encoding="utf-8"))["benchmarks"][0]["extra_info"]
+    assert (info["verdict"], info["insufficient"], info["rounds"]) == ("inconclusive", True, 2)
+    assert info["secondary"]["boot_per_instance"]["verdict"] == "not judged"

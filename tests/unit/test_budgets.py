@@ -15,6 +15,7 @@ from pytest_nfv.harness.budgets import (
     VERDICTS,
     Budget,
     BudgetBook,
+    Judgement,
     assess,
     judge,
     load_budgets,
@@ -318,14 +319,14 @@ def test_judge_passes_at_and_below_the_limit() -> None:
 
 
 def test_judge_raises_with_every_part_of_the_message() -> None:
-    summary = summarize([1.9, 2.0, 2.1, 2.0], converged=True)
+    summary = summarize([2.05, 2.1, 2.15, 2.1], converged=True)
     with pytest.raises(BudgetExceeded) as info:
         judge(budget(), summary, backend="netns", n=128, size_bytes=1500)
     assert isinstance(info.value, AssertionError)
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith("instantiation/boot_makespan on netns, N=128, packet 1500 B: ")
-    assert "mean 2000 ms ± 130 ms (4 rounds)" in message
+    assert "mean 2100 ms ± 65 ms (4 rounds)" in message
     assert "not converged" not in message
     assert "> budget 50 ms + 15 ms*N = 1970 ms" in message
     assert message.endswith("[fixtures/budgets/netns.toml:7: measured on 2-core host, 2x margin]")
@@ -333,30 +334,97 @@ def test_judge_raises_with_every_part_of_the_message() -> None:
 
 @pytest.mark.parametrize(("statistic", "shown"), [("median", "median 1000 ms"), ("max", "max 5")])
 def test_judge_uses_the_budget_statistic(statistic: str, shown: str) -> None:
-    # mean 2.0 s, median 1.0 s, max 5.0 s against a 1.5 s budget
-    summary = summarize([1.0, 1.0, 1.0, 5.0, 1.0], converged=True)
+    # mean 1.33 s, median 1.0 s, max 5.0 s; 12 rounds, so the median's interval is x(3)..x(10)
+    summary = summarize([1.0] * 6 + [5.0] + [1.0] * 5, converged=True)
     b = budget(per_instance=0.0, base=1500.0, statistic=statistic)
     if statistic == "median":
-        judge(b, summary, backend="netns")
+        assert judge(b, summary, backend="netns") == "kept"
         b = budget(per_instance=0.0, base=900.0, statistic=statistic)
     with pytest.raises(BudgetExceeded) as info:
         judge(b, summary, backend="netns")
     message = str(info.value)
     assert shown in message
-    assert "(mean 1800 ms ± " in message
-    assert "5 rounds" in message
+    assert "(mean 1333 ms ± " in message
+    assert "12 rounds" in message
 
 
 def test_judge_marks_a_series_that_did_not_converge() -> None:
-    summary = summarize([2.0], converged=False)
-    with pytest.raises(BudgetExceeded, match=r"\(1 round\) \(not converged\)"):
+    summary = summarize([2.0, 2.1, 2.0], converged=False)
+    with pytest.raises(BudgetExceeded, match=r"\(3 rounds\) \(not converged\)"):
         judge(budget(per_instance=0.0), summary, backend="docker")
 
 
 def test_judge_message_collapses_multiline_source() -> None:
     b = budget(per_instance=0.0, source="measured\non host A\n  twice")
     with pytest.raises(BudgetExceeded, match=r"measured on host A twice\]$"):
-        judge(b, summarize([1.0, 1.0]), backend="netns")
+        judge(b, summarize([1.0, 1.0, 1.0]), backend="netns")
+
+
+COMMON: dict[str, object] = {
+    "requirement": "instantiation",
+    "metric": "boot_makespan",
+    "dimension": "time",
+    "backend": "netns",
+}
+
+
+def verdict_of(b: Budget | None, samples: list[float]) -> Judgement:
+    return assess(b, summarize(samples, converged=True), **COMMON)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("samples", "verdict"),
+    [
+        ([0.90, 0.92, 0.91, 0.93], "kept"),  # CI 0.89..0.94 s, wholly under 1 s
+        ([1.10, 1.12, 1.11, 1.13], "blown"),  # CI 1.09..1.14 s, wholly over
+        ([0.97, 1.03, 0.99, 1.02], "inconclusive"),  # mean 1.0025 s, CI holds 1 s
+        ([0.97, 0.995, 0.98, 1.005], "inconclusive"),  # mean under, CI reaches over the limit
+    ],
+)
+def test_the_verdict_follows_the_interval_not_the_point(samples: list[float], verdict: str) -> None:
+    judgement = verdict_of(budget(per_instance=0.0, base=1000.0), samples)
+    assert judgement.verdict == verdict
+    assert judgement.insufficient is False
+    if verdict == "inconclusive":
+        assert "inconclusive, its 95% interval holds the limit" in judgement.message
+        assert judgement.message.startswith("instantiation/boot_makespan on netns: mean ")
+
+
+@pytest.mark.parametrize("samples", [[0.1], [0.1, 0.1]])
+def test_too_few_rounds_are_never_kept(samples: list[float]) -> None:
+    judgement = verdict_of(budget(per_instance=0.0, base=1000.0), samples)
+    assert judgement.verdict == "inconclusive"
+    assert judgement.insufficient is True
+    assert "too few rounds for a 95% interval (at least 3)" in judgement.message
+
+
+def test_a_round_over_a_max_budget_blows_it_even_alone() -> None:
+    b = budget(per_instance=0.0, base=1000.0, statistic="max")
+    assert verdict_of(b, [1.5]).verdict == "blown"
+    assert verdict_of(b, [0.5]).verdict == "inconclusive"
+    assert verdict_of(b, [0.5, 0.6, 0.7]).verdict == "kept"
+
+
+def test_a_median_budget_needs_enough_rounds_for_its_interval() -> None:
+    b = budget(per_instance=0.0, base=1000.0, statistic="median")
+    assert verdict_of(b, [0.5, 0.6, 0.7, 0.5, 0.6]).verdict == "inconclusive"
+    assert verdict_of(b, [0.5, 0.6, 0.7, 0.5, 0.6, 0.6]).verdict == "kept"
+
+
+def test_a_budgets_file_for_another_backend_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "budgets.toml"
+    path.write_text(
+        '# for ClickOS\n\nbackend = "clickos"\n\n[monitoring.response_time]\n'
+        'unit = "ms"\nbase = 1\nsource = "x"\n'
+    )
+    assert load_budgets(path, "clickos").backend == "clickos"
+    assert load_budgets(path).backend == "clickos"
+    with pytest.raises(BudgetFileError) as info:
+        load_budgets(path, "netns")
+    assert str(info.value) == (
+        f"{path}:3: backend: the file holds budgets of 'clickos', but the run measures "
+        "'netns'; pass the budgets of 'netns' with --nfv-budgets"
+    )
 
 
 ALL_UNITS = [unit for units in UNITS.values() for unit in units]
@@ -388,15 +456,9 @@ def test_limit_is_monotonic_in_n_and_size(
 
 def test_assess_gives_each_figure_a_verdict_word() -> None:
     flat = budget(per_instance=0.0, base=1000.0)  # 1 s
-    common: dict[str, object] = {
-        "requirement": "instantiation",
-        "metric": "boot_makespan",
-        "dimension": "time",
-        "backend": "netns",
-    }
-    kept = assess(flat, summarize([0.5, 0.6, 0.7], converged=True), **common)  # type: ignore[arg-type]
-    blown = assess(flat, summarize([1.9, 2.0, 2.1], converged=True), **common)  # type: ignore[arg-type]
-    unjudged = assess(None, summarize([1.9, 2.0, 2.1], converged=True), **common)  # type: ignore[arg-type]
+    kept = verdict_of(flat, [0.5, 0.6, 0.7])
+    blown = verdict_of(flat, [1.9, 2.0, 2.1])
+    unjudged = verdict_of(None, [1.9, 2.0, 2.1])
     assert (kept.verdict, kept.limit, kept.message) == ("kept", 1.0, "")
     assert blown.verdict == "blown"
     assert "> budget 1000 ms" in blown.message

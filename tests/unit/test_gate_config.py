@@ -8,6 +8,7 @@ import pytest
 
 from pytest_nfv.analysis.gate_config import (
     DEFAULT_FLOORS,
+    SINGLE_BASELINE_FLOORS,
     Floor,
     GateConfig,
     load_gate_config,
@@ -113,3 +114,15 @@ def test_the_shipped_example_settings_load() -> None:
     config = load_gate_config(example)
     assert config.alpha == 0.01
     assert config.floor_for(MEMORY, "MiB") == Floor(0.1, 4.0)
+
+
+def test_single_baseline_floors_default_and_from_the_file(tmp_path: Path) -> None:
+    assert GateConfig().single_baseline["time"] == SINGLE_BASELINE_FLOORS["time"]
+    path = tmp_path / "gate.toml"
+    path.write_text("[single_baseline.time]\nrelative = 0.2\nabsolute = 5\nunit = 'us'\n")
+    config = load_gate_config(path)
+    floor = config.single_baseline["time"]
+    assert (floor.relative, floor.absolute) == (0.2, pytest.approx(5e-6))
+    path.write_text("[single_baseline.time]\nrelative = -1\n")
+    with pytest.raises(NfvUsageError, match=r"\[single_baseline\.time\]: relative must be"):
+        load_gate_config(path)

@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
 from pytest_nfv.errors import NfvUsageError, ProbeError
-from pytest_nfv.harness.stats import StopRule, repeat_until_converged, summarize, t_half_width
+from pytest_nfv.harness.stats import (
+    ABSOLUTE_FLOORS,
+    StopRule,
+    repeat_until_converged,
+    summarize,
+    t_half_width,
+)
 
 RUNS = settings(max_examples=200, deadline=None)
 
@@ -166,8 +172,10 @@ def test_summarize_judges_convergence_against_ci_width() -> None:
         ({"max_rounds": -3}, "max_rounds"),
         ({"max_seconds": 0.0}, "max_seconds"),
         ({"max_seconds": -1.0}, "max_seconds"),
-        ({"min_rounds": 1}, "min_rounds"),
+        ({"min_rounds": 2}, "min_rounds"),
         ({"min_rounds": 0}, "min_rounds"),
+        ({"absolute": -1e-6}, "absolute"),
+        ({"absolute": math.nan}, "absolute"),
     ],
 )
 def test_stop_rule_validation(kwargs: dict[str, float], message: str) -> None:
@@ -181,7 +189,7 @@ def test_stop_rule_defaults_are_valid() -> None:
         0.05,
         30,
         60.0,
-        5,
+        3,
     )
 
 
@@ -193,7 +201,7 @@ def test_stop_rule_rejects_nan_max_seconds() -> None:
 # ------------------------------------------------------------------ repeat_until_converged
 
 
-@pytest.mark.parametrize("min_rounds", [2, 3, 5, 12])
+@pytest.mark.parametrize("min_rounds", [3, 5, 12])
 @pytest.mark.parametrize("value", [3.0, 1e-9, -7.5, 42.0])
 def test_constant_samples_converge_at_exactly_min_rounds(min_rounds: int, value: float) -> None:
     rule = StopRule(min_rounds=min_rounds, max_rounds=30, max_seconds=1e9)
@@ -206,7 +214,7 @@ def test_constant_samples_converge_at_exactly_min_rounds(min_rounds: int, value:
 
 
 def test_noisy_samples_stop_at_max_rounds_unconverged() -> None:
-    rule = StopRule(ci_width=0.05, min_rounds=2, max_rounds=10, max_seconds=1e9)
+    rule = StopRule(ci_width=0.05, min_rounds=3, max_rounds=10, max_seconds=1e9)
     summary = repeat_until_converged(
         fake_measure([1.0, 1000.0, 3.0, 700.0]), rule, clock=fake_clock(0.0)
     )
@@ -217,7 +225,7 @@ def test_noisy_samples_stop_at_max_rounds_unconverged() -> None:
 
 
 def test_slow_clock_stops_at_max_seconds() -> None:
-    rule = StopRule(ci_width=0.05, min_rounds=2, max_rounds=100, max_seconds=25.0)
+    rule = StopRule(ci_width=0.05, min_rounds=3, max_rounds=100, max_seconds=25.0)
     summary = repeat_until_converged(fake_measure([1.0, 50.0]), rule, clock=fake_clock(10.0))
     # Clock: 0 at start, then 10, 20, 30 after rounds 1, 2, 3; 30 >= 25 stops it.
     assert summary.rounds == 3
@@ -233,18 +241,79 @@ def test_convergence_is_judged_at_max_rounds_when_below_min_rounds() -> None:
     assert summary.stop_reason == "converged"
 
 
-def test_single_round_cannot_converge() -> None:
-    rule = StopRule(min_rounds=2, max_rounds=1, max_seconds=1e9)
+@pytest.mark.parametrize("max_rounds", [1, 2])
+def test_fewer_than_three_rounds_never_converge_and_are_insufficient(max_rounds: int) -> None:
+    rule = StopRule(max_rounds=max_rounds, max_seconds=1e9)
     summary = repeat_until_converged(fake_measure([2.0]), rule, clock=fake_clock(0.0))
-    assert summary.rounds == 1
+    assert summary.rounds == max_rounds
     assert summary.converged is False
     assert summary.stop_reason == "max_rounds"
+    assert summary.insufficient is True
+
+
+def test_a_round_longer_than_max_seconds_still_gets_three_rounds() -> None:
+    rule = StopRule(ci_width=0.05, max_rounds=30, max_seconds=1.0)
+    summary = repeat_until_converged(fake_measure([5.0, 9.0]), rule, clock=fake_clock(100.0))
+    assert summary.rounds == 3
+    assert summary.stop_reason == "max_seconds"
+    assert summary.insufficient is False
+
+
+@pytest.mark.parametrize(
+    ("dimension", "noise", "converges"),
+    [("time", 1e-6, True), ("time", 20e-6, False), ("memory", 0.05, True), ("memory", 2, False)],
+)
+def test_the_absolute_floor_ends_series_near_zero(
+    dimension: str, noise: float, converges: bool
+) -> None:
+    # Means near zero: a relative width of 5% could never be met.
+    samples = [0.0, noise, -noise, noise / 2, -noise / 2]
+    rule = StopRule(ci_width=0.05, max_rounds=20, max_seconds=1e9).for_dimension(dimension)
+    summary = repeat_until_converged(fake_measure(samples), rule, clock=fake_clock(0.0))
+    assert summary.converged is converges
+    assert summary.rounds == (5 if converges else 20) or (converges and summary.rounds >= 3)
+    assert rule.absolute == ABSOLUTE_FLOORS[dimension]
+    relative_only = StopRule(ci_width=0.05, max_rounds=20, max_seconds=1e9)
+    assert (
+        repeat_until_converged(
+            fake_measure(samples), relative_only, clock=fake_clock(0.0)
+        ).converged
+        is False
+    )
+
+
+def test_unknown_dimension_is_a_usage_error() -> None:
+    with pytest.raises(NfvUsageError, match="dimension"):
+        StopRule().for_dimension("bandwidth")
+
+
+def test_a_narrow_ci_across_the_budget_keeps_measuring() -> None:
+    # Mean ~1.0 with 1% noise: converges at 3 rounds without a limit, but its CI holds 1.0.
+    samples = [0.99, 1.01, 1.0, 0.995, 1.005]
+    rule = StopRule(ci_width=0.05, max_rounds=12, max_seconds=1e9)
+    free = repeat_until_converged(fake_measure(samples), rule, clock=fake_clock(0.0))
+    held = repeat_until_converged(fake_measure(samples), rule, limit=1.0, clock=fake_clock(0.0))
+    assert (free.rounds, free.stop_reason) == (3, "converged")
+    assert (held.rounds, held.stop_reason, held.converged) == (12, "max_rounds", True)
+    # A limit well clear of the CI changes nothing.
+    clear = repeat_until_converged(fake_measure(samples), rule, limit=2.0, clock=fake_clock(0.0))
+    assert clear.rounds == 3
+
+
+def test_a_limit_the_ci_leaves_after_more_rounds_ends_the_series() -> None:
+    # Rounds 1-3 straddle 1.02; more rounds narrow the CI below it.
+    samples = [1.0, 1.04, 0.99, 1.0, 1.0, 1.0, 1.0, 1.0]
+    rule = StopRule(ci_width=0.05, max_rounds=30, max_seconds=1e9)
+    summary = repeat_until_converged(fake_measure(samples), rule, limit=1.02, clock=fake_clock(0.0))
+    assert 3 < summary.rounds < 30
+    assert summary.stop_reason == "converged"
+    assert summary.mean + summary.half_width <= 1.02
 
 
 def test_measure_results_are_coerced_to_float() -> None:
-    rule = StopRule(min_rounds=2, max_rounds=2, max_seconds=1e9)
+    rule = StopRule(min_rounds=3, max_rounds=3, max_seconds=1e9)
     summary = repeat_until_converged(lambda: 7, rule, clock=fake_clock(0.0))
-    assert summary.samples == (7.0, 7.0)
+    assert summary.samples == (7.0, 7.0, 7.0)
 
 
 # Means of exactly zero are kept out: see test_converged_zero_series_has_finite_relative_width.
@@ -258,7 +327,7 @@ nonzero_values = st.one_of(
     samples=st.lists(nonzero_values, min_size=1, max_size=12),
     ci_width=st.floats(min_value=1e-3, max_value=0.999),
     max_rounds=st.integers(min_value=1, max_value=40),
-    min_rounds=st.integers(min_value=2, max_value=10),
+    min_rounds=st.integers(min_value=3, max_value=10),
     max_seconds=st.floats(min_value=0.5, max_value=100.0),
     step=st.floats(min_value=0.0, max_value=5.0),
 )
@@ -288,6 +357,7 @@ def test_repeat_until_converged_properties(
         assert summary.rounds == max_rounds
     if summary.stop_reason == "max_seconds":
         assert summary.elapsed_s >= max_seconds
+        assert summary.rounds >= min_rounds
     # It never stops early: every earlier round had a reason to go on.
     for k in range(1, summary.rounds):
         assert rule.decide(summary.samples[:k], k * step) is None

@@ -1,0 +1,223 @@
+"""A memory cgroup per run, so the kernel itself says what the run's instances cost.
+
+The host's ``MemAvailable`` moves by tens of MiB with anything else on the host, while a
+namespace with a veth costs about 0.2 MiB, almost all of it kernel memory (the namespace's
+structures, the veth pair, sysctl tables). A memory cgroup charges exactly what its tasks
+allocate, kernel objects included, so instances created by a task inside the run's cgroup are
+measured by the kernel's own counter:
+
+- cgroup v1 (a separate ``memory`` hierarchy): ``memory.usage_in_bytes``, which includes kernel
+  memory. Only the creating *thread* is moved in (v1 tasks are threads), so the harness's own
+  allocations elsewhere are not charged. The counter is read after ``memory.force_empty``,
+  which drains the per-CPU charge stock (up to 64 pre-charged pages per CPU: 0.5 MiB of fuzz
+  on 2 CPUs, more than one instance costs); with no swap it can only drop page cache.
+- cgroup v2: ``memory.current``; v2 moves whole processes, so the run's process is moved in
+  while it creates instances. Tested here only up to that boundary: this host has v1.
+
+Each cgroup is named after the run (``nfv-<run>-p<pid>-mem``) like every other resource, so a
+run killed with SIGKILL leaves a cgroup the next run's reap removes (``reap_cgroups``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_nfv.errors import BackendError
+from pytest_nfv.host.identity import PREFIX, RunIdentity
+from pytest_nfv.host.reap import CleanupReport, ReapRule
+from pytest_nfv.units import MIB
+
+__all__ = ["MemoryCgroup", "memory_hierarchy", "reap_cgroups"]
+
+CGROUP_ROOT = Path(os.environ.get("PYTEST_NFV_CGROUP_ROOT", "/sys/fs/cgroup"))
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """Where memory cgroups live on this host, and which interface they speak."""
+
+    root: Path
+    version: int
+
+    @property
+    def usage_file(self) -> str:
+        return "memory.usage_in_bytes" if self.version == 1 else "memory.current"
+
+    @property
+    def members_file(self) -> str:
+        """Where a task is written to join: threads in v1, processes in v2."""
+        return "tasks" if self.version == 1 else "cgroup.procs"
+
+
+def memory_hierarchy(base: Path | None = None) -> Hierarchy | None:
+    """The host's memory controller: v1 hierarchy, v2 with memory enabled, or None."""
+    base = CGROUP_ROOT if base is None else base
+    if (base / "memory" / "memory.usage_in_bytes").is_file():
+        return Hierarchy(base / "memory", 1)
+    try:
+        enabled = (base / "cgroup.subtree_control").read_text().split()
+    except OSError:
+        return None
+    return Hierarchy(base, 2) if "memory" in enabled else None
+
+
+def _current_cgroup(hierarchy: Hierarchy) -> Path:
+    """The cgroup of the calling thread in ``hierarchy`` (to return to after charging)."""
+    for line in Path("/proc/thread-self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if (hierarchy.version == 1 and "memory" in controllers.split(",")) or (
+            hierarchy.version == 2 and controllers == ""
+        ):
+            return hierarchy.root / path.lstrip("/")
+    return hierarchy.root
+
+
+class MemoryCgroup:
+    """One run's memory cgroup: what is created while ``charged`` is counted in it.
+
+    Args:
+        path: the cgroup's directory.
+        hierarchy: the memory hierarchy it lives in.
+    """
+
+    def __init__(self, path: Path, hierarchy: Hierarchy) -> None:
+        self.path = path
+        self.hierarchy = hierarchy
+
+    @classmethod
+    def create(cls, identity: RunIdentity, role: str = "mem") -> MemoryCgroup:
+        """Make the run's cgroup ``nfv-<run>-p<pid>-<role>`` at the top of the hierarchy.
+
+        Raises:
+            BackendError: the host has no memory controller, or it refused the cgroup.
+        """
+        hierarchy = memory_hierarchy()
+        if hierarchy is None:
+            raise BackendError(f"no memory cgroup controller under {CGROUP_ROOT}")
+        path = hierarchy.root / identity.name(role)
+        try:
+            path.mkdir()
+        except OSError as exc:
+            raise BackendError(f"cannot create memory cgroup {path}: {exc}") from exc
+        return cls(path, hierarchy)
+
+    def describe(self) -> str:
+        return f"cgroup v{self.hierarchy.version} {self.path} ({self.hierarchy.usage_file})"
+
+    def usage_bytes(self) -> int:
+        """The kernel's count of what is charged to the cgroup now, kernel memory included.
+
+        Raises:
+            BackendError: the cgroup cannot be read.
+        """
+        try:
+            if self.hierarchy.version == 1:  # drain the per-CPU charge stock first
+                (self.path / "memory.force_empty").write_text("0")
+            return int((self.path / self.hierarchy.usage_file).read_text())
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"cannot read memory of cgroup {self.path}: {exc}") from exc
+
+    def settled_mib(self, tolerance_bytes: int = 16384, timeout_s: float = 2.0) -> float:
+        """The usage once two reads 20 ms apart agree within ``tolerance_bytes``, in MiB.
+
+        Namespace teardown is asynchronous (the kernel's cleanup work frees it later), so a
+        read right after stopping instances would still count part of them.
+        """
+        previous = self.usage_bytes()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            current = self.usage_bytes()
+            if abs(current - previous) <= tolerance_bytes:
+                return current / MIB
+            previous = current
+        return previous / MIB
+
+    @contextlib.contextmanager
+    def charged(self) -> Iterator[None]:
+        """Run the body with the calling thread (v1) or process (v2) inside the cgroup.
+
+        Kernel objects and processes created in the body are charged to it for good; the
+        caller goes back to its own cgroup afterwards.
+
+        Raises:
+            BackendError: the kernel refused the move.
+        """
+        v1 = self.hierarchy.version == 1
+        task = str(threading.get_native_id() if v1 else os.getpid())
+        home = _current_cgroup(self.hierarchy)
+        members = self.hierarchy.members_file
+        try:
+            (self.path / members).write_text(task)
+        except OSError as exc:
+            raise BackendError(f"cannot move task {task} into {self.path}: {exc}") from exc
+        try:
+            yield
+        finally:
+            (home / members).write_text(task)
+
+    def remove(self, timeout_s: float = 5.0) -> None:
+        """Remove the cgroup once its tasks are gone (the backend stopped them).
+
+        Raises:
+            BackendError: it still has tasks after ``timeout_s``.
+        """
+        _remove(self.path, timeout_s)
+
+
+def _remove(path: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise BackendError(f"cannot remove memory cgroup {path}: {exc}") from exc
+            time.sleep(0.05)
+
+
+def _kill_members(path: Path) -> None:
+    """SIGKILL what is left in a dead run's cgroup: only tasks that run created live there."""
+    try:
+        pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+
+
+def reap_cgroups(rule: ReapRule, *, dry_run: bool = False) -> CleanupReport:
+    """Remove the memory cgroups of the runs ``rule`` takes (and any task left inside).
+
+    Args:
+        rule: which runs go (see ``pytest_nfv.host.reap``).
+        dry_run: only report what would be removed.
+    """
+    report = CleanupReport()
+    hierarchy = memory_hierarchy()
+    if hierarchy is None:
+        return report
+    for path in sorted(hierarchy.root.glob(f"{PREFIX}*")):
+        label = f"cgroup {path}"
+        if not path.is_dir() or not rule.takes_name(path.name, label, report):
+            continue
+        if dry_run:
+            report.removed.append(label)
+            continue
+        _kill_members(path)
+        try:
+            _remove(path, timeout_s=2.0)
+            report.removed.append(label)
+        except BackendError as exc:
+            report.errors.append(str(exc))
+    return report
