@@ -15,8 +15,13 @@ For each N, interleaved in the same run:
   then ``ping -c1 -W1`` each VM in turn until every one has answered. Timed from the first
   ``virsh create`` to the last reply (1 s ping resolution is the loop's own limit).
 
-Then the response time through the proxy VM (Algorithm 1 in C) and through the same hop
-with the guest kernel forwarding instead, by payload size, ``--requests`` each.
+Then the response time through the proxy VM (Algorithm 1 as a C UDP relay) and on the
+direct path (the same hop with the guest kernel forwarding, or where the guest cannot
+forward, as on OSv, A and B on the switch without the proxy VM), by payload size,
+``--requests`` each.
+
+``--image``/``--kernel`` boot a user's OSv image, as ``--nfv-image``/``--nfv-kernel`` do;
+without them, the stand-in guest.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ def virsh_round(backend: OsvBackend, n: int, workdir: Path) -> float:
         start = time.monotonic()
         for k, spec in enumerate(specs):
             name = backend.identity.name(f"v{k}")
-            dspec = backend._domain_spec(name, "vnf", backend._domain_type(), spec, "nfv.role=vnf")
+            dspec = backend.instance_domain(spec, "vnf", name=name)
             xml = workdir / f"{name}.xml"
             xml.write_text(domain_xml(backend._template, dspec))
             run("virsh", "-q", "-c", backend._libvirt.uri, "create", str(xml))
@@ -85,10 +90,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--sizes", default="64,1024,16384,65507")
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--image", help="an OSv disk image (as --nfv-image)")
+    parser.add_argument("--kernel", type=Path, help="an OSv kernel ELF (as --nfv-kernel)")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     sizes = [int(s) for s in args.sizes.split(",")]
-    settings = BackendSettings(boot_timeout_s=300.0)
+    settings = BackendSettings(image=args.image, kernel=args.kernel, boot_timeout_s=300.0)
     with (
         OsvBackend(RunIdentity.new(), settings) as backend,
         EchoProber(backend.probe_netns, backend.probe_interval_s) as prober,
@@ -115,7 +122,7 @@ def main() -> int:
             )
         path = ProxyPath(lab, path_timeout_s=120)
         try:
-            print("payload  proxy VM (C, raw sockets)  same hop, guest kernel forwarding")
+            print("payload  proxy VM (C UDP relay)  direct path (see the engine's notes)")
             for size in sizes:
                 proxied = [path.round_trip(size, "proxy").seconds for _ in range(args.requests)]
                 direct = [path.round_trip(size, "direct").seconds for _ in range(args.requests)]

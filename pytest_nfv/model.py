@@ -94,6 +94,10 @@ class Testbed:
     B's replies back to A). ``host_b2`` is a second responder the deployment suite switches the
     proxy to, so a reconfiguration is observable on the wire. ``echo_port`` is the UDP port
     hosts B and B2 answer on.
+
+    ``proxy_relays``: the proxy applies Algorithm 1 at the socket layer (a UDP relay, where
+    the guest has no raw frames): B's replies reach A from the proxy's address, not from B's.
+    The relay passes on only what the B it is set to sent, so a reply is still B's answer.
     """
 
     host_a: Endpoint
@@ -101,3 +105,8 @@ class Testbed:
     host_b2: Endpoint
     proxy: Endpoint
     echo_port: int
+    proxy_relays: bool = False
+
+    def replier(self, responder: Endpoint, through_proxy: bool) -> Endpoint:
+        """Whose address A sees on ``responder``'s replies, through the proxy or not."""
+        return self.proxy if through_proxy and self.proxy_relays else responder

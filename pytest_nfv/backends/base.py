@@ -60,6 +60,7 @@ class BackendSettings:
     """
 
     image: str | None = None
+    kernel: Path | None = None
     docker_url: str | None = None
     libvirt_uri: str | None = None
     domain_template: Path | None = None

@@ -57,8 +57,11 @@ from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Endpoint, InstanceSpec, Testbed
 
 __all__ = [
+    "BRIDGE",
     "ECHO_PORT",
     "GATEWAY",
+    "HOST_A",
+    "HOST_B",
     "MAC_PREFIX",
     "PROXY",
     "SUBNET",
@@ -77,6 +80,7 @@ BRIDGE = "br0"
 NUD_PERMANENT = 0x80
 NUD_NOARP = 0x40  # a "static" bridge FDB entry; "permanent" would mean the bridge's own MAC
 NTF_MASTER = 0x04
+SCOPE_LINK = 253
 # Interface indexes are chosen, not looked up: each lookup is a netlink round trip, and in a
 # fresh namespace lo is always 1.
 LO_INDEX = 1
@@ -388,7 +392,11 @@ class Switch:
     # ---- testbed hosts ------------------------------------------------------------------
 
     def deploy_hosts(
-        self, *, proxy_netns: str | None = None, hosts_know_proxy: bool = False
+        self,
+        *,
+        proxy_netns: str | None = None,
+        hosts_know_proxy: bool = False,
+        proxy_relays: bool = False,
     ) -> Testbed:
         """Hosts A, B and B2 (B and B2 with echo responders), routed through the proxy.
 
@@ -399,6 +407,7 @@ class Switch:
             proxy_netns: where the proxy's namespace is (default: its own, named after it).
             hosts_know_proxy: give the hosts a static ARP entry for the proxy, whose VNF may
                 not answer ARP itself.
+            proxy_relays: the proxy is a relay at the socket layer (``Testbed.proxy_relays``).
         """
         if self._testbed is not None:
             return self._testbed
@@ -436,8 +445,35 @@ class Switch:
                 namespace_path(proxy_name) if proxy_netns is None else proxy_netns,
             ),
             ECHO_PORT,
+            proxy_relays,
         )
         return self._testbed
+
+    def route_hosts_via(self, gateway: ipaddress.IPv4Address | None) -> None:
+        """Route A to B and B2, and them back to A, through ``gateway`` (None: directly).
+
+        Raises:
+            BackendError: the hosts are not deployed, or the kernel refused.
+        """
+        from pyroute2 import IPRoute
+
+        testbed = self._testbed
+        if testbed is None:
+            raise BackendError(f"the {self.owner} testbed hosts are not deployed")
+        a, b, b2 = testbed.host_a, testbed.host_b, testbed.host_b2
+        with _refusals_as(f"cannot route the {self.owner} testbed hosts"):
+            for host, destinations in ((a, (b, b2)), (b, (a,)), (b2, (a,))):
+                with entered(host.netns_path):
+                    ipr = IPRoute()
+                try:
+                    for destination in destinations:
+                        dst = f"{destination.address}/32"
+                        if gateway is None:
+                            ipr.route("replace", dst=dst, oif=ETH0_INDEX, scope=SCOPE_LINK)
+                        else:
+                            ipr.route("replace", dst=dst, gateway=str(gateway), oif=ETH0_INDEX)
+                finally:
+                    ipr.close()
 
 
 @contextlib.contextmanager

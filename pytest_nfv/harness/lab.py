@@ -241,7 +241,7 @@ class ProxyPath:
         replied = self.requester.first_reply_ns(
             self.testbed.proxy.address,
             self.testbed.echo_port,
-            self.testbed.host_b.address,
+            self.testbed.replier(self.testbed.host_b, through_proxy=True).address,
             self.path_timeout_s,
         )
         return (replied - self.proxy.start_ns) / 1e9
@@ -257,7 +257,8 @@ class ProxyPath:
         tb = self.testbed
         responder = tb.host_b2 if self._to_b2 else tb.host_b
         target = tb.proxy.address if mode == "proxy" else responder.address
-        return self.requester.measure(target, tb.echo_port, size, responder.address)
+        replier = tb.replier(responder, through_proxy=mode == "proxy")
+        return self.requester.measure(target, tb.echo_port, size, replier.address)
 
     def reconfigure(self) -> float:
         """Switch the running proxy between B and B2; seconds until the new B answers."""
@@ -267,8 +268,9 @@ class ProxyPath:
         responder = tb.host_b2 if self._to_b2 else tb.host_b
         requested = time.time_ns()
         self.backend.reconfigure_proxy(tb, self._to_b2)
+        replier = tb.replier(responder, through_proxy=True)
         replied = self.requester.first_reply_ns(
-            tb.proxy.address, tb.echo_port, responder.address, self.path_timeout_s
+            tb.proxy.address, tb.echo_port, replier.address, self.path_timeout_s
         )
         return (replied - requested) / 1e9
 

@@ -22,6 +22,7 @@ from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
 from pytest_nfv.model import Instance
+from pytest_nfv.plugin.budget_pick import budget_choice, load_chosen_budgets
 from pytest_nfv.plugin.options import NfvSettings
 from pytest_nfv.plugin.recorder import record_summary, summary_info
 from pytest_nfv.plugin.state import NfvState, nfv_state_key, recorded_key
@@ -72,10 +73,23 @@ def nfv_backend(pytestconfig: pytest.Config) -> Iterator[Any]:
         if state.settings.strict:
             pytest.fail(f"--nfv-strict: {unavailable}", pytrace=False)
         pytest.skip(str(unavailable))
+    _budgets_after_open(pytestconfig, state)
     try:
         yield state.backend
     finally:
         state.backend.close()
+
+
+def _budgets_after_open(config: pytest.Config, state: NfvState) -> None:
+    """An open backend knows what runs (osv: KVM or TCG); its budget pick may change."""
+    path, why = budget_choice(state.settings, state.backend)
+    if path == state.budgets.path and why == state.budgets_why:
+        return
+    state.budgets = load_chosen_budgets(path, why, state.settings.backend)
+    state.budgets_why = why
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"nfv: budgets now {path} ({why})")
 
 
 @pytest.fixture(scope="session")

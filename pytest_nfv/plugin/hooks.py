@@ -6,7 +6,6 @@ are in ``fixtures.py``; the work is in the backends, probes, ``stats`` and ``bud
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,14 +13,13 @@ import pytest
 from pytest_nfv.backends import BUILTIN_BACKENDS, make_builtin
 from pytest_nfv.backends.base import Backend
 from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.harness.budgets import BudgetBook, load_budgets
 from pytest_nfv.host.capabilities import host_facts
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import REQUIREMENTS
 from pytest_nfv.plugin import hookspecs
-from pytest_nfv.plugin.options import NfvSettings, add_options, settings_from_config
+from pytest_nfv.plugin.budget_pick import budget_choice, load_chosen_budgets
+from pytest_nfv.plugin.options import add_options, settings_from_config
 from pytest_nfv.plugin.state import NfvState, nfv_settings_key, nfv_state_key
-from pytest_nfv.resources import budgets_file
 
 __all__: list[str] = []  # pytest finds the hooks by name; nothing here is for import
 
@@ -39,17 +37,6 @@ def _known_backends(config: pytest.Config) -> list[str]:
     for extra in config.hook.pytest_nfv_backend_names():
         names += [n for n in extra if n not in names]
     return names
-
-
-def _load_budgets(settings: NfvSettings) -> BudgetBook:
-    path = settings.budgets or budgets_file(settings.backend)
-    if path is None:
-        return BudgetBook.empty()
-    try:
-        return load_budgets(Path(path), settings.backend)
-    except NfvUsageError as exc:
-        origin = "--nfv-budgets" if settings.budgets else f"default budgets of {settings.backend}"
-        raise pytest.UsageError(f"{origin}: {exc}") from None
 
 
 @pytest.hookimpl(trylast=True)
@@ -76,15 +63,19 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"--backend: unknown backend {settings.backend!r}; known: {', '.join(known)}"
         )
-    budgets = _load_budgets(settings)
     config.stash[nfv_settings_key] = settings
     identity = RunIdentity.new()
-    backend = config.hook.pytest_nfv_make_backend(
-        name=settings.backend, identity=identity, config=config
-    )
+    try:
+        backend = config.hook.pytest_nfv_make_backend(
+            name=settings.backend, identity=identity, config=config
+        )
+    except NfvUsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
     if backend is None:
         raise pytest.UsageError(f"--backend: no plugin built a backend for {settings.backend!r}")
-    config.stash[nfv_state_key] = NfvState(settings, budgets, identity, backend)
+    path, why = budget_choice(settings, backend)
+    budgets = load_chosen_budgets(path, why, settings.backend)
+    config.stash[nfv_state_key] = NfvState(settings, budgets, identity, backend, why)
     config.pluginmanager.import_plugin("pytest_nfv.plugin.fixtures")
     if settings.compare:
         from pytest_nfv.plugin.gate import setup_gate
@@ -134,7 +125,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if state is None:
         return []
     s = state.settings
-    budgets = str(state.budgets.path) if state.budgets.path else "none"
+    budgets = f"{state.budgets.path} ({state.budgets_why})" if state.budgets.path else "none"
     rule = s.stop_rule
     return [
         f"nfv: backend {s.backend} ({state.backend.engine().describe()})"

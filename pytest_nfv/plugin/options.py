@@ -74,13 +74,6 @@ _positive_seconds = _number(
 )
 
 
-def _budgets_path(text: str) -> Path:
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no such budgets file: {path}")
-    return path
-
-
 def _text(what: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         value = text.strip()
@@ -91,18 +84,14 @@ def _text(what: str) -> Callable[[str], str]:
     return parse
 
 
-def _template_path(text: str) -> Path:
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no such domain template: {path}")
-    return path
+def _file_path(what: str) -> Callable[[str], Path]:
+    def parse(text: str) -> Path:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise argparse.ArgumentTypeError(f"no such {what}: {path}")
+        return path
 
-
-def _gate_path(text: str) -> Path:
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no such gate settings file: {path}")
-    return path
+    return parse
 
 
 def _backend_name(text: str) -> str:
@@ -168,7 +157,7 @@ _OPTIONS = (
     _Option(
         "--nfv-budgets",
         "nfv_budgets",
-        _budgets_path,
+        _file_path("budgets file"),
         None,
         "PATH",
         "budgets TOML file. Default: the backend's file shipped in fixtures/budgets/",
@@ -222,9 +211,20 @@ _OPTIONS = (
         _text("an image"),
         None,
         "IMAGE",
-        "instance image: a Docker image reference (coreos) or an image file (osv: OSv raw or "
-        "qcow2; clickos: a ClickOS kernel). Default: an image the plugin builds locally "
-        "(coreos, osv); clickos needs one",
+        "instance image: a Docker image reference (coreos) or an image file (osv: an OSv "
+        "disk image, raw or qcow2, booted by the firmware with its own command line, or with "
+        "--nfv-kernel the read-only disk behind that kernel; clickos: a ClickOS kernel). "
+        "Default: an image the plugin builds locally (coreos, osv); clickos needs one",
+    ),
+    _Option(
+        "--nfv-kernel",
+        "nfv_kernel",
+        _file_path("kernel file"),
+        None,
+        "PATH",
+        "osv: an OSv kernel ELF (loader-stripped.elf) booted directly, with --nfv-image as "
+        "its read-only disk if given; the backend writes its command line (--ip, "
+        "--defaultgw, /nfv-relay ...). Default: none",
     ),
     _Option(
         "--nfv-docker-url",
@@ -247,7 +247,7 @@ _OPTIONS = (
     _Option(
         "--nfv-domain-template",
         "nfv_domain_template",
-        _template_path,
+        _file_path("domain template"),
         None,
         "PATH",
         "libvirt domain XML template for osv or clickos instances (vCPU, memory, disk). "
@@ -266,7 +266,7 @@ _OPTIONS = (
     _Option(
         "--nfv-gate",
         "nfv_gate",
-        _gate_path,
+        _file_path("gate settings file"),
         None,
         "PATH",
         "regression gate settings TOML for --nfv-compare (alpha, noise floors, two_sided, "
@@ -316,6 +316,7 @@ class NfvSettings:
     stop_rule: StopRule
     boot_timeout_s: float
     image: str | None = None
+    kernel: Path | None = None
     docker_url: str | None = None
     libvirt_uri: str | None = None
     domain_template: Path | None = None
@@ -328,6 +329,7 @@ class NfvSettings:
         """The part of these settings a built-in backend is built with."""
         return BackendSettings(
             image=self.image,
+            kernel=self.kernel,
             docker_url=self.docker_url,
             libvirt_uri=self.libvirt_uri,
             domain_template=self.domain_template,
@@ -373,6 +375,7 @@ def settings_from_config(config: pytest.Config) -> NfvSettings:
         stop_rule=rule,
         boot_timeout_s=float(values["nfv_boot_timeout"]),  # type: ignore[arg-type]
         image=values["nfv_image"],  # type: ignore[arg-type]
+        kernel=values["nfv_kernel"],  # type: ignore[arg-type]
         docker_url=values["nfv_docker_url"],  # type: ignore[arg-type]
         libvirt_uri=values["nfv_libvirt_uri"],  # type: ignore[arg-type]
         domain_template=values["nfv_domain_template"],  # type: ignore[arg-type]

@@ -40,6 +40,8 @@ class NfvState:
     budgets: BudgetBook
     identity: RunIdentity
     backend: Backend
+    budgets_why: str = ""
+    """Why these budgets: the option, the backend's pick (and its reason), or the default."""
     judgements: list[Judgement] = field(default_factory=list)
     """Every figure's budget verdict, in the order recorded: the terminal summary reads it."""
 

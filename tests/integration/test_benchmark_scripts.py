@@ -26,7 +26,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
         (
             "osv_vs_virsh.py",
             ["--counts", "1", "--sizes", "64", "--requests", "2"],
-            "same hop, guest kernel forwarding",
+            "direct path (see the engine's notes)",
         ),
     ],
 )

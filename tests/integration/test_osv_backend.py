@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pytest_nfv.backends.base import BackendSettings
+from pytest_nfv.backends.dhcp import DHCP_DIR
 from pytest_nfv.backends.libvirt import METADATA_NS, RunTag
 from pytest_nfv.backends.osv.backend import LOG_DIR, OsvBackend
 from pytest_nfv.errors import BackendError
@@ -132,9 +133,10 @@ def test_memory_round_sees_the_vm(osv_lab: Lab) -> None:
     assert result.host_delta_mib > 5  # a VM's RAM, well above the host's read noise
 
 
-def test_proxy_path_through_the_c_proxy(osv_lab: Lab, osv: OsvBackend) -> None:
+def test_proxy_path_through_the_relay(osv_lab: Lab, osv: OsvBackend) -> None:
     path = ProxyPath(osv_lab, path_timeout_s=60)
     try:
+        assert path.testbed.proxy_relays  # replies come from the relay's address
         for size in (64, 1473, 65507):  # one frame, two fragments, 45 fragments
             assert 0 < path.round_trip(size, "proxy").seconds < 1
             assert 0 < path.round_trip(size, "direct").seconds < 1
@@ -144,6 +146,8 @@ def test_proxy_path_through_the_c_proxy(osv_lab: Lab, osv: OsvBackend) -> None:
         assert path.proxy_memory_mib() > 20
         with pytest.raises(BackendError, match="refused 'no-such-command'"):
             osv._control("no-such-command")
+        assert osv._control("ping") == "ok"
+        assert not osv._direct_bypasses_proxy  # the stand-in forwards: pause is the same hop
         assert path.deploy() > 0.1  # a fresh proxy VM, timed to its first proxied reply
         assert path.round_trip(64, "proxy").seconds > 0
     finally:
@@ -160,7 +164,7 @@ def test_hold(nfv_instances, nfv_testbed):
 
 
 def test_kill_9_of_a_session_then_cleanup_leaves_nothing(tmp_path: Path, conn: object) -> None:
-    before = _root_links()
+    before, dhcp_before = _root_links(), dnsmasq_pids()
     (tmp_path / "test_hold.py").write_text(HOLDING_TEST)
     victim = subprocess.Popen(
         [*_PYTEST, "test_hold.py", "--backend=osv", "--nfv-strict"],
@@ -176,6 +180,7 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(tmp_path: Path, conn: o
             time.sleep(0.2)
         domains = _domains(conn, mine)
         assert len(domains) == 3  # two instances and the proxy
+        assert len(list(DHCP_DIR.glob(f"*{mine}*/dnsmasq.pid"))) == 1
         live = subprocess.run([*_CLI, "cleanup"], capture_output=True, text=True, check=True)
         assert "still going" in live.stdout
         assert _domains(conn, mine) == domains
@@ -192,12 +197,38 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(tmp_path: Path, conn: o
         assert _domains(conn, mine) == []
         assert [n for n in list_namespaces("nfv-") if mine in n] == []
         assert not list(LOG_DIR.glob(f"*{mine}*.log"))
+        assert not [d for d in DHCP_DIR.glob(f"*{mine}*")]  # dnsmasq's directory ...
+        assert not [pid for pid in dnsmasq_pids() if pid not in dhcp_before]  # ... and process
         assert not [link for link in _root_links() - before if link.startswith(("nv", "nfv"))]
     finally:
         if victim.poll() is None:
             victim.kill()
             victim.wait()
         subprocess.run([*_CLI, "cleanup"], capture_output=True, check=False)
+
+
+def dnsmasq_pids() -> set[int]:
+    found = set()
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "dnsmasq":
+                found.add(int(comm.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_dhcp_server_runs_in_the_switch_with_the_plan_as_leases(osv: OsvBackend) -> None:
+    assert osv._dhcp is not None
+    pid = int(osv._dhcp.pidfile.read_text())
+    assert osv.probe_netns is not None
+    assert Path(f"/proc/{pid}/ns/net").stat().st_ino == Path(osv.probe_netns).stat().st_ino
+    spec = osv.plan(1)[0]
+    try:
+        hosts = (osv._dhcp.directory / "hosts").read_text()
+        assert f"{spec.mac},{spec.address},infinite\n" in hosts
+    finally:
+        osv._switch.release(spec.address)
 
 
 def _net_sysctls() -> dict[str, str]:
@@ -250,7 +281,7 @@ def test_kvm_probe_is_bounded_and_says_why(osv: OsvBackend, conn: object) -> Non
     results = {}
     for kind in ("kvm", "qemu"):
         name = osv.identity.name(f"probe{kind}")
-        spec = osv._domain_spec(name, "kvmprobe", kind, None, "nfv.role=vnf")
+        spec = osv._standin_spec(name, "kvmprobe", kind, None, "nfv.role=vnf")
         started = time.monotonic()
         results[kind] = probe_boot(conn, domain_xml(osv._template, spec), spec.console_log, kind, 8)
         assert time.monotonic() - started < 8 + 15  # the timeout plus libvirt's destroy

@@ -412,6 +412,63 @@ def test_custom_backend_hook_returning_none_leaves_the_builtin(pytester: pytest.
     default.stdout.fnmatch_lines(["nfv: backend netns (linux-netns*"])
 
 
+PICKING_BACKEND_CONFTEST = """
+from pathlib import Path
+
+from pytest_nfv.backends.base import EngineInfo
+
+
+class PickingBackend:
+    name = "picky"
+
+    def __init__(self, identity):
+        self.identity = identity
+        self.opened = False
+
+    def budget_choice(self):
+        stem = "after-open" if self.opened else "before-open"
+        return Path(f"{stem}.toml").absolute(), f"{stem}: what runs decides"
+
+    def open(self):
+        self.opened = True
+
+    def close(self):
+        pass
+
+    def engine(self):
+        return EngineInfo("picky-engine", "1")
+
+
+def pytest_nfv_backend_names():
+    return ["picky"]
+
+
+def pytest_nfv_make_backend(name, identity, config):
+    return PickingBackend(identity) if name == "picky" else None
+"""
+
+
+def test_a_backend_picks_its_budgets_before_and_after_it_opens(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(PICKING_BACKEND_CONFTEST)
+    for stem in ("before-open", "after-open"):
+        pytester.makefile(".toml", **{stem: f'backend = "picky"\n# {stem}\n'})
+    pytester.makepyfile(CUSTOM_BACKEND_TEST.replace("EXPECTED", "'picky'"))
+    result = pytester.runpytest_subprocess("--backend", "picky", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "nfv: *budgets */before-open.toml (before-open: what runs decides)",
+            "*nfv: budgets now */after-open.toml (after-open: what runs decides)*",
+        ]
+    )
+    mine = pytester.path / "mine.toml"
+    mine.write_text('backend = "picky"\n')
+    chosen = pytester.runpytest_subprocess("--backend", "picky", "--nfv-budgets", str(mine))
+    chosen.assert_outcomes(passed=1)
+    chosen.stdout.fnmatch_lines([f"nfv: *budgets {mine} (--nfv-budgets)"])
+    assert "budgets now" not in chosen.stdout.str()
+
+
 def test_custom_backend_listed_in_unknown_backend_message(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CUSTOM_BACKEND_CONFTEST)
     result = _usage_run(pytester, "--backend", "nosuch")

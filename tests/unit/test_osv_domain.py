@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_nfv.backends import dhcp
 from pytest_nfv.backends.base import BackendSettings, EngineTargets
 from pytest_nfv.backends.libvirt import METADATA_NS, RunTag
 from pytest_nfv.backends.osv import backend as osv
@@ -24,6 +25,8 @@ from pytest_nfv.resources import fixtures_dir
 libvirt = pytest.importorskip("libvirt")
 TEST_URI = "test:///default"
 TEMPLATE = fixtures_dir() / "domains" / "osv.xml"
+OSV_TEMPLATE = fixtures_dir() / "domains" / "osv-image.xml"
+GW = "10.213.0.1"
 
 
 def _spec(name: str, tag: RunTag, tap: str | None = "nvaaaaaat1") -> DomainSpec:
@@ -34,7 +37,7 @@ def _spec(name: str, tag: RunTag, tap: str | None = "nvaaaaaat1") -> DomainSpec:
         console_log=Path(f"/run/pytest-nfv/osv/{name}.log"),
         kernel=Path("/cache/vmlinux"),
         initrd=Path("/cache/initrd.cpio"),
-        cmdline="console=ttyS0 nfv.addr=10.213.1.0/16",
+        cmdline="console=ttyS0 nfv.role=vnf",
         mac="02:4e:46:d5:01:00",
         tap=tap,
     )
@@ -68,7 +71,7 @@ def test_template_keeps_its_resources_and_gets_the_instance() -> None:
     assert root.find("memory") is not None
     assert root.findtext("os/kernel") == "/cache/vmlinux"
     assert root.findtext("os/initrd") == "/cache/initrd.cpio"
-    assert "nfv.addr=10.213.1.0/16" in (root.findtext("os/cmdline") or "")
+    assert "nfv.role=vnf" in (root.findtext("os/cmdline") or "")
     nic = root.find("devices/interface")
     assert nic is not None
     assert nic.get("type") == "ethernet"
@@ -85,7 +88,7 @@ def test_template_keeps_its_resources_and_gets_the_instance() -> None:
     assert template.findtext("name") != "nfv-abc123-p4242-i0"
 
 
-def test_domain_without_nic_and_one_from_a_disk_image() -> None:
+def test_domain_without_nic() -> None:
     template = load_template(TEMPLATE)
     bare = ET.fromstring(
         domain_xml(
@@ -94,16 +97,81 @@ def test_domain_without_nic_and_one_from_a_disk_image() -> None:
         )
     )
     assert bare.find("devices/interface") is None
-    disk_spec = DomainSpec(
+    assert bare.find("devices/disk") is None
+
+
+def _osv_spec(kernel: Path | None, disk: Path | None, fmt: str = "raw") -> DomainSpec:
+    return DomainSpec(
         "nfv-abc123-p1-i1",
         RunTag("abc123", 1, "i1", "osv"),
-        "kvm",
+        "qemu",
         Path("/x.log"),
-        disk=Path("/img.qcow2"),
+        kernel=kernel,
+        cmdline=f"--ip=eth0,10.213.1.0,255.255.0.0 --defaultgw={GW} /nfv-relay" if kernel else "",
+        disk=disk,
+        disk_format=fmt,
+        mac="02:4e:46:d5:01:00",
+        tap="nvabc123t1",
     )
-    disk = ET.fromstring(domain_xml(template, disk_spec))
-    assert disk.find("os/kernel") is None
-    assert disk.find("devices/disk/driver").get("type") == "qcow2"  # type: ignore[union-attr]
+
+
+def _only_disk(root: ET.Element) -> ET.Element:
+    disks = root.findall("devices/disk")
+    assert len(disks) == 1
+    return disks[0]
+
+
+def test_osv_disk_image_boots_through_the_firmware_read_only() -> None:
+    root = ET.fromstring(
+        domain_xml(load_template(OSV_TEMPLATE), _osv_spec(None, Path("/img/usr.img"), "qcow2"))
+    )
+    assert root.findtext("memory") == "64"
+    assert root.find("memory").get("unit") == "MiB"
+    assert root.findtext("vcpu") == "1"
+    assert root.find("os/kernel") is None
+    assert root.find("os/cmdline") is None
+    assert root.find("os/boot").get("dev") == "hd"  # type: ignore[union-attr]
+    disk = _only_disk(root)
+    assert disk.find("driver").get("type") == "qcow2"  # type: ignore[union-attr]
+    assert disk.find("source").get("file") == "/img/usr.img"  # type: ignore[union-attr]
+    assert disk.find("target").get("bus") == "virtio"  # type: ignore[union-attr]
+    assert disk.find("readonly") is not None
+    assert root.find("devices/interface/mac").get("address") == "02:4e:46:d5:01:00"  # type: ignore[union-attr]
+
+
+def test_osv_kernel_boots_directly_with_its_disk_read_only() -> None:
+    root = ET.fromstring(
+        domain_xml(
+            load_template(OSV_TEMPLATE),
+            _osv_spec(Path("/img/loader-stripped.elf"), Path("/img/usr.img")),
+        )
+    )
+    assert root.findtext("os/kernel") == "/img/loader-stripped.elf"
+    assert root.find("os/initrd") is None
+    assert root.find("os/boot") is None
+    assert (root.findtext("os/cmdline") or "").startswith("--ip=eth0,10.213.1.0,255.255.0.0 ")
+    disk = _only_disk(root)
+    assert disk.find("driver").get("type") == "raw"  # type: ignore[union-attr]
+    assert disk.find("readonly") is not None
+
+
+def test_osv_kernel_without_a_disk_has_none() -> None:
+    root = ET.fromstring(
+        domain_xml(load_template(OSV_TEMPLATE), _osv_spec(Path("/img/loader.elf"), None))
+    )
+    assert root.findtext("os/kernel") == "/img/loader.elf"
+    assert root.find("devices/disk") is None
+
+
+def test_both_forms_are_accepted_by_libvirt(conn: object) -> None:
+    """The test driver parses the XML as libvirt does: both forms must be valid domains."""
+    for kernel, disk in ((None, Path("/img/usr.img")), (Path("/img/loader.elf"), Path("/d"))):
+        spec = _osv_spec(kernel, disk)
+        xml = domain_xml(load_template(OSV_TEMPLATE), spec).replace('type="qemu"', 'type="test"')
+        domain = conn.createXML(xml, 0)  # type: ignore[attr-defined]
+        parsed = ET.fromstring(domain.XMLDesc(0))
+        assert parsed.find("devices/disk/readonly") is not None
+        domain.destroy()
 
 
 @pytest.mark.parametrize(
@@ -150,6 +218,7 @@ def test_reap_takes_only_dead_runs_domains_with_our_metadata(
     conn: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(osv, "LOG_DIR", tmp_path)  # real runs' console logs are not ours
+    monkeypatch.setattr(dhcp, "DHCP_DIR", tmp_path / "dhcp")  # nor their DHCP servers
     template = load_template(TEMPLATE)
     dead = _dead_pid()
     live = RunIdentity.new()
@@ -230,13 +299,12 @@ def test_engine_before_open_names_the_target_without_connecting() -> None:
     assert "not connected" in info.describe()
 
 
-def test_remote_uri_and_user_image_are_unavailable_with_reasons(tmp_path: Path) -> None:
+def test_remote_uri_is_unavailable_and_a_missing_image_a_usage_error(tmp_path: Path) -> None:
     remote = OsvBackend(RunIdentity.new(), _settings(libvirt_uri="qemu+ssh://h/system"))
     with pytest.raises(BackendUnavailable, match="remote"):
         remote.open()
-    image = OsvBackend(RunIdentity.new(), _settings(image=str(tmp_path / "osv.qcow2")))
-    with pytest.raises(BackendUnavailable, match="--nfv-image"):
-        image.open()
+    with pytest.raises(NfvUsageError, match=r"--nfv-image .*osv\.qcow2: no such file"):
+        OsvBackend(RunIdentity.new(), _settings(image=str(tmp_path / "osv.qcow2")))
     bad = tmp_path / "bad.xml"
     bad.write_text("<domain/>")
     templated = OsvBackend(RunIdentity.new(), _settings(domain_template=bad))

@@ -36,6 +36,7 @@ import ipaddress
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pytest_nfv.backends.addressing import FIRST_INSTANCE_OFFSET, mac_for
 from pytest_nfv.backends.base import (
     BackendSettings,
     CleanupReport,
@@ -51,6 +53,7 @@ from pytest_nfv.backends.base import (
     EngineTargets,
     StartCallback,
 )
+from pytest_nfv.backends.dhcp import PREWRITTEN, DhcpServer, reap_dhcp
 from pytest_nfv.backends.libvirt import (
     LibvirtConnection,
     RunTag,
@@ -59,15 +62,26 @@ from pytest_nfv.backends.libvirt import (
 )
 from pytest_nfv.backends.osv.domain import DomainSpec, domain_xml, load_template
 from pytest_nfv.backends.osv.guest import Guest, ensure_guest
-from pytest_nfv.backends.osv.kvm import UP_MARKER, KvmVerdict, decide, probe_boot
-from pytest_nfv.backends.switch import GATEWAY, PROXY, SUBNET, Switch
+from pytest_nfv.backends.osv.image import OSV_PROGRAM, OsvImage, kernel_cmdline, resolve_image
+from pytest_nfv.backends.osv.kvm import UP_MARKER, KvmVerdict, decide, probe_boot, quick_verdict
+from pytest_nfv.backends.switch import (
+    BRIDGE,
+    ECHO_PORT,
+    GATEWAY,
+    HOST_A,
+    HOST_B,
+    MAC_PREFIX,
+    PROXY,
+    SUBNET,
+    Switch,
+)
 from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable, NfvUsageError
 from pytest_nfv.host.identity import REGISTRY_DIR, RunIdentity
 from pytest_nfv.host.namespaces import entered
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
-from pytest_nfv.resources import fixtures_dir
+from pytest_nfv.resources import budgets_file, fixtures_dir
 
 __all__ = ["CONTROL_PORT", "DEFAULT_URI", "OsvBackend", "make", "reap"]
 
@@ -79,6 +93,14 @@ TAP_PREFIX = "nv"
 LOG_DIR = REGISTRY_DIR / "osv"
 QEMU_PIDFILES = Path("/run/libvirt/qemu")
 _CONTROL_TIMEOUT_S = 5.0
+RELAY_ARGS = (HOST_A, HOST_B, ECHO_PORT, ECHO_PORT, CONTROL_PORT, GATEWAY)
+"""The relay's arguments (``proxy_vnf/c/relay.c``): A, B, its data port, B's port, its control
+port, who may control it. Fixed by the switch's plan, so an OSv disk image can carry them in
+its own command line; instances run the same program, idle."""
+_BYPASS_NOTE = (
+    "direct path: the guest cannot forward IP, so A and B route to each other on the switch "
+    "without the proxy VM"
+)
 _PARALLEL = max(2, os.cpu_count() or 2)
 """Domains started at once. A guest's boot is CPU-bound (all of it under TCG), so starting
 more than the host has cores only makes each of them slower: on 2 cores, 16 VMs eight at a
@@ -109,28 +131,33 @@ class OsvBackend:
     priority, one echo per waiting VM per interval) from starving TCG guests of CPU."""
 
     def __init__(self, identity: RunIdentity, settings: BackendSettings) -> None:
+        """Checks the user's image options at once: a wrong file is a usage error, not a skip.
+
+        Raises:
+            NfvUsageError: ``--nfv-image``/``--nfv-kernel`` name no usable OSv image.
+        """
         self.identity = identity
         self._switch = Switch(identity, self.name, bridge_mac=SWITCH_MAC)
         self._libvirt = LibvirtConnection(settings.libvirt_uri or DEFAULT_URI, self.name)
-        self._template_path = settings.domain_template or fixtures_dir() / "domains" / "osv.xml"
-        self._image = settings.image
+        self._image: OsvImage | None = resolve_image(settings.image, settings.kernel)
+        default_template = "osv-image.xml" if self._image is not None else "osv.xml"
+        self._template_path = settings.domain_template or fixtures_dir() / "domains" / (
+            default_template
+        )
         self._guest: Guest | None = None
         self._kvm: KvmVerdict | None = None
         self._template: Any = None
+        self._dhcp: DhcpServer | None = None
         self._vms: dict[str, _Vm] = {}
         self._proxy_vm: _Vm | None = None
         self._taps = 0
+        self._tap_lock = threading.Lock()  # _domain_spec runs in start()'s worker threads
+        self._direct_bypasses_proxy = False
         self._engine: EngineInfo | None = None  # kept after close, for the record
 
     # ---- lifecycle ----------------------------------------------------------------------
 
     def open(self) -> None:
-        if self._image is not None:
-            raise BackendUnavailable(
-                f"osv backend: --nfv-image {self._image}: booting a user's OSv image is not "
-                "driven in this version (its network is configured inside the image); "
-                "without --nfv-image the backend boots the guest it builds itself"
-            )
         if not _is_local(self._libvirt.uri):
             raise BackendUnavailable(
                 f"osv backend: libvirt URI {self._libvirt.uri} is remote; this version drives "
@@ -144,8 +171,13 @@ class OsvBackend:
         self.identity.register(self.name)
         try:
             self._switch.open()
+            self._dhcp = DhcpServer(
+                self._switch.namespace, self._switch.probe_netns, BRIDGE, SUBNET, GATEWAY
+            )
+            self._dhcp.start(_leases_to_prewrite())
             self._libvirt.open()
-            self._guest = ensure_guest()
+            if self._image is None:
+                self._guest = ensure_guest()
             LOG_DIR.mkdir(parents=True, exist_ok=True)
             self._kvm = decide(self._libvirt.handle, self._probe_kvm)
             self._engine = self._describe()
@@ -154,13 +186,16 @@ class OsvBackend:
             raise
 
     def _probe_kvm(self) -> KvmVerdict:
+        """Boot the stand-in guest once as a kvm domain (built here if an image runs)."""
+        if self._guest is None:
+            self._guest = ensure_guest()
         name = self.identity.name("kvmprobe")
         log = LOG_DIR / f"{name}.log"
-        spec = self._domain_spec(name, "kvmprobe", "kvm", None, "nfv.role=vnf")
+        spec = self._standin_spec(name, "kvmprobe", "kvm", None, "nfv.role=vnf")
         return probe_boot(self._libvirt.handle, domain_xml(self._template, spec), log, "kvm")
 
     def close(self) -> None:
-        """VMs first (their taps leave the switch), then the switch, then the sweep; each runs."""
+        """VMs first (their taps leave the switch), DHCP, the switch, then the sweep; each runs."""
         teardown = Teardown(self.name)
         vms = list(self._vms.values())
         if self._proxy_vm is not None:
@@ -168,11 +203,15 @@ class OsvBackend:
         self._vms.clear()
         self._proxy_vm = None
         teardown.step(lambda: self._destroy(vms))
+        if self._dhcp is not None:
+            teardown.step(self._dhcp.stop)
+            self._dhcp = None
         teardown.step(self._switch.close)
         if self._libvirt.opened:
             own = ReapRule.own_run(self.identity.run_id)  # on the connection still open
             teardown.note(self._libvirt.reap(own, dry_run=False).errors)
             teardown.note(_reap_console_logs(own, dry_run=False).errors)
+            teardown.note(reap_dhcp(own).errors)
             self._libvirt.close()
         self.identity.unregister()
         teardown.finish()
@@ -202,35 +241,54 @@ class OsvBackend:
         notes = [hypervisor, f"domain type {self._domain_type()}"]
         if self._kvm is not None:
             notes.append(("KVM: " if self._kvm.usable else "TCG: ") + self._kvm.reason)
-        if self._guest is not None:
-            notes.append(self._guest.description)
+        if self._image is not None:
+            notes.append(self._image.form)
+        elif self._guest is not None:
+            notes.append(f"stand-in {self._guest.description}, not OSv")
         notes.append(f"template {self._template_path}")
+        notes.append("addresses by DHCP (dnsmasq on the switch)")
+        notes.append("proxy: UDP relay (proxy_vnf/c/relay.c)")
         return EngineInfo("libvirt", lib, tuple(notes))
 
     def _domain_type(self) -> str:
         return "kvm" if self._kvm is not None and self._kvm.usable else "qemu"
 
+    def budget_choice(self) -> tuple[Path, str] | None:
+        """The shipped budgets that fit what runs, and why; before ``open`` from cheap checks.
+
+        The paper's OS^v figures hold for OSv on KVM only: the stand-in guest (a Debian kernel
+        in 96 MiB) and TCG (an emulated CPU) are judged by figures measured on them.
+        """
+        verdict = self._kvm if self._kvm is not None else quick_verdict()
+        if self._image is None:
+            stem, why = "osv-standin", "the stand-in guest runs, not OSv: its own figures"
+        elif verdict is not None and verdict.usable:
+            stem, why = "osv", "OSv on KVM: the paper's OS^v figures"
+        elif verdict is not None:
+            stem, why = "osv-tcg", f"OSv under TCG ({verdict.reason}): figures measured there"
+        else:
+            stem, why = "osv", "OSv, KVM not yet probed: the paper's OS^v figures"
+        path = budgets_file(stem)
+        return None if path is None else (path, why)
+
     # ---- domains ------------------------------------------------------------------------
 
-    def _domain_spec(
+    def _new_tap(self, role: str) -> str:
+        with self._tap_lock:
+            self._taps += 1
+            number = self._taps
+        return f"{TAP_PREFIX}{self.identity.run_id}{'p' if role == 'proxy' else 't'}{number}"
+
+    def _standin_spec(
         self,
         name: str,
         role: str,
         domain_type: str,
         spec: InstanceSpec | None,
         cmdline: str,
-        neighbours: Sequence[tuple[ipaddress.IPv4Address, str]] = (),
     ) -> DomainSpec:
-        """What one domain needs; the guest learns its address and static ARP entries
-        (the switch's, and for the proxy hosts A, B and B2) from the command line."""
+        """The stand-in guest: its role on the command line, its address by DHCP."""
         assert self._guest is not None
-        tap = None
-        if spec is not None:
-            self._taps += 1
-            tap = f"{TAP_PREFIX}{self.identity.run_id}{'p' if role == 'proxy' else 't'}{self._taps}"
-            address = f"{spec.address}/{SUBNET.prefixlen}"
-            neigh = ",".join(f"{ip}/{mac}" for ip, mac in ((GATEWAY, SWITCH_MAC), *neighbours))
-            cmdline = f"nfv.addr={address} nfv.neigh={neigh} {cmdline}"
         return DomainSpec(
             name=name,
             tag=RunTag(self.identity.run_id, self.identity.owner_pid, role, self.name),
@@ -240,25 +298,66 @@ class OsvBackend:
             initrd=self._guest.initrd,
             cmdline=f"console=ttyS0 quiet panic=-1 {cmdline}".strip(),
             mac=spec.mac if spec is not None else None,
-            tap=tap,
+            tap=self._new_tap(role) if spec is not None else None,
         )
+
+    def _osv_spec(self, name: str, spec: InstanceSpec, role: str, program: str) -> DomainSpec:
+        """A user's OSv image: the kernel with our command line, or the disk with its own."""
+        assert self._image is not None
+        cmdline = ""
+        if self._image.kernel is not None:
+            cmdline = kernel_cmdline(str(spec.address), str(SUBNET.netmask), str(GATEWAY), program)
+        return DomainSpec(
+            name=name,
+            tag=RunTag(self.identity.run_id, self.identity.owner_pid, role, self.name),
+            domain_type=self._domain_type(),
+            console_log=LOG_DIR / f"{name}.log",
+            kernel=self._image.kernel,
+            cmdline=cmdline,
+            disk=self._image.disk,
+            disk_format=self._image.disk_format,
+            mac=spec.mac,
+            tap=self._new_tap(role),
+        )
+
+    def instance_domain(
+        self,
+        spec: InstanceSpec,
+        role: str,
+        relay_args: Sequence[object] = RELAY_ARGS,
+        name: str | None = None,
+    ) -> DomainSpec:
+        """What one instance's domain is: the stand-in or the user's OSv image, a new tap.
+
+        ``relay_args`` are the relay's arguments: the stand-in reads them from its command
+        line (its proxy only), an OSv kernel boot gets them as its program's, an OSv disk
+        image has its own. ``name`` overrides the domain's name (benchmarks).
+        """
+        name = spec.name if name is None else name
+        if self._image is None:
+            words = ",".join(map(str, relay_args))
+            cmdline = f"nfv.role={role}" + (f" nfv.relay={words}" if role == "proxy" else "")
+            return self._standin_spec(name, role, self._domain_type(), spec, cmdline)
+        return self._osv_spec(name, spec, role, " ".join(map(str, (OSV_PROGRAM, *relay_args))))
 
     def _boot(
         self,
         spec: InstanceSpec,
         role: str,
-        cmdline: str,
+        relay_args: Sequence[object],
         on_start: StartCallback,
-        neighbours: Sequence[tuple[ipaddress.IPv4Address, str]] = (),
     ) -> Instance:
         """createXML one domain, move its tap onto the switch; the Instance is timed from here."""
-        dspec = self._domain_spec(spec.name, role, self._domain_type(), spec, cmdline, neighbours)
+        dspec = self.instance_domain(spec, role, relay_args)
         xml = domain_xml(self._template, dspec)
         assert dspec.tap is not None
         on_start(spec)
+        return self._create(spec, role, dspec.tap, xml)
+
+    def _create(self, spec: InstanceSpec, role: str, tap: str, xml: str) -> Instance:
         start_ns = time.time_ns()
         domain = self._libvirt.create(xml, spec.name)
-        vm = _Vm(spec.name, dspec.tap, domain)
+        vm = _Vm(spec.name, tap, domain)
         if role == "proxy":
             self._proxy_vm = vm
         else:
@@ -276,7 +375,8 @@ class OsvBackend:
         failures: list[str] = []
 
         def destroy(vm: _Vm) -> None:
-            _report_silent_guest(vm.name)
+            if self._image is None:  # only the stand-in says it is up
+                _report_silent_guest(vm.name)
             try:
                 self._libvirt.destroy(vm.name, vm.domain)
             except BackendError as exc:
@@ -292,16 +392,18 @@ class OsvBackend:
     # ---- instances ----------------------------------------------------------------------
 
     def plan(self, count: int) -> list[InstanceSpec]:
-        return self._switch.plan(count)
+        """The switch's plan; each planned MAC has its fixed DHCP lease before it boots."""
+        specs = self._switch.plan(count)
+        if self._dhcp is not None:
+            self._dhcp.add((spec.mac, spec.address) for spec in specs)
+        return specs
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Start the domains together, a few createXML calls at a time."""
         if not specs:
             return []
         with ThreadPoolExecutor(min(_PARALLEL, len(specs))) as pool:
-            futures = [
-                pool.submit(self._boot, spec, "vnf", "nfv.role=vnf", on_start) for spec in specs
-            ]
+            futures = [pool.submit(self._boot, spec, "vnf", RELAY_ARGS, on_start) for spec in specs]
             results, failures = [], []
             for future in futures:
                 try:
@@ -328,18 +430,22 @@ class OsvBackend:
     # ---- testbed ------------------------------------------------------------------------
 
     def deploy_testbed(self) -> Testbed:
-        """The switch's hosts; the proxy guest is reached from the switch namespace."""
-        return self._switch.deploy_hosts(proxy_netns=self._switch.probe_netns)
+        """The switch's hosts; the proxy guest is reached from the switch namespace.
+
+        The proxy is a UDP relay: A addresses it, and its replies come from its address.
+        """
+        return self._switch.deploy_hosts(proxy_netns=self._switch.probe_netns, proxy_relays=True)
 
     def start_proxy(self, testbed: Testbed, on_start: StartCallback) -> Instance:
         if self._proxy_vm is not None:
             raise BackendError("the proxy VNF is already running")
         spec = InstanceSpec(testbed.proxy.name, testbed.proxy.address, testbed.proxy.mac, "proxy")
+        if self._dhcp is not None:
+            self._dhcp.add([(spec.mac, spec.address)])
         a, b = testbed.host_a, testbed.host_b
-        args = (a.address, a.mac, b.address, b.mac, testbed.echo_port, CONTROL_PORT, GATEWAY)
-        cmdline = f"nfv.role=proxy nfv.proxy={','.join(map(str, args))}"
-        neighbours = [(e.address, e.mac) for e in (a, b, testbed.host_b2)]
-        return self._boot(spec, "proxy", cmdline, on_start, neighbours)
+        args = (a.address, b.address, testbed.echo_port, testbed.echo_port, CONTROL_PORT, GATEWAY)
+        self._direct_bypasses_proxy = False
+        return self._boot(spec, "proxy", args, on_start)
 
     def stop_proxy(self, proxy: Instance) -> None:
         vm, self._proxy_vm = self._proxy_vm, None
@@ -347,15 +453,36 @@ class OsvBackend:
             self._destroy([vm])
 
     def set_path(self, testbed: Testbed, mode: PathMode) -> None:
-        """``direct``: the C proxy pauses and the proxy guest's kernel forwards the same hop."""
-        self._control("pause" if mode == "direct" else "resume")
+        """``direct``: the relay pauses and the proxy guest's kernel forwards the same hop.
+
+        A guest that cannot forward IP (OSv) answers ``error no-forwarding``; the direct
+        path then leaves the proxy VM out altogether: hosts A, B and B2 route to each other
+        on the switch, and the engine notes say so.
+        """
+        if mode == "proxy":
+            if self._direct_bypasses_proxy:
+                self._switch.route_hosts_via(PROXY)
+            self._control("resume")
+            return
+        reply = self._control("pause", refusals_ok=("error no-forwarding",))
+        if reply != "ok":
+            self._direct_bypasses_proxy = True
+            self._switch.route_hosts_via(None)
+            if self._engine is not None and _BYPASS_NOTE not in self._engine.notes:
+                self._engine = EngineInfo(
+                    self._engine.name, self._engine.version, (*self._engine.notes, _BYPASS_NOTE)
+                )
 
     def reconfigure_proxy(self, testbed: Testbed, host_b_is_b2: bool) -> None:
         target = testbed.host_b2 if host_b_is_b2 else testbed.host_b
         self._control(f"set-b {target.address} {target.mac}")
 
-    def _control(self, command: str) -> None:
-        """One command to the proxy guest's UDP control port, from the switch; waits for ok."""
+    def _control(self, command: str, refusals_ok: tuple[str, ...] = ()) -> str:
+        """One command to the proxy guest's UDP control port, from the switch; its answer.
+
+        Raises:
+            BackendError: no answer, or one other than ``ok`` and ``refusals_ok``'s prefixes.
+        """
         if self._proxy_vm is None:
             raise BackendError("the proxy VNF is not running")
         with entered(self._switch.probe_netns):
@@ -370,8 +497,8 @@ class OsvBackend:
                     reply = sock.recv(256).decode(errors="replace")
                 except TimeoutError:
                     continue  # lost, or the guest is still booting: the command is idempotent
-                if reply == "ok":
-                    return
+                if reply == "ok" or (refusals_ok and reply.startswith(refusals_ok)):
+                    return reply
                 raise BackendError(f"proxy VNF refused {command!r}: {reply}")
         finally:
             sock.close()
@@ -379,6 +506,13 @@ class OsvBackend:
             f"proxy VNF did not acknowledge {command!r} within {_CONTROL_TIMEOUT_S:g} s "
             f"(console log: {LOG_DIR / self._proxy_vm.name}.log)"
         )
+
+
+def _leases_to_prewrite() -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The proxy's lease and those of the first instance addresses of the plan."""
+    offsets = range(FIRST_INSTANCE_OFFSET, FIRST_INSTANCE_OFFSET + PREWRITTEN)
+    addresses = [PROXY, *(SUBNET[offset] for offset in offsets)]
+    return [(mac_for(address, MAC_PREFIX), address) for address in addresses]
 
 
 def _report_silent_guest(name: str) -> None:
@@ -421,6 +555,7 @@ def reap(
     if _is_local(uri):
         report.merge(reap_domains(uri, rule, dry_run=dry_run, backend=OsvBackend.name))
     report.merge(_reap_console_logs(rule, dry_run=dry_run))
+    report.merge(reap_dhcp(rule, dry_run=dry_run))
     return report
 
 

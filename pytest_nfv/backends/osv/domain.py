@@ -25,8 +25,11 @@ __all__ = ["DomainSpec", "domain_xml", "load_template"]
 class DomainSpec:
     """One instance, as the domain XML needs it.
 
-    ``kernel``/``initrd``/``cmdline`` boot the built guest directly; ``disk`` boots a
-    user's image instead. ``tap`` is None for a domain without a NIC (the KVM probe).
+    Two boot forms: ``kernel`` (with ``initrd`` and ``cmdline``) is booted directly, and a
+    ``disk`` beside it is attached read-only (an OSv kernel's root file system); a ``disk``
+    alone is booted through the firmware (an OSv disk image, its command line inside).
+    ``disk_format`` is libvirt's name for its format (``raw`` or ``qcow2``). ``tap`` is None
+    for a domain without a NIC (the KVM probe).
     """
 
     name: str
@@ -37,6 +40,7 @@ class DomainSpec:
     initrd: Path | None = None
     cmdline: str = ""
     disk: Path | None = None
+    disk_format: str = "raw"
     mac: str | None = None
     tap: str | None = None
 
@@ -96,17 +100,18 @@ def domain_xml(template: ET.Element, spec: DomainSpec) -> str:
         ET.SubElement(os_element, "cmdline").text = spec.cmdline
     elif spec.disk is not None:
         ET.SubElement(os_element, "boot", dev="hd")
+    else:
+        raise ValueError("a domain needs a kernel or a disk")
+    for tag in ("disk", "interface", "serial", "console", "graphics", "video"):
+        for old in devices.findall(tag):
+            devices.remove(old)
+    if spec.disk is not None:
+        # Read-only: every instance shares the one file, and OSv's rofs never writes.
         disk = ET.SubElement(devices, "disk", type="file", device="disk")
-        fmt = "qcow2" if spec.disk.suffix == ".qcow2" else "raw"
-        ET.SubElement(disk, "driver", name="qemu", type=fmt, snapshot="on")
+        ET.SubElement(disk, "driver", name="qemu", type=spec.disk_format)
         ET.SubElement(disk, "source", file=str(spec.disk))
         ET.SubElement(disk, "target", dev="vda", bus="virtio")
         ET.SubElement(disk, "readonly")
-    else:
-        raise ValueError("a domain needs a kernel or a disk")
-    for tag in ("interface", "serial", "console", "graphics", "video"):
-        for old in devices.findall(tag):
-            devices.remove(old)
     if spec.tap is not None:
         nic = ET.SubElement(devices, "interface", type="ethernet")
         if spec.mac is not None:

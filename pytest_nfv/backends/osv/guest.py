@@ -10,17 +10,20 @@ nothing taken from ``/boot``):
   through the PVH entry point, so no guest cycles go to decompressing it under TCG;
 - an initramfs (newc cpio, written here, entries sorted, every mtime and owner 0, so the
   same packages give the same bytes) holding ``busybox`` from ``busybox-static``, the
-  kernel's virtio NIC modules (``insmod`` by ``/init``, dependencies first), ``/init`` below
-  and ``nfv-proxy``, ``proxy_vnf/c/proxy.c`` compiled with ``gcc -static -O2``.
+  kernel's virtio NIC modules (``insmod`` by ``/init``, dependencies first), ``/init`` and
+  its DHCP hook below, and ``nfv-relay``, ``proxy_vnf/c/relay.c`` compiled with
+  ``gcc -static -O2``: the same program a real OSv proxy image runs.
 
-``/init`` reads its part from the kernel command line: ``nfv.addr=IP/PREFIX``,
-``nfv.neigh=IP/MAC,...`` (static ARP entries), ``nfv.role=vnf|proxy`` and for the proxy
-``nfv.proxy=A_IP,A_MAC,B_IP,B_MAC,SINK_PORT,CONTROL_PORT,CONTROLLER_IP``. It brings eth0 up
-last, so an ICMP echo reply means the instance is complete, and says ``nfv-guest: up`` on the
-serial console (kept in a log file for diagnostics).
+The guest gets its address as an OSv image does: by DHCP from the run's switch (busybox
+``udhcpc``; the backend's dnsmasq has a fixed lease for its MAC). ``/init`` reads its role
+from the kernel command line, ``nfv.role=vnf|proxy``, and for the proxy
+``nfv.relay=A_IP,B_IP,DATA_PORT,B_PORT,CONTROL_PORT,CONTROLLER_IP`` (the relay's arguments).
+The address comes last (the relay is already listening), so an ICMP echo reply means the
+instance is complete; just before, the DHCP hook says ``nfv-guest: up`` on the serial
+console (kept in a log file for diagnostics; the KVM probe waits for it).
 
 The cache directory is keyed by a hash of the recipe (this module's build steps, ``/init``,
-the module list and the proxy's source), so changing any of them rebuilds; a lock keeps two
+the module list and the relay's source), so changing any of them rebuilds; a lock keeps two
 sessions from building the same key at once. ``python -m pytest_nfv.backends.osv.guest``
 builds (or finds) it and prints where it is.
 """
@@ -44,9 +47,9 @@ from pathlib import Path
 from pytest_nfv.errors import BackendUnavailable
 from pytest_nfv.resources import proxy_vnf_dir
 
-__all__ = ["Guest", "cache_root", "ensure_guest", "recipe_key", "write_cpio"]
+__all__ = ["Guest", "cache_root", "ensure_guest", "recipe_key", "relay_source", "write_cpio"]
 
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 KERNEL_META = "linux-image-cloud-amd64"
 BUSYBOX = "busybox-static"
 # Load order: each after what it depends on (modinfo -F depends), virtio_net last.
@@ -60,9 +63,18 @@ MODULES = (
     "net_failover",
     "virtio_net",
 )
-APPLETS = ("sh", "mount", "insmod", "ip", "arp", "sleep", "cat", "mkdir", "echo")
+APPLETS = ("sh", "mount", "insmod", "ip", "ifconfig", "udhcpc", "sleep", "cat", "tr", "echo")
+DHCP_SCRIPT = r"""#!/bin/sh
+# udhcpc's hook: the lease's address on the interface, nothing else.
+# It speaks first: once the address is on, the boot is over and the VM may be gone.
+case "$1" in
+  bound|renew)
+    echo "nfv-guest: up $ip role $role" > /dev/console
+    ifconfig "$interface" "$ip" netmask "$subnet" ;;
+esac
+"""
 INIT = r"""#!/bin/sh
-# pytest-nfv guest init: network from the kernel command line, then idle or proxy.
+# pytest-nfv guest init: the NIC up, the relay for the proxy, then the address by DHCP.
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -70,13 +82,11 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 for m in @MODULES@; do
   insmod /lib/modules/$m.ko || echo "nfv-guest: insmod $m failed"
 done
-addr=; role=vnf; neigh=; proxy=
+role=vnf; relay=
 for word in $(cat /proc/cmdline); do
   case "$word" in
-    nfv.addr=*) addr="${word#nfv.addr=}" ;;
     nfv.role=*) role="${word#nfv.role=}" ;;
-    nfv.neigh=*) neigh="${word#nfv.neigh=}" ;;
-    nfv.proxy=*) proxy="${word#nfv.proxy=}" ;;
+    nfv.relay=*) relay="${word#nfv.relay=}" ;;
   esac
 done
 echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6
@@ -85,15 +95,13 @@ echo 0 > /proc/sys/net/ipv4/conf/all/send_redirects
 echo 0 > /proc/sys/net/ipv4/conf/default/send_redirects
 echo 0 > /proc/sys/net/ipv4/conf/all/accept_redirects
 ip link set lo up
-ip addr add "$addr" dev eth0 || echo "nfv-guest: no address (nfv.addr=$addr)"
-for pair in $(echo "$neigh" | tr , ' '); do
-  arp -i eth0 -s "${pair%%/*}" "${pair#*/}"
-done
-if [ "$role" = proxy ]; then
-  /bin/nfv-proxy eth0 $(echo "$proxy" | tr , ' ') &
-fi
 ip link set eth0 up
-echo "nfv-guest: up $addr role $role"
+if [ "$role" = proxy ]; then
+  /bin/nfv-relay $(echo "$relay" | tr , ' ') &
+fi
+export role
+udhcpc -i eth0 -f -q -n -t 60 -T 1 -s /bin/nfv-dhcp >/dev/null 2>&1 ||
+  echo "nfv-guest: up without an address (no DHCP lease) role $role"
 while :; do sleep 3600; done
 """.replace("@MODULES@", " ".join(MODULES))
 _COMPRESSIONS = (  # bzImage payload magic -> decompressor argv (reads stdin)
@@ -131,13 +139,14 @@ def recipe_key() -> str:
     """Hash of everything that decides the guest's bytes apart from the Debian packages."""
     digest = hashlib.sha256()
     source = Path(__file__).read_bytes()
-    for part in (RECIPE_VERSION.encode(), source, _proxy_source().read_bytes()):
+    for part in (RECIPE_VERSION.encode(), source, relay_source().read_bytes()):
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()[:16]
 
 
-def _proxy_source() -> Path:
-    return proxy_vnf_dir() / "c" / "proxy.c"
+def relay_source() -> Path:
+    """The UDP relay (Algorithm 1 on sockets) every osv proxy VM runs, stand-in or OSv."""
+    return proxy_vnf_dir() / "c" / "relay.c"
 
 
 def ensure_guest(root: Path | None = None) -> Guest:
@@ -261,8 +270,8 @@ def _build(out: Path) -> None:
     missing = [m for m in MODULES if m not in modules]
     if missing:
         raise BackendUnavailable(f"osv guest: {kernel_package} lacks modules {missing}")
-    proxy = work / "nfv-proxy"
-    _run(["gcc", "-static", "-O2", "-s", "-o", str(proxy), str(_proxy_source())])
+    relay = work / "nfv-relay"
+    _run(["gcc", "-static", "-O2", "-s", "-o", str(relay), str(relay_source())])
     files: list[tuple[str, int, bytes | str | tuple[int, int] | None]] = [
         ("bin", stat.S_IFDIR | 0o755, None),
         ("dev", stat.S_IFDIR | 0o755, None),
@@ -273,7 +282,8 @@ def _build(out: Path) -> None:
         ("proc", stat.S_IFDIR | 0o755, None),
         ("sys", stat.S_IFDIR | 0o755, None),
         ("bin/busybox", stat.S_IFREG | 0o755, (tree / "bin/busybox").read_bytes()),
-        ("bin/nfv-proxy", stat.S_IFREG | 0o755, proxy.read_bytes()),
+        ("bin/nfv-dhcp", stat.S_IFREG | 0o755, DHCP_SCRIPT.encode()),
+        ("bin/nfv-relay", stat.S_IFREG | 0o755, relay.read_bytes()),
     ]
     files += [(f"bin/{applet}", stat.S_IFLNK | 0o777, "busybox") for applet in APPLETS]
     files += [

@@ -25,7 +25,7 @@ from typing import Any
 
 from pytest_nfv.host.identity import REGISTRY_DIR
 
-__all__ = ["KvmVerdict", "cpu_has_virtualization", "decide", "probe_boot"]
+__all__ = ["KvmVerdict", "cpu_has_virtualization", "decide", "probe_boot", "quick_verdict"]
 
 UP_MARKER = "nfv-guest: up"
 
@@ -59,8 +59,8 @@ def _cache_path() -> Path:
     return REGISTRY_DIR / f"kvm-{_boot_id()}.json"
 
 
-def decide(conn: Any, probe: Callable[[], KvmVerdict]) -> KvmVerdict:
-    """The verdict for this host: cheap checks first, then the (cached) probe boot."""
+def _host_says_no() -> KvmVerdict | None:
+    """A TCG verdict from the host alone (CPU flags, /dev/kvm), or None if those allow KVM."""
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()
     except OSError as exc:
@@ -72,14 +72,37 @@ def decide(conn: Any, probe: Callable[[], KvmVerdict]) -> KvmVerdict:
     except OSError as exc:
         return KvmVerdict(False, f"/dev/kvm cannot be opened ({exc.strerror})")
     os.close(fd)
+    return None
+
+
+def quick_verdict() -> KvmVerdict | None:
+    """The verdict without libvirt or a probe boot: the host's own no, else this boot's
+    cached probe; None when only a probe can tell (the session's header is written before
+    the backend opens)."""
+    verdict = _host_says_no()
+    return verdict if verdict is not None else _cached()
+
+
+def _cached() -> KvmVerdict | None:
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        cached = json.loads(_cache_path().read_text())
+        return KvmVerdict(bool(cached["usable"]), str(cached["reason"]))
+    return None
+
+
+def decide(conn: Any, probe: Callable[[], KvmVerdict]) -> KvmVerdict:
+    """The verdict for this host: cheap checks first, then the (cached) probe boot."""
+    verdict = _host_says_no()
+    if verdict is not None:
+        return verdict
     try:
         conn.getDomainCapabilities(None, None, None, "kvm", 0)
     except Exception as exc:  # libvirt.libvirtError, without importing libvirt here
         return KvmVerdict(False, f"libvirt offers no kvm domains ({exc})")
+    cached = _cached()
+    if cached is not None:
+        return cached
     cache = _cache_path()
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        cached = json.loads(cache.read_text())
-        return KvmVerdict(bool(cached["usable"]), str(cached["reason"]))
     verdict = probe()
     with contextlib.suppress(OSError):
         cache.parent.mkdir(parents=True, exist_ok=True)

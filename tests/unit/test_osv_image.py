@@ -1,0 +1,130 @@
+"""A user's OSv image: which files each option takes, and the budgets picked for what runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pytest_nfv.backends.base import BackendSettings
+from pytest_nfv.backends.osv import backend as osv
+from pytest_nfv.backends.osv.backend import OsvBackend
+from pytest_nfv.backends.osv.image import disk_format, kernel_cmdline, resolve_image
+from pytest_nfv.backends.osv.kvm import KvmVerdict
+from pytest_nfv.errors import NfvUsageError
+from pytest_nfv.host.identity import RunIdentity
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Path:
+    """A directory QEMU's user could enter, with one file of each kind."""
+    tmp_path.chmod(0o755)
+    for parent in tmp_path.parents:  # pytest's base temp is 0700: lend it o+x for the test
+        if not parent.stat().st_mode & 0o001:
+            parent.chmod(parent.stat().st_mode | 0o001)
+    (tmp_path / "usr.qcow2").write_bytes(b"QFI\xfb" + bytes(508))
+    (tmp_path / "usr.img").write_bytes(bytes(510) + b"\x55\xaa" + bytes(512))
+    (tmp_path / "loader.elf").write_bytes(b"\x7fELF" + bytes(60))
+    (tmp_path / "notes.txt").write_text("not an image\n" * 100)
+    for path in tmp_path.iterdir():
+        path.chmod(0o644)
+    return tmp_path
+
+
+def test_disk_format_is_read_from_the_bytes_not_the_name(images: Path) -> None:
+    assert disk_format(images / "usr.qcow2") == "qcow2"
+    assert disk_format(images / "usr.img") == "raw"
+    renamed = images / "looks.qcow2"
+    (images / "usr.img").rename(renamed)
+    assert disk_format(renamed) == "raw"
+    with pytest.raises(NfvUsageError, match="not an OSv disk image"):
+        disk_format(images / "notes.txt")
+
+
+def test_the_two_forms(images: Path) -> None:
+    disk = resolve_image(str(images / "usr.qcow2"), None)
+    assert disk is not None
+    assert disk.kernel is None
+    assert disk.disk_format == "qcow2"
+    assert "its own command line" in disk.form
+    kernel = resolve_image(str(images / "usr.img"), images / "loader.elf")
+    assert kernel is not None
+    assert kernel.kernel == images / "loader.elf"
+    assert kernel.disk == images / "usr.img"
+    assert "read-only disk" in kernel.form
+    alone = resolve_image(None, images / "loader.elf")
+    assert alone is not None
+    assert alone.disk is None
+    assert resolve_image(None, None) is None
+
+
+@pytest.mark.parametrize(
+    ("image", "kernel", "message"),
+    [
+        ("notes.txt", None, "--nfv-image .*not an OSv disk image"),
+        ("absent.img", None, "--nfv-image .*no such file"),
+        (None, "notes.txt", "--nfv-kernel .*not an ELF"),
+        ("usr.img", "usr.img", "--nfv-kernel .*not an ELF"),
+    ],
+)
+def test_wrong_files_are_usage_errors_naming_the_option(
+    images: Path, image: str | None, kernel: str | None, message: str
+) -> None:
+    with pytest.raises(NfvUsageError, match=message):
+        resolve_image(str(images / image) if image else None, images / kernel if kernel else None)
+
+
+def test_a_file_qemu_cannot_read_is_refused(images: Path) -> None:
+    (images / "usr.img").chmod(0o600)
+    with pytest.raises(NfvUsageError, match="QEMU's user cannot read it"):
+        resolve_image(str(images / "usr.img"), None)
+    (images / "usr.img").chmod(0o644)
+    images.chmod(0o700)
+    try:
+        with pytest.raises(NfvUsageError, match=f"{images} has mode drwx------"):
+            resolve_image(str(images / "usr.img"), None)
+    finally:
+        images.chmod(0o755)
+
+
+def test_kernel_command_line_gives_address_gateway_then_program() -> None:
+    assert kernel_cmdline("10.213.1.0", "255.255.0.0", "10.213.0.1", "/nfv-relay a b") == (
+        "--ip=eth0,10.213.1.0,255.255.0.0 --defaultgw=10.213.0.1 /nfv-relay a b"
+    )
+
+
+@pytest.mark.parametrize(
+    ("image", "verdict", "stem", "why"),
+    [
+        (False, KvmVerdict(True, "probe booted"), "osv-standin", "stand-in guest"),
+        (False, KvmVerdict(False, "no vmx"), "osv-standin", "stand-in guest"),
+        (True, KvmVerdict(True, "probe booted"), "osv", "paper's OS^v"),
+        (True, KvmVerdict(False, "the CPU flags lack vmx/svm"), "osv-tcg", "vmx/svm"),
+        (True, None, "osv", "not yet probed"),
+    ],
+)
+def test_budgets_follow_the_guest_and_the_accelerator(
+    images: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    image: bool,
+    verdict: KvmVerdict | None,
+    stem: str,
+    why: str,
+) -> None:
+    monkeypatch.setattr(osv, "quick_verdict", lambda: verdict)
+    settings = BackendSettings(image=str(images / "usr.img") if image else None)
+    choice = OsvBackend(RunIdentity.new(), settings).budget_choice()
+    assert choice is not None
+    path, reason = choice
+    assert path.name == f"{stem}.toml"
+    assert path.is_file()
+    assert why in reason
+
+
+def test_an_image_boots_from_the_64_mib_template(images: Path) -> None:
+    backend = OsvBackend(RunIdentity.new(), BackendSettings(image=str(images / "usr.img")))
+    assert Path(backend._template_path).name == "osv-image.xml"
+    assert os.path.basename(OsvBackend(RunIdentity.new(), BackendSettings())._template_path) == (
+        "osv.xml"
+    )

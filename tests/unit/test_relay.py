@@ -1,0 +1,123 @@
+"""The UDP relay (``proxy_vnf/c/relay.c``) on loopback: Algorithm 1 at the socket layer.
+
+Built with gcc as the osv backend builds it; A is 127.0.0.1, B and B2 listen on 127.0.0.2
+and 127.0.0.3. ``pause`` is left to the osv integration tests: it switches IP forwarding of
+the namespace the relay runs in, which here would be the host's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_nfv.backends.osv.guest import relay_source
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+A, B, B2 = "127.0.0.1", "127.0.0.2", "127.0.0.3"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Echo:
+    """Host B: answers every datagram with itself, and counts them."""
+
+    def __init__(self, address: str, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((address, port))
+        self.seen = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(65536)
+            except OSError:
+                return
+            self.seen += 1
+            self.sock.sendto(data, peer)
+
+
+@pytest.fixture(scope="module")
+def relay_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("relay") / "nfv-relay"
+    subprocess.run(
+        ["gcc", "-O2", "-Wall", "-Werror", "-fpie", "-pie", "-o", str(out), str(relay_source())],
+        check=True,
+    )
+    return out
+
+
+@pytest.fixture
+def relay(relay_binary: Path) -> Iterator[tuple[int, int, int, _Echo, _Echo]]:
+    data, b_port, control = _free_port(), _free_port(), _free_port()
+    b, b2 = _Echo(B, b_port), _Echo(B2, b_port)
+    argv = [str(relay_binary), A, B, str(data), str(b_port), str(control), A]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline() == b"nfv-relay: ready\n"
+        yield data, b_port, control, b, b2
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()  # type: ignore[union-attr]
+        b.sock.close()
+        b2.sock.close()
+
+
+def _ask(sock: socket.socket, port: int, payload: bytes) -> tuple[bytes, str]:
+    sock.sendto(payload, ("127.0.0.1", port))
+    data, peer = sock.recvfrom(65536)
+    return data, peer[0]
+
+
+@pytest.fixture
+def host_a() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((A, 0))
+    sock.settimeout(2)
+    yield sock
+    sock.close()
+
+
+def test_a_to_b_and_back_byte_for_byte_up_to_64_kib(relay: tuple, host_a: socket.socket) -> None:
+    data, _, _, b, _ = relay
+    for size in (8, 1472, 65507):
+        payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+        assert _ask(host_a, data, payload) == (payload, "127.0.0.1")
+    assert b.seen == 3
+
+
+def test_set_b_moves_the_path_and_control_answers(relay: tuple, host_a: socket.socket) -> None:
+    data, _, control, b, b2 = relay
+    assert _ask(host_a, control, b"ping") == (b"ok", "127.0.0.1")
+    assert _ask(host_a, control, b"set-b 127.0.0.3 02:00:00:00:00:03") == (b"ok", "127.0.0.1")
+    assert _ask(host_a, data, b"after set-b")[0] == b"after set-b"
+    assert (b.seen, b2.seen) == (0, 1)
+    reply, _ = _ask(host_a, control, b"set-b nowhere")
+    assert reply.startswith(b"error unknown command")
+
+
+def test_only_a_is_relayed(relay: tuple) -> None:
+    data, _, control, b, _ = relay
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(("127.0.0.9", 0))
+    stranger.settimeout(0.3)
+    try:
+        stranger.sendto(b"not from A", ("127.0.0.1", data))
+        stranger.sendto(b"ping", ("127.0.0.1", control))  # not the controller either
+        with pytest.raises(TimeoutError):
+            stranger.recvfrom(100)
+        assert b.seen == 0
+    finally:
+        stranger.close()
