@@ -14,8 +14,11 @@
 //   "switch" handler through xenstore (data/clickos/<router>/elements/target/switch), the way
 //   ClickOS changes a running configuration, with no reload and no lost packets;
 // - the plain path of the monitoring suite: A's packets addressed to B (or B2) themselves are
-//   forwarded by this same domain with only the Ethernet header readdressed, no Algorithm 1.
-//   B's replies always take Algorithm 1 (src == B), where the rewrite leaves them addressed to A.
+//   forwarded by this same domain with the Ethernet header readdressed, no Algorithm 1. They
+//   still pass through SetUDPChecksum/SetTCPChecksum: a sender with checksum offload (a veth,
+//   a vif) hands over a partial checksum (the pseudo-header sum only), which the receiver drops
+//   unless the forwarder completes it. B's replies always take Algorithm 1 (src == B), where
+//   the rewrite leaves them addressed to A.
 
 in  :: FromDevice(0);
 out :: ToDevice(0);
@@ -34,14 +37,13 @@ eth[2] -> Discard;
 
 fix :: StoreEtherAddress(${PROXY_MAC}, src)
     -> l4 :: IPClassifier(udp and ip unfrag, tcp and ip unfrag, -);
-plain :: StoreEtherAddress(${PROXY_MAC}, src) -> out;
 
 ip[0] -> target :: Switch(0);
 target[0] -> StoreIPAddress(${B_IP}, dst) -> StoreEtherAddress(${B_MAC}, dst) -> fix;
 target[1] -> StoreIPAddress(${B2_IP}, dst) -> StoreEtherAddress(${B2_MAC}, dst) -> fix;
 ip[1] -> StoreIPAddress(${A_IP}, dst) -> StoreEtherAddress(${A_MAC}, dst) -> fix;
-ip[2] -> StoreEtherAddress(${B_MAC}, dst) -> plain;
-ip[3] -> StoreEtherAddress(${B2_MAC}, dst) -> plain;
+ip[2] -> StoreEtherAddress(${B_MAC}, dst) -> fix;
+ip[3] -> StoreEtherAddress(${B2_MAC}, dst) -> fix;
 ip[4] -> ICMPPingResponder -> EtherMirror -> out;
 ip[5] -> Discard;
 

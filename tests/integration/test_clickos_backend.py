@@ -9,8 +9,9 @@ ClickOS guest, so nothing here answers ICMP: readiness and the figures need a Xe
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,12 @@ class Xenstore:
         return "".join(chunks[i] for i in sorted(chunks))
 
 
+@contextlib.contextmanager
+def _silent_watch(path: str) -> Iterator[Callable[[float], str | None]]:
+    """Every guest of the recorder has booted already, so the watch is never waited on."""
+    yield lambda timeout_s: None
+
+
 def _dom0(image: str | None) -> list[Probe]:
     return [Probe("stand-in dom0", True, "told so by the test")]
 
@@ -87,7 +94,9 @@ def xenstore() -> Xenstore:
 
 @pytest.fixture
 def backend(image: str, xenstore: Xenstore) -> Iterator[ClickosBackend]:
-    made = ClickosBackend(RunIdentity.new(), image, URI, runner=xenstore, probe=_dom0)
+    made = ClickosBackend(
+        RunIdentity.new(), image, URI, runner=xenstore, watch=_silent_watch, probe=_dom0
+    )
     made.open()
     try:
         yield made
@@ -149,7 +158,7 @@ def test_a_dead_runs_domains_and_bridge_are_reaped(image: str, xenstore: Xenstor
     child = subprocess.Popen(["true"])
     child.wait()
     dead = RunIdentity(RunIdentity.new().run_id, child.pid, 0.0)
-    crashed = ClickosBackend(dead, image, URI, runner=xenstore, probe=_dom0)
+    crashed = ClickosBackend(dead, image, URI, runner=xenstore, watch=_silent_watch, probe=_dom0)
     crashed.open()
     try:
         names = [i.name for i in crashed.start(crashed.plan(2), lambda spec: None)]

@@ -276,16 +276,26 @@ def test_the_plain_path_only_readdresses_ethernet(bed: Bed, l4: Packet, to_b2: b
 
 
 @RUNS
-@given(lab_addresses(), st.sampled_from([UDP, TCP]), st.binary(max_size=1400), st.booleans())
+@given(
+    lab_addresses(),
+    st.sampled_from([UDP, TCP]),
+    st.binary(max_size=1400),
+    st.sampled_from(["from A to the proxy", "from B to the proxy", "from A to B", "from A to B2"]),
+)
 def test_an_offloaded_partial_checksum_is_completed(
-    bed: Bed, layer: type[Packet], data: bytes, from_b: bool
+    bed: Bed, layer: type[Packet], data: bytes, path: str
 ) -> None:
-    """A sender with checksum offload leaves only the pseudo-header sum (CHECKSUM_PARTIAL)."""
-    sender = bed.b if from_b else bed.a
-    frame = bytearray(_frame(sender, bed.proxy.mac, str(bed.proxy.address), layer() / Raw(data)))
+    """A sender with checksum offload leaves only the pseudo-header sum (CHECKSUM_PARTIAL).
+
+    The receiver drops such a datagram unless the forwarder completes the sum, on Algorithm 1's
+    path and on the plain path alike (a veth sender offloads either way).
+    """
+    sender = bed.b if path == "from B to the proxy" else bed.a
+    target = {"from A to B": bed.b, "from A to B2": bed.b2}.get(path, bed.proxy)
+    frame = bytearray(_frame(sender, bed.proxy.mac, str(target.address), layer() / Raw(data)))
     segment = len(frame) - ETH_IP
     proto = 17 if layer is UDP else 6
-    pseudo = sender.address.packed + bed.proxy.address.packed
+    pseudo = sender.address.packed + target.address.packed
     pseudo += struct.pack("!BBH", 0, proto, segment)
     partial = sum(struct.unpack("!6H", pseudo))
     partial = (partial & 0xFFFF) + (partial >> 16)

@@ -7,8 +7,11 @@ its ``data/clickos`` node). No shell is involved anywhere: the runner takes a li
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from collections.abc import Sequence
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,12 @@ import pytest
 from pytest_nfv.backends.clickos.click.model import Router
 from pytest_nfv.backends.clickos.click.render import instance_config, rendered_and_checked
 from pytest_nfv.backends.clickos.xen.host import Probe, probe_dom0, unavailable_reason
-from pytest_nfv.backends.clickos.xen.xenstore import CHUNK_BYTES, ClickosControl, run_command
+from pytest_nfv.backends.clickos.xen.xenstore import (
+    CHUNK_BYTES,
+    ClickosControl,
+    run_command,
+    watch_paths,
+)
 from pytest_nfv.errors import BackendError
 
 ROOT = "/local/domain/7/data/clickos"
@@ -112,24 +120,70 @@ def test_empty_or_non_ascii_configurations_are_refused(config: str) -> None:
     assert [c[0] for c in xs.calls] == ["xenstore-list"]
 
 
-def test_waiting_for_a_guest_polls_until_it_announces_itself() -> None:
+class ScriptedWatch:
+    """A watch that reports ``events`` one per call, then stays silent (returns None)."""
+
+    def __init__(self, xs: FakeXenstore, events: list[tuple[int, str]]) -> None:
+        self.xs = xs
+        self.events = events
+        self.opened: list[str] = []
+
+    @contextlib.contextmanager
+    def __call__(self, path: str) -> Iterator[Callable[[float], str | None]]:
+        self.opened.append(path)
+
+        def next_path(timeout_s: float) -> str | None:
+            if not self.events:
+                time.sleep(min(timeout_s, 0.01))
+                return None
+            domid, changed = self.events.pop(0)
+            self.xs.booted.add(domid)
+            return changed
+
+        yield next_path
+
+
+def test_guests_are_taken_in_the_order_they_announce_themselves() -> None:
+    xs = FakeXenstore(booted={5})  # 5 was up before the watch was registered
+    events = [
+        (9, "/local/domain/9/device/vif/0/state"),  # unrelated changes are ignored
+        (9, "/local/domain/9/data/clickos"),
+        (7, "/local/domain/7/data/clickos"),
+    ]
+    watch = ScriptedWatch(xs, events)
+    control = ClickosControl(xs, watch)
+    order = list(control.announced([7, 9, 5], deadline=time.monotonic() + 5))
+    assert order == [5, 9, 7]
+    assert watch.opened == ["/local/domain"]  # one watch for all, no polling
+    exists = [c for c in xs.calls if c[0] == "xenstore-exists"]
+    assert len(exists) == 3  # each looked at once, when the watch was registered
+
+
+def test_guests_that_never_announce_themselves_are_named_at_the_one_deadline() -> None:
     xs = FakeXenstore(booted=set())
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        if len(waits) == 3:
-            xs.booted.add(9)
-
-    ClickosControl(xs, sleep=sleep).wait_for_clickos(9, timeout_s=5)
-    assert len(waits) == 3
-    assert xs.calls == [["xenstore-exists", "/local/domain/9/data/clickos"]] * 4
+    watch = ScriptedWatch(xs, [(7, "/local/domain/7/data/clickos")])
+    started = time.monotonic()
+    found: list[int] = []
+    announced = ClickosControl(xs, watch).announced([7, 9, 11], started + 0.2)
+    with pytest.raises(BackendError, match=r"domain\(s\) 9, 11 did not create data/clickos"):
+        found.extend(announced)
+    assert found == [7]
+    assert time.monotonic() - started < 2
 
 
-def test_a_guest_that_never_announces_itself_is_an_error() -> None:
-    xs = FakeXenstore(booted=set())
-    with pytest.raises(BackendError, match="is the image a ClickOS"):
-        ClickosControl(xs, sleep=lambda s: None).wait_for_clickos(9, timeout_s=0.01)
+def test_the_real_watch_reads_xenstore_watch_lines_and_keeps_its_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tool = tmp_path / "xenstore-watch"
+    tool.write_text('#!/bin/sh\necho "$1"\necho "$1/7/data/clickos"\nexec sleep 30\n')
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    with watch_paths("/local/domain") as next_path:
+        assert next_path(5) == "/local/domain"
+        assert next_path(5) == "/local/domain/7/data/clickos"
+        started = time.monotonic()
+        assert next_path(0.1) is None
+        assert time.monotonic() - started < 2
 
 
 def test_the_real_runner_runs_argv_and_reports_failures() -> None:

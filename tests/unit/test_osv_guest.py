@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from pytest_nfv.backends.debian_guest import extract_vmlinux, write_cpio
 from pytest_nfv.backends.osv import kvm as osv_kvm
-from pytest_nfv.backends.osv.guest import extract_vmlinux, recipe_key, write_cpio
+from pytest_nfv.backends.osv.guest import recipe_key
 from pytest_nfv.backends.osv.kvm import KvmVerdict, cpu_has_virtualization, decide
 from pytest_nfv.errors import BackendUnavailable
 
@@ -55,12 +56,12 @@ def test_cpio_is_reproducible_and_readable_by_cpio(tmp_path: Path) -> None:
 def test_vmlinux_is_found_inside_a_bzimage() -> None:
     elf = b"\x7fELF" + bytes(range(256)) * 40
     bzimage = b"MZ setup code" + bytes(700) + gzip.compress(elf, mtime=0) + b"trailer" * 9
-    assert extract_vmlinux(bzimage) == elf
+    assert extract_vmlinux("guest", bzimage) == elf
 
 
 def test_a_bzimage_without_a_kernel_inside_is_refused() -> None:
     with pytest.raises(BackendUnavailable, match="no ELF kernel"):
-        extract_vmlinux(b"MZ" + bytes(4096))
+        extract_vmlinux("guest", b"MZ" + bytes(4096))
 
 
 def test_recipe_key_is_stable() -> None:

@@ -51,7 +51,13 @@ from pytest_nfv.backends.clickos.xen.domains import (
     render_domain,
 )
 from pytest_nfv.backends.clickos.xen.host import Probe, probe_dom0, unavailable_reason
-from pytest_nfv.backends.clickos.xen.xenstore import ClickosControl, CommandRunner, run_command
+from pytest_nfv.backends.clickos.xen.xenstore import (
+    ClickosControl,
+    CommandRunner,
+    PathWatch,
+    run_command,
+    watch_paths,
+)
 from pytest_nfv.backends.libvirt import LibvirtConnection, reap_domains
 from pytest_nfv.backends.switch import Switch
 from pytest_nfv.backends.teardown import Teardown
@@ -83,6 +89,7 @@ class ClickosBackend:
         template: the domain XML template.
         boot_timeout_s: how long a guest may take to announce itself in xenstore.
         runner: runs the xenstore argv lists (tests capture them).
+        watch: opens a xenstore watch (tests script one).
         probe: the host probes (tests point them at fixtures).
     """
 
@@ -96,6 +103,7 @@ class ClickosBackend:
         template: Path | None = None,
         boot_timeout_s: float = 60.0,
         runner: CommandRunner = run_command,
+        watch: PathWatch = watch_paths,
         probe: Callable[[str | None], list[Probe]] = probe_dom0,
     ) -> None:
         self.identity = identity
@@ -105,7 +113,7 @@ class ClickosBackend:
         self._template_path = template or fixtures_dir() / "domains" / "clickos.xml"
         self._template = ""
         self._boot_timeout_s = boot_timeout_s
-        self._control = ClickosControl(runner)
+        self._control = ClickosControl(runner, watch)
         self._probe = probe
         self._version = ""
         self._bridge: str | None = None
@@ -184,10 +192,19 @@ class ClickosBackend:
         )
         return _Domain(spec.name, int(self._libvirt.create(xml, spec.name).ID()))
 
-    def _configure(self, domain: _Domain, label: str, config: str) -> None:
-        rendered_and_checked(config)
-        self._control.wait_for_clickos(domain.domid, self._boot_timeout_s)
-        domain.router = self._control.start(domain.domid, label, config)
+    def _configure(self, work: Sequence[tuple[_Domain, str, str]]) -> None:
+        """Give each domain its configuration as soon as its guest has announced itself.
+
+        ``work`` is ``(domain, label, configuration)``; all share one boot deadline, and the
+        guests are watched together, so none waits behind another's boot.
+        """
+        by_domid = {domain.domid: (domain, label, config) for domain, label, config in work}
+        for _domain, _label, config in work:
+            rendered_and_checked(config)
+        deadline = time.monotonic() + self._boot_timeout_s
+        for domid in self._control.announced(list(by_domid), deadline):
+            domain, label, config = by_domid[domid]
+            domain.router = self._control.start(domid, label, config)
 
     def _destroy(self, domain: _Domain) -> None:
         self._libvirt.destroy(domain.name)
@@ -207,8 +224,9 @@ class ClickosBackend:
             self._instances[spec.name] = domain
             launched.append((spec, domain))
             started.append(Instance(spec, start_ns, self._switch.probe_netns, ()))
-        for spec, domain in launched:
-            self._configure(domain, "instance", instance_config(spec.address, spec.mac))
+        self._configure(
+            [(domain, "instance", instance_config(s.address, s.mac)) for s, domain in launched]
+        )
         return started
 
     def stop(self, instances: Sequence[Instance]) -> None:
@@ -248,7 +266,7 @@ class ClickosBackend:
         on_start(spec)
         start_ns = time.time_ns()
         self._proxy = self._launch(spec, "proxy")
-        self._configure(self._proxy, "proxy", config)
+        self._configure([(self._proxy, "proxy", config)])
         return Instance(spec, start_ns, self._switch.probe_netns, ())
 
     def stop_proxy(self, proxy: Instance) -> None:

@@ -30,24 +30,28 @@ builds (or finds) it and prints where it is.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_nfv.backends.debian_guest import (
+    build_lock,
+    deb_field,
+    download,
+    extract_vmlinux,
+    run_tool,
+    write_cpio,
+)
 from pytest_nfv.errors import BackendUnavailable
 from pytest_nfv.resources import proxy_vnf_dir
 
-__all__ = ["Guest", "cache_root", "ensure_guest", "recipe_key", "relay_source", "write_cpio"]
+__all__ = ["Guest", "cache_root", "ensure_guest", "recipe_key", "relay_source"]
 
 RECIPE_VERSION = "2"
 KERNEL_META = "linux-image-cloud-amd64"
@@ -104,13 +108,7 @@ udhcpc -i eth0 -f -q -n -t 60 -T 1 -s /bin/nfv-dhcp >/dev/null 2>&1 ||
   echo "nfv-guest: up without an address (no DHCP lease) role $role"
 while :; do sleep 3600; done
 """.replace("@MODULES@", " ".join(MODULES))
-_COMPRESSIONS = (  # bzImage payload magic -> decompressor argv (reads stdin)
-    (b"\x02\x21\x4c\x18", ("lz4", "-dc")),
-    (b"\x28\xb5\x2f\xfd", ("zstd", "-dc")),
-    (b"\xfd7zXZ\x00", ("xz", "-dc")),
-    (b"\x1f\x8b\x08", ("gzip", "-dc")),
-)
-_DOWNLOAD_TIMEOUT_S = 300
+_WHAT = "osv guest"
 
 
 @dataclass(frozen=True)
@@ -138,8 +136,8 @@ def cache_root() -> Path:
 def recipe_key() -> str:
     """Hash of everything that decides the guest's bytes apart from the Debian packages."""
     digest = hashlib.sha256()
-    source = Path(__file__).read_bytes()
-    for part in (RECIPE_VERSION.encode(), source, relay_source().read_bytes()):
+    sources = (Path(__file__), Path(__file__).parents[1] / "debian_guest.py", relay_source())
+    for part in (RECIPE_VERSION.encode(), *(path.read_bytes() for path in sources)):
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()[:16]
 
@@ -165,7 +163,7 @@ def ensure_guest(root: Path | None = None) -> Guest:
         root.chmod(0o755)
     except OSError as exc:
         raise BackendUnavailable(f"osv guest: cannot create its cache {root}: {exc}") from exc
-    with _locked(root / f"{directory.name}.lock"):
+    with build_lock(root / f"{directory.name}.lock"):
         found = _load(directory)  # another session may have built it while we waited
         if found is not None:
             return found
@@ -195,83 +193,28 @@ def _load(directory: Path) -> Guest | None:
     return Guest(kernel, initrd, {str(k): str(v) for k, v in manifest.items()})
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _run(argv: Sequence[str], cwd: Path | None = None, stdin: bytes | None = None) -> bytes:
-    if shutil.which(argv[0]) is None:
-        raise BackendUnavailable(
-            f"osv guest: building it needs {argv[0]!r}, which is not installed "
-            "(scripts/bootstrap tests installs it on Debian)"
-        )
-    try:
-        done = subprocess.run(
-            list(argv),
-            cwd=cwd,
-            input=stdin,
-            capture_output=True,
-            timeout=_DOWNLOAD_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BackendUnavailable(f"osv guest: {' '.join(argv)} took over {exc.timeout} s") from exc
-    if done.returncode != 0:
-        tail = done.stderr.decode(errors="replace").strip()[-600:]
-        raise BackendUnavailable(f"osv guest: {' '.join(argv)} failed: {tail}")
-    return done.stdout
-
-
-def _download(packages: Sequence[str], into: Path) -> dict[str, Path]:
-    """``apt-get download`` each package into ``into``; refreshes the lists once if needed."""
-    try:
-        _run(["apt-get", "download", *packages], cwd=into)
-    except BackendUnavailable as first:
-        if os.geteuid() != 0 or "locate package" not in str(first):
-            raise
-        _run(["apt-get", "update", "-qq"])
-        _run(["apt-get", "download", *packages], cwd=into)
-    found = {}
-    for package in packages:
-        debs = sorted(into.glob(f"{package}_*.deb"))
-        if not debs:
-            raise BackendUnavailable(f"osv guest: apt-get download left no {package} .deb")
-        found[package] = debs[-1]
-    return found
-
-
-def _deb_field(deb: Path, name: str) -> str:
-    return _run(["dpkg-deb", "-f", str(deb), name]).decode().strip()
-
-
 def _build(out: Path) -> None:
     work = out / "work"
     work.mkdir()
-    meta = _download([KERNEL_META], work)[KERNEL_META]
+    meta = download(_WHAT, [KERNEL_META], work)[KERNEL_META]
     kernel_package = next(
         dep.split()[0]
-        for dep in _deb_field(meta, "Depends").split(",")
+        for dep in deb_field(_WHAT, meta, "Depends").split(",")
         if dep.strip().startswith("linux-image-")
     ).strip()
-    debs = _download([kernel_package, BUSYBOX], work)
+    debs = download(_WHAT, [kernel_package, BUSYBOX], work)
     tree = work / "tree"
     for deb in debs.values():
-        _run(["dpkg-deb", "-x", str(deb), str(tree)])
+        run_tool(_WHAT, ["dpkg-deb", "-x", str(deb), str(tree)])
     vmlinuz = next((tree / "boot").glob("vmlinuz-*"))
-    (out / "vmlinux").write_bytes(extract_vmlinux(vmlinuz.read_bytes()))
+    (out / "vmlinux").write_bytes(extract_vmlinux(_WHAT, vmlinuz.read_bytes()))
     release = vmlinuz.name.removeprefix("vmlinuz-")
     modules = {path.stem: path for path in (tree / "lib/modules" / release).rglob("*.ko")}
     missing = [m for m in MODULES if m not in modules]
     if missing:
         raise BackendUnavailable(f"osv guest: {kernel_package} lacks modules {missing}")
     relay = work / "nfv-relay"
-    _run(["gcc", "-static", "-O2", "-s", "-o", str(relay), str(relay_source())])
+    run_tool(_WHAT, ["gcc", "-static", "-O2", "-s", "-o", str(relay), str(relay_source())])
     files: list[tuple[str, int, bytes | str | tuple[int, int] | None]] = [
         ("bin", stat.S_IFDIR | 0o755, None),
         ("dev", stat.S_IFDIR | 0o755, None),
@@ -293,9 +236,9 @@ def _build(out: Path) -> None:
     (out / "initrd.cpio").write_bytes(write_cpio(files))
     manifest = {
         "recipe": recipe_key(),
-        "kernel_package": f"{kernel_package} {_deb_field(debs[kernel_package], 'Version')}",
+        "kernel_package": f"{kernel_package} {deb_field(_WHAT, debs[kernel_package], 'Version')}",
         "kernel_release": release,
-        "busybox": _deb_field(debs[BUSYBOX], "Version"),
+        "busybox": deb_field(_WHAT, debs[BUSYBOX], "Version"),
         "vmlinux_sha256": hashlib.sha256((out / "vmlinux").read_bytes()).hexdigest(),
         "initrd_sha256": hashlib.sha256((out / "initrd.cpio").read_bytes()).hexdigest(),
     }
@@ -304,63 +247,6 @@ def _build(out: Path) -> None:
         path.chmod(0o644)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     (out / "manifest.json").chmod(0o644)
-
-
-def extract_vmlinux(bzimage: bytes) -> bytes:
-    """The ELF kernel inside a bzImage: find the payload's magic, decompress from there.
-
-    The decompressors stop at the end of their stream; what follows (the bzImage's trailer)
-    makes some of them exit non-zero, so success is judged by the ELF header instead.
-    """
-    for magic, argv in _COMPRESSIONS:
-        start = bzimage.find(magic)
-        while start != -1:
-            if shutil.which(argv[0]) is None:
-                break
-            done = subprocess.run(
-                list(argv), input=bzimage[start:], capture_output=True, timeout=120, check=False
-            )
-            if done.stdout[:4] == b"\x7fELF":
-                return done.stdout
-            start = bzimage.find(magic, start + 1)
-    raise BackendUnavailable(
-        "osv guest: no ELF kernel found inside the bzImage (lz4, zstd, xz and gzip tried; "
-        "install the matching decompressor)"
-    )
-
-
-def write_cpio(entries: Sequence[tuple[str, int, bytes | str | tuple[int, int] | None]]) -> bytes:
-    """A newc cpio archive of ``(path, mode, content)``, sorted, owners and mtimes zero.
-
-    ``content`` is bytes for a file, the target for a symlink, ``(major, minor)`` for a
-    device node and None for a directory. Written here rather than by ``cpio`` so the bytes
-    depend on the entries only, and device nodes need no privileges.
-    """
-    out = bytearray()
-    for inode, (path, mode, content) in enumerate(sorted(entries), start=1):
-        rdev = content if isinstance(content, tuple) else (0, 0)
-        if isinstance(content, bytes):
-            data = content
-        elif isinstance(content, str):
-            data = content.encode()
-        else:
-            data = b""
-        out += _cpio_entry(path, mode, data, inode, rdev)
-    out += _cpio_entry("TRAILER!!!", 0, b"", 0, (0, 0))
-    out += b"\0" * (-len(out) % 512)
-    return bytes(out)
-
-
-def _cpio_entry(path: str, mode: int, data: bytes, inode: int, rdev: tuple[int, int]) -> bytes:
-    name = path.encode() + b"\0"
-    nlink = 2 if stat.S_ISDIR(mode) else 1
-    fields = (inode, mode, 0, 0, nlink, 0, len(data), 0, 0, rdev[0], rdev[1], len(name), 0)
-    header = b"070701" + b"".join(f"{value:08x}".encode() for value in fields)
-    entry = header + name
-    entry += b"\0" * (-len(entry) % 4)
-    entry += data
-    entry += b"\0" * (-len(entry) % 4)
-    return entry
 
 
 def main() -> int:

@@ -19,13 +19,20 @@ This is the protocol of ClickOS's own control tool, read from its sources (sysml
 The tools are xen-utils' ``xenstore-*`` commands, run through a ``CommandRunner`` (argv
 lists, never a shell) so that tests can capture exactly what would run on a dom0. Each
 ``xenstore-write`` call is one xenstore transaction, so a configuration appears whole.
+
+Waiting for guests to announce themselves is one ``xenstore-watch`` on ``/local/domain``
+(xenstored reports each changed path as it happens) for all the domains of a start, under
+one deadline: no domain waits behind another's boot, and no process is forked per poll.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from pytest_nfv.errors import BackendError
 
@@ -34,7 +41,9 @@ __all__ = [
     "CLICKOS_ROOT",
     "ClickosControl",
     "CommandRunner",
+    "PathWatch",
     "run_command",
+    "watch_paths",
 ]
 
 CLICKOS_ROOT = "data/clickos"
@@ -58,19 +67,65 @@ def run_command(argv: Sequence[str], timeout_s: float = 10.0) -> str:
     return done.stdout
 
 
+PathWatch = Callable[[str], contextlib.AbstractContextManager[Callable[[float], str | None]]]
+"""``watch(path)`` opens a watch on ``path`` and its descendants; inside it, ``next(timeout_s)``
+returns the next changed path, or ``None`` when none came within the timeout."""
+
+
+@contextlib.contextmanager
+def watch_paths(path: str) -> Iterator[Callable[[float], str | None]]:
+    """The real watch: ``xenstore-watch PATH`` prints one changed path per line.
+
+    A reader thread hands the lines over a queue so that the caller's deadline holds even
+    while xenstored stays silent; the process is killed when the watch closes.
+    """
+    try:
+        process = subprocess.Popen(
+            ["xenstore-watch", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+    except OSError as exc:
+        raise BackendError(f"xenstore-watch: {exc}") from exc
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.strip())
+        lines.put(None)  # the watch ended
+
+    reader = threading.Thread(target=pump, name="xenstore-watch", daemon=True)
+    reader.start()
+
+    def next_path(timeout_s: float) -> str | None:
+        try:
+            found = lines.get(timeout=max(0.0, timeout_s))
+        except queue.Empty:
+            return None
+        if found is None:
+            raise BackendError(f"xenstore-watch {path} ended (exit {process.wait()})")
+        return found
+
+    try:
+        yield next_path
+    finally:
+        process.kill()
+        process.wait()
+        reader.join(timeout=5)  # the pipe is at its end once the process is gone
+        assert process.stdout is not None
+        process.stdout.close()
+
+
 class ClickosControl:
     """Install, start, stop and write handlers of Click routers in ClickOS domains.
 
     Args:
         runner: runs the ``xenstore-*`` argv lists.
-        sleep: how to wait between polls (tests pass a fake clock).
+        watch: opens a xenstore watch (tests pass a scripted one).
     """
 
-    def __init__(
-        self, runner: CommandRunner = run_command, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
+    def __init__(self, runner: CommandRunner = run_command, watch: PathWatch = watch_paths) -> None:
         self._run = runner
-        self._sleep = sleep
+        self._watch = watch
 
     @staticmethod
     def root(domid: int) -> str:
@@ -84,20 +139,36 @@ class ClickosControl:
             return False
         return True
 
-    def wait_for_clickos(self, domid: int, timeout_s: float, poll_s: float = 0.002) -> None:
-        """Until the domain's ClickOS has booted far enough to take a configuration.
+    def announced(self, domids: Sequence[int], deadline: float) -> Iterator[int]:
+        """Each of ``domids`` once its ClickOS has booted far enough to take a configuration.
+
+        Yields in the order the guests announce themselves (not the order given), so the
+        caller configures each at once; all share one ``deadline`` (``time.monotonic()``).
 
         Raises:
-            BackendError: it did not within ``timeout_s`` (not a ClickOS image, or it crashed).
+            BackendError: some had not announced themselves by the deadline (not ClickOS
+                images, or they crashed); the message names them.
         """
-        deadline = time.monotonic() + timeout_s
-        while not self.is_clickos(domid):
-            if time.monotonic() >= deadline:
-                raise BackendError(
-                    f"domain {domid} did not create {self.root(domid)} within {timeout_s:g} s: "
-                    "is the image a ClickOS (MiniOS + Click) kernel?"
-                )
-            self._sleep(poll_s)
+        pending = {self.root(domid): domid for domid in domids}
+        with self._watch("/local/domain") as next_path:
+            # Registered now; a guest that announced itself before that gets no event.
+            for root, domid in list(pending.items()):
+                if self.is_clickos(domid):
+                    del pending[root]
+                    yield domid
+            while pending:
+                left = deadline - time.monotonic()
+                changed = next_path(left) if left > 0 else None
+                if changed is None:
+                    if time.monotonic() < deadline:
+                        continue
+                    names = ", ".join(str(d) for d in pending.values())
+                    raise BackendError(
+                        f"domain(s) {names} did not create {CLICKOS_ROOT} in time: "
+                        "is the image a ClickOS (MiniOS + Click) kernel?"
+                    )
+                if changed in pending:
+                    yield pending.pop(changed)
 
     def routers(self, domid: int) -> list[int]:
         """Router ids installed in the domain."""

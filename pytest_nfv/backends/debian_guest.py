@@ -1,0 +1,149 @@
+"""Guests built from Debian packages: fetched, unpacked, packed into a reproducible initramfs.
+
+The osv backend's stand-in guest and the ClickOS stand-in are both a Debian kernel with a
+busybox initramfs, built from ``apt-get download`` (nothing installed, nothing taken from
+``/boot``). What they share is here: running the Debian tools (a missing one, or a failure,
+is ``BackendUnavailable`` naming the guest), fetching packages, the ELF kernel inside a
+bzImage, a newc cpio written byte for byte, and the lock that keeps two sessions from
+building one cache entry at once. ``what`` names the guest in every message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from pytest_nfv.errors import BackendUnavailable
+
+__all__ = ["build_lock", "deb_field", "download", "extract_vmlinux", "run_tool", "write_cpio"]
+
+_COMPRESSIONS = (  # bzImage payload magic -> decompressor argv (reads stdin)
+    (b"\x02\x21\x4c\x18", ("lz4", "-dc")),
+    (b"\x28\xb5\x2f\xfd", ("zstd", "-dc")),
+    (b"\xfd7zXZ\x00", ("xz", "-dc")),
+    (b"\x1f\x8b\x08", ("gzip", "-dc")),
+)
+_TOOL_TIMEOUT_S = 300
+
+
+@contextlib.contextmanager
+def build_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) for the block."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_tool(
+    what: str, argv: Sequence[str], cwd: Path | None = None, stdin: bytes | None = None
+) -> bytes:
+    """Run one build tool (argv, no shell); its stdout, or ``BackendUnavailable`` saying why."""
+    if shutil.which(argv[0]) is None:
+        raise BackendUnavailable(
+            f"{what}: building it needs {argv[0]!r}, which is not installed "
+            "(scripts/bootstrap tests installs it on Debian)"
+        )
+    try:
+        done = subprocess.run(
+            list(argv),
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            timeout=_TOOL_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BackendUnavailable(f"{what}: {' '.join(argv)} took over {exc.timeout} s") from exc
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip()[-600:]
+        raise BackendUnavailable(f"{what}: {' '.join(argv)} failed: {tail}")
+    return done.stdout
+
+
+def download(what: str, packages: Sequence[str], into: Path) -> dict[str, Path]:
+    """``apt-get download`` each package into ``into``; refreshes the lists once if needed."""
+    try:
+        run_tool(what, ["apt-get", "download", *packages], cwd=into)
+    except BackendUnavailable as first:
+        if os.geteuid() != 0 or "locate package" not in str(first):
+            raise
+        run_tool(what, ["apt-get", "update", "-qq"])
+        run_tool(what, ["apt-get", "download", *packages], cwd=into)
+    found = {}
+    for package in packages:
+        debs = sorted(into.glob(f"{package}_*.deb"))
+        if not debs:
+            raise BackendUnavailable(f"{what}: apt-get download left no {package} .deb")
+        found[package] = debs[-1]
+    return found
+
+
+def deb_field(what: str, deb: Path, name: str) -> str:
+    """One control field of a .deb (``Version``, ``Depends``)."""
+    return run_tool(what, ["dpkg-deb", "-f", str(deb), name]).decode().strip()
+
+
+def extract_vmlinux(what: str, bzimage: bytes) -> bytes:
+    """The ELF kernel inside a bzImage: find the payload's magic, decompress from there.
+
+    The decompressors stop at the end of their stream; what follows (the bzImage's trailer)
+    makes some of them exit non-zero, so success is judged by the ELF header instead.
+    """
+    for magic, argv in _COMPRESSIONS:
+        start = bzimage.find(magic)
+        while start != -1:
+            if shutil.which(argv[0]) is None:
+                break
+            done = subprocess.run(
+                list(argv), input=bzimage[start:], capture_output=True, timeout=120, check=False
+            )
+            if done.stdout[:4] == b"\x7fELF":
+                return done.stdout
+            start = bzimage.find(magic, start + 1)
+    raise BackendUnavailable(
+        f"{what}: no ELF kernel found inside the bzImage (lz4, zstd, xz and gzip tried; "
+        "install the matching decompressor)"
+    )
+
+
+def write_cpio(entries: Sequence[tuple[str, int, bytes | str | tuple[int, int] | None]]) -> bytes:
+    """A newc cpio archive of ``(path, mode, content)``, sorted, owners and mtimes zero.
+
+    ``content`` is bytes for a file, the target for a symlink, ``(major, minor)`` for a
+    device node and None for a directory. Written here rather than by ``cpio`` so the bytes
+    depend on the entries only, and device nodes need no privileges.
+    """
+    out = bytearray()
+    for inode, (path, mode, content) in enumerate(sorted(entries), start=1):
+        rdev = content if isinstance(content, tuple) else (0, 0)
+        if isinstance(content, bytes):
+            data = content
+        elif isinstance(content, str):
+            data = content.encode()
+        else:
+            data = b""
+        out += _cpio_entry(path, mode, data, inode, rdev)
+    out += _cpio_entry("TRAILER!!!", 0, b"", 0, (0, 0))
+    out += b"\0" * (-len(out) % 512)
+    return bytes(out)
+
+
+def _cpio_entry(path: str, mode: int, data: bytes, inode: int, rdev: tuple[int, int]) -> bytes:
+    name = path.encode() + b"\0"
+    nlink = 2 if stat.S_ISDIR(mode) else 1
+    fields = (inode, mode, 0, 0, nlink, 0, len(data), 0, 0, rdev[0], rdev[1], len(name), 0)
+    header = b"070701" + b"".join(f"{value:08x}".encode() for value in fields)
+    entry = header + name
+    entry += b"\0" * (-len(entry) % 4)
+    entry += data
+    entry += b"\0" * (-len(entry) % 4)
+    return entry

@@ -1,0 +1,52 @@
+# The Xen lab's dom0 side, sourced by the run.sh that scripts/xen-lab writes into the share:
+# start the toolstack in Debian's init order, install the checkout, run pytest.
+# (/mnt/host: the share; repo/ the checkout, guest/ the ClickOS stand-in, out/ what comes back)
+
+lab_services() {
+  modprobe -a xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-netback 2>/dev/null
+  mountpoint -q /proc/xen || mount -t xenfs xenfs /proc/xen
+  mkdir -p /var/run/xen /var/run/xenstored /var/lib/xen /var/log/xen /var/lib/xenstored
+  /usr/lib/xen-4.17/bin/xenstored --pid-file /var/run/xenstored.pid
+  /usr/lib/xen-4.17/bin/xen-init-dom0
+  # guests' consoles are kept with the results: a boot that never answers shows why there
+  mkdir -p /mnt/host/out/consoles
+  /usr/lib/xen-4.17/bin/xenconsoled --pid-file=/var/run/xenconsoled.pid --log=guest \
+    --log-dir=/mnt/host/out/consoles
+  ip link set lo up
+  mkdir -p /run/libvirt /var/lib/libvirt /var/log/libvirt
+  LIBVIRT_LOG_OUTPUTS=3:stderr libvirtd --pid-file /run/libvirtd.pid \
+    > /mnt/host/out/libvirtd.log 2>&1 &
+  local i=0
+  until virsh -c xen:///system version > /dev/null 2>&1; do
+    i=$((i + 1))
+    if [ "$i" -gt 120 ]; then
+      echo "xen-lab dom0: libvirtd did not answer at xen:///system" >&2
+      return 1
+    fi
+    sleep 1
+  done
+  echo "xen-lab dom0: $(virsh -c xen:///system version | tr '\n' ' ')"
+}
+
+lab_pytest() {
+  lab_services || return 3
+  cd /mnt/host/repo || return 3
+  # the checkout is installed (not imported from the share) so the plugin's entry point exists
+  /opt/nfv/bin/pip install --quiet --no-deps --no-build-isolation --no-index . || return 3
+  mkdir -p /mnt/host/out/results
+  sed "s|@INITRD@|/mnt/host/guest/initrd.cpio|" fixtures/domains/clickos-standin.xml \
+    > /run/clickos-standin.xml
+  export NFV_CLICKOS_IMAGE=/mnt/host/guest/vmlinux.gz
+  export NFV_CLICKOS_TEMPLATE=/run/clickos-standin.xml
+  export NFV_RESULTS=/mnt/host/out/results
+  export PATH=/opt/nfv/bin:$PATH
+  # @IMAGE@, @TEMPLATE@ and @RESULTS@ in the arguments name those files inside dom0
+  local arg
+  for arg in "$@"; do
+    arg=$(printf '%s' "$arg" | sed -e "s|@IMAGE@|$NFV_CLICKOS_IMAGE|g" \
+      -e "s|@TEMPLATE@|$NFV_CLICKOS_TEMPLATE|g" -e "s|@RESULTS@|$NFV_RESULTS|g")
+    set -- "$@" "$arg"
+    shift
+  done
+  /opt/nfv/bin/python -m pytest -p no:cacheprovider "$@"
+}
