@@ -36,6 +36,7 @@ import ipaddress
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -120,6 +121,7 @@ class OsvBackend:
         self._vms: dict[str, _Vm] = {}
         self._proxy_vm: _Vm | None = None
         self._taps = 0
+        self._lock = threading.Lock()  # _boot runs in worker threads: taps, on_start, _vms
         self._engine: EngineInfo | None = None  # kept after close, for the record
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -226,8 +228,10 @@ class OsvBackend:
         assert self._guest is not None
         tap = None
         if spec is not None:
-            self._taps += 1
-            tap = f"{TAP_PREFIX}{self.identity.run_id}{'p' if role == 'proxy' else 't'}{self._taps}"
+            with self._lock:
+                self._taps += 1
+                number = self._taps
+            tap = f"{TAP_PREFIX}{self.identity.run_id}{'p' if role == 'proxy' else 't'}{number}"
             address = f"{spec.address}/{SUBNET.prefixlen}"
             neigh = ",".join(f"{ip}/{mac}" for ip, mac in ((GATEWAY, SWITCH_MAC), *neighbours))
             cmdline = f"nfv.addr={address} nfv.neigh={neigh} {cmdline}"
@@ -255,14 +259,16 @@ class OsvBackend:
         dspec = self._domain_spec(spec.name, role, self._domain_type(), spec, cmdline, neighbours)
         xml = domain_xml(self._template, dspec)
         assert dspec.tap is not None
-        on_start(spec)
+        with self._lock:  # the prober's control channel takes one whole line at a time
+            on_start(spec)
         start_ns = time.time_ns()
         domain = self._libvirt.create(xml, spec.name)
         vm = _Vm(spec.name, dspec.tap, domain)
-        if role == "proxy":
-            self._proxy_vm = vm
-        else:
-            self._vms[spec.name] = vm
+        with self._lock:
+            if role == "proxy":
+                self._proxy_vm = vm
+            else:
+                self._vms[spec.name] = vm
         self._switch.plug_tap(vm.tap, spec)
         vm.pid = _qemu_pid(spec.name)
         return Instance(
@@ -306,20 +312,30 @@ class OsvBackend:
             for future in futures:
                 try:
                     results.append(future.result())
-                except BackendError as exc:
+                except BaseException as exc:
                     failures.append(exc)
         if failures:
+            self._abandon(specs)
             raise failures[0]
         return results
 
+    def _abandon(self, specs: Sequence[InstanceSpec]) -> None:
+        """A start failed part-way: destroy the domains it created, free all its addresses."""
+        self._remove(specs, every_address=True)
+
     def stop(self, instances: Sequence[Instance]) -> None:
-        vms = [vm for i in instances if (vm := self._vms.pop(i.name, None)) is not None]
+        self._remove([i.spec for i in instances], every_address=False)
+
+    def _remove(self, specs: Sequence[InstanceSpec], *, every_address: bool) -> None:
+        """Destroy the domains of ``specs`` that run; free their addresses (or all of them)."""
+        vms = [vm for s in specs if (vm := self._vms.pop(s.name, None)) is not None]
+        destroyed = {vm.name for vm in vms}
         try:
             self._destroy(vms)
         finally:
-            for instance in instances:
-                if any(vm.name == instance.name for vm in vms):
-                    self._switch.release(instance.address)
+            for spec in specs:
+                if every_address or spec.name in destroyed:
+                    self._switch.release(spec.address)
 
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         """The instance's QEMU process (from libvirt's pidfile, read when it started)."""
