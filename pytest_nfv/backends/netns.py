@@ -91,7 +91,11 @@ class NetnsBackend:
         return EngineInfo(
             "linux-netns",
             platform.release(),
-            (f"pyroute2 {dist_version('pyroute2')}", f"VNF: {' '.join(self._vnf_command)}"),
+            (
+                f"pyroute2 {dist_version('pyroute2')}",
+                f"VNF: {' '.join(self._vnf_command)}",
+                f"responder: {self._switch.responder.kind}",
+            ),
         )
 
     @property

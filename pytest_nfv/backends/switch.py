@@ -39,6 +39,7 @@ from typing import Any
 
 from pytest_nfv.backends.addressing import AddressPool, mac_for
 from pytest_nfv.backends.base import CleanupReport
+from pytest_nfv.backends.responder import Responder, launch_helper, responder
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.capabilities import has_netns_capabilities
 from pytest_nfv.host.identity import PREFIX, RunIdentity
@@ -123,6 +124,7 @@ class Switch:
         self._port_group = 0
         self._taps = threading.Lock()  # plug_tap runs in worker threads
         self._testbed: Testbed | None = None
+        self._responder: Responder | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -270,8 +272,8 @@ class Switch:
                     set_sysctl_here(key, value)
                 if argv:
                     port.processes.append(
-                        subprocess.Popen(
-                            list(argv),
+                        launch_helper(
+                            argv,
                             stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL,
@@ -401,6 +403,13 @@ class Switch:
 
     # ---- testbed hosts ------------------------------------------------------------------
 
+    @property
+    def responder(self) -> Responder:
+        """Hosts B and B2's UDP responder (chosen, and if need be built, on first use)."""
+        if self._responder is None:
+            self._responder = responder()
+        return self._responder
+
     def deploy_hosts(
         self, *, proxy_netns: str | None = None, hosts_know_proxy: bool = False
     ) -> Testbed:
@@ -420,7 +429,7 @@ class Switch:
             ("net.ipv4.conf.all.accept_redirects", "0"),
             ("net.ipv4.conf.default.accept_redirects", "0"),
         )
-        echo = [sys.executable, "-m", "pytest_nfv.vnf.echo", "--port", str(ECHO_PORT)]
+        echo = self.responder.argv(ECHO_PORT)
         proxy_mac = mac_for(PROXY, MAC_PREFIX)
         neighbours = ((PROXY, proxy_mac),) if hosts_know_proxy else ()
         endpoints = {}

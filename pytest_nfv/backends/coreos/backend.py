@@ -32,7 +32,6 @@ import contextlib
 import ipaddress
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -52,10 +51,11 @@ from pytest_nfv.backends.coreos.engine import (
     target_of,
 )
 from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER, ensure
+from pytest_nfv.backends.responder import Responder, launch_helper, responder
 from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.identity import RunIdentity
-from pytest_nfv.host.namespaces import entered, spawn_in
+from pytest_nfv.host.namespaces import entered
 from pytest_nfv.host.processes import expect_line, stop_processes
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
@@ -131,6 +131,7 @@ class CoreosBackend:
         self._echoes: list[subprocess.Popen[bytes]] = []
         self._proxy: _Held | None = None
         self._lock = threading.Lock()
+        self._responder: Responder | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -488,10 +489,11 @@ class CoreosBackend:
             routes = (self._addr(5), self._addr(6)) if role == "hosta" else (self._addr(4),)
             _route_via(netns, routes, proxy)
             if role != "hosta":
-                echo = [sys.executable, "-m", "pytest_nfv.vnf.echo", "--port", str(ECHO_PORT)]
-                proc = spawn_in(
+                if self._responder is None:
+                    self._responder = responder()
+                proc = launch_helper(
+                    self._responder.argv(ECHO_PORT),
                     netns,
-                    echo,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
