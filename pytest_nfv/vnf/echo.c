@@ -6,10 +6,14 @@
  * The same contract as pytest_nfv/vnf/echo.py (prints "ready" once bound, runs until killed),
  * at the cost of a blocking recvfrom and a sendto: no interpreter between the wake-up and the
  * reply, so a response time carries the path and the kernel's wake-up, not a language's.
+ * It asks for a real-time slot (as the ICMP prober does) so that on a busy host its wake-up
+ * does not wait behind other processes, where ping's echo is answered by B's kernel at once;
+ * it sleeps in recvfrom between datagrams, so the slot costs nothing while idle.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -29,6 +33,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: bad port %s\n", argv[0], argv[1]);
         return 2;
     }
+    struct sched_param priority = {.sched_priority = 10};
+    sched_setscheduler(0, SCHED_FIFO, &priority); /* best effort: without it, a plain slot */
     int sock = socket(AF_INET, SOCK_DGRAM, 0);
     if (sock < 0) {
         perror("socket");
