@@ -8,6 +8,7 @@ engine. One ``ReapRule`` serves every engine of a cleanup (see ``pytest_nfv.host
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from importlib import import_module
 
 from pytest_nfv.backends.base import (
@@ -49,19 +50,31 @@ def make_builtin(name: str, identity: RunIdentity, settings: BackendSettings) ->
 
 
 def reap_all(
-    include_live: bool = False, dry_run: bool = False, targets: EngineTargets | None = None
+    include_live: bool = False,
+    dry_run: bool = False,
+    targets: EngineTargets | None = None,
+    backends: Collection[str] | None = None,
 ) -> CleanupReport:
-    """Remove (or with ``dry_run`` list) what dead runs of every built-in backend left behind.
+    """Remove (or with ``dry_run`` list) what dead runs of the built-in backends left behind.
 
     One rule judges every engine, and the registry files of dead runs are forgotten only once
-    all of them were reaped.
+    all of their engines were reaped.
+
+    Args:
+        backends: reap only these backends' engines, plus the namespaces every switch-based
+            backend leaves (a session reaps its own backend's, and never wakes an engine it
+            does not use); None: every built-in (``pytest-nfv cleanup``).
     """
+    if backends is None:
+        chosen = BUILTIN_BACKENDS
+    else:
+        chosen = tuple(dict.fromkeys(("netns", *(b for b in backends if b in _MODULES))))
     rule = ReapRule(include_live=include_live)
     report = CleanupReport()
-    for module in dict.fromkeys(_MODULES.values()):
+    for module in dict.fromkeys(_MODULES[name] for name in chosen):
         report.merge(
             import_module(module).reap(rule, dry_run=dry_run, targets=targets or EngineTargets())
         )
     if not dry_run:
-        rule.forget_dead()
+        rule.forget_dead(None if backends is None else chosen)
     return report

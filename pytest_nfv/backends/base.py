@@ -115,9 +115,12 @@ class Backend(Protocol):
 
         Returns when every request was issued; readiness is the prober's business.
 
+        All or nothing: when the engine refuses one start, the instances this call already
+        started are stopped and the addresses of all of ``specs`` are free again before the
+        error propagates, so a failed round leaves nothing running beside the next one.
+
         Raises:
-            BackendError: the engine refused; instances already started are still returned
-                to ``stop`` by ``close``.
+            BackendError: the engine refused.
         """
 
     def stop(self, instances: Sequence[Instance]) -> None:

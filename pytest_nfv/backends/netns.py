@@ -103,7 +103,11 @@ class NetnsBackend:
         return EngineInfo(
             "linux-netns",
             platform.release(),
-            (f"pyroute2 {dist_version('pyroute2')}", f"VNF: {' '.join(self._vnf_command)}"),
+            (
+                f"pyroute2 {dist_version('pyroute2')}",
+                f"VNF: {' '.join(self._vnf_command)}",
+                f"responder: {self._switch.responder.kind}",
+            ),
         )
 
     @property
@@ -126,20 +130,31 @@ class NetnsBackend:
         return None if self._memory is None else self._memory.settled_mib()
 
     def _start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
-        started = []
-        for spec in specs:
-            on_start(spec)
-            start_ns = time.time_ns()
-            port = self._switch.add_namespace(spec, self._vnf_command)
-            self._instances[spec.name] = port
-            started.append(
-                Instance(
-                    spec,
-                    start_ns,
-                    namespace_path(spec.name),
-                    tuple(p.pid for p in port.processes),
+        """Start the namespaces one after another; all of them, or (on a refusal) none."""
+        started: list[Instance] = []
+        try:
+            for spec in specs:
+                on_start(spec)
+                start_ns = time.time_ns()
+                port = self._switch.add_namespace(spec, self._vnf_command)
+                self._instances[spec.name] = port
+                started.append(
+                    Instance(
+                        spec,
+                        start_ns,
+                        namespace_path(spec.name),
+                        tuple(p.pid for p in port.processes),
+                    )
                 )
-            )
+        except BaseException:
+            try:
+                self.stop(started)
+            finally:
+                running = {instance.name for instance in started}
+                for spec in specs:
+                    if spec.name not in running:
+                        self._switch.release(spec.address)
+            raise
         return started
 
     def stop(self, instances: Sequence[Instance]) -> None:

@@ -39,14 +39,16 @@ from typing import Any
 
 from pytest_nfv.backends.addressing import AddressPool, mac_for
 from pytest_nfv.backends.base import CleanupReport
+from pytest_nfv.backends.responder import Responder, launch_helper, responder
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.capabilities import has_netns_capabilities
 from pytest_nfv.host.identity import PREFIX, RunIdentity
 from pytest_nfv.host.namespaces import (
     entered,
     inside_new,
-    kill_and_wait,
+    kill_members,
     list_namespaces,
+    namespace_inodes,
     namespace_path,
     pids_by_namespace,
     remove_namespace,
@@ -126,6 +128,7 @@ class Switch:
         self._port_group = 0
         self._taps = threading.Lock()  # plug_tap runs in worker threads
         self._testbed: Testbed | None = None
+        self._responder: Responder | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -200,9 +203,8 @@ class Switch:
             self._sw.close()
             self._sw = None
         if self._namespace is not None:
-            leftovers = pids_by_namespace([self._namespace]).get(self._namespace, [])
             with contextlib.suppress(BackendError):
-                kill_and_wait(leftovers)
+                kill_members(namespace_inodes([self._namespace]))
             remove_namespace(self._namespace)
             self._namespace = None
         self._testbed = None
@@ -260,21 +262,22 @@ class Switch:
             neighbours: static ARP entries (address, MAC) on eth0.
 
         Raises:
-            BackendError: the kernel refused; the port stays known to ``close``.
+            BackendError: the kernel refused; what was made of the namespace is gone again
+                (a name that existed before is left alone: it is not ours).
         """
         sw = self._require_sw()
         self._port_counter += 1
         port = Port(spec.name, FIRST_PORT_INDEX + self._port_counter)
-        self._ports[spec.name] = port
         refused = f"cannot start {self.owner} namespace {spec.name}"
         with _refusals_as(refused), inside_new(spec.name) as ipr:
+            self._ports[spec.name] = port  # created: from here on it is ours to remove
             try:
                 for key, value in (*QUIET_SYSCTLS, *sysctls):
                     set_sysctl_here(key, value)
                 if argv:
                     port.processes.append(
-                        subprocess.Popen(
-                            list(argv),
+                        launch_helper(
+                            argv,
                             stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL,
@@ -310,9 +313,23 @@ class Switch:
                 ipr.link("set", index=ETH0_INDEX, state="up")
                 for destination, gateway in routes:
                     ipr.route("add", dst=f"{destination}/32", gateway=str(gateway), oif=ETH0_INDEX)
+            except BaseException:
+                self._discard(port)
+                raise
             finally:
                 ipr.close()
         return port
+
+    def _discard(self, port: Port) -> None:
+        """Undo a port whose start failed part-way: its processes, veth (if made) and name."""
+        self._ports.pop(port.name, None)
+        with contextlib.suppress(BackendError):
+            stop_processes(port.processes)
+        with contextlib.suppress(Exception):
+            self._require_sw().link("del", index=port.index)
+        with contextlib.suppress(BackendError):
+            kill_members(namespace_inodes([port.name]))
+            remove_namespace(port.name)
 
     def plug_tap(self, tap: str, spec: InstanceSpec) -> None:
         """Move ``tap`` from the root namespace onto the bridge, with static FDB and ARP.
@@ -371,8 +388,7 @@ class Switch:
             self._ports.pop(port.name, None)
         stop_processes([proc for port in ports for proc in port.processes])
         names = [port.name for port in ports]
-        stray = [pid for pids in pids_by_namespace(names).values() for pid in pids]
-        kill_and_wait(stray)
+        kill_members(namespace_inodes(names))
         self._delete_ports([port.index for port in ports])
         for name in names:
             remove_namespace(name)
@@ -390,6 +406,13 @@ class Switch:
             raise BackendError(f"cannot delete {len(indexes)} switch ports: {exc}") from exc
 
     # ---- testbed hosts ------------------------------------------------------------------
+
+    @property
+    def responder(self) -> Responder:
+        """Hosts B and B2's UDP responder (chosen, and if need be built, on first use)."""
+        if self._responder is None:
+            self._responder = responder()
+        return self._responder
 
     def deploy_hosts(
         self,
@@ -415,7 +438,7 @@ class Switch:
             ("net.ipv4.conf.all.accept_redirects", "0"),
             ("net.ipv4.conf.default.accept_redirects", "0"),
         )
-        echo = [sys.executable, "-m", "pytest_nfv.vnf.echo", "--port", str(ECHO_PORT)]
+        echo = self.responder.argv(ECHO_PORT)
         proxy_mac = mac_for(PROXY, MAC_PREFIX)
         neighbours = ((PROXY, proxy_mac),) if hosts_know_proxy else ()
         endpoints = {}
@@ -507,7 +530,7 @@ def reap_namespaces(rule: ReapRule, *, dry_run: bool = False) -> CleanupReport:
             report.removed.append(f"netns {name} ({len(members.get(name, []))} processes)")
             continue
         try:
-            kill_and_wait(members.get(name, []))
+            kill_members(namespace_inodes([name]))
             remove_namespace(name)
             report.removed.append(f"netns {name}")
         except BackendError as exc:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pytest_nfv.backends.base import Backend, EngineMemory, KernelMemory
-from pytest_nfv.errors import BootTimeout
+from pytest_nfv.errors import BootTimeout, ProbeError
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.memory import pss_mib, settled_available_mib
 from pytest_nfv.harness.probes.response import RoundTrip, RoundTripSample
@@ -41,6 +41,8 @@ class BootRound:
     per_instance_s: tuple[float, ...]
     resolution_s: float = 0.0
     """Longest gap between probes of a waiting instance: no figure here is finer than this."""
+    answer_gap_s: float = 0.0
+    """Largest gap before the probe an instance first answered (within ``resolution_s``)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class Lab:
 
         Raises:
             BootTimeout: some never answered (those started are stopped first).
+            BackendError: the engine refused a start; the backend has stopped what it had
+                started and freed every address of ``specs``, and the prober waits no more.
         """
         self.prober.begin(self.boot_timeout_s)
         first_request: list[int] = []
@@ -99,11 +103,15 @@ class Lab:
                 first_request.append(time.time_ns())
             self.prober.started(spec.address)
 
-        instances: list[Instance] = []
         try:
             instances = self.backend.start(specs, on_start)
-        finally:
-            result = self.prober.finish()
+        except BaseException:
+            # The backend took back what it started; do not wait out the timeout for
+            # addresses that were announced but never came up.
+            with contextlib.suppress(ProbeError):
+                self.prober.cancel()
+            raise
+        result = self.prober.finish()
         if result.unanswered or len(result.replies_ns) < len(instances):
             self.backend.stop(instances)
             shown = ", ".join(str(a) for a in result.unanswered[:5])
@@ -113,7 +121,9 @@ class Lab:
             )
         per_instance = tuple((result.replies_ns[i.address] - i.start_ns) / 1e9 for i in instances)
         makespan = (max(result.replies_ns.values()) - first_request[0]) / 1e9
-        return instances, BootRound(makespan, per_instance, result.max_probe_gap_s)
+        return instances, BootRound(
+            makespan, per_instance, result.max_probe_gap_s, result.resolution_s
+        )
 
     def start_ready(self, n: int) -> list[Instance]:
         """N new instances, started together and all answering; the caller stops them."""

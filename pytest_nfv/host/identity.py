@@ -85,10 +85,11 @@ def parse_name(name: str) -> tuple[str, int, str] | None:
 
 
 class Registration(NamedTuple):
-    """A run's registry entry: who owns it, and when that process started."""
+    """A run's registry entry: who owns it, when that process started, and its backend."""
 
     owner_pid: int
     owner_started: float
+    backend: str = ""
 
 
 def read_registry() -> dict[str, Registration]:
@@ -99,7 +100,9 @@ def read_registry() -> dict[str, Registration]:
     for path in REGISTRY_DIR.glob("*.json"):
         try:
             data = json.loads(path.read_text())
-            found[path.stem] = Registration(int(data["owner_pid"]), float(data["owner_started"]))
+            found[path.stem] = Registration(
+                int(data["owner_pid"]), float(data["owner_started"]), str(data.get("backend", ""))
+            )
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return found

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import signal
 import subprocess
 import time
@@ -27,7 +28,9 @@ __all__ = [
     "entered",
     "inside_new",
     "kill_and_wait",
+    "kill_members",
     "list_namespaces",
+    "namespace_inodes",
     "namespace_path",
     "pids_by_namespace",
     "remove_namespace",
@@ -148,8 +151,86 @@ def pids_by_namespace(names: Iterable[str]) -> dict[str, list[int]]:
     return found
 
 
+NetnsInode = tuple[int, int]
+"""A network namespace as the kernel knows it: (st_dev, st_ino) of its nsfs file."""
+
+
+def namespace_inodes(names: Iterable[str]) -> set[NetnsInode]:
+    """The namespaces behind these names (names that are gone are left out)."""
+    found = set()
+    for name in names:
+        with contextlib.suppress(OSError):
+            st = os.stat(namespace_path(name))
+            found.add((st.st_dev, st.st_ino))
+    return found
+
+
+def _netns_of(pid: int) -> NetnsInode | None:
+    try:
+        st = os.stat(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def kill_members(inodes: set[NetnsInode], timeout: float = 5.0) -> None:
+    """SIGKILL every process inside these namespaces and wait until each has exited.
+
+    A pid from a scan of ``/proc`` may belong to another process by the time it is signalled.
+    So each is held by a pidfd, and the namespace is checked again after the pidfd is open:
+    the signal then goes to the process that was seen inside, or to no one.
+
+    Raises:
+        BackendError: a process outlived SIGKILL.
+    """
+    if not inodes:
+        return
+    held: dict[int, int] = {}
+    try:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or (pid := int(entry)) == os.getpid():
+                continue
+            if _netns_of(pid) not in inodes:
+                continue
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:
+                continue  # gone already
+            if _netns_of(pid) in inodes:  # still the process that was seen inside
+                held[pid] = fd
+            else:
+                os.close(fd)
+        for fd in held.values():
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+        _wait_exited(held, timeout)
+    finally:
+        for fd in held.values():
+            os.close(fd)
+
+
+def _wait_exited(held: dict[int, int], timeout: float) -> None:
+    """Wait until every pidfd reports its process exited; reap those that are our children."""
+    pending = dict(held)
+    deadline = time.monotonic() + timeout
+    while pending:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise BackendError(f"processes {sorted(pending)} did not exit after SIGKILL")
+        readable = select.select(list(pending.values()), [], [], left)[0]
+        for pid, fd in list(pending.items()):
+            if fd in readable:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)  # a pidfd cannot be recycled; its pid can't
+                del pending[pid]
+
+
 def kill_and_wait(pids: Iterable[int], timeout: float = 5.0) -> None:
-    """SIGKILL ``pids`` and wait until they are gone (reaping our own children)."""
+    """SIGKILL ``pids`` and wait until they are gone (reaping our own children).
+
+    Only for our own children, whose pids cannot be reused before we reap them; a process
+    found by a scan goes through ``kill_members``.
+    """
     pending = set(pids)
     for pid in pending:
         with contextlib.suppress(ProcessLookupError):

@@ -13,6 +13,7 @@ low pid) a recycled pid would read as a live owner and its resources would never
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from pytest_nfv.host.identity import forget_run, owner_alive, parse_name, read_registry
@@ -81,18 +82,23 @@ class ReapRule:
         parsed = parse_name(name)
         return parsed is not None and self.takes(parsed[0], parsed[1], label, report)
 
-    def forget_dead(self) -> list[str]:
+    def forget_dead(self, backends: Collection[str] | None = None) -> list[str]:
         """Remove the registry files of the runs this rule finds dead; returns their ids.
 
         Call once, after every engine was reaped: the files are the evidence that a recycled
         pid is not their owner.
+
+        Args:
+            backends: only runs of these backends (those whose engines were reaped); a dead
+                run of another backend keeps its file until its own engine is reaped.
         """
         if self.only_run is not None:
             return []
         gone = [
             run_id
             for run_id, entry in sorted(self._registry.items())
-            if not self.owner_alive(run_id, entry.owner_pid)
+            if (backends is None or entry.backend in backends)
+            and not self.owner_alive(run_id, entry.owner_pid)
         ]
         for run_id in gone:
             forget_run(run_id)

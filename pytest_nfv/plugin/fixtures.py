@@ -56,13 +56,15 @@ def nfv_settings(pytestconfig: pytest.Config) -> NfvSettings:
 def nfv_backend(pytestconfig: pytest.Config) -> Iterator[Any]:
     """The opened backend; skipped with the backend's reason if this host cannot run it.
 
-    Before opening, what dead runs of this backend left behind is reaped, so a run killed
-    with SIGKILL is cleaned up by the next one at the latest.
+    Before opening, what dead runs of this backend left behind is reaped (its engine and the
+    run namespaces; no other engine is contacted), so a run killed with SIGKILL is cleaned
+    up by the next one at the latest.
     """
     state = _state(pytestconfig)
     settings = state.settings
     reap_all(  # only runs whose owner process is gone
-        targets=EngineTargets(settings.docker_url, settings.libvirt_uri)
+        targets=EngineTargets(settings.docker_url, settings.libvirt_uri),
+        backends=(state.backend.name,),
     )
     unavailable: BackendUnavailable | None = None
     try:

@@ -8,8 +8,9 @@ Run inside the proxy instance's namespace::
 It reads every frame addressed to its own MAC on ``--iface`` through an AF_PACKET socket,
 rewrites it (``rewrite.rewrite_frame``) and sends it back out of the same interface. Its
 standard input is a control channel, one command per line, each answered ``ok`` on stdout:
-``set-b IP MAC`` (reconfigure: B is now elsewhere), ``pause`` / ``resume`` (stop forwarding
-while the kernel routes the same path, for the direct-path comparison), and EOF ends it.
+``set-b IP MAC`` (reconfigure: B is now elsewhere), ``pause`` / ``resume`` (close the packet
+socket while the kernel routes the same path, for the direct-path comparison; open it again),
+and EOF ends it.
 ``--sink-port`` binds a UDP socket on the proxy's address so datagrams A sends to the proxy
 are not answered with ICMP port-unreachable by the proxy's own kernel.
 """
@@ -51,7 +52,22 @@ def _own_mac(iface: str) -> bytes:
         return mac_bytes(f.read().strip())
 
 
+def _open_wire(iface: str) -> socket.socket:
+    wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    wire.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    wire.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    wire.bind((iface, 0))
+    wire.setblocking(False)
+    return wire
+
+
 def serve(args: argparse.Namespace) -> int:
+    """Forward until EOF on stdin.
+
+    Paused, the proxy has no packet socket at all: the kernel then forwards the same hop
+    exactly as it would without the VNF, with no tap copying every frame to a process that
+    would only drop it.
+    """
     table = ProxyTable(
         _ip(args.host_a),
         _ip(args.host_b),
@@ -59,11 +75,8 @@ def serve(args: argparse.Namespace) -> int:
         mac_bytes(args.mac_b),
         _own_mac(args.iface),
     )
-    wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-    wire.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-    wire.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    wire.bind((args.iface, 0))
-    wire.setblocking(False)
+    first = _open_wire(args.iface)
+    wire: socket.socket | None = first
     sink = None
     if args.sink_port:
         sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -71,10 +84,9 @@ def serve(args: argparse.Namespace) -> int:
         sink.bind(("0.0.0.0", args.sink_port))
     control = sys.stdin.buffer
     selector = selectors.DefaultSelector()
-    selector.register(wire, selectors.EVENT_READ, "wire")
+    selector.register(first, selectors.EVENT_READ, "wire")
     selector.register(control, selectors.EVENT_READ, "control")
     buffer = bytearray(FRAME_BUFFER)
-    forwarding = True
     print("ready", flush=True)
     while True:
         for key, _ in selector.select():
@@ -82,19 +94,25 @@ def serve(args: argparse.Namespace) -> int:
                 line = control.readline()
                 if not line:
                     return 0
-                forwarding, table = _command(line.decode().split(), forwarding, table)
+                forwarding, table = _command(line.decode().split(), wire is not None, table)
+                if forwarding and wire is None:
+                    reopened = _open_wire(args.iface)
+                    selector.register(reopened, selectors.EVENT_READ, "wire")
+                    wire = reopened
+                elif not forwarding and wire is not None:
+                    selector.unregister(wire)
+                    wire.close()
+                    wire = None
                 print("ok", flush=True)
+                continue
+            if wire is None:  # closed by the command handled just before, in this batch
                 continue
             while True:
                 try:
                     length, address = wire.recvfrom_into(buffer)
                 except BlockingIOError:
                     break
-                if (
-                    forwarding
-                    and address[2] == PACKET_HOST
-                    and rewrite_frame(buffer, length, table)
-                ):
+                if address[2] == PACKET_HOST and rewrite_frame(buffer, length, table):
                     wire.send(memoryview(buffer)[:length])
 
 

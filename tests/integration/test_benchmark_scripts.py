@@ -15,7 +15,8 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
     ("script", "args", "expected"),
     [
         ("start_vs_ip.py", ["--n", "3", "--rounds", "1"], "ratio ip/backend"),
-        ("response_vs_ping.py", ["--rounds", "5", "--sizes", "64,3000"], "ours/ping"),
+        ("response_vs_ping.py", ["--rounds", "5", "--sizes", "64,3000"], "ping p50"),
+        ("prober_resolution.py", ["--counts", "2", "--rounds", "2"], "resolution ms"),
         ("coreos_vs_sdk.py", ["--ns", "2", "--rounds", "1"], "ours/plain"),
         ("memory_under_noise.py", ["--instances", "1", "--noise-mib", "50"], "memory_kernel"),
         (

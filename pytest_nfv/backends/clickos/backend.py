@@ -216,17 +216,28 @@ class ClickosBackend:
         """Create every domain, then give each its configuration as soon as it is up."""
         started: list[Instance] = []
         launched: list[tuple[InstanceSpec, _Domain]] = []
-        for spec in specs:
-            self._switch.add_neighbour(spec.address, spec.mac)  # its vif is behind the uplink
-            on_start(spec)
-            start_ns = time.time_ns()
-            domain = self._launch(spec, "vnf")
-            self._instances[spec.name] = domain
-            launched.append((spec, domain))
-            started.append(Instance(spec, start_ns, self._switch.probe_netns, ()))
-        self._configure(
-            [(domain, "instance", instance_config(s.address, s.mac)) for s, domain in launched]
-        )
+        try:
+            for spec in specs:
+                self._switch.add_neighbour(spec.address, spec.mac)  # its vif is behind the uplink
+                on_start(spec)
+                start_ns = time.time_ns()
+                domain = self._launch(spec, "vnf")
+                self._instances[spec.name] = domain
+                launched.append((spec, domain))
+                started.append(Instance(spec, start_ns, self._switch.probe_netns, ()))
+            self._configure(
+                [(domain, "instance", instance_config(s.address, s.mac)) for s, domain in launched]
+            )
+        except BaseException:
+            try:  # all or nothing: what started goes, every address is free again
+                self.stop(started)
+            finally:
+                running = {instance.name for instance in started}
+                for spec in specs:
+                    if spec.name not in running:
+                        self._switch.remove_neighbour(spec.address, spec.mac)
+                        self._switch.release(spec.address)
+            raise
         return started
 
     def stop(self, instances: Sequence[Instance]) -> None:

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -51,10 +51,11 @@ from pytest_nfv.backends.coreos.engine import (
     target_of,
 )
 from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER, ensure
+from pytest_nfv.backends.responder import Responder, launch_helper, responder
 from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.identity import RunIdentity
-from pytest_nfv.host.namespaces import entered, spawn_in
+from pytest_nfv.host.namespaces import entered
 from pytest_nfv.host.processes import expect_line, stop_processes
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
@@ -94,6 +95,8 @@ class _Held:
     name: str
     container_id: str
     pid: int = 0
+    netns_fd: int = -1
+    """The container's network namespace, held open once pinned (see ``_pin_netns``)."""
 
 
 class CoreosBackend:
@@ -128,6 +131,7 @@ class CoreosBackend:
         self._echoes: list[subprocess.Popen[bytes]] = []
         self._proxy: _Held | None = None
         self._lock = threading.Lock()
+        self._responder: Responder | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -143,6 +147,7 @@ class CoreosBackend:
                 self.identity.name("probe"), "probe", self._addr(2), HOLD, sysctls=_QUIET
             )
             self._local_pid(self._probe)
+            self._pin_netns(self._probe)
             with entered(self.probe_netns or ""):
                 from pyroute2 import IPRoute
 
@@ -182,12 +187,7 @@ class CoreosBackend:
         The container's main process must be visible here and sit in the container's cgroup
         (the path this host reads names the container id, whatever its cgroup namespace).
         """
-        try:
-            with open(f"/proc/{held.pid}/cgroup") as cgroup:
-                local = held.container_id in cgroup.read()
-        except OSError:
-            local = False
-        if not local:
+        if not _in_its_cgroup(held):
             raise BackendUnavailable(
                 f"coreos backend: the Docker engine at {target_of(self._url)} runs its "
                 "containers on another host; boot and response-time probes must run "
@@ -211,6 +211,8 @@ class CoreosBackend:
                     remove_network(self._api, self._network)
                 except Exception as exc:
                     teardown.note([f"cannot remove network {self._network}: {exc}"])
+        for held in self._held.values():
+            _unpin_netns(held)
         self._held.clear()
         self._network = None
         self._probe = self._proxy = None
@@ -240,7 +242,27 @@ class CoreosBackend:
     def probe_netns(self) -> str | None:
         if self._probe is None:
             raise BackendError("coreos backend is not open")
-        return f"/proc/{self._probe.pid}/ns/net"
+        return _pinned_path(self._probe)
+
+    def _pin_netns(self, held: _Held) -> None:
+        """Hold the container's network namespace open, so that a path to it stays its.
+
+        ``/proc/<pid>/ns/net`` names whatever process has that pid when it is opened, and a
+        pid is reused once its process is gone. The namespace is opened once, and only kept
+        if the pid still was the container's own process after the open (its cgroup names
+        the container); every later entry goes through the descriptor.
+
+        Raises:
+            BackendError: the container's process is gone.
+        """
+        try:
+            fd = os.open(f"/proc/{held.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise BackendError(f"container {held.name} has no process any more: {exc}") from exc
+        if not _in_its_cgroup(held):
+            os.close(fd)
+            raise BackendError(f"container {held.name} lost its process {held.pid}")
+        held.netns_fd = fd
 
     # ---- containers ---------------------------------------------------------------------
 
@@ -336,6 +358,7 @@ class CoreosBackend:
                 failures.append(f"{held.name}: {exc}")
             with self._lock:
                 self._held.pop(held.name, None)
+            _unpin_netns(held)
         if failures:
             raise BackendError("cannot remove containers: " + "; ".join(failures[:5]))
 
@@ -385,14 +408,28 @@ class CoreosBackend:
             except Exception as exc:
                 raise BackendError(f"cannot inspect container {held.name}: {exc}") from exc
 
-        started = self._pool_map(one, list(specs))
-        # Only once every request is out: looking up pids must not delay a start.
-        pids = self._pool_map(pid_of, [held for held, _ in started])
+        try:
+            started = self._pool_map(one, list(specs))
+            # Only once every request is out: looking up pids must not delay a start.
+            pids = self._pool_map(pid_of, [held for held, _ in started])
+        except BaseException:
+            self._abandon(specs)
+            raise
         instances = []
         for spec, (held, start_ns), pid in zip(specs, started, pids, strict=True):
             held.pid = pid
             instances.append(Instance(spec, start_ns, f"/proc/{pid}/ns/net", (pid,)))
         return instances
+
+    def _abandon(self, specs: Sequence[InstanceSpec]) -> None:
+        """A start failed part-way: remove what it created and free every address it had."""
+        helds = [self._held[s.name] for s in specs if s.name in self._held]
+        try:
+            self._remove_all(helds)
+        finally:
+            if self._addresses is not None:
+                for spec in specs:
+                    self._addresses.release(spec.address)
 
     def stop(self, instances: Sequence[Instance]) -> None:
         helds = [self._held[i.name] for i in instances if i.name in self._held]
@@ -447,14 +484,16 @@ class CoreosBackend:
         for role, offset in (("hosta", 4), ("hostb", 5), ("hostb2", 6)):
             address = self._addr(offset)
             held = self._run(self.identity.name(role), "host", address, HOLD, sysctls=_HOST_SYSCTLS)
-            netns = f"/proc/{held.pid}/ns/net"
+            self._pin_netns(held)
+            netns = _pinned_path(held)
             routes = (self._addr(5), self._addr(6)) if role == "hosta" else (self._addr(4),)
             _route_via(netns, routes, proxy)
             if role != "hosta":
-                echo = [sys.executable, "-m", "pytest_nfv.vnf.echo", "--port", str(ECHO_PORT)]
-                proc = spawn_in(
+                if self._responder is None:
+                    self._responder = responder()
+                proc = launch_helper(
+                    self._responder.argv(ECHO_PORT),
                     netns,
-                    echo,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
@@ -564,3 +603,26 @@ def _route_via(
 
 def make(name: str, identity: RunIdentity, settings: BackendSettings) -> CoreosBackend:
     return CoreosBackend(identity, settings.docker_url, settings.image)
+
+
+def _pinned_path(held: _Held) -> str:
+    """A path to the container's pinned namespace, valid while this process holds it."""
+    if held.netns_fd < 0:
+        raise BackendError(f"the namespace of container {held.name} is not held")
+    return f"/proc/{os.getpid()}/fd/{held.netns_fd}"
+
+
+def _unpin_netns(held: _Held) -> None:
+    if held.netns_fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(held.netns_fd)
+        held.netns_fd = -1
+
+
+def _in_its_cgroup(held: _Held) -> bool:
+    """Whether ``held.pid`` is (still) a process of the container: its cgroup names it."""
+    try:
+        with open(f"/proc/{held.pid}/cgroup") as cgroup:
+            return held.container_id in cgroup.read()
+    except OSError:
+        return False

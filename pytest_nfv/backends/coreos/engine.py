@@ -17,7 +17,7 @@ from typing import Any
 from pytest_nfv.backends.base import CleanupReport, EngineTargets
 from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER
 from pytest_nfv.errors import BackendError, BackendUnavailable
-from pytest_nfv.host.namespaces import kill_and_wait
+from pytest_nfv.host.namespaces import kill_members
 from pytest_nfv.host.reap import ReapRule
 
 __all__ = [
@@ -130,15 +130,6 @@ def _netns_inode(pid: int) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _strays(inodes: set[tuple[int, int]]) -> list[int]:
-    """Host processes placed in those namespaces (a killed run's echo responders)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and _netns_inode(int(entry)) in inodes:
-            found.append(int(entry))
-    return found
-
-
 def reap(
     rule: ReapRule, *, dry_run: bool = False, targets: EngineTargets | None = None
 ) -> CleanupReport:
@@ -179,7 +170,7 @@ def reap(
                 if pid and (inode := _netns_inode(pid)) is not None:
                     inodes.add(inode)
         with contextlib.suppress(BackendError):
-            kill_and_wait([p for p in _strays(inodes) if p != os.getpid()])
+            kill_members(inodes)
         for container in victims:
             name = container["Names"][0][1:]
             try:

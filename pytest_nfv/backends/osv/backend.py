@@ -151,7 +151,7 @@ class OsvBackend:
         self._vms: dict[str, _Vm] = {}
         self._proxy_vm: _Vm | None = None
         self._taps = 0
-        self._tap_lock = threading.Lock()  # _domain_spec runs in start()'s worker threads
+        self._lock = threading.Lock()  # _boot runs in worker threads: taps, on_start, _vms
         self._direct_bypasses_proxy = False
         self._engine: EngineInfo | None = None  # kept after close, for the record
 
@@ -274,7 +274,7 @@ class OsvBackend:
     # ---- domains ------------------------------------------------------------------------
 
     def _new_tap(self, role: str) -> str:
-        with self._tap_lock:
+        with self._lock:
             self._taps += 1
             number = self._taps
         return f"{TAP_PREFIX}{self.identity.run_id}{'p' if role == 'proxy' else 't'}{number}"
@@ -351,17 +351,19 @@ class OsvBackend:
         dspec = self.instance_domain(spec, role, relay_args)
         xml = domain_xml(self._template, dspec)
         assert dspec.tap is not None
-        on_start(spec)
+        with self._lock:  # the prober's control channel takes one whole line at a time
+            on_start(spec)
         return self._create(spec, role, dspec.tap, xml)
 
     def _create(self, spec: InstanceSpec, role: str, tap: str, xml: str) -> Instance:
         start_ns = time.time_ns()
         domain = self._libvirt.create(xml, spec.name)
         vm = _Vm(spec.name, tap, domain)
-        if role == "proxy":
-            self._proxy_vm = vm
-        else:
-            self._vms[spec.name] = vm
+        with self._lock:
+            if role == "proxy":
+                self._proxy_vm = vm
+            else:
+                self._vms[spec.name] = vm
         self._switch.plug_tap(vm.tap, spec)
         vm.pid = _qemu_pid(spec.name)
         return Instance(
@@ -408,20 +410,30 @@ class OsvBackend:
             for future in futures:
                 try:
                     results.append(future.result())
-                except BackendError as exc:
+                except BaseException as exc:
                     failures.append(exc)
         if failures:
+            self._abandon(specs)
             raise failures[0]
         return results
 
+    def _abandon(self, specs: Sequence[InstanceSpec]) -> None:
+        """A start failed part-way: destroy the domains it created, free all its addresses."""
+        self._remove(specs, every_address=True)
+
     def stop(self, instances: Sequence[Instance]) -> None:
-        vms = [vm for i in instances if (vm := self._vms.pop(i.name, None)) is not None]
+        self._remove([i.spec for i in instances], every_address=False)
+
+    def _remove(self, specs: Sequence[InstanceSpec], *, every_address: bool) -> None:
+        """Destroy the domains of ``specs`` that run; free their addresses (or all of them)."""
+        vms = [vm for s in specs if (vm := self._vms.pop(s.name, None)) is not None]
+        destroyed = {vm.name for vm in vms}
         try:
             self._destroy(vms)
         finally:
-            for instance in instances:
-                if any(vm.name == instance.name for vm in vms):
-                    self._switch.release(instance.address)
+            for spec in specs:
+                if every_address or spec.name in destroyed:
+                    self._switch.release(spec.address)
 
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         """The instance's QEMU process (from libvirt's pidfile, read when it started)."""

@@ -4,45 +4,72 @@ The paper counts boot time from the start request until the instance answers an 
 One raw ICMP socket serves every target. It lives in a separate process (started inside the
 namespace from which the instances are reachable, with real-time priority where allowed) so
 that probing never competes with the start requests for the GIL, and it probes a target only
-from the moment its start request was issued. Each waiting target gets an echo request every
-``interval`` (0.5 ms by default, which keeps the resolution near 1 ms on a busy 2-core host;
-every round reports its worst gap between probes, the figure's real resolution). Reply times
-are the kernel's receive timestamps (SO_TIMESTAMPNS, CLOCK_REALTIME), not the time Python got
-round to reading them.
+from the moment its start request was issued.
 
-Wire protocol between the two processes, one line each way per step::
+Each target has its own pace: the first probes go every ``interval`` (0.25 ms by default),
+and while the target stays silent the gap grows with the time it has waited (a sixteenth of
+it), up to ``max_interval`` (1.5 ms by default). A fast boot is timed finely, a slow one
+costs few probes, and the prober wakes only when some target is due, so on a 2-core host it
+takes little of the CPU the starts being timed need. Every round reports its worst gap between
+two probes of a waiting target and its resolution: the largest gap that preceded the probe a
+target first answered, which bounds every boot time of the round. Reply times are the
+kernel's receive timestamps (SO_TIMESTAMPNS, CLOCK_REALTIME), not the time Python got round
+to reading them.
 
-    parent: arm TIMEOUT_S INTERVAL_US        child: armed
+Wire protocol between the two processes, one line each way per step (the child keeps a queue
+of whole lines, so commands may arrive batched in one read or split across several)::
+
+    parent: arm TIMEOUT_S INTERVAL_US MAX_INTERVAL_US     child: armed
     parent: go IP            (one per start request, as it is issued)
-    parent: end
+    parent: end              (wait for the started targets)  or  cancel  (stop waiting now)
                                              child: reply IP TS_NS   (one per answered target)
-                                             child: done UNANSWERED MAX_GAP_US IP...
+                                             child: done UNANSWERED MAX_GAP_US RESOLUTION_US IP...
+
+Every read of the parent has a deadline: a prober that stops answering is killed and the
+round fails with ``ProbeError`` instead of hanging the session.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import math
 import os
-import selectors
+import select
 import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, TextIO
 
 from pytest_nfv.errors import BootTimeout, ProbeError
 from pytest_nfv.vnf.checksum import internet_checksum
 
-__all__ = ["DEFAULT_PROBE_INTERVAL_S", "EchoProber", "ReadinessResult", "echo_request"]
+__all__ = [
+    "DEFAULT_MAX_PROBE_INTERVAL_S",
+    "DEFAULT_PROBE_INTERVAL_S",
+    "EchoProber",
+    "ReadinessResult",
+    "echo_request",
+]
 
 ICMP_ECHO_REPLY = 0
 ICMP_ECHO_REQUEST = 8
 _TIMESPEC = struct.Struct("@qq")
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # asm-generic value; absent from Python
-DEFAULT_PROBE_INTERVAL_S = 0.0005
+DEFAULT_PROBE_INTERVAL_S = 0.00025
+DEFAULT_MAX_PROBE_INTERVAL_S = 0.0015
+BACKOFF_FRACTION = 0.0625
+"""A silent target's gap grows to this fraction of the time it has waited (up to the cap)."""
+COALESCE_S = 0.0001
+"""Targets due within this much of each other are probed in one wake-up."""
+ANSWER_GRACE_S = 10.0
+"""How long the parent waits for the prober beyond what the round itself may take."""
 
 
 def echo_request(ident: int, seq: int, payload: bytes = b"pytest-nfv-ready") -> bytes:
@@ -59,25 +86,76 @@ class ReadinessResult:
     replies_ns: dict[ipaddress.IPv4Address, int]
     unanswered: tuple[ipaddress.IPv4Address, ...]
     max_probe_gap_s: float = 0.0
-    """Longest time between two probes of a waiting target: the figure's real resolution."""
+    """Longest time between two probes of a waiting target."""
+    resolution_s: float = 0.0
+    """Largest gap before the probe a target first answered: no boot time is finer."""
+
+
+class _LineReader:
+    """Whole lines from a raw fd, each read with a deadline (no buffered readline)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = b""
+        self._lines: deque[str] = deque()
+
+    def readline(self, deadline: float) -> str | None:
+        """The next whole line; None at end of file.
+
+        Raises:
+            TimeoutError: no whole line came before ``deadline`` (monotonic seconds).
+        """
+        while not self._lines:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._fd], [], [], left)[0]:
+                raise TimeoutError
+            chunk = os.read(self._fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+            *lines, self._buffer = self._buffer.split(b"\n")
+            self._lines.extend(line.decode() for line in lines)
+        return self._lines.popleft()
 
 
 class EchoProber:
     """Parent side: a long-lived probing process inside ``netns_path``.
 
-    Use as a context manager; ``begin``/``started``/``finish`` bracket one boot round.
+    Use as a context manager; ``begin``/``started``/``finish`` (or ``cancel``) bracket one
+    boot round.
+
+    Args:
+        netns_path: the namespace to probe from (None: the caller's).
+        interval_s: the gap between the first probes of a target.
+        max_interval_s: the most a silent target's gap grows to (at least ``interval_s``).
     """
 
     def __init__(
-        self, netns_path: str | None, interval_s: float = DEFAULT_PROBE_INTERVAL_S
+        self,
+        netns_path: str | None,
+        interval_s: float = DEFAULT_PROBE_INTERVAL_S,
+        max_interval_s: float = DEFAULT_MAX_PROBE_INTERVAL_S,
     ) -> None:
         self._netns_path = netns_path
         self._interval_s = interval_s
+        self._max_interval_s = max(max_interval_s, interval_s)
         self._proc: subprocess.Popen[bytes] | None = None
+        self._lines: _LineReader | None = None
+        self._round_timeout_s = 0.0
+        self._sending = threading.Lock()
 
     @property
     def interval_s(self) -> float:
         return self._interval_s
+
+    @property
+    def max_interval_s(self) -> float:
+        return self._max_interval_s
+
+    @property
+    def pid(self) -> int | None:
+        """The probing process (for its CPU accounting), or None when not running."""
+        return None if self._proc is None else self._proc.pid
 
     def __enter__(self) -> EchoProber:
         argv = [sys.executable, "-m", "pytest_nfv.harness.probes.icmp"]
@@ -88,14 +166,18 @@ class EchoProber:
             from pytest_nfv.host.namespaces import spawn_in
 
             self._proc = spawn_in(self._netns_path, argv, **kwargs)
+        assert self._proc is not None
+        assert self._proc.stdout is not None
+        self._lines = _LineReader(self._proc.stdout.fileno())
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        proc, self._proc = self._proc, None
+        proc, self._proc, self._lines = self._proc, None, None
         if proc is None:
             return
         if proc.stdin:
-            proc.stdin.close()
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
         try:
             proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
@@ -108,23 +190,33 @@ class EchoProber:
         if self._proc is None or self._proc.stdin is None:
             raise ProbeError("the ICMP prober is not running")
         try:
-            self._proc.stdin.write(line.encode() + b"\n")
-            self._proc.stdin.flush()
+            with self._sending:  # backends announce starts from worker threads
+                self._proc.stdin.write(line.encode() + b"\n")
+                self._proc.stdin.flush()
         except BrokenPipeError as exc:
             raise ProbeError("the ICMP prober exited unexpectedly") from exc
 
-    def _read(self) -> str:
-        assert self._proc is not None
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
+    def _read(self, within_s: float) -> str:
+        """The prober's next line; it is killed if none comes within ``within_s``."""
+        if self._proc is None or self._lines is None:
+            raise ProbeError("the ICMP prober is not running")
+        try:
+            line = self._lines.readline(time.monotonic() + within_s)
+        except TimeoutError:
+            self.__exit__()  # out of step with us for good: no later round may read its lines
+            raise ProbeError(
+                f"the ICMP prober gave no answer within {within_s:g} s; it was stopped"
+            ) from None
+        if line is None:
             raise ProbeError(f"the ICMP prober exited (status {self._proc.poll()})")
-        return line.decode().strip()
+        return line.strip()
 
     def begin(self, timeout_s: float) -> None:
         """Arm a round: nothing is probed until ``started`` names a target."""
-        self._send(f"arm {timeout_s} {round(self._interval_s * 1e6)}")
-        if self._read() != "armed":
+        interval_us = round(self._interval_s * 1e6)
+        self._send(f"arm {timeout_s} {interval_us} {round(self._max_interval_s * 1e6)}")
+        self._round_timeout_s = timeout_s
+        if self._read(ANSWER_GRACE_S) != "armed":
             raise ProbeError("the ICMP prober did not arm")
 
     def started(self, address: ipaddress.IPv4Address) -> None:
@@ -134,14 +226,23 @@ class EchoProber:
     def finish(self) -> ReadinessResult:
         """Wait until every started target answered, or the round's timeout ran out."""
         self._send("end")
+        return self._results(self._round_timeout_s + ANSWER_GRACE_S)
+
+    def cancel(self) -> ReadinessResult:
+        """End the round now: targets announced but never created are not waited for."""
+        self._send("cancel")
+        return self._results(ANSWER_GRACE_S)
+
+    def _results(self, within_s: float) -> ReadinessResult:
+        deadline = time.monotonic() + within_s
         replies: dict[ipaddress.IPv4Address, int] = {}
         while True:
-            words = self._read().split()
-            if words[0] == "reply":
+            words = self._read(max(0.0, deadline - time.monotonic())).split()
+            if words and words[0] == "reply":
                 replies[ipaddress.IPv4Address(words[1])] = int(words[2])
-            elif words[0] == "done":
-                missing = tuple(ipaddress.IPv4Address(w) for w in words[3:])
-                return ReadinessResult(replies, missing, int(words[2]) / 1e6)
+            elif words and words[0] == "done":
+                missing = tuple(ipaddress.IPv4Address(w) for w in words[4:])
+                return ReadinessResult(replies, missing, int(words[2]) / 1e6, int(words[3]) / 1e6)
             else:
                 raise ProbeError(f"unexpected line from the ICMP prober: {words}")
 
@@ -177,9 +278,94 @@ def _open_socket() -> socket.socket:
     return sock
 
 
-def _drain(
-    sock: socket.socket, ident: int, pending: dict[str, bool], replies: dict[str, int]
-) -> None:
+@dataclass
+class _Target:
+    """One waiting target's probe schedule."""
+
+    since: float
+    due: float
+    sent: list[float] = field(default_factory=list)
+
+    def gap_s(self, interval_s: float, max_interval_s: float) -> float:
+        waited = self.due - self.since
+        return min(max(interval_s, waited * BACKOFF_FRACTION), max_interval_s)
+
+
+class _Commands:
+    """The control channel: a queue of whole lines over a raw fd (batched or split reads)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = b""
+        self._lines: deque[list[str]] = deque()
+        self.closed = False
+
+    def fill(self) -> None:
+        """Read once (the fd is readable); whole lines join the queue, a partial one waits."""
+        chunk = os.read(self.fd, 65536)
+        if not chunk:
+            self.closed = True
+            return
+        self._buffer += chunk
+        *lines, self._buffer = self._buffer.split(b"\n")
+        self._lines.extend(words for line in lines if (words := line.decode().split()))
+
+    def pop(self) -> list[str] | None:
+        return self._lines.popleft() if self._lines else None
+
+
+@dataclass
+class _Round:
+    """The state of one armed round in the child."""
+
+    timeout_s: float
+    interval_s: float
+    max_interval_s: float
+    pending: dict[str, _Target] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)
+    replies: dict[str, int] = field(default_factory=dict)
+    max_gap: float = 0.0
+    resolution: float = 0.0
+    ended: bool = False
+    cancelled: bool = False
+    origin: float = field(default_factory=time.monotonic)
+
+    def command(self, words: list[str]) -> None:
+        if words[0] == "go" and len(words) == 2 and words[1] not in self.pending:
+            now = time.monotonic()
+            self.pending[words[1]] = _Target(now, now)
+            self.started.append(words[1])
+        elif words[0] == "end":
+            self.ended = True
+        elif words[0] == "cancel":
+            self.cancelled = True
+
+    def send_due(self, sock: socket.socket, packet: bytes) -> None:
+        now = time.monotonic()
+        tick = self.interval_s
+        for address, target in self.pending.items():
+            if target.due > now + COALESCE_S:
+                continue
+            if target.sent:
+                self.max_gap = max(self.max_gap, now - target.sent[-1])
+            target.sent = [*target.sent[-1:], now]
+            with contextlib.suppress(OSError):  # not reachable yet: what we wait for
+                sock.sendto(packet, (address, 0))
+            # Due times fall on a grid of the base interval, so that targets waiting together
+            # are probed in one wake-up: the prober's cost is its wake-ups, not its packets.
+            ticks = (now + target.gap_s(self.interval_s, self.max_interval_s) - self.origin) / tick
+            target.due = self.origin + tick * math.ceil(ticks - COALESCE_S / tick)
+
+    def answered(self, address: str, stamp_ns: int) -> None:
+        target = self.pending.pop(address, None)
+        if target is None:
+            return
+        self.replies[address] = stamp_ns
+        if len(target.sent) == 2:
+            self.resolution = max(self.resolution, target.sent[1] - target.sent[0])
+
+
+def _drain(sock: socket.socket, ident: int, round_: _Round) -> None:
     while True:
         try:
             data, ancillary, _flags, peer = sock.recvmsg(2048, socket.CMSG_SPACE(_TIMESPEC.size))
@@ -189,104 +375,47 @@ def _drain(
         if len(data) < ihl + 8:
             continue
         kind, _code, _csum, reply_id = struct.unpack_from("!BBHH", data, ihl)
-        source = peer[0]
-        if kind != ICMP_ECHO_REPLY or reply_id != ident or source not in pending:
+        if kind != ICMP_ECHO_REPLY or reply_id != ident or peer[0] not in round_.pending:
             continue
         stamp = time.time_ns()
         for level, ctype, payload in ancillary:
             if level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS:
                 sec, nsec = _TIMESPEC.unpack(payload[: _TIMESPEC.size])
                 stamp = sec * 1_000_000_000 + nsec
-        del pending[source]
-        replies[source] = stamp
+        round_.answered(peer[0], stamp)
 
 
-class _Lines:
-    """Line reader over a raw fd: select() and a buffered readline() do not mix."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self._buffer = b""
-
-    def read_available(self) -> list[str] | None:
-        """Complete lines now readable (after one read); None at end of file."""
-        chunk = os.read(self.fd, 65536)
-        if not chunk:
-            return None
-        self._buffer += chunk
-        *lines, self._buffer = self._buffer.split(b"\n")
-        return [line.decode() for line in lines]
-
-
-def _round(
-    sock: socket.socket,
-    ident: int,
-    control: selectors.BaseSelector,
-    lines: _Lines,
-    timeout_s: float,
-    interval_s: float,
-) -> tuple[dict[str, int], list[str], float]:
-    pending: dict[str, bool] = {}
-    last_sweep: float | None = None
-    max_gap = 0.0
-    replies: dict[str, int] = {}
-    started: list[str] = []
-    ended = False
-    deadline = time.monotonic() + timeout_s
-    seq = 0
-    next_send = time.monotonic()
-    while True:
-        now = time.monotonic()
-        if ended and not pending:
+def _run_round(sock: socket.socket, ident: int, commands: _Commands, round_: _Round) -> None:
+    deadline = time.monotonic() + round_.timeout_s
+    packet = echo_request(ident, 1)
+    while not round_.cancelled and not (round_.ended and not round_.pending):
+        while not (round_.ended or round_.cancelled) and (words := commands.pop()) is not None:
+            round_.command(words)
+        if round_.cancelled or (round_.ended and not round_.pending):
             break
+        now = time.monotonic()
         if now >= deadline:
             break
-        if now >= next_send:
-            if pending and last_sweep is not None:
-                max_gap = max(max_gap, now - last_sweep)
-            last_sweep = now if pending else None
-            seq += 1
-            packet = echo_request(ident, seq)
-            for target in pending:
-                with contextlib.suppress(OSError):  # not reachable yet: what we wait for
-                    sock.sendto(packet, (target, 0))
-            next_send = now + interval_s
-        wait = max(0.0, min(next_send, deadline) - time.monotonic())
-        for key, _ in control.select(wait):
-            if key.data == "wire":
-                _drain(sock, ident, pending, replies)
-                continue
-            received = lines.read_available()
-            if received is None:
+        round_.send_due(sock, packet)
+        due = min((t.due for t in round_.pending.values()), default=deadline)
+        wait = max(0.0, min(due, deadline) - time.monotonic())
+        watched: list[Any] = [sock] if round_.ended or commands.closed else [sock, commands.fd]
+        readable = select.select(watched, [], [], wait)[0]
+        if sock in readable:
+            _drain(sock, ident, round_)
+        if commands.fd in readable:
+            commands.fill()
+            if commands.closed:
                 raise SystemExit(0)
-            for line in received:
-                words = line.split()
-                if words and words[0] == "go":
-                    pending[words[1]] = True
-                    started.append(words[1])
-                    next_send = time.monotonic()
-                elif words and words[0] == "end":
-                    ended = True
-    unanswered = [t for t in started if t not in replies]
-    return replies, unanswered, max_gap
-
-
-def _next_command(lines: _Lines) -> list[str] | None:
-    while True:
-        received = lines.read_available()
-        if received is None:
-            return None
-        for line in received:
-            if line.split():
-                return line.split()
 
 
 def _prefer_cpu() -> None:
-    """Ask for a real-time slot so probing keeps its 1 ms pace on a busy 2-core host.
+    """Ask for a real-time slot so probing keeps its pace on a busy 2-core host.
 
-    The loop sleeps in ``select`` between sweeps, so it takes little CPU; without priority it
-    waits behind the very start requests it is timing and the resolution degrades to several
-    ms. Falls back to a nice value, then to nothing (the round reports its worst gap anyway).
+    The loop sleeps in ``select`` until a target is due, so it takes little CPU; without
+    priority it waits behind the very start requests it is timing and the resolution degrades
+    to several ms. Falls back to a nice value, then to nothing (the round reports its worst
+    gap anyway).
     """
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
@@ -295,30 +424,41 @@ def _prefer_cpu() -> None:
             os.nice(-10)
 
 
-def main() -> int:
-    _prefer_cpu()
+def serve(control_fd: int, out: TextIO) -> int:
+    """The child's loop: rounds on demand until the control channel closes."""
     sock = _open_socket()
     ident = os.getpid() & 0xFFFF
-    lines = _Lines(sys.stdin.fileno())
-    control = selectors.DefaultSelector()
-    control.register(sock, selectors.EVENT_READ, "wire")
-    control.register(lines.fd, selectors.EVENT_READ, "control")
-    out = sys.stdout
+    commands = _Commands(control_fd)
     while True:
-        # Between rounds the parent sends exactly one "arm" line and waits for "armed".
-        words = _next_command(lines)
+        # Between rounds only "arm" means anything; a stray line is dropped, never a later one.
+        words = commands.pop()
         if words is None:
-            return 0
-        if words[0] != "arm":
+            if commands.closed:
+                return 0
+            select.select([commands.fd], [], [])
+            commands.fill()
             continue
-        timeout_s, interval_s = float(words[1]), int(words[2]) / 1e6
+        if words[0] != "arm" or len(words) < 3:
+            continue
+        interval_s = int(words[2]) / 1e6
+        max_interval_s = int(words[3]) / 1e6 if len(words) > 3 else interval_s
+        round_ = _Round(float(words[1]), interval_s, max(interval_s, max_interval_s))
         out.write("armed\n")
         out.flush()
-        replies, unanswered, max_gap = _round(sock, ident, control, lines, timeout_s, interval_s)
-        out.writelines(f"reply {ip} {ts}\n" for ip, ts in replies.items())
-        gap_us = str(round(max_gap * 1e6))
-        out.write(" ".join(["done", str(len(unanswered)), gap_us, *unanswered]) + "\n")
+        _run_round(sock, ident, commands, round_)
+        out.write("".join(f"reply {ip} {ts}\n" for ip, ts in round_.replies.items()))
+        unanswered = [t for t in round_.started if t not in round_.replies]
+        gap_us, resolution_us = round(round_.max_gap * 1e6), round(round_.resolution * 1e6)
+        out.write(
+            " ".join(["done", str(len(unanswered)), str(gap_us), str(resolution_us), *unanswered])
+        )
+        out.write("\n")
         out.flush()
+
+
+def main() -> int:
+    _prefer_cpu()
+    return serve(sys.stdin.fileno(), sys.stdout)
 
 
 if __name__ == "__main__":

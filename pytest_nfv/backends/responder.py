@@ -1,0 +1,57 @@
+"""Host B's UDP responder, and the one place helper processes of the testbed are launched.
+
+The response time runs from A's request leaving A's stack to B's reply arriving there, so the
+responder's own cost is inside every figure, proxied and direct alike. The C responder
+(``pytest_nfv/vnf/echo.c``, built by ``host.native``) answers with one ``recvfrom`` and one
+``sendto``; the Python one (``pytest_nfv.vnf.echo``) stays as the fallback where gcc is
+missing, and ``Responder.kind`` says which one a record was measured with.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_nfv.errors import BackendUnavailable
+from pytest_nfv.host.namespaces import spawn_in
+from pytest_nfv.host.native import compiled
+
+__all__ = ["Responder", "launch_helper", "responder"]
+
+_ECHO_SOURCE = Path(__file__).resolve().parents[1] / "vnf" / "echo.c"
+
+
+@dataclass(frozen=True)
+class Responder:
+    """How host B answers: its command up to the port, and what it is (for the record)."""
+
+    command: tuple[str, ...]
+    kind: str
+
+    def argv(self, port: int) -> list[str]:
+        return [*self.command, str(port)]
+
+
+def responder() -> Responder:
+    """The C responder where it can be built privately, else the Python one (with why)."""
+    try:
+        return Responder((str(compiled(_ECHO_SOURCE, "nfv-echo")),), "C (vnf/echo.c)")
+    except BackendUnavailable as exc:
+        python = (sys.executable, "-m", "pytest_nfv.vnf.echo", "--port")
+        return Responder(python, f"Python, since the C one cannot be used: {exc}")
+
+
+def launch_helper(
+    argv: Sequence[str], netns_path: str | None = None, **popen_kwargs: object
+) -> subprocess.Popen[bytes]:
+    """Start a helper process of the testbed (no shell), in ``netns_path`` if given.
+
+    Every helper that sits inside a measured interval (the responders) starts here, so what
+    they share -- the namespace they stand in, where they may run -- is decided in one place.
+    """
+    if netns_path is not None:
+        return spawn_in(netns_path, argv, **popen_kwargs)
+    return subprocess.Popen(list(argv), **popen_kwargs)  # type: ignore[call-overload, no-any-return]

@@ -1,0 +1,86 @@
+"""Small C helpers, compiled on this host, kept where only root can change them.
+
+Root runs these programs, so the compiled file and every directory above it must be root's
+and writable by no one else: a binary a user could have replaced would run with root's
+rights. Each is built once per source (its SHA-256 names the directory), into a private
+directory under ``/var/cache/pytest-nfv/native`` (``$PYTEST_NFV_NATIVE_CACHE`` elsewhere), and
+checked again every time it is handed out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+from pytest_nfv.errors import BackendUnavailable
+
+__all__ = ["compiled", "native_cache"]
+
+GCC_FLAGS = ("-O2", "-Wall", "-Wextra", "-Werror")
+
+
+def native_cache() -> Path:
+    return Path(os.environ.get("PYTEST_NFV_NATIVE_CACHE", "/var/cache/pytest-nfv/native"))
+
+
+def _check_private(path: Path) -> None:
+    """``path`` and every directory above it: root's, no symlink, writable by root alone.
+
+    Raises:
+        BackendUnavailable: one of them is not (the message names it and why).
+    """
+    for part in (path, *path.parents):
+        info = os.lstat(part)
+        if stat.S_ISLNK(info.st_mode):
+            raise BackendUnavailable(f"{part} is a symbolic link: no root helper runs from it")
+        if info.st_uid != 0:
+            raise BackendUnavailable(f"{part} belongs to uid {info.st_uid}, not root")
+        # A sticky directory (/tmp) lets others add entries but not replace root's own.
+        sticky = stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX
+        if info.st_mode & 0o022 and not (sticky and part != path.parent):
+            raise BackendUnavailable(f"{part} is writable by others (mode {info.st_mode:o})")
+
+
+def compiled(source: Path, name: str) -> Path:
+    """The executable built from ``source`` with gcc; built first if missing.
+
+    Raises:
+        BackendUnavailable: no gcc, not root, the build failed, or the cache is not private.
+    """
+    if os.geteuid() != 0:
+        raise BackendUnavailable(f"{name}: compiled helpers are built and run by root only")
+    code = source.read_bytes()
+    key = hashlib.sha256(code + " ".join(GCC_FLAGS).encode()).hexdigest()[:16]
+    root = native_cache()
+    target = root / key / name
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_private(root)
+    if not target.exists():
+        gcc = shutil.which("gcc")
+        if gcc is None:
+            raise BackendUnavailable(f"{name}: gcc is not installed (Debian: apt-get install gcc)")
+        work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+        try:
+            built = subprocess.run(
+                [gcc, *GCC_FLAGS, "-o", str(work / name), str(source)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if built.returncode != 0:
+                raise BackendUnavailable(f"{name}: gcc failed: {built.stderr.strip()[-500:]}")
+            (work / name).chmod(0o700)
+            try:
+                work.rename(root / key)
+            except OSError:  # another session built it first
+                if not target.exists():
+                    raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    _check_private(target)
+    return target
