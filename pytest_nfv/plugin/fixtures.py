@@ -22,6 +22,7 @@ from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
 from pytest_nfv.model import Instance
 from pytest_nfv.plugin.options import NfvSettings
+from pytest_nfv.plugin.progress import reporter_of
 from pytest_nfv.plugin.recorder import record_summary, summary_info
 from pytest_nfv.plugin.state import NfvState, nfv_state_key, recorded_key
 from pytest_nfv.units import base_unit
@@ -77,7 +78,9 @@ def nfv_backend(pytestconfig: pytest.Config) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def nfv_lab(nfv_backend: Any, nfv_settings: NfvSettings) -> Iterator[Lab]:
+def nfv_lab(
+    nfv_backend: Any, nfv_settings: NfvSettings, request: pytest.FixtureRequest
+) -> Iterator[Lab]:
     """The backend plus a running ICMP readiness prober in its probe namespace.
 
     A backend may set ``probe_interval_s``: VMs that take seconds to boot gain nothing from
@@ -85,8 +88,9 @@ def nfv_lab(nfv_backend: Any, nfv_settings: NfvSettings) -> Iterator[Lab]:
     from the very guests being timed.
     """
     interval = float(getattr(nfv_backend, "probe_interval_s", DEFAULT_PROBE_INTERVAL_S))
+    progress = reporter_of(request.config)
     with EchoProber(nfv_backend.probe_netns, interval) as prober:
-        yield Lab(nfv_backend, prober, nfv_settings.boot_timeout_s)
+        yield Lab(nfv_backend, prober, nfv_settings.boot_timeout_s, progress)
 
 
 @pytest.fixture(scope="session")
@@ -116,12 +120,28 @@ def nfv_instances(nfv_lab: Lab) -> Iterator[Callable[[int], list[Instance]]]:
 
 
 @pytest.fixture
-def nfv_repeat(nfv_settings: NfvSettings) -> Callable[[Callable[[], float]], Summary]:
-    """``nfv_repeat(measure_once)``: repeat until the CI is narrow enough or a cap is hit."""
+def nfv_repeat(
+    nfv_settings: NfvSettings, pytestconfig: pytest.Config
+) -> Callable[[Callable[[], float]], Summary]:
+    """``nfv_repeat(measure_once)``: repeat until the CI is narrow enough or a cap is hit.
+
+    Each round is announced to the progress reporter (shown only once a test runs long).
+    """
     rule: StopRule = nfv_settings.stop_rule
+    report = reporter_of(pytestconfig)
 
     def repeat(measure_once: Callable[[], float]) -> Summary:
-        return repeat_until_converged(measure_once, rule)
+        if report is None:
+            return repeat_until_converged(measure_once, rule)
+        rounds = 0
+
+        def announced() -> float:
+            nonlocal rounds
+            rounds += 1
+            report(f"round {rounds} of at most {rule.max_rounds}")
+            return measure_once()
+
+        return repeat_until_converged(announced, rule)
 
     return repeat
 

@@ -6,10 +6,12 @@ are in ``fixtures.py``; the work is in the backends, probes, ``stats`` and ``bud
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.config import parse_warning_filter
 
 from pytest_nfv.backends import BUILTIN_BACKENDS, make_builtin
 from pytest_nfv.backends.base import Backend
@@ -20,6 +22,8 @@ from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import REQUIREMENTS
 from pytest_nfv.plugin import hookspecs
 from pytest_nfv.plugin.options import NfvSettings, add_options, settings_from_config
+from pytest_nfv.plugin.progress import setup_progress
+from pytest_nfv.plugin.recorder import time_groups_only
 from pytest_nfv.plugin.state import NfvState, nfv_settings_key, nfv_state_key
 from pytest_nfv.resources import budgets_file
 
@@ -86,6 +90,16 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--backend: no plugin built a backend for {settings.backend!r}")
     config.stash[nfv_state_key] = NfvState(settings, budgets, identity, backend)
     config.pluginmanager.import_plugin("pytest_nfv.plugin.fixtures")
+    config.pluginmanager.import_plugin("pytest_nfv.plugin.summary")
+    setup_progress(config)
+    # A run that recorded nothing (every test skipped or errored) makes pytest-benchmark warn
+    # "Not saving anything" at session end; under a project's `filterwarnings = error` that
+    # warning becomes a traceback that replaces the summary saying why. The nfv summary says
+    # it instead, so the warning is not raised (pytest-benchmark still prints its notice).
+    # Both: pytest re-applies the ini filters around its own hooks, and it applied them for the
+    # whole session before this hook ran, so the session-wide filters need the entry as well.
+    config.addinivalue_line("filterwarnings", NOT_SAVING_FILTER)
+    warnings.filterwarnings(*parse_warning_filter(NOT_SAVING_FILTER, escape=False))
     if settings.compare:
         from pytest_nfv.plugin.gate import setup_gate
 
@@ -93,6 +107,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 BIG_N = 64
+NOT_SAVING_FILTER = (
+    "ignore:Not saving anything, no benchmarks have been run:"
+    "pytest_benchmark.logger.PytestBenchmarkWarning"
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -160,3 +178,16 @@ def pytest_benchmark_update_machine_info(
         "host": host_facts().as_dict(),
         "budgets": str(state.budgets.path) if state.budgets.path else None,
     }
+
+
+@pytest.hookimpl(wrapper=True, optionalhook=True)
+def pytest_benchmark_group_stats(
+    config: pytest.Config, benchmarks: list[dict[str, Any]], group_by: str
+) -> Any:
+    """Keep memory out of pytest-benchmark's table, which labels every column as time.
+
+    Only its terminal table reads these groups; the saved JSON keeps every record, and the
+    nfv summary shows the memory figures in MiB.
+    """
+    groups = yield
+    return time_groups_only(groups)

@@ -15,8 +15,12 @@ Wire protocol between the two processes, one line each way per step::
     parent: arm TIMEOUT_S INTERVAL_US        child: armed
     parent: go IP            (one per start request, as it is issued)
     parent: end
-                                             child: reply IP TS_NS   (one per answered target)
+                                             child: reply IP TS_NS   (one per answered target,
+                                                                      as it answers)
                                              child: done UNANSWERED MAX_GAP_US IP...
+
+Replies are written as they come, so a parent waiting in ``finish`` can tell how many
+instances answered so far while a slow round is still going.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pytest_nfv.errors import BootTimeout, ProbeError
@@ -131,14 +135,20 @@ class EchoProber:
         """The start request for ``address`` has been issued: probe it from now on."""
         self._send(f"go {address}")
 
-    def finish(self) -> ReadinessResult:
-        """Wait until every started target answered, or the round's timeout ran out."""
+    def finish(self, on_reply: Callable[[int], None] | None = None) -> ReadinessResult:
+        """Wait until every started target answered, or the round's timeout ran out.
+
+        Args:
+            on_reply: called with the number of targets answered so far, at each reply.
+        """
         self._send("end")
         replies: dict[ipaddress.IPv4Address, int] = {}
         while True:
             words = self._read().split()
             if words[0] == "reply":
                 replies[ipaddress.IPv4Address(words[1])] = int(words[2])
+                if on_reply is not None:
+                    on_reply(len(replies))
             elif words[0] == "done":
                 missing = tuple(ipaddress.IPv4Address(w) for w in words[3:])
                 return ReadinessResult(replies, missing, int(words[2]) / 1e6)
@@ -178,7 +188,11 @@ def _open_socket() -> socket.socket:
 
 
 def _drain(
-    sock: socket.socket, ident: int, pending: dict[str, bool], replies: dict[str, int]
+    sock: socket.socket,
+    ident: int,
+    pending: dict[str, bool],
+    replies: dict[str, int],
+    on_reply: Callable[[str, int], None],
 ) -> None:
     while True:
         try:
@@ -199,6 +213,7 @@ def _drain(
                 stamp = sec * 1_000_000_000 + nsec
         del pending[source]
         replies[source] = stamp
+        on_reply(source, stamp)
 
 
 class _Lines:
@@ -225,6 +240,7 @@ def _round(
     lines: _Lines,
     timeout_s: float,
     interval_s: float,
+    on_reply: Callable[[str, int], None],
 ) -> tuple[dict[str, int], list[str], float]:
     pending: dict[str, bool] = {}
     last_sweep: float | None = None
@@ -254,7 +270,7 @@ def _round(
         wait = max(0.0, min(next_send, deadline) - time.monotonic())
         for key, _ in control.select(wait):
             if key.data == "wire":
-                _drain(sock, ident, pending, replies)
+                _drain(sock, ident, pending, replies, on_reply)
                 continue
             received = lines.read_available()
             if received is None:
@@ -314,8 +330,14 @@ def main() -> int:
         timeout_s, interval_s = float(words[1]), int(words[2]) / 1e6
         out.write("armed\n")
         out.flush()
-        replies, unanswered, max_gap = _round(sock, ident, control, lines, timeout_s, interval_s)
-        out.writelines(f"reply {ip} {ts}\n" for ip, ts in replies.items())
+
+        def on_reply(ip: str, stamp_ns: int) -> None:
+            out.write(f"reply {ip} {stamp_ns}\n")
+            out.flush()
+
+        _, unanswered, max_gap = _round(
+            sock, ident, control, lines, timeout_s, interval_s, on_reply
+        )
         gap_us = str(round(max_gap * 1e6))
         out.write(" ".join(["done", str(len(unanswered)), gap_us, *unanswered]) + "\n")
         out.flush()
