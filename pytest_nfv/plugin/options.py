@@ -200,9 +200,9 @@ _OPTIONS = (
         _text("an image"),
         None,
         "IMAGE",
-        "instance image: a Docker image reference (coreos) or an image file (osv: OSv raw or "
-        "qcow2; clickos: a ClickOS kernel). Default: an image the plugin builds locally "
-        "(coreos, osv); clickos needs one",
+        "instance image: a Docker image reference (coreos) or a ClickOS kernel file "
+        "(clickos); osv does not boot a user's image yet. Default: an image the plugin "
+        "builds locally (coreos, osv); clickos needs one",
     ),
     _Option(
         "--nfv-docker-url",
@@ -210,8 +210,9 @@ _OPTIONS = (
         _text("a Docker engine URL"),
         None,
         "URL",
-        "Docker engine the coreos backend drives, e.g. unix:///var/run/docker.sock or "
-        "ssh://user@host. Default: $DOCKER_HOST, else the local socket",
+        "Docker engine on this host that the coreos backend drives, e.g. "
+        "unix:///var/run/docker.sock; an engine running its containers elsewhere is refused. "
+        "Default: $DOCKER_HOST, else the local socket",
     ),
     _Option(
         "--nfv-libvirt-uri",
@@ -219,7 +220,8 @@ _OPTIONS = (
         _text("a libvirt URI"),
         None,
         "URI",
-        "libvirt connection the osv and clickos backends drive, e.g. qemu+ssh://host/system. "
+        "libvirt connection to this host's hypervisor that the osv and clickos backends "
+        "drive, e.g. qemu:///system; osv refuses a remote URI. "
         "Default: qemu:///system (osv), xen:///system (clickos)",
     ),
     _Option(

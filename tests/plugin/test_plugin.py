@@ -158,6 +158,13 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
     assert entries["--nfv-max-seconds"].endswith("Default: 60")
     assert entries["--nfv-boot-timeout"].endswith("Default: 60")
     assert entries["--nfv-strict"].endswith("Default: off")
+    # offers only what the backends accept today
+    assert "ssh://" not in entries["--nfv-docker-url"]
+    assert "refused" in entries["--nfv-docker-url"]
+    assert "+ssh" not in entries["--nfv-libvirt-uri"]
+    assert "osv refuses a remote URI" in entries["--nfv-libvirt-uri"]
+    assert "qcow2" not in entries["--nfv-image"]
+    assert "osv does not boot a user's image yet" in entries["--nfv-image"]
 
 
 @pytest.mark.parametrize(
