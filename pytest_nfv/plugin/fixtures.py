@@ -22,7 +22,7 @@ from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
 from pytest_nfv.model import Instance
 from pytest_nfv.plugin.options import NfvSettings
-from pytest_nfv.plugin.progress import reporter_of
+from pytest_nfv.plugin.progress import progress_of
 from pytest_nfv.plugin.recorder import record_summary, summary_info
 from pytest_nfv.plugin.state import NfvState, nfv_state_key, recorded_key
 from pytest_nfv.units import base_unit
@@ -88,9 +88,10 @@ def nfv_lab(
     from the very guests being timed.
     """
     interval = float(getattr(nfv_backend, "probe_interval_s", DEFAULT_PROBE_INTERVAL_S))
-    progress = reporter_of(request.config)
+    progress = progress_of(request.config)
+    report = None if progress is None else progress.report
     with EchoProber(nfv_backend.probe_netns, interval) as prober:
-        yield Lab(nfv_backend, prober, nfv_settings.boot_timeout_s, progress)
+        yield Lab(nfv_backend, prober, nfv_settings.boot_timeout_s, report)
 
 
 @pytest.fixture(scope="session")
@@ -128,17 +129,17 @@ def nfv_repeat(
     Each round is announced to the progress reporter (shown only once a test runs long).
     """
     rule: StopRule = nfv_settings.stop_rule
-    report = reporter_of(pytestconfig)
+    progress = progress_of(pytestconfig)
 
     def repeat(measure_once: Callable[[], float]) -> Summary:
-        if report is None:
+        if progress is None:
             return repeat_until_converged(measure_once, rule)
         rounds = 0
 
         def announced() -> float:
             nonlocal rounds
             rounds += 1
-            report(f"round {rounds} of at most {rule.max_rounds}")
+            progress.round(rounds, rule.max_rounds)
             return measure_once()
 
         return repeat_until_converged(announced, rule)

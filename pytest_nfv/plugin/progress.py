@@ -2,9 +2,9 @@
 
 A TCG round at N=16 takes half a minute and a coreos round at N=128 a minute; a terminal that
 stays silent that long looks hung. The harness reports steps through a plain callback (it
-cannot import the plugin); this module turns them into terminal lines, and only for a test
-that has run for a few seconds, at most one line a second, never under ``-q``: a fast run
-stays as quiet as before.
+cannot import the plugin); this module turns them into terminal lines (the round, and the
+step within it), only for a test that has run for 5 s, at most one line every 5 s, never
+under ``-q``: a fast test stays as quiet as before.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-__all__ = ["TerminalProgress", "progress_key", "reporter_of", "setup_progress"]
+__all__ = ["TerminalProgress", "progress_key", "progress_of", "setup_progress"]
 
 
 class TerminalProgress:
-    """Throttled progress lines for the running test.
+    """Throttled progress lines for the running test: its round, and the step within it.
 
     Args:
         write: writes one line to the terminal (outside output capture).
@@ -32,8 +32,8 @@ class TerminalProgress:
         self,
         write: Callable[[str], None],
         *,
-        after_s: float = 3.0,
-        every_s: float = 1.0,
+        after_s: float = 5.0,
+        every_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._write = write
@@ -41,20 +41,30 @@ class TerminalProgress:
         self._every_s = every_s
         self._clock = clock
         self._test = ""
+        self._round = ""
         self._started = clock()
         self._last: float | None = None
 
     def begin(self, test: str) -> None:
-        """A new test starts: its own few quiet seconds begin now."""
+        """A new test starts: its own quiet seconds begin now."""
         self._test = test
+        self._round = ""
         self._started = self._clock()
         self._last = None
 
-    def report(self, step: str) -> None:
-        """One step of the running test, e.g. ``round 3 of at most 30``.
+    def round(self, number: int, at_most: int) -> None:
+        """Round ``number`` of the running test's measurement starts."""
+        self._round = f"round {number} of at most {at_most}"
+        self._show("")
 
-        A step that comes less than ``every_s`` after the last line shown is dropped: the
-        next one says where the test is by then.
+    def report(self, step: str) -> None:
+        """One step within the round, e.g. ``12 of 16 instances answered``."""
+        self._show(step)
+
+    def _show(self, step: str) -> None:
+        """Write the test's state now, unless it is too early or too soon after the last line.
+
+        A state not written is dropped: the next line says where the test is by then.
         """
         now = self._clock()
         if now - self._started < self._after_s:
@@ -62,8 +72,8 @@ class TerminalProgress:
         if self._last is not None and now - self._last < self._every_s:
             return
         self._last = now
-        elapsed = now - self._started
-        self._write(f"nfv: {self._test}: {step} ({elapsed:.0f} s)")
+        state = ": ".join(part for part in (self._round, step) if part)
+        self._write(f"nfv: {self._test}: {state} ({now - self._started:.0f} s)")
 
 
 progress_key = pytest.StashKey[TerminalProgress]()
@@ -110,7 +120,6 @@ def setup_progress(config: pytest.Config) -> None:
     config.pluginmanager.register(ProgressHooks(progress), "nfv-progress")
 
 
-def reporter_of(config: pytest.Config) -> Callable[[str], None] | None:
-    """The callback the harness reports its steps to, or None when progress is off."""
-    progress = config.stash.get(progress_key, None)
-    return None if progress is None else progress.report
+def progress_of(config: pytest.Config) -> TerminalProgress | None:
+    """The session's progress reporter, or None when progress is off (``-q``)."""
+    return config.stash.get(progress_key, None)

@@ -141,23 +141,27 @@ class FakeClock:
         return self.now
 
 
-def test_progress_is_quiet_for_a_short_test_then_one_line_a_second_at_most() -> None:
+def test_progress_is_quiet_for_a_short_test_then_throttled() -> None:
     clock = FakeClock()
     lines: list[str] = []
     progress = TerminalProgress(lines.append, after_s=3.0, every_s=1.0, clock=clock)
     progress.begin("test_boot_time[N=16]")
-    for step in range(30):  # 10 steps a second for 3 s: the first seconds stay quiet
-        clock.now += 0.1
-        progress.report(f"round {step + 1} of at most 30")
+    for step in range(23):  # 8 rounds a second (exact in binary) for 2.875 s: quiet
+        clock.now += 0.125
+        progress.round(step + 1, 30)
     assert lines == []
-    for answered in range(1, 21):  # 20 steps over the next 2 s
-        clock.now += 0.1
+    for answered in range(1, 17):  # 16 steps over the next 2 s
+        clock.now += 0.125
         progress.report(f"{answered} of 16 instances answered")
-    assert len(lines) == 2
-    assert lines[0] == "nfv: test_boot_time[N=16]: 1 of 16 instances answered (3 s)"
-    progress.begin("test_memory[N=1]")  # a new test starts quiet again
-    progress.report("round 1 of at most 30")
-    assert len(lines) == 2
+    assert lines == [
+        "nfv: test_boot_time[N=16]: round 23 of at most 30: 1 of 16 instances answered (3 s)",
+        "nfv: test_boot_time[N=16]: round 23 of at most 30: 9 of 16 instances answered (4 s)",
+    ]
+    progress.begin("test_memory[N=1]")  # a new test starts quiet again, without a round
+    progress.report("1 of 1 instances started")
+    clock.now += 3.5
+    progress.report("1 of 1 instances answered")
+    assert lines[-1] == "nfv: test_memory[N=1]: 1 of 1 instances answered (4 s)"
 
 
 def _bench(name: str, unit: str | None) -> dict[str, Any]:
