@@ -50,7 +50,9 @@ def record_summary(benchmark: Any, summary: Summary, *, group: str, extra: dict[
         return
     make_stats = getattr(benchmark, "_make_stats", None)
     if make_stats is None:
-        raise NfvError("this pytest-benchmark has no _make_stats(); pytest-nfv needs 4.x or 5.x")
+        raise NfvError(
+            "this pytest-benchmark has no _make_stats(); pytest-nfv needs 5.3.1 or a later 5.x"
+        )
     stats = make_stats(1)
     for sample in summary.samples:
         stats.update(sample)
