@@ -22,7 +22,7 @@ from pytest_nfv.model import REQUIREMENTS
 from pytest_nfv.plugin.state import nfv_state_key
 from pytest_nfv.units import base_unit, display_unit, format_value
 
-__all__ = ["format_judgement", "render_summary", "skip_reasons"]
+__all__ = ["failure_reasons", "format_judgement", "render_summary", "skip_reasons"]
 
 TITLE = "nfv: figures and budget verdicts"
 
@@ -108,6 +108,20 @@ def skip_reasons(reports: Iterable[Any]) -> list[tuple[str, int]]:
     return reasons.most_common()
 
 
+def failure_reasons(reports: Iterable[Any]) -> list[tuple[str, int]]:
+    """Distinct failure reasons (each report's last line, its error) and how many gave each.
+
+    Ninety tests that all failed for one missing engine say so in one line, in full, where
+    pytest's short summary cuts each of the ninety to the terminal's width.
+    """
+    reasons: Counter[str] = Counter()
+    for report in reports:
+        lines = [line for line in str(getattr(report, "longreprtext", "")).splitlines() if line]
+        if lines:
+            reasons[lines[-1].removeprefix("E").strip()] += 1
+    return reasons.most_common()
+
+
 nfv_tests_key = pytest.StashKey[frozenset[str]]()
 """Node ids of the collected tests that use a pytest-nfv fixture: the ones this summary is
 about. A project's other tests failing or skipping is none of its business."""
@@ -135,20 +149,21 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     ours = config.stash.get(nfv_tests_key, frozenset())
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if r.nodeid in ours]
-    failed = sum(
-        1
+    failed = [
+        r
         for outcome in ("failed", "error")
         for r in terminalreporter.stats.get(outcome, [])
         if getattr(r, "nodeid", None) in ours
-    )
+    ]
     if not skipped and not failed:
         return
     terminalreporter.write_sep("=", f"{TITLE}: none recorded", red=True)
     if failed:
         terminalreporter.write_line(
-            f"{failed} test(s) failed or errored before recording a figure; "
-            "the reasons are in the short test summary"
+            f"{len(failed)} test(s) failed or errored before recording a figure:"
         )
+    for reason, count in failure_reasons(failed):
+        terminalreporter.write_line(f"failed ({count}): {reason}")
     for reason, count in skip_reasons(skipped):
         terminalreporter.write_line(f"skipped ({count}): {reason}")
     if config.getoption("benchmark_json", None) or config.getoption("benchmark_autosave", None):

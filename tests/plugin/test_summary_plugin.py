@@ -188,7 +188,9 @@ def test_a_failed_run_shows_its_reasons_and_fails(
     result.stdout.fnmatch_lines(
         [
             "*nfv: figures and budget verdicts: none recorded*",
-            "2 test(s) failed or errored before recording a figure;*",
+            "2 test(s) failed or errored before recording a figure:",
+            "failed (2): --nfv-strict: clickos backend needs a Xen dom0 with a ClickOS image.*"
+            " --nfv-image: MISSING, not given (a ClickOS kernel image is required)",
             "*short test summary info*",
             "ERROR test_lab.py::test_a - Failed: --nfv-strict: clickos backend needs*",
             "*2 errors*",

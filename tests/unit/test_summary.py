@@ -9,7 +9,7 @@ from typing import Any
 from pytest_nfv.harness.budgets import Judgement, Verdict
 from pytest_nfv.plugin.progress import TerminalProgress
 from pytest_nfv.plugin.recorder import time_groups_only
-from pytest_nfv.plugin.summary import render_summary, skip_reasons
+from pytest_nfv.plugin.summary import failure_reasons, render_summary, skip_reasons
 
 
 def _judgement(
@@ -131,6 +131,18 @@ def test_skip_reasons_are_distinct_and_counted() -> None:
         SimpleNamespace(longrepr=("y.py", 3, "Skipped: no Docker")),
     ]
     assert skip_reasons(reports) == [("no Xen here", 2), ("no Docker", 1)]
+
+
+def test_failure_reasons_are_each_reports_error_line_counted() -> None:
+    reports = [
+        SimpleNamespace(longreprtext="--nfv-strict: no Docker engine answers at unix:///x"),
+        SimpleNamespace(longreprtext="--nfv-strict: no Docker engine answers at unix:///x"),
+        SimpleNamespace(longreprtext="def test():\n>       boom()\nE       OSError: gone\n"),
+    ]
+    assert failure_reasons(reports) == [
+        ("--nfv-strict: no Docker engine answers at unix:///x", 2),
+        ("OSError: gone", 1),
+    ]
 
 
 class FakeClock:
