@@ -30,7 +30,7 @@ _ORDER = ("kept", "blown", "inconclusive", "not judged")
 _STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left; }
+th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left; white-space: nowrap; }
 th { background: #eee; }
 td.kept { color: #126b12; } td.blown { color: #b00; font-weight: bold; }
 td.inconclusive { color: #a60; } td.not-judged { color: #666; }
@@ -137,13 +137,13 @@ def _verdicts(runs: Sequence[Run]) -> list[str]:
     ]
     rows = []
     counts: Counter[str] = Counter()
-    for run in oldest_first(runs):
+    for number, run in enumerate(oldest_first(runs), start=1):
         for key, record in sorted(run.records.items()):
             verdict = verdict_of(record)
             counts[verdict] += 1
             converged = "-" if record.converged is None else ("yes" if record.converged else "no")
             cells = [
-                run.label,
+                str(number),
                 key.requirement,
                 key.metric,
                 key.backend,
@@ -166,9 +166,9 @@ def _verdicts(runs: Sequence[Run]) -> list[str]:
 
 def render_page(runs: Sequence[Run], figures: Sequence[tuple[str, str]]) -> str:
     """The page as text; ``figures`` are ``(file name beside the page, title)`` pairs."""
-    described = ", ".join(
-        f"{r.label} ({', '.join(r.backends)}, {r.datetime or 'no date'})"
-        for r in oldest_first(runs)
+    described = "; ".join(
+        f"{number}: {r.label} ({', '.join(r.backends)}, {r.datetime or 'no date'})"
+        for number, r in enumerate(oldest_first(runs), start=1)
     )
     out = [
         "<!DOCTYPE html>",
