@@ -1,7 +1,7 @@
 """What the regression gate calls a regression: the false-alarm rate, noise floors, directions.
 
-Defaults suit the shipped suites; a TOML file (``--gate-config`` / ``--nfv-gate``) or command
-line flags change them::
+Defaults suit the shipped suites; a TOML file (``--config`` of ``pytest-nfv compare``, or
+``--nfv-gate`` beside ``--nfv-compare``) or command line flags change them::
 
     alpha = 0.01             # false-alarm rate of a whole comparison (Benjamini-Hochberg)
     two_sided = false        # true: significant improvements fail too (time for a new baseline)

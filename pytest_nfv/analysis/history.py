@@ -71,6 +71,8 @@ class Record:
     budget_statistic: str = "mean"
     per_round: bool = True
     """One sample per round: samples independent enough for the regression gate."""
+    verdict: str | None = None
+    """The run's own budget verdict (kept, blown, inconclusive, not judged), when it wrote one."""
 
     @property
     def mean(self) -> float:
@@ -89,7 +91,13 @@ class Record:
 
     @property
     def within_budget(self) -> bool | None:
-        """The budget verdict the run judged by, or ``None`` when there was no budget."""
+        """Whether the figure kept its budget; ``None`` when it was not judged.
+
+        The run's own verdict wins where it wrote one: an inconclusive figure is not within
+        its budget, whatever its mean says. Older runs without one are judged by the limit.
+        """
+        if self.verdict is not None:
+            return {"kept": True, "blown": False, "inconclusive": False}.get(self.verdict)
         if self.budget_limit is None:
             return None
         return self.statistic(self.budget_statistic) <= self.budget_limit
@@ -197,6 +205,7 @@ def _series(
         budget_limit=float(limit) if isinstance(limit, int | float) and _number(limit) else None,
         budget_statistic=str(budget.get("statistic", "mean")) if isinstance(budget, dict) else "",
         per_round=per_round,
+        verdict=str(fields["verdict"]) if isinstance(fields.get("verdict"), str) else None,
     )
 
 

@@ -24,7 +24,7 @@ from pytest_nfv.analysis.selection import backends_of, newest_first, newest_reco
 from pytest_nfv.model import REQUIREMENTS
 from pytest_nfv.units import display_unit, format_value
 
-__all__ = ["FIGURES", "Figure", "Verdict", "render_scorecard", "score"]
+__all__ = ["FIGURES", "WHY", "Figure", "Verdict", "cell_text", "render_scorecard", "score"]
 
 
 @dataclass(frozen=True)
@@ -161,9 +161,14 @@ def score(runs: Sequence[Run], requirement: str) -> Verdict:
             if backend not in cells:
                 totals[backend] += len(backends)  # not measured: ranks last
     budgets = {b: _budget_status(runs, b, requirement) for b in backends}
-    eligible = [b for b in backends if budgets[b][0] == budgets[b][1]] or backends
+    eligible = [b for b in backends if budgets[b][0] == budgets[b][1]]
     if not rows:
         return Verdict(requirement, (), budgets, {}, None, "no figures for it in these runs")
+    if not eligible:  # naming a winner among backends that all failed would read as a fit
+        over = ", ".join(backends)
+        return Verdict(
+            requirement, tuple(rows), budgets, totals, None, f"none within budget ({over})"
+        )
     best = min(eligible, key=lambda b: (totals[b], b))
     if len(backends) == 1:
         reason = "the only backend in these runs"
@@ -175,7 +180,8 @@ def score(runs: Sequence[Run], requirement: str) -> Verdict:
     return Verdict(requirement, tuple(rows), budgets, totals, best, reason)
 
 
-def _value(cell: Cell | None) -> str:
+def cell_text(cell: Cell | None) -> str:
+    """A scorecard cell: mean ± CI in a readable unit, flagged when not within budget."""
     if cell is None:
         return "-"
     record = cell.record
@@ -183,6 +189,8 @@ def _value(cell: Cell | None) -> str:
     text = format_value(record.mean, unit)
     if record.ci_half_width is not None:
         text += f" ± {format_value(record.ci_half_width, unit)}"
+    if record.verdict == "inconclusive":
+        return text + " (budget inconclusive)"
     flag = record.within_budget
     return text + (" (over budget)" if flag is False else "")
 
@@ -206,7 +214,8 @@ def render_scorecard(runs: Sequence[Run]) -> str:
         "| --- | --- | --- |",
     ]
     for v in verdicts:
-        lines.append(f"| {v.requirement} | {v.best or '-'} | {v.reason} |")
+        best = v.best or ("none" if v.rows else "-")
+        lines.append(f"| {v.requirement} | {best} | {v.reason} |")
     for v in verdicts:
         lines += ["", f"## {v.requirement}", "", f"Why these figures: {WHY[v.requirement]}.", ""]
         lines.append("| figure | " + " | ".join(backends) + " |")
@@ -214,12 +223,12 @@ def render_scorecard(runs: Sequence[Run]) -> str:
         for figure, where, cells in v.rows:
             label = figure.label + (f" ({where})" if where else "")
             lines.append(
-                f"| {label} | " + " | ".join(_value(cells.get(b)) for b in backends) + " |"
+                f"| {label} | " + " | ".join(cell_text(cells.get(b)) for b in backends) + " |"
             )
         status = []
         for b in backends:
             within, judged = v.budgets[b]
             status.append(f"{within}/{judged} within" if judged else "no budgets")
         lines.append("| budgets | " + " | ".join(status) + " |")
-        lines += ["", f"**Fits best: {v.best or '-'}** ({v.reason})."]
+        lines += ["", f"**Fits best: {v.best or 'none'}** ({v.reason})."]
     return "\n".join(lines) + "\n"

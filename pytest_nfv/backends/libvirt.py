@@ -257,8 +257,8 @@ class LibvirtConnection:
 def reap_domains(uri: str, rule: ReapRule, *, dry_run: bool, backend: str) -> CleanupReport:
     """Destroy the domains ``backend`` tagged for the runs ``rule`` takes, at ``uri``.
 
-    A missing libvirt-python or a libvirt that does not answer reaps as empty: cleanup must
-    never fail on an engine that is not there.
+    A missing libvirt-python or a libvirt that does not answer reaps as empty (cleanup must
+    never fail on an engine that is not there) and is named in ``uninspected``.
 
     Args:
         uri: the libvirt URI to look at.
@@ -268,7 +268,7 @@ def reap_domains(uri: str, rule: ReapRule, *, dry_run: bool, backend: str) -> Cl
     """
     try:
         connection = LibvirtConnection(uri, backend).open()
-    except BackendUnavailable:
-        return CleanupReport()
+    except BackendUnavailable as exc:
+        return CleanupReport(uninspected=[f"libvirt at {uri} ({backend} domains): {exc}"])
     with connection:
         return connection.reap(rule, dry_run=dry_run)

@@ -41,8 +41,11 @@ def _cleanup(args: argparse.Namespace) -> int:
         print(f"left {name}")
     for error in report.errors:
         print(f"error: {error}", file=sys.stderr)
+    for engine in report.uninspected:
+        print(f"not inspected: {engine}")
     if not (report.removed or report.left_live or report.errors or report.stuck):
-        print("nothing to clean up")
+        where = " in what could be inspected" if report.uninspected else ""
+        print(f"nothing to clean up{where}")
     return EXIT_FAILED if report.errors else EXIT_OK
 
 

@@ -1,7 +1,8 @@
-"""``pytest-nfv report``: the scorecard (Markdown) and the figures (PNG) of saved runs.
+"""``pytest-nfv report``: the scorecard (Markdown), the figures (PNG) and one HTML page.
 
 The scorecard is written first and needs nothing optional; the figures need matplotlib, so
-``--no-figures`` gives a host without it the scorecard alone.
+``--no-figures`` gives a host without it the scorecard and the page alone. ``index.html``
+shows the figures, the scorecard and every figure's verdict, offline.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = ["add_parser"]
 
 def _report(args: argparse.Namespace) -> int:
     from pytest_nfv.analysis.history import load_run
+    from pytest_nfv.analysis.page import write_page
     from pytest_nfv.analysis.report import write_figures
     from pytest_nfv.analysis.scorecard import render_scorecard
 
@@ -33,6 +35,8 @@ def _report(args: argparse.Namespace) -> int:
     figures = [] if args.no_figures else write_figures(runs, out, (requirement, metric))
     for figure in figures:
         print(f"wrote {figure.path}")
+    page = write_page(runs, out, [(f.path.name, f.title) for f in figures])
+    print(f"wrote {page}")
     return EXIT_OK
 
 
@@ -40,7 +44,8 @@ def add_parser(commands: Any) -> None:
     """Register ``report`` on the ``pytest-nfv`` sub-command parser."""
     report = commands.add_parser(
         "report",
-        help="figures (PNG) and a management-requirement scorecard (Markdown) of saved runs",
+        help="figures (PNG), a management-requirement scorecard (Markdown) and index.html "
+        "showing both with every figure's verdict, of saved runs",
     )
     report.add_argument("runs", nargs="+", metavar="RUN.json")
     report.add_argument("--out", required=True, metavar="DIR", help="where to write")
@@ -51,6 +56,8 @@ def add_parser(commands: Any) -> None:
         help="metric of the trend figure. Default: instantiation/boot_makespan",
     )
     report.add_argument(
-        "--no-figures", action="store_true", help="write the scorecard only (no matplotlib)"
+        "--no-figures",
+        action="store_true",
+        help="write the scorecard and the page without figures (no matplotlib)",
     )
     report.set_defaults(handler=_report)

@@ -26,19 +26,23 @@ class CleanupReport:
     """What a reap removed, what it left because its owner still runs, and what failed.
 
     ``stuck`` holds what nothing of ours uses any more but the engine refuses to remove for a
-    known fault of its own; each entry says which and how it goes away.
+    known fault of its own; each entry says which and how it goes away. ``uninspected`` names
+    each engine that could not be looked at, and why: "nothing to clean up" must not be said
+    of an engine nobody could list.
     """
 
     removed: list[str] = field(default_factory=list)
     left_live: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     stuck: list[str] = field(default_factory=list)
+    uninspected: list[str] = field(default_factory=list)
 
     def merge(self, other: CleanupReport) -> None:
         self.removed += other.removed
         self.left_live += other.left_live
         self.errors += other.errors
         self.stuck += other.stuck
+        self.uninspected += other.uninspected
 
 
 class ReapRule:

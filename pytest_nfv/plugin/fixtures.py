@@ -24,6 +24,7 @@ from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
 from pytest_nfv.model import Instance
 from pytest_nfv.plugin.budget_pick import budget_choice, load_chosen_budgets
 from pytest_nfv.plugin.options import NfvSettings
+from pytest_nfv.plugin.progress import TerminalProgress, progress_of
 from pytest_nfv.plugin.recorder import record_summary, summary_info
 from pytest_nfv.plugin.state import NfvState, nfv_state_key, recorded_key
 from pytest_nfv.units import base_unit
@@ -95,7 +96,9 @@ def _budgets_after_open(config: pytest.Config, state: NfvState) -> None:
 
 
 @pytest.fixture(scope="session")
-def nfv_lab(nfv_backend: Any, nfv_settings: NfvSettings) -> Iterator[Lab]:
+def nfv_lab(
+    nfv_backend: Any, nfv_settings: NfvSettings, request: pytest.FixtureRequest
+) -> Iterator[Lab]:
     """The backend plus a running ICMP readiness prober in its probe namespace.
 
     A backend may set ``probe_interval_s``: VMs that take seconds to boot gain nothing from
@@ -103,8 +106,10 @@ def nfv_lab(nfv_backend: Any, nfv_settings: NfvSettings) -> Iterator[Lab]:
     from the very guests being timed.
     """
     interval = float(getattr(nfv_backend, "probe_interval_s", DEFAULT_PROBE_INTERVAL_S))
+    progress = progress_of(request.config)
+    report = None if progress is None else progress.report
     with EchoProber(nfv_backend.probe_netns, interval) as prober:
-        yield Lab(nfv_backend, prober, nfv_settings.boot_timeout_s)
+        yield Lab(nfv_backend, prober, nfv_settings.boot_timeout_s, report)
 
 
 @pytest.fixture(scope="session")
@@ -142,9 +147,15 @@ class Repeater:
     ``nfv_n`` and ``nfv_packet_size`` parameters.
     """
 
-    def __init__(self, request: pytest.FixtureRequest, state: NfvState) -> None:
+    def __init__(
+        self,
+        request: pytest.FixtureRequest,
+        state: NfvState,
+        progress: TerminalProgress | None = None,
+    ) -> None:
         self._request = request
         self._state = state
+        self._progress = progress
 
     def _params(self) -> dict[str, Any]:
         callspec = getattr(self._request.node, "callspec", None)
@@ -171,13 +182,27 @@ class Repeater:
             if budget is not None and budget.statistic == "mean":
                 with contextlib.suppress(NfvUsageError):  # the recorder reports it, by name
                     limit = budget.limit(n, size)
-        return repeat_until_converged(measure_once, rule, limit=limit)
+        progress = self._progress
+        if progress is None:
+            return repeat_until_converged(measure_once, rule, limit=limit)
+        rounds = 0
+
+        def announced() -> float:
+            nonlocal rounds
+            rounds += 1
+            progress.round(rounds, rule.max_rounds)
+            return measure_once()
+
+        return repeat_until_converged(announced, rule, limit=limit)
 
 
 @pytest.fixture
 def nfv_repeat(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Repeater:
-    """``nfv_repeat(measure_once, metric)``: repeat until the CI is narrow or a cap is hit."""
-    return Repeater(request, _state(pytestconfig))
+    """``nfv_repeat(measure_once, metric)``: repeat until the CI is narrow or a cap is hit.
+
+    Each round is announced to the progress reporter (shown only once a test runs long).
+    """
+    return Repeater(request, _state(pytestconfig), progress_of(pytestconfig))
 
 
 @dataclass(frozen=True)

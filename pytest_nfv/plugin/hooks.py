@@ -6,9 +6,11 @@ are in ``fixtures.py``; the work is in the backends, probes, ``stats`` and ``bud
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
+from _pytest.config import parse_warning_filter
 
 from pytest_nfv.backends import BUILTIN_BACKENDS, make_builtin
 from pytest_nfv.backends.base import Backend
@@ -19,6 +21,8 @@ from pytest_nfv.model import REQUIREMENTS
 from pytest_nfv.plugin import hookspecs
 from pytest_nfv.plugin.budget_pick import budget_choice, load_chosen_budgets
 from pytest_nfv.plugin.options import add_options, settings_from_config
+from pytest_nfv.plugin.progress import setup_progress
+from pytest_nfv.plugin.recorder import time_groups_only
 from pytest_nfv.plugin.state import NfvState, nfv_settings_key, nfv_state_key
 
 __all__: list[str] = []  # pytest finds the hooks by name; nothing here is for import
@@ -77,6 +81,16 @@ def pytest_configure(config: pytest.Config) -> None:
     budgets = load_chosen_budgets(path, why, settings.backend)
     config.stash[nfv_state_key] = NfvState(settings, budgets, identity, backend, why)
     config.pluginmanager.import_plugin("pytest_nfv.plugin.fixtures")
+    config.pluginmanager.import_plugin("pytest_nfv.plugin.summary")
+    setup_progress(config)
+    # A run that recorded nothing (every test skipped or errored) makes pytest-benchmark warn
+    # "Not saving anything" at session end; under a project's `filterwarnings = error` that
+    # warning becomes a traceback that replaces the summary saying why. The nfv summary says
+    # it instead, so the warning is not raised (pytest-benchmark still prints its notice).
+    # Both: pytest re-applies the ini filters around its own hooks, and it applied them for the
+    # whole session before this hook ran, so the session-wide filters need the entry as well.
+    config.addinivalue_line("filterwarnings", NOT_SAVING_FILTER)
+    warnings.filterwarnings(*parse_warning_filter(NOT_SAVING_FILTER, escape=False))
     if settings.compare:
         from pytest_nfv.plugin.gate import setup_gate
 
@@ -84,6 +98,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 BIG_N = 64
+NOT_SAVING_FILTER = (
+    "ignore:Not saving anything, no benchmarks have been run:"
+    "pytest_benchmark.logger.PytestBenchmarkWarning"
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -151,3 +169,16 @@ def pytest_benchmark_update_machine_info(
         "host": host_facts().as_dict(),
         "budgets": str(state.budgets.path) if state.budgets.path else None,
     }
+
+
+@pytest.hookimpl(wrapper=True, optionalhook=True)
+def pytest_benchmark_group_stats(
+    config: pytest.Config, benchmarks: list[dict[str, Any]], group_by: str
+) -> Any:
+    """Keep memory out of pytest-benchmark's table, which labels every column as time.
+
+    Only its terminal table reads these groups; the saved JSON keeps every record, and the
+    nfv summary shows the memory figures in MiB.
+    """
+    groups = yield
+    return time_groups_only(groups)

@@ -232,8 +232,9 @@ _OPTIONS = (
         _text("a Docker engine URL"),
         None,
         "URL",
-        "Docker engine the coreos backend drives, e.g. unix:///var/run/docker.sock or "
-        "ssh://user@host. Default: $DOCKER_HOST, else the local socket",
+        "Docker engine on this host that the coreos backend drives, e.g. "
+        "unix:///var/run/docker.sock; an engine running its containers elsewhere is refused. "
+        "Default: $DOCKER_HOST, else the local socket",
     ),
     _Option(
         "--nfv-libvirt-uri",
@@ -241,7 +242,8 @@ _OPTIONS = (
         _text("a libvirt URI"),
         None,
         "URI",
-        "libvirt connection the osv and clickos backends drive, e.g. qemu+ssh://host/system. "
+        "libvirt connection to this host's hypervisor that the osv and clickos backends "
+        "drive, e.g. qemu:///system; osv refuses a remote URI. "
         "Default: qemu:///system (osv), xen:///system (clickos)",
     ),
     _Option(

@@ -10,12 +10,14 @@ and in its group name, since pytest-benchmark's table labels every column as tim
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from pytest_nfv.errors import NfvError
 from pytest_nfv.harness.stats import Summary
+from pytest_nfv.units import dimension_of
 
-__all__ = ["record_summary", "summary_info"]
+__all__ = ["record_summary", "summary_info", "time_groups_only"]
 
 
 def summary_info(summary: Summary, unit: str, scale: float = 1.0) -> dict[str, Any]:
@@ -48,7 +50,29 @@ def record_summary(benchmark: Any, summary: Summary, *, group: str, extra: dict[
         return
     make_stats = getattr(benchmark, "_make_stats", None)
     if make_stats is None:
-        raise NfvError("this pytest-benchmark has no _make_stats(); pytest-nfv needs 4.x or 5.x")
+        raise NfvError(
+            "this pytest-benchmark has no _make_stats(); pytest-nfv needs 5.3.1 or a later 5.x"
+        )
     stats = make_stats(1)
     for sample in summary.samples:
         stats.update(sample)
+
+
+def time_groups_only(groups: Iterable[tuple[Any, list[dict[str, Any]]]]) -> list[Any]:
+    """pytest-benchmark's display groups without the entries whose unit is not a time.
+
+    Its table prints every figure as seconds scaled to ns/us/ms, so a MiB figure would read
+    as a duration; an entry without a pytest-nfv unit (a plain benchmark) stays.
+    """
+    kept = []
+    for name, benchmarks in groups:
+        timed = [b for b in benchmarks if _is_time(b)]
+        if timed:
+            kept.append((name, timed))
+    return kept
+
+
+def _is_time(benchmark: dict[str, Any]) -> bool:
+    info = benchmark.get("extra_info") or {}
+    unit = info.get("unit") if isinstance(info, dict) else None
+    return not isinstance(unit, str) or dimension_of(unit) in (None, "time")

@@ -33,6 +33,19 @@ def test_boot_round_times_every_instance(lab: Lab, backend: NetnsBackend) -> Non
     assert _ours(backend.identity.prefix + "i") == []
 
 
+def test_a_boot_reports_instances_started_and_answered_as_they_come(lab: Lab) -> None:
+    steps: list[str] = []
+    lab.progress = steps.append
+    try:
+        lab.boot_round(6)
+    finally:
+        lab.progress = None
+    started = [s for s in steps if s.endswith("instances started")]
+    answered = [s for s in steps if s.endswith("instances answered")]
+    assert started == [f"{k} of 6 instances started" for k in range(1, 7)]
+    assert answered == [f"{k} of 6 instances answered" for k in range(1, 7)]
+
+
 def test_instances_answer_and_stop_cleanly(lab: Lab, backend: NetnsBackend) -> None:
     with lab.running(4) as instances:
         names = [i.name for i in instances]

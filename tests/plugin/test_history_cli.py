@@ -136,12 +136,15 @@ def test_report_writes_the_scorecard_and_figures(
     names = sorted(p.name for p in out.iterdir())
     assert names == [
         "boot_time.png",
+        "index.html",
         "memory.png",
         "response_time.png",
         "scorecard.md",
         "trend_instantiation_boot_makespan.png",
     ]
-    assert f"wrote {out / 'scorecard.md'}" in capsys.readouterr().out
+    written = capsys.readouterr().out
+    assert f"wrote {out / 'scorecard.md'}" in written
+    assert f"wrote {out / 'index.html'}" in written
     assert main(["report", base, "--out", str(out), "--trend", "nonsense"]) == 2
     assert "--trend 'nonsense'" in capsys.readouterr().err
 
@@ -155,6 +158,7 @@ def test_report_without_matplotlib_writes_the_scorecard_and_says_what_to_install
     assert "pip install 'pytest-nfv[report]'" in capsys.readouterr().err
     assert (out / "scorecard.md").is_file()
     assert main(["report", base, "--out", str(out), "--no-figures"]) == 0
+    assert "No figures" in (out / "index.html").read_text(encoding="utf-8")
 
 
 def test_history_flag_takes_earlier_runs(

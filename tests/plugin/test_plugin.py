@@ -160,6 +160,12 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
     assert entries["--nfv-boot-timeout"].endswith("Default: 60")
     assert entries["--nfv-strict"].endswith("Default: off")
     assert entries["--nfv-inconclusive"].endswith("Default: report")
+    # offers only what the backends accept today
+    assert "ssh://" not in entries["--nfv-docker-url"]
+    assert "refused" in entries["--nfv-docker-url"]
+    assert "+ssh" not in entries["--nfv-libvirt-uri"]
+    assert "osv refuses a remote URI" in entries["--nfv-libvirt-uri"]
+    assert "qcow2" in entries["--nfv-image"]  # osv boots a user's OSv image
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,27 @@ def test_a_newer_run_without_a_metric_does_not_blank_its_figure(
     boot = figures["boot_time.png"]
     assert boot.series[1].run == "coreos-broken"
     assert "| monitoring | clickos |" in render_scorecard([*runs, newest])
+
+
+def test_no_backend_fits_when_every_backend_is_over_budget() -> None:
+    runs = [
+        _backend_run("clickos", 0.001, 6.0, 20e-6, "2026-11-20T10:00:00+00:00", boot_limit=1e-4),
+        _backend_run("coreos", 0.002, 6.0, 200e-6, "2026-11-21T10:00:00+00:00", boot_limit=1e-4),
+    ]
+    verdict = score(runs, "instantiation")
+    assert verdict.best is None
+    assert verdict.reason == "none within budget (clickos, coreos)"
+    lines = render_scorecard(runs).splitlines()
+    assert "| instantiation | none | none within budget (clickos, coreos) |" in lines
+    assert "**Fits best: none** (none within budget (clickos, coreos))." in lines
+
+
+def test_the_runs_own_verdict_wins_over_its_limit() -> None:
+    """An inconclusive figure is not within its budget, though its mean is under the limit."""
+    run = _backend_run("coreos", 0.002, 6.0, 200e-6, "2026-11-21T10:00:00+00:00", boot_limit=1.0)
+    record = next(r for k, r in run.records.items() if k.metric == "boot_makespan")
+    assert record.within_budget is True
+    inconclusive = dataclasses.replace(record, verdict="inconclusive")
+    assert inconclusive.within_budget is False
+    assert dataclasses.replace(record, verdict="not judged").within_budget is None
+    assert dataclasses.replace(record, verdict="blown").within_budget is False

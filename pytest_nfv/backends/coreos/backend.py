@@ -192,7 +192,7 @@ class CoreosBackend:
                 f"coreos backend: the Docker engine at {target_of(self._url)} runs its "
                 "containers on another host; boot and response-time probes must run "
                 "inside the containers' network namespaces, so this backend drives a local "
-                "engine only (a tcp:// or ssh:// URL to this same host works)"
+                "engine only (a tcp:// URL to this same host works)"
             )
 
     def close(self) -> None:

@@ -78,10 +78,11 @@ def client_for(url: str | None, timeout: int) -> Any:
 
 
 @contextlib.contextmanager
-def _reap_client(url: str | None) -> Iterator[Any]:
+def _reap_client(url: str | None, report: CleanupReport) -> Iterator[Any]:
     try:
         client = client_for(url, REAP_TIMEOUT_S)
-    except BackendUnavailable:
+    except BackendUnavailable as exc:
+        report.uninspected.append(f"docker at {target_of(url)}: {exc}")
         yield None
         return
     try:
@@ -137,10 +138,10 @@ def reap(
 
     Only what carries the plugin's owner label is looked at. Host processes a run placed in
     its containers' namespaces go first. An engine that does not answer within a few seconds
-    reaps as empty.
+    reaps as empty, and the report names it as not inspected.
     """
     report = CleanupReport()
-    with _reap_client((targets or EngineTargets()).docker_url) as client:
+    with _reap_client((targets or EngineTargets()).docker_url, report) as client:
         if client is None:
             return report
         selector = {"label": [f"{LABEL_OWNER}={OWNER}", LABEL_RUN]}

@@ -22,11 +22,14 @@ of whole lines, so commands may arrive batched in one read or split across sever
     parent: arm TIMEOUT_S INTERVAL_US MAX_INTERVAL_US     child: armed
     parent: go IP            (one per start request, as it is issued)
     parent: end              (wait for the started targets)  or  cancel  (stop waiting now)
-                                             child: reply IP TS_NS   (one per answered target)
+                                             child: reply IP TS_NS   (one per answered target,
+                                                                      as it answers)
                                              child: done UNANSWERED MAX_GAP_US RESOLUTION_US IP...
 
 Every read of the parent has a deadline: a prober that stops answering is killed and the
-round fails with ``ProbeError`` instead of hanging the session.
+round fails with ``ProbeError`` instead of hanging the session. Replies are written as they
+come, so a parent waiting in ``finish`` can tell how many instances answered so far while a
+slow round is still going.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -223,23 +226,31 @@ class EchoProber:
         """The start request for ``address`` has been issued: probe it from now on."""
         self._send(f"go {address}")
 
-    def finish(self) -> ReadinessResult:
-        """Wait until every started target answered, or the round's timeout ran out."""
+    def finish(self, on_reply: Callable[[int], None] | None = None) -> ReadinessResult:
+        """Wait until every started target answered, or the round's timeout ran out.
+
+        Args:
+            on_reply: called with the number of targets answered so far, at each reply.
+        """
         self._send("end")
-        return self._results(self._round_timeout_s + ANSWER_GRACE_S)
+        return self._results(self._round_timeout_s + ANSWER_GRACE_S, on_reply)
 
     def cancel(self) -> ReadinessResult:
         """End the round now: targets announced but never created are not waited for."""
         self._send("cancel")
         return self._results(ANSWER_GRACE_S)
 
-    def _results(self, within_s: float) -> ReadinessResult:
+    def _results(
+        self, within_s: float, on_reply: Callable[[int], None] | None = None
+    ) -> ReadinessResult:
         deadline = time.monotonic() + within_s
         replies: dict[ipaddress.IPv4Address, int] = {}
         while True:
             words = self._read(max(0.0, deadline - time.monotonic())).split()
             if words and words[0] == "reply":
                 replies[ipaddress.IPv4Address(words[1])] = int(words[2])
+                if on_reply is not None:
+                    on_reply(len(replies))
             elif words and words[0] == "done":
                 missing = tuple(ipaddress.IPv4Address(w) for w in words[4:])
                 return ReadinessResult(replies, missing, int(words[2]) / 1e6, int(words[3]) / 1e6)
@@ -329,6 +340,8 @@ class _Round:
     ended: bool = False
     cancelled: bool = False
     origin: float = field(default_factory=time.monotonic)
+    on_reply: Callable[[str, int], None] | None = None
+    """Told of each reply as it comes, so the parent can count answers during a slow round."""
 
     def command(self, words: list[str]) -> None:
         if words[0] == "go" and len(words) == 2 and words[1] not in self.pending:
@@ -363,6 +376,8 @@ class _Round:
         self.replies[address] = stamp_ns
         if len(target.sent) == 2:
             self.resolution = max(self.resolution, target.sent[1] - target.sent[0])
+        if self.on_reply is not None:
+            self.on_reply(address, stamp_ns)
 
 
 def _drain(sock: socket.socket, ident: int, round_: _Round) -> None:
@@ -442,11 +457,16 @@ def serve(control_fd: int, out: TextIO) -> int:
             continue
         interval_s = int(words[2]) / 1e6
         max_interval_s = int(words[3]) / 1e6 if len(words) > 3 else interval_s
+
+        def reply(address: str, stamp_ns: int) -> None:
+            out.write(f"reply {address} {stamp_ns}\n")
+            out.flush()
+
         round_ = _Round(float(words[1]), interval_s, max(interval_s, max_interval_s))
+        round_.on_reply = reply
         out.write("armed\n")
         out.flush()
         _run_round(sock, ident, commands, round_)
-        out.write("".join(f"reply {ip} {ts}\n" for ip, ts in round_.replies.items()))
         unanswered = [t for t in round_.started if t not in round_.replies]
         gap_us, resolution_us = round(round_.max_gap * 1e6), round(round_.resolution * 1e6)
         out.write(
