@@ -27,6 +27,7 @@ NFV_OPTIONS = (
     "--nfv-inconclusive",
     "--nfv-boot-timeout",
     "--nfv-image",
+    "--nfv-kernel",
     "--nfv-docker-url",
     "--nfv-libvirt-uri",
     "--nfv-domain-template",
@@ -336,7 +337,7 @@ def test_report_header_shows_options_and_strict(pytester: pytest.Pytester) -> No
     result.stdout.fnmatch_lines(
         [
             "nfv: backend clickos (*), strict",
-            "nfv: N=1,3 (N>=64 marked nfv_big); packet sizes 100 B; budgets *clickos.toml",
+            "nfv: N=1,3 (N>=64 marked nfv_big); packet sizes 100 B; budgets *clickos.toml (*)",
             "nfv: *at most 7 rounds*",
         ]
     )
