@@ -114,8 +114,12 @@ def nfv_lab(
 
 @pytest.fixture(scope="session")
 def nfv_testbed(nfv_lab: Lab) -> Iterator[ProxyPath]:
-    """Host A -- proxy VNF -- host B (and B2), with the proxied path already carrying traffic."""
-    path = ProxyPath(nfv_lab)
+    """Host A -- proxy VNF -- host B (and B2), with the proxied path already carrying traffic.
+
+    The proxy's first proxied reply may take as long as an instance's boot (the boot
+    timeout): an emulated guest takes its configuration long after its domain exists.
+    """
+    path = ProxyPath(nfv_lab, path_timeout_s=nfv_lab.boot_timeout_s)
     try:
         yield path
     finally:
