@@ -12,16 +12,31 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from pytest_nfv.errors import BackendUnavailable
 
-__all__ = ["build_lock", "deb_field", "download", "extract_vmlinux", "run_tool", "write_cpio"]
+__all__ = [
+    "build_lock",
+    "built_files",
+    "cached_build",
+    "deb_field",
+    "download",
+    "extract_vmlinux",
+    "kernel_package",
+    "run_tool",
+    "write_cpio",
+]
+
+T = TypeVar("T")
 
 _COMPRESSIONS = (  # bzImage payload magic -> decompressor argv (reads stdin)
     (b"\x02\x21\x4c\x18", ("lz4", "-dc")),
@@ -41,6 +56,72 @@ def build_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def cached_build(
+    what: str,
+    directory: Path,
+    build: Callable[[Path], None],
+    load: Callable[[Path], T | None],
+) -> T:
+    """What ``load`` finds in ``directory``, built there first by ``build`` if missing.
+
+    ``directory`` is named after the recipe's hash under a cache root. The build runs in a
+    temporary sibling under a lock and is renamed into place only when complete, so a build
+    killed midway is never taken for a finished one (the next build removes its remains), and
+    two sessions never build the same entry at once.
+
+    Raises:
+        BackendUnavailable: the cache cannot be created, or the build left it incomplete.
+    """
+    found = load(directory)
+    if found is not None:
+        return found
+    root = directory.parent
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o755)
+    except OSError as exc:
+        raise BackendUnavailable(f"{what}: cannot create its cache {root}: {exc}") from exc
+    with build_lock(root / f"{directory.name}.lock"):
+        found = load(directory)  # another session may have built it while we waited
+        if found is not None:
+            return found
+        for stale in root.glob(f".{directory.name}-*"):  # a build killed midway; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=root))
+        try:
+            build(work)
+            work.chmod(0o755)
+            work.rename(directory)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    found = load(directory)
+    if found is None:
+        raise BackendUnavailable(f"{what}: built into {directory} but it is incomplete")
+    return found
+
+
+def built_files(directory: Path, kernel: str) -> tuple[Path, Path, dict[str, str]] | None:
+    """A finished cache entry's kernel, ``initrd.cpio`` and manifest; None if incomplete."""
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    kernel_path, initrd = directory / kernel, directory / "initrd.cpio"
+    if not (kernel_path.is_file() and initrd.is_file()):
+        return None
+    return kernel_path, initrd, {str(k): str(v) for k, v in manifest.items()}
+
+
+def kernel_package(what: str, meta: str, into: Path) -> str:
+    """The versioned ``linux-image-*`` package a kernel meta-package depends on now."""
+    deb = download(what, [meta], into)[meta]
+    return next(
+        dep.split()[0]
+        for dep in deb_field(what, deb, "Depends").split(",")
+        if dep.strip().startswith("linux-image-")
+    ).strip()
 
 
 def run_tool(

@@ -36,15 +36,16 @@ import os
 import shutil
 import stat
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_nfv.backends.debian_guest import (
-    build_lock,
+    built_files,
+    cached_build,
     deb_field,
     download,
     extract_vmlinux,
+    kernel_package,
     run_tool,
     write_cpio,
 )
@@ -154,55 +155,19 @@ def ensure_guest(root: Path | None = None) -> Guest:
         BackendUnavailable: a tool or package it needs is missing (the message says which).
     """
     root = cache_root() if root is None else root
-    directory = root / recipe_key()
-    found = _load(directory)
-    if found is not None:
-        return found
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        root.chmod(0o755)
-    except OSError as exc:
-        raise BackendUnavailable(f"osv guest: cannot create its cache {root}: {exc}") from exc
-    with build_lock(root / f"{directory.name}.lock"):
-        found = _load(directory)  # another session may have built it while we waited
-        if found is not None:
-            return found
-        for stale in root.glob(f".{directory.name}-*"):  # a build killed midway; we hold the lock
-            shutil.rmtree(stale, ignore_errors=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=root))
-        try:
-            _build(work)
-            work.chmod(0o755)
-            work.rename(directory)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    found = _load(directory)
-    if found is None:
-        raise BackendUnavailable(f"osv guest: built into {directory} but it is incomplete")
-    return found
+    return cached_build(_WHAT, root / recipe_key(), _build, _load)
 
 
 def _load(directory: Path) -> Guest | None:
-    try:
-        manifest = json.loads((directory / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-    kernel, initrd = directory / "vmlinux", directory / "initrd.cpio"
-    if not (kernel.is_file() and initrd.is_file()):
-        return None
-    return Guest(kernel, initrd, {str(k): str(v) for k, v in manifest.items()})
+    found = built_files(directory, "vmlinux")
+    return None if found is None else Guest(*found)
 
 
 def _build(out: Path) -> None:
     work = out / "work"
     work.mkdir()
-    meta = download(_WHAT, [KERNEL_META], work)[KERNEL_META]
-    kernel_package = next(
-        dep.split()[0]
-        for dep in deb_field(_WHAT, meta, "Depends").split(",")
-        if dep.strip().startswith("linux-image-")
-    ).strip()
-    debs = download(_WHAT, [kernel_package, BUSYBOX], work)
+    kernel = kernel_package(_WHAT, KERNEL_META, work)
+    debs = download(_WHAT, [kernel, BUSYBOX], work)
     tree = work / "tree"
     for deb in debs.values():
         run_tool(_WHAT, ["dpkg-deb", "-x", str(deb), str(tree)])
@@ -212,7 +177,7 @@ def _build(out: Path) -> None:
     modules = {path.stem: path for path in (tree / "lib/modules" / release).rglob("*.ko")}
     missing = [m for m in MODULES if m not in modules]
     if missing:
-        raise BackendUnavailable(f"osv guest: {kernel_package} lacks modules {missing}")
+        raise BackendUnavailable(f"osv guest: {kernel} lacks modules {missing}")
     relay = work / "nfv-relay"
     run_tool(_WHAT, ["gcc", "-static", "-O2", "-s", "-o", str(relay), str(relay_source())])
     files: list[tuple[str, int, bytes | str | tuple[int, int] | None]] = [
@@ -236,7 +201,7 @@ def _build(out: Path) -> None:
     (out / "initrd.cpio").write_bytes(write_cpio(files))
     manifest = {
         "recipe": recipe_key(),
-        "kernel_package": f"{kernel_package} {deb_field(_WHAT, debs[kernel_package], 'Version')}",
+        "kernel_package": f"{kernel} {deb_field(_WHAT, debs[kernel], 'Version')}",
         "kernel_release": release,
         "busybox": deb_field(_WHAT, debs[BUSYBOX], "Version"),
         "vmlinux_sha256": hashlib.sha256((out / "vmlinux").read_bytes()).hexdigest(),

@@ -33,15 +33,16 @@ import os
 import shutil
 import stat
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_nfv.backends.debian_guest import (
-    build_lock,
+    built_files,
+    cached_build,
     deb_field,
     download,
     extract_vmlinux,
+    kernel_package,
     run_tool,
     write_cpio,
 )
@@ -110,57 +111,19 @@ def ensure_standin(root: Path | None = None) -> StandinGuest:
         BackendUnavailable: a tool or package it needs is missing (the message says which).
     """
     root = cache_root() if root is None else root
-    directory = root / recipe_key()
-    found = _load(directory)
-    if found is not None:
-        return found
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        root.chmod(0o755)
-    except OSError as exc:
-        raise BackendUnavailable(
-            f"clickos stand-in: cannot create its cache {root}: {exc}"
-        ) from exc
-    with build_lock(root / f"{directory.name}.lock"):
-        found = _load(directory)  # another session may have built it while we waited
-        if found is not None:
-            return found
-        for stale in root.glob(f".{directory.name}-*"):  # a build killed midway; we hold the lock
-            shutil.rmtree(stale, ignore_errors=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=root))
-        try:
-            _build(work)
-            work.chmod(0o755)
-            work.rename(directory)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    found = _load(directory)
-    if found is None:
-        raise BackendUnavailable(f"clickos stand-in: built into {directory} but it is incomplete")
-    return found
+    return cached_build(_WHAT, root / recipe_key(), _build, _load)
 
 
 def _load(directory: Path) -> StandinGuest | None:
-    try:
-        manifest = json.loads((directory / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-    kernel, initrd = directory / "vmlinux.gz", directory / "initrd.cpio"
-    if not (kernel.is_file() and initrd.is_file()):
-        return None
-    return StandinGuest(kernel, initrd, {str(k): str(v) for k, v in manifest.items()})
+    found = built_files(directory, "vmlinux.gz")
+    return None if found is None else StandinGuest(*found)
 
 
 def _build(out: Path) -> None:
     work = out / "work"
     work.mkdir()
-    meta = download(_WHAT, [KERNEL_META], work)[KERNEL_META]
-    kernel_package = next(
-        dep.split()[0]
-        for dep in deb_field(_WHAT, meta, "Depends").split(",")
-        if dep.strip().startswith("linux-image-")
-    ).strip()
-    debs = download(_WHAT, [kernel_package, *PACKAGES], work)
+    kernel = kernel_package(_WHAT, KERNEL_META, work)
+    debs = download(_WHAT, [kernel, *PACKAGES], work)
     tree = work / "tree"
     for deb in debs.values():
         run_tool(_WHAT, ["dpkg-deb", "-x", str(deb), str(tree)])
@@ -171,7 +134,7 @@ def _build(out: Path) -> None:
     modules = {path.stem: path for path in (tree / "lib/modules" / release).rglob("*.ko")}
     missing = [m for m in MODULES if m not in modules]
     if missing:
-        raise BackendUnavailable(f"clickos stand-in: {kernel_package} lacks modules {missing}")
+        raise BackendUnavailable(f"clickos stand-in: {kernel} lacks modules {missing}")
     programs = {}
     for name, source in (("nfv-proxy", "proxy.c"), ("nfv-udp-command", "udp-command.c")):
         binary = work / name
@@ -209,7 +172,7 @@ def _build(out: Path) -> None:
     (out / "initrd.cpio").write_bytes(write_cpio(files))
     manifest = {
         "recipe": recipe_key(),
-        "kernel_package": f"{kernel_package} {deb_field(_WHAT, debs[kernel_package], 'Version')}",
+        "kernel_package": f"{kernel} {deb_field(_WHAT, debs[kernel], 'Version')}",
         "kernel_release": release,
         **{package: deb_field(_WHAT, debs[package], "Version") for package in PACKAGES},
         "stands_in_for": "MiniOS + Click (a ClickOS image)",
