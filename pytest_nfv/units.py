@@ -117,10 +117,14 @@ def significant(value: float, digits: int = 3) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+_SHOWN_AS = {"us": "µs"}
+"""How a unit is printed for a person; ``us`` stays its spelling in options and budget files."""
+
+
 def format_value(value: float, unit: str) -> str:
     """Render a base-unit ``value`` in ``unit`` with 3 significant digits, e.g. ``"1.23 s"``.
 
     Raises:
         NfvUsageError: ``unit`` is unknown.
     """
-    return f"{significant(from_base(value, unit))} {unit}"
+    return f"{significant(from_base(value, unit))} {_SHOWN_AS.get(unit, unit)}"

@@ -15,6 +15,7 @@ from _pytest.config import parse_warning_filter
 from pytest_nfv.backends import BUILTIN_BACKENDS, make_builtin
 from pytest_nfv.backends.base import Backend
 from pytest_nfv.errors import NfvUsageError
+from pytest_nfv.harness.stats import ABSOLUTE_FLOORS
 from pytest_nfv.host.capabilities import host_facts
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import REQUIREMENTS
@@ -24,6 +25,7 @@ from pytest_nfv.plugin.options import add_options, settings_from_config
 from pytest_nfv.plugin.progress import setup_progress
 from pytest_nfv.plugin.recorder import time_groups_only
 from pytest_nfv.plugin.state import NfvState, nfv_settings_key, nfv_state_key
+from pytest_nfv.units import base_unit, display_unit, format_value
 
 __all__: list[str] = []  # pytest finds the hooks by name; nothing here is for import
 
@@ -138,6 +140,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
+def _floors() -> str:
+    """The stop rule's absolute floors, so a header reader knows why a near-zero figure stops."""
+    shown = []
+    for dimension, value in ABSOLUTE_FLOORS.items():
+        unit = display_unit(base_unit(dimension), value)
+        shown.append(format_value(value, unit))
+    return " / ".join(shown)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(nfv_state_key, None)
     if state is None:
@@ -151,7 +162,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"nfv: host {host_facts().describe()}",
         f"nfv: N={','.join(map(str, s.instances))} (N>={BIG_N} marked nfv_big); packet sizes "
         f"{','.join(map(str, s.packet_sizes))} B; budgets {budgets}",
-        f"nfv: repeat until 95% CI within {rule.ci_width:.0%} of the mean, at most "
+        f"nfv: repeat until 95% CI within {rule.ci_width:.0%} of the mean or "
+        f"{_floors()}, at least {rule.min_rounds} rounds, at most "
         f"{rule.max_rounds} rounds / {rule.max_seconds:g} s; run {state.identity.run_id}",
     ]
 

@@ -26,13 +26,6 @@ __all__ = ["failure_reasons", "format_judgement", "render_summary", "skip_reason
 
 TITLE = "nfv: figures and budget verdicts"
 
-_READABLE_UNITS = {"us": "µs"}
-"""How a unit is printed for a person; ``us`` stays the spelling of budget files."""
-
-
-def _figure(value: float, unit: str) -> str:
-    return format_value(value, unit).replace(f" {unit}", f" {_READABLE_UNITS.get(unit, unit)}")
-
 
 def _where(judgement: Judgement) -> str:
     parts = []
@@ -47,11 +40,11 @@ def format_judgement(judgement: Judgement) -> list[str]:
     """One figure as the columns of its summary row (metric, where, figure, evidence, ...)."""
     unit = display_unit(base_unit(judgement.dimension), judgement.value)
     half = judgement.half_width
-    ci = "± ?" if math.isinf(half) or math.isnan(half) else f"± {_figure(half, unit)}"
+    ci = "± ?" if math.isinf(half) or math.isnan(half) else f"± {format_value(half, unit)}"
     if judgement.statistic == "mean":
-        figure = f"mean {_figure(judgement.value, unit)} {ci}"
+        figure = f"mean {format_value(judgement.value, unit)} {ci}"
     else:
-        figure = f"{judgement.statistic} {_figure(judgement.value, unit)} (mean {ci})"
+        figure = f"{judgement.statistic} {format_value(judgement.value, unit)} (mean {ci})"
     rounds = f"{judgement.rounds} round{'s' if judgement.rounds != 1 else ''}"
     evidence = f"{rounds}, {'converged' if judgement.converged else 'not converged'}"
     budget = (

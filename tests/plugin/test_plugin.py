@@ -314,7 +314,7 @@ def test_report_header(pytester: pytest.Pytester) -> None:
             "nfv: backend netns*",
             "nfv: host kernel*",
             "nfv: N=1,2,4*",
-            "nfv: repeat until 95% CI within 5% of the mean*",
+            "nfv: repeat until 95% CI within 5% of the mean or 2 µs / 0.25 MiB, at least 3 rounds*",
         ]
     )
 

@@ -26,7 +26,7 @@ ALL_UNITS = [unit for units in UNITS.values() for unit in units]
         (1.234, "s", "1.23 s"),
         (1.97, "ms", "1970 ms"),
         (0.00004, "s", "0.00004 s"),
-        (0.0, "us", "0 us"),
+        (0.0, "us", "0 µs"),
         (2048.0, "GiB", "2 GiB"),
         (1.0, "KiB", "1024 KiB"),
     ],
