@@ -36,6 +36,7 @@ __all__ = [
     "remove_namespace",
     "set_sysctl_here",
     "spawn_in",
+    "without_own_namespace",
     "write_sysctl",
 ]
 
@@ -165,6 +166,21 @@ def namespace_inodes(names: Iterable[str]) -> set[NetnsInode]:
     return found
 
 
+def without_own_namespace(
+    inodes: set[NetnsInode], own: NetnsInode | None = None
+) -> set[NetnsInode]:
+    """``inodes`` less the namespace the harness itself runs in (``own``, read when None).
+
+    A run's name can end up bound to the host's namespace (a namespace created from a thread
+    whose process stayed in the host's is bound as ``/proc/self/ns/net``, the host's); its
+    members are then every process of the host, and killing them would take the host down.
+    No namespace a run creates is the one its own process runs in.
+    """
+    if own is None:
+        own = _netns_of(os.getpid())
+    return {inode for inode in inodes if inode != own}
+
+
 def _netns_of(pid: int) -> NetnsInode | None:
     try:
         st = os.stat(f"/proc/{pid}/ns/net")
@@ -183,6 +199,7 @@ def kill_members(inodes: set[NetnsInode], timeout: float = 5.0) -> None:
     Raises:
         BackendError: a process outlived SIGKILL.
     """
+    inodes = without_own_namespace(inodes)
     if not inodes:
         return
     held: dict[int, int] = {}
