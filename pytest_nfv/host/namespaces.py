@@ -15,6 +15,7 @@ import os
 import select
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -72,9 +73,18 @@ def inside_new(name: str) -> Iterator[IPRoute]:
     The body can start processes and set ``/proc/sys/net`` values for the new namespace
     without another enter/leave round trip. The socket is the caller's to close.
 
+    Only the main thread may create one: the name is bound to ``/proc/self/ns/net``, the
+    main thread's namespace, so from any other thread it would name the host's namespace.
+
     Raises:
-        BackendError: the name exists already, or the kernel refused (no CAP_SYS_ADMIN).
+        BackendError: the name exists already, the kernel refused (no CAP_SYS_ADMIN), or the
+            caller is not the main thread.
     """
+    if threading.current_thread() is not threading.main_thread():
+        raise BackendError(
+            f"cannot create network namespace {name} from a thread other than the main one: "
+            "its name would be bound to the host's namespace"
+        )
     netns.pushns()
     try:
         netns.setns(name, flags=os.O_CREAT | os.O_EXCL, fork=False)
