@@ -31,12 +31,13 @@ from pytest_nfv.backends.base import (
 from pytest_nfv.backends.switch import Port, Switch, reap_namespaces
 from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError
-from pytest_nfv.host.cgroups import MemoryCgroup, reap_cgroups
+from pytest_nfv.host.cgroups import MemoryCgroup, pss_anon_bytes, reap_cgroups
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import namespace_path, write_sysctl
 from pytest_nfv.host.processes import expect_line
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
+from pytest_nfv.units import MIB
 
 __all__ = ["NetnsBackend", "make", "reap"]
 
@@ -149,11 +150,17 @@ class NetnsBackend:
             return None
         return (
             "what the kernel charged to the population's memory cgroup "
-            f"({self._memory.hierarchy.usage_file}), kernel memory included"
+            f"({self._memory.hierarchy.usage_file}), kernel memory included, less the "
+            "harness's own heap pages charged there while it created the instances"
         )
 
     def kernel_memory_mib(self, instances: Sequence[Instance]) -> float:
         """What the kernel charged for the running population, settled, in MiB.
+
+        Less the harness's own heap: its main thread creates the instances inside the cgroup,
+        and v1 charges the anonymous pages a process faults in to its address space owner's
+        cgroup, so the harness's heap growth meanwhile lands there too. What the cgroup holds
+        in anonymous pages beyond the instances' own processes' is that, and is left out.
 
         Raises:
             BackendError: no cgroup, or ``instances`` are not the whole running population
@@ -166,7 +173,10 @@ class NetnsBackend:
                 "the kernel's count covers the whole running population "
                 f"({len(self._instances)} instances), not {len(instances)} of them"
             )
-        return self._population.settled_mib()
+        charged = self._population.settled_mib()
+        own_anon = pss_anon_bytes([pid for i in instances for pid in i.pids])
+        harness_heap = max(0, self._population.anon_bytes() - own_anon)
+        return charged - harness_heap / MIB
 
     def _start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Start the namespaces one after another; all of them, or (on a refusal) none."""

@@ -31,7 +31,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,7 @@ __all__ = [
     "MemoryCgroup",
     "cgroup_of_process",
     "memory_hierarchy",
+    "pss_anon_bytes",
     "reap_cgroups",
     "working_set_bytes",
 ]
@@ -94,6 +95,25 @@ def _memory_cgroup_in(proc_cgroup: str, hierarchy: Hierarchy) -> Path:
         ):
             return hierarchy.root / path.lstrip("/")
     return hierarchy.root
+
+
+def pss_anon_bytes(pids: Sequence[int]) -> int:
+    """The anonymous memory of these processes, shared pages split among sharers, in bytes.
+
+    Raises:
+        BackendError: a process is gone or cannot be read.
+    """
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Pss_Anon:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"cannot read the memory of process {pid}: {exc}") from exc
+    return total
 
 
 def cgroup_of_process(pid: int, hierarchy: Hierarchy) -> Path:
@@ -197,6 +217,22 @@ class MemoryCgroup:
             return int((self.path / self.hierarchy.usage_file).read_text())
         except (OSError, ValueError) as exc:
             raise BackendError(f"cannot read memory of cgroup {self.path}: {exc}") from exc
+
+    def anon_bytes(self) -> int:
+        """Anonymous pages charged to the cgroup (v1 ``total_rss``, v2 ``anon``), in bytes.
+
+        Raises:
+            BackendError: the cgroup cannot be read.
+        """
+        key = "total_rss" if self.hierarchy.version == 1 else "anon"
+        try:
+            for line in (self.path / "memory.stat").read_text().splitlines():
+                name, value = line.split(maxsplit=1)
+                if name == key:
+                    return int(value)
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"cannot read memory.stat of cgroup {self.path}: {exc}") from exc
+        raise BackendError(f"memory.stat of cgroup {self.path} has no {key}")
 
     def settled_mib(self, tolerance_bytes: int = 16384, timeout_s: float = 2.0) -> float:
         """The usage once two reads 20 ms apart agree within ``tolerance_bytes``, in MiB.

@@ -150,3 +150,19 @@ def test_a_child_cgroup_goes_with_its_parent(
     assert child.hierarchy == run.hierarchy
     run.remove(timeout_s=0.1)  # a cgroup with children cannot go: the children go first
     assert not any(root.glob("nfv-*"))
+
+
+def test_anonymous_pages_are_read_from_memory_stat(tmp_path: Path) -> None:
+    (tmp_path / "memory.stat").write_text("rss 4096\ntotal_rss 8192\nanon 12288\n")
+    assert MemoryCgroup(tmp_path, Hierarchy(tmp_path, 1)).anon_bytes() == 8192
+    assert MemoryCgroup(tmp_path, Hierarchy(tmp_path, 2)).anon_bytes() == 12288
+    (tmp_path / "memory.stat").write_text("cache 1\n")
+    with pytest.raises(BackendError, match="no total_rss"):
+        MemoryCgroup(tmp_path, Hierarchy(tmp_path, 1)).anon_bytes()
+
+
+def test_a_process_anonymous_memory_is_its_pss_anon() -> None:
+    assert cgroups.pss_anon_bytes([os.getpid()]) > 0
+    assert cgroups.pss_anon_bytes([]) == 0
+    with pytest.raises(BackendError, match="cannot read the memory of process"):
+        cgroups.pss_anon_bytes([2**22 + 1])  # above pid_max: never a process
