@@ -5,8 +5,8 @@ Run as root from a clone: ``python benchmarks/memory_under_noise.py [--noise-mib
 
 Runs the memory tests of ``suites/test_instantiation.py`` twice, quiet and then beside a noise
 process (its own process, outside the run's memory cgroup) that touches and frees
-``--noise-mib`` MiB every 0.2 s, and prints each figure per instance: what the run's cgroup was
-charged (the kernel's count) and the host's MemAvailable drop (the paper's method), each with
+``--noise-mib`` MiB every 0.2 s, and prints each figure per instance: what the kernel
+charged to the instances' cgroup and the host's MemAvailable drop (the paper's method), each with
 its 95% CI half-width, rounds and budget verdict. The kernel's figure should not move with the
 noise; the host's does.
 """

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_nfv.harness.lab import Lab
+from pytest_nfv.harness.growth import SharedGrowth
+from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.model import Instance
+from pytest_nfv.plugin.options import NfvSettings
 
 
 @pytest.fixture(scope="module")
@@ -18,3 +20,18 @@ def nfv_population(nfv_lab: Lab, nfv_n: int) -> Iterator[list[Instance]]:
         yield instances
     finally:
         nfv_lab.backend.stop(instances)
+
+
+@pytest.fixture(scope="session")
+def nfv_memory_growth(nfv_lab: Lab, nfv_settings: NfvSettings) -> SharedGrowth:
+    """One growing population per round, serving instantiation memory at every N and the
+    per-instance slope (measured when the first of those tests asks)."""
+    return SharedGrowth(nfv_lab, nfv_settings.instances)
+
+
+@pytest.fixture(scope="session")
+def nfv_memory_growth_beside_testbed(
+    nfv_testbed: ProxyPath, nfv_lab: Lab, nfv_settings: NfvSettings
+) -> SharedGrowth:
+    """The same, grown while Fig. 1's testbed and proxy VNF run (coexistence)."""
+    return SharedGrowth(nfv_lab, nfv_settings.instances, with_slope=False)

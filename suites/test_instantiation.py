@@ -2,10 +2,12 @@
 
 Boot time is the paper's: from the start request to the first ICMP echo reply, N instances
 started together; the makespan is the gate, each instance's own time is kept beside it.
-Memory is what the kernel charged to the run's memory cgroup for N instances, kernel objects
-included, where the backend creates its instances in one (netns); the host's available memory
-before and after (the paper's method) and the instances' own processes' PSS stand beside it,
-with the per-instance slope over N.
+Memory is what the kernel accounts for N running instances, kernel objects included, where it
+accounts them (netns: the population's memory cgroup; coreos: the containers' cgroups; osv:
+the domains' cgroups; clickos: the hypervisor's count); the host's available memory before
+and after (the paper's method) and the instances' own processes' PSS stand beside it, with
+the per-instance slope over N. One population grown through every N per round serves all of
+them.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from scipy import stats as scipy_stats
 
 from pytest_nfv import Lab, NfvSettings, Recorder, Repeat, Series, summarize
-from pytest_nfv.harness.lab import GrowthPoint
+from pytest_nfv.harness.growth import SharedGrowth
 
 pytestmark = pytest.mark.nfv_requirement("instantiation")
 
@@ -55,68 +56,55 @@ def _kernel_first(kernel: Series | None, host: Series, *others: Series) -> tuple
     return (replace(kernel, primary=True), host, *others)
 
 
-KERNEL_METHOD = "what the kernel charged to the run's memory cgroup, kernel memory included"
-
-
 def test_memory(
     nfv_lab: Lab,
     nfv_n: int,
     nfv_settings: NfvSettings,
     nfv_repeat: Repeat,
     nfv_record: Recorder,
+    nfv_memory_growth: SharedGrowth,
 ) -> None:
-    """Memory of N instances: the run's cgroup (where the backend has one) decides when to stop
-    and is what the budget judges; host MemAvailable before/after (the paper's) stays beside."""
-    by_kernel = nfv_lab.counts_kernel_memory
-    host: list[float] = []
-    pss: list[float] = []
-    engine: list[tuple[float, ...]] = []
-
-    def one_population() -> float:
-        result = nfv_lab.memory_round(nfv_n)
-        host.append(result.host_delta_mib)
-        pss.append(result.pss_mib)
-        if result.engine_mib:
-            engine.append(result.engine_mib)
-        if by_kernel:
-            assert result.kernel_mib is not None
-            return result.kernel_mib
-        return result.host_delta_mib
-
-    measured = nfv_repeat(one_population, "memory_kernel" if by_kernel else "memory")
+    """Memory of N instances, read at N on one population grown through every N per round:
+    what the kernel accounts (where it does) decides when to stop and is what the budget
+    judges; host MemAvailable before/after (the paper's) stays beside it."""
+    growth = nfv_memory_growth.figures(nfv_repeat.together)
+    measured = growth.summaries[nfv_n]
     width = nfv_settings.stop_rule.ci_width
-    engine_series = []
-    if engine:  # the backend's engine counts each instance's memory itself (e.g. a cgroup)
-        per_instance = [m for round_ in engine for m in round_]
-        engine_series.append(
+    engine = growth.column(nfv_n, 3)
+    engine_series = (
+        [
             Series(
                 "memory_engine",
-                summarize([sum(round_) for round_ in engine]),
+                summarize(engine),
                 "memory",
-                extra={
-                    "method": "sum of the instances' memory as their engine counts it",
-                    "per_instance_mib": {
-                        "mean": sum(per_instance) / len(per_instance),
-                        "min": min(per_instance),
-                        "max": max(per_instance),
-                    },
-                },
+                extra={"method": "sum of the instances' memory as their engine counts it"},
             )
-        )
+        ]
+        if engine
+        else []
+    )
+    shared = {"rounds_shared_by": "every N: one population grown through all of them"}
     nfv_record.record(
         *_kernel_first(
-            Series("memory_kernel", measured, "memory", extra={"method": KERNEL_METHOD})
-            if by_kernel
+            Series(
+                "memory_kernel",
+                measured,
+                "memory",
+                extra={"method": nfv_lab.kernel_memory_method, **shared},
+            )
+            if growth.by_kernel
             else None,
             Series(
                 "memory",
-                measured if not by_kernel else summarize(host, ci_width=width, absolute=0.25),
+                measured
+                if not growth.by_kernel
+                else summarize(growth.column(nfv_n, 1), ci_width=width, absolute=0.25),
                 "memory",
-                extra={"method": "host MemAvailable before - after N running instances"},
+                extra={"method": "host MemAvailable before - after N running instances", **shared},
             ),
             Series(
                 "memory_pss",
-                summarize(pss),
+                summarize(growth.column(nfv_n, 2)),
                 "memory",
                 extra={"method": "sum of PSS of the instances' processes"},
             ),
@@ -127,55 +115,49 @@ def test_memory(
 
 
 def test_memory_per_instance(
-    nfv_lab: Lab, nfv_settings: NfvSettings, nfv_repeat: Repeat, nfv_record: Recorder
+    nfv_lab: Lab,
+    nfv_settings: NfvSettings,
+    nfv_repeat: Repeat,
+    nfv_record: Recorder,
+    nfv_memory_growth: SharedGrowth,
 ) -> None:
-    """Least-squares slope of memory over N, from one growing population per round."""
+    """Least-squares slope of memory over N, from the same growing population per round."""
     counts = nfv_settings.instances
-    if len(counts) < 2:
+    if len(set(counts)) < 2:
         pytest.skip("a slope over N needs at least two values in --nfv-instances")
-    by_kernel = nfv_lab.counts_kernel_memory
-    host_slopes: list[float] = []
-    pss_slopes: list[float] = []
-    engine_slopes: list[float] = []
-    rounds: list[list[GrowthPoint]] = []
-
-    def slope(xs: list[int], ys: list[float]) -> float:
-        return float(scipy_stats.linregress(xs, ys).slope)
-
-    def one_growth() -> float:
-        points = nfv_lab.memory_growth(counts)
-        rounds.append(points)
-        xs = [p[0] for p in points]
-        host_slopes.append(slope(xs, [p[1] for p in points]))
-        pss_slopes.append(slope(xs, [p[2] for p in points]))
-        engine = [p[3] for p in points if p[3] is not None]
-        if len(engine) == len(points):
-            engine_slopes.append(slope(xs, engine))
-        if by_kernel:
-            return slope(xs, [p[4] for p in points if p[4] is not None])
-        return host_slopes[-1]
-
-    metric = "memory_kernel_per_instance" if by_kernel else "memory_per_instance"
-    measured = nfv_repeat(one_growth, metric, n=max(counts))
+    growth = nfv_memory_growth.figures(nfv_repeat.together)
+    assert growth.slope is not None
     width = nfv_settings.stop_rule.ci_width
+    engine_slopes = growth.slopes(3)
     engine_series = (
         [Series("memory_engine_per_instance", summarize(engine_slopes), "memory")]
         if engine_slopes
         else []
     )
-    host_method = {"method": "slope of host MemAvailable drop over N", "points": rounds}
+    host_method = {
+        "method": "slope of host MemAvailable drop over N",
+        "points": [list(points) for points in growth.rounds],
+    }
+    metric = nfv_memory_growth.slope_metric
     nfv_record.record(
         *_kernel_first(
-            Series(metric, measured, "memory", extra={"method": f"slope over N of {KERNEL_METHOD}"})
-            if by_kernel
+            Series(
+                metric,
+                growth.slope,
+                "memory",
+                extra={"method": f"slope over N of {nfv_lab.kernel_memory_method}"},
+            )
+            if growth.by_kernel
             else None,
             Series(
                 "memory_per_instance",
-                measured if not by_kernel else summarize(host_slopes, ci_width=width),
+                growth.slope
+                if not growth.by_kernel
+                else summarize(growth.slopes(1), ci_width=width),
                 "memory",
                 extra=host_method,
             ),
-            Series("memory_pss_per_instance", summarize(pss_slopes), "memory"),
+            Series("memory_pss_per_instance", summarize(growth.slopes(2)), "memory"),
             *engine_series,
         ),
         n=max(counts),

@@ -160,11 +160,21 @@ class EngineMemory(Protocol):
 
 @runtime_checkable
 class KernelMemory(Protocol):
-    """Optional: a backend that creates its instances inside a memory cgroup of the run.
+    """Optional: a backend whose instances' memory the kernel (or hypervisor) accounts itself.
 
     The kernel's own count of everything the instances hold, kernel objects included, which
-    neither PSS (processes only) nor the host's ``MemAvailable`` (everything on the host) is.
+    neither PSS (processes only) nor the host's ``MemAvailable`` (everything on the host) is:
+    a memory cgroup of the run (netns), each container's cgroup (coreos), each QEMU domain's
+    cgroup (osv), the hypervisor's count per domain (clickos).
     """
 
-    def kernel_memory_mib(self) -> float | None:
-        """What the run's instances hold now, in MiB, settled; None where there is no cgroup."""
+    @property
+    def kernel_memory_method(self) -> str | None:
+        """How the figure is taken, for the record; None where this host cannot give it."""
+
+    def kernel_memory_mib(self, instances: Sequence[Instance]) -> float:
+        """What the kernel accounts for these running instances, in MiB.
+
+        Raises:
+            BackendError: it cannot be read (an instance is gone, no cgroup to read).
+        """

@@ -15,7 +15,6 @@ the last step of its start.
 
 from __future__ import annotations
 
-import contextlib
 import platform
 import sys
 import time
@@ -32,12 +31,13 @@ from pytest_nfv.backends.base import (
 from pytest_nfv.backends.switch import Port, Switch, reap_namespaces
 from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError
-from pytest_nfv.host.cgroups import MemoryCgroup, reap_cgroups
+from pytest_nfv.host.cgroups import MemoryCgroup, pss_anon_bytes, reap_cgroups
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import namespace_path, write_sysctl
 from pytest_nfv.host.processes import expect_line
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
+from pytest_nfv.units import MIB
 
 __all__ = ["NetnsBackend", "make", "reap"]
 
@@ -63,6 +63,8 @@ class NetnsBackend:
         self._instances: dict[str, Port] = {}
         self._proxy: Port | None = None
         self._memory: MemoryCgroup | None = None
+        self._population: MemoryCgroup | None = None
+        self._populations = 0
         self.memory_unavailable = ""
         """Why there is no kernel-accounted memory figure, when there is none."""
 
@@ -86,6 +88,7 @@ class NetnsBackend:
         self._instances.clear()
         self._proxy = None
         teardown.step(self._switch.close)
+        self._population = None
         if self._memory is not None:
             teardown.step(self._memory.remove)
             self._memory = None
@@ -120,14 +123,60 @@ class NetnsBackend:
         return self._switch.plan(count)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
-        """Create each instance from inside the run's memory cgroup, so the kernel charges
-        its namespace, veth and VNF process there (see ``kernel_memory_mib``)."""
-        charged = self._memory.charged() if self._memory else contextlib.nullcontext()
-        with charged:
+        """Create each instance from inside a memory cgroup of the run, so the kernel charges
+        its namespace, veth and VNF process there (see ``kernel_memory_mib``).
+
+        Instances started while none runs begin a new population, in a fresh cgroup: what an
+        earlier population's asynchronous teardown still holds stays charged to that one's.
+        """
+        if self._memory is None:
+            return self._start(specs, on_start)
+        if not self._instances or self._population is None:
+            self._new_population(self._memory)
+        assert self._population is not None
+        with self._population.charged():
             return self._start(specs, on_start)
 
-    def kernel_memory_mib(self) -> float | None:
-        return None if self._memory is None else self._memory.settled_mib()
+    def _new_population(self, run: MemoryCgroup) -> None:
+        old, self._population = self._population, None
+        if old is not None:
+            old.remove(timeout_s=1.0)  # its processes are gone; leftovers go to the parent
+        self._populations += 1
+        self._population = run.child(f"population{self._populations}")
+
+    @property
+    def kernel_memory_method(self) -> str | None:
+        if self._memory is None:
+            return None
+        return (
+            "what the kernel charged to the population's memory cgroup "
+            f"({self._memory.hierarchy.usage_file}), kernel memory included, less the "
+            "harness's own heap pages charged there while it created the instances"
+        )
+
+    def kernel_memory_mib(self, instances: Sequence[Instance]) -> float:
+        """What the kernel charged for the running population, settled, in MiB.
+
+        Less the harness's own heap: its main thread creates the instances inside the cgroup,
+        and v1 charges the anonymous pages a process faults in to its address space owner's
+        cgroup, so the harness's heap growth meanwhile lands there too. What the cgroup holds
+        in anonymous pages beyond the instances' own processes' is that, and is left out.
+
+        Raises:
+            BackendError: no cgroup, or ``instances`` are not the whole running population
+                (the count covers every instance of it and cannot single out a part).
+        """
+        if self._memory is None or self._population is None:
+            raise BackendError(f"no kernel-accounted memory: {self.memory_unavailable}")
+        if {i.name for i in instances} != set(self._instances):
+            raise BackendError(
+                "the kernel's count covers the whole running population "
+                f"({len(self._instances)} instances), not {len(instances)} of them"
+            )
+        charged = self._population.settled_mib()
+        own_anon = pss_anon_bytes([pid for i in instances for pid in i.pids])
+        harness_heap = max(0, self._population.anon_bytes() - own_anon)
+        return charged - harness_heap / MIB
 
     def _start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Start the namespaces one after another; all of them, or (on a refusal) none."""

@@ -68,7 +68,9 @@ METRICS: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "proxy_overhead": "time",
             }
         ),
-        "coexistence": MappingProxyType({"memory": "memory", "response_time": "time"}),
+        "coexistence": MappingProxyType(
+            {"memory": "memory", "memory_kernel": "memory", "response_time": "time"}
+        ),
     }
 )
 

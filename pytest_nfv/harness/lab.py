@@ -57,8 +57,8 @@ class MemoryRound:
     pss_mib: float
     engine_mib: tuple[float, ...] = ()
     kernel_mib: float | None = None
-    """What the kernel charged to the run's memory cgroup for the N instances (``KernelMemory``
-    backends), kernel objects included; None for other backends."""
+    """What the kernel accounts for the N running instances (``KernelMemory`` backends),
+    kernel objects included; None for other backends."""
 
 
 def instance_memory_mib(backend: Backend, instances: Sequence[Instance]) -> float:
@@ -173,63 +173,62 @@ class Lab:
             return ()
         return tuple(self.backend.engine_memory_mib(instances))
 
-    def _kernel(self) -> float | None:
+    def _kernel(self, instances: Sequence[Instance]) -> float | None:
+        if not isinstance(self.backend, KernelMemory) or self.kernel_memory_method is None:
+            return None
+        return self.backend.kernel_memory_mib(instances)
+
+    @property
+    def kernel_memory_method(self) -> str | None:
+        """How the kernel's figure of the instances' memory is taken; None where there is none."""
         if not isinstance(self.backend, KernelMemory):
             return None
-        return self.backend.kernel_memory_mib()
+        return self.backend.kernel_memory_method
 
     @property
     def counts_kernel_memory(self) -> bool:
-        """Whether the backend's instances are charged to a memory cgroup of the run."""
-        return self._kernel() is not None
+        """Whether the kernel (or hypervisor) accounts the backend's instances' memory here."""
+        return self.kernel_memory_method is not None
 
     def memory_round(self, n: int) -> MemoryRound:
         """Available memory before, N instances up and answering, available memory after;
-        the run's cgroup read at the same two moments."""
-        kernel_before = self._kernel()
+        what the kernel accounts for the N instances while they run."""
         before = settled_available_mib()
         with self.running(n) as instances:
             after = settled_available_mib()
-            kernel_after = self._kernel()
+            kernel = self._kernel(instances)
             pss = self._pss(instances)
             engine = self._engine(instances)
-        kernel = (
-            None if kernel_before is None or kernel_after is None else kernel_after - kernel_before
-        )
         return MemoryRound(before - after, pss, engine, kernel)
 
     def memory_growth(self, counts: Sequence[int]) -> list[GrowthPoint]:
         """Grow one population through ``counts`` (ascending), reading memory at each step.
 
-        Returns ``(N, host delta MiB, PSS MiB, engine-counted MiB or None, cgroup-counted MiB
+        Returns ``(N, host delta MiB, PSS MiB, engine-counted MiB or None, kernel-accounted MiB
         or None)`` per step: the points a per-instance slope is fitted to, taken in one pass so
-        that every point shares the same baseline.
+        that every point shares the same baseline. Where the kernel accounts the instances,
+        the engine's own count (the same cgroups through a slower API) is not read again.
         """
         points: list[GrowthPoint] = []
         started: list[Instance] = []
-        kernel_baseline = self._kernel()
+        by_kernel = self.counts_kernel_memory
         baseline = settled_available_mib()
         try:
             for count in sorted(set(counts)):
                 more, _ = self.boot(self.backend.plan(count - len(started)))
                 started += more
                 now = settled_available_mib()
+                kernel = self._kernel(started)
                 pss = self._pss(started)
-                engine = self._engine(started)
-                kernel = self._kernel()
-                charged = (
-                    None if kernel is None or kernel_baseline is None else kernel - kernel_baseline
-                )
-                points.append(
-                    (count, baseline - now, pss, sum(engine) if engine else None, charged)
-                )
+                engine = () if by_kernel else self._engine(started)
+                points.append((count, baseline - now, pss, sum(engine) if engine else None, kernel))
         finally:
             self.backend.stop(started)
         return points
 
 
 GrowthPoint = tuple[int, float, float, float | None, float | None]
-"""One step of ``Lab.memory_growth``: N, host delta, PSS, engine-counted, cgroup-counted (MiB)."""
+"""One step of ``Lab.memory_growth``: N, host delta, PSS, engine-counted, kernel-accounted (MiB)."""
 
 
 class ProxyPath:

@@ -7,12 +7,19 @@ allocate, kernel objects included, so instances created by a task inside the run
 measured by the kernel's own counter:
 
 - cgroup v1 (a separate ``memory`` hierarchy): ``memory.usage_in_bytes``, which includes kernel
-  memory. Only the creating *thread* is moved in (v1 tasks are threads), so the harness's own
-  allocations elsewhere are not charged. The counter is read after ``memory.force_empty``,
-  which drains the per-CPU charge stock (up to 64 pre-charged pages per CPU: 0.5 MiB of fuzz
-  on 2 CPUs, more than one instance costs); with no swap it can only drop page cache.
+  memory. Only the creating *thread* is moved in (v1 tasks are threads): kernel objects it
+  allocates and the processes it forks are charged there. Anonymous pages go to the cgroup of
+  the address space's owner, so the harness's own heap growth is charged there too while its
+  main thread creates instances (a few dozen KiB in a warm process, more in its first rounds).
+  The counter is read after ``memory.force_empty``, which drains the per-CPU charge stock (up
+  to 64 pre-charged pages per CPU: 0.5 MiB of fuzz on 2 CPUs, more than one instance costs);
+  with no swap it can only drop page cache.
 - cgroup v2: ``memory.current``; v2 moves whole processes, so the run's process is moved in
   while it creates instances. Tested here only up to that boundary: this host has v1.
+
+A backend may give each population of instances a fresh cgroup inside the run's (``child``):
+tearing namespaces down is asynchronous, and what an earlier population still held while the
+kernel's cleanup work ran would otherwise be counted against the next one.
 
 Each cgroup is named after the run (``nfv-<run>-p<pid>-mem``) like every other resource, so a
 run killed with SIGKILL leaves a cgroup the next run's reap removes (``reap_cgroups``).
@@ -24,7 +31,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +40,14 @@ from pytest_nfv.host.identity import PREFIX, RunIdentity
 from pytest_nfv.host.reap import CleanupReport, ReapRule
 from pytest_nfv.units import MIB
 
-__all__ = ["MemoryCgroup", "memory_hierarchy", "reap_cgroups"]
+__all__ = [
+    "MemoryCgroup",
+    "cgroup_of_process",
+    "memory_hierarchy",
+    "pss_anon_bytes",
+    "reap_cgroups",
+    "working_set_bytes",
+]
 
 CGROUP_ROOT = Path(os.environ.get("PYTEST_NFV_CGROUP_ROOT", "/sys/fs/cgroup"))
 
@@ -69,13 +83,79 @@ def memory_hierarchy(base: Path | None = None) -> Hierarchy | None:
 
 def _current_cgroup(hierarchy: Hierarchy) -> Path:
     """The cgroup of the calling thread in ``hierarchy`` (to return to after charging)."""
-    for line in Path("/proc/thread-self/cgroup").read_text().splitlines():
+    return _memory_cgroup_in(Path("/proc/thread-self/cgroup").read_text(), hierarchy)
+
+
+def _memory_cgroup_in(proc_cgroup: str, hierarchy: Hierarchy) -> Path:
+    """The memory cgroup named by a ``/proc/<pid>/cgroup`` text, under ``hierarchy.root``."""
+    for line in proc_cgroup.splitlines():
         _, controllers, path = line.split(":", 2)
         if (hierarchy.version == 1 and "memory" in controllers.split(",")) or (
             hierarchy.version == 2 and controllers == ""
         ):
             return hierarchy.root / path.lstrip("/")
     return hierarchy.root
+
+
+def pss_anon_bytes(pids: Sequence[int]) -> int:
+    """The anonymous memory of these processes, shared pages split among sharers, in bytes.
+
+    Raises:
+        BackendError: a process is gone or cannot be read.
+    """
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Pss_Anon:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"cannot read the memory of process {pid}: {exc}") from exc
+    return total
+
+
+def cgroup_of_process(pid: int, hierarchy: Hierarchy) -> Path:
+    """The memory cgroup process ``pid`` is charged to (a container's, a QEMU domain's).
+
+    Read from ``/proc/<pid>/cgroup``, so it holds whatever names the engine's cgroup driver
+    gives (``docker/<id>``, ``machine/<domain>.libvirt-qemu``, ``machine.slice/...``).
+
+    Raises:
+        BackendError: the process is gone or its cgroup is not under ``hierarchy``.
+    """
+    try:
+        path = _memory_cgroup_in(Path(f"/proc/{pid}/cgroup").read_text(), hierarchy)
+    except OSError as exc:
+        raise BackendError(f"cannot read the cgroup of process {pid}: {exc}") from exc
+    if path == hierarchy.root or not (path / hierarchy.usage_file).is_file():
+        raise BackendError(f"process {pid} has no memory cgroup of its own under {hierarchy.root}")
+    return path
+
+
+def working_set_bytes(path: Path, hierarchy: Hierarchy) -> int:
+    """What the kernel charges to cgroup ``path`` less its inactive page cache, in bytes.
+
+    The usage counter (kernel memory included) minus file pages nobody used lately, as
+    ``docker stats`` shows a container: a binary's pages are charged to whichever instance
+    read them first, and are dropped under pressure before anything an instance holds. The
+    counter is read as it is (an engine's cgroup is not ours to reclaim with
+    ``memory.force_empty``), so it may hold up to 64 pages per CPU charged ahead.
+
+    Raises:
+        BackendError: the cgroup cannot be read (it is gone, or is not a memory cgroup).
+    """
+    inactive_key = "total_inactive_file" if hierarchy.version == 1 else "inactive_file"
+    try:
+        usage = int((path / hierarchy.usage_file).read_text())
+        stat = dict(
+            line.split(maxsplit=1) for line in (path / "memory.stat").read_text().splitlines()
+        )
+        inactive = int(stat.get(inactive_key, "0"))
+    except (OSError, ValueError) as exc:
+        raise BackendError(f"cannot read memory of cgroup {path}: {exc}") from exc
+    return usage - inactive if inactive < usage else usage
 
 
 class MemoryCgroup:
@@ -107,6 +187,21 @@ class MemoryCgroup:
             raise BackendError(f"cannot create memory cgroup {path}: {exc}") from exc
         return cls(path, hierarchy)
 
+    def child(self, name: str) -> MemoryCgroup:
+        """A fresh cgroup ``name`` inside this one (v2: with the memory controller enabled).
+
+        Raises:
+            BackendError: the kernel refused it.
+        """
+        path = self.path / name
+        try:
+            if self.hierarchy.version == 2:
+                (self.path / "cgroup.subtree_control").write_text("+memory")
+            path.mkdir()
+        except OSError as exc:
+            raise BackendError(f"cannot create memory cgroup {path}: {exc}") from exc
+        return MemoryCgroup(path, self.hierarchy)
+
     def describe(self) -> str:
         return f"cgroup v{self.hierarchy.version} {self.path} ({self.hierarchy.usage_file})"
 
@@ -122,6 +217,22 @@ class MemoryCgroup:
             return int((self.path / self.hierarchy.usage_file).read_text())
         except (OSError, ValueError) as exc:
             raise BackendError(f"cannot read memory of cgroup {self.path}: {exc}") from exc
+
+    def anon_bytes(self) -> int:
+        """Anonymous pages charged to the cgroup (v1 ``total_rss``, v2 ``anon``), in bytes.
+
+        Raises:
+            BackendError: the cgroup cannot be read.
+        """
+        key = "total_rss" if self.hierarchy.version == 1 else "anon"
+        try:
+            for line in (self.path / "memory.stat").read_text().splitlines():
+                name, value = line.split(maxsplit=1)
+                if name == key:
+                    return int(value)
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"cannot read memory.stat of cgroup {self.path}: {exc}") from exc
+        raise BackendError(f"memory.stat of cgroup {self.path} has no {key}")
 
     def settled_mib(self, tolerance_bytes: int = 16384, timeout_s: float = 2.0) -> float:
         """The usage once two reads 20 ms apart agree within ``tolerance_bytes``, in MiB.
@@ -163,15 +274,20 @@ class MemoryCgroup:
             (home / members).write_text(task)
 
     def remove(self, timeout_s: float = 5.0) -> None:
-        """Remove the cgroup once its tasks are gone (the backend stopped them).
+        """Remove the cgroup, and those inside it, once their tasks are gone.
 
         Raises:
-            BackendError: it still has tasks after ``timeout_s``.
+            BackendError: one still has tasks after ``timeout_s``.
         """
         _remove(self.path, timeout_s)
 
 
 def _remove(path: Path, timeout_s: float) -> None:
+    """Remove ``path`` after the cgroups inside it (a cgroup with children cannot go)."""
+    with contextlib.suppress(OSError):
+        for inner in path.iterdir():
+            if inner.is_dir():
+                _remove(inner, timeout_s)
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -187,6 +303,10 @@ def _remove(path: Path, timeout_s: float) -> None:
 
 def _kill_members(path: Path) -> None:
     """SIGKILL what is left in a dead run's cgroup: only tasks that run created live there."""
+    with contextlib.suppress(OSError):
+        for inner in path.iterdir():
+            if inner.is_dir():
+                _kill_members(inner)
     try:
         pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
     except (OSError, ValueError):

@@ -15,6 +15,7 @@ import os
 import select
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
     "remove_namespace",
     "set_sysctl_here",
     "spawn_in",
+    "without_own_namespace",
     "write_sysctl",
 ]
 
@@ -71,9 +73,18 @@ def inside_new(name: str) -> Iterator[IPRoute]:
     The body can start processes and set ``/proc/sys/net`` values for the new namespace
     without another enter/leave round trip. The socket is the caller's to close.
 
+    Only the main thread may create one: the name is bound to ``/proc/self/ns/net``, the
+    main thread's namespace, so from any other thread it would name the host's namespace.
+
     Raises:
-        BackendError: the name exists already, or the kernel refused (no CAP_SYS_ADMIN).
+        BackendError: the name exists already, the kernel refused (no CAP_SYS_ADMIN), or the
+            caller is not the main thread.
     """
+    if threading.current_thread() is not threading.main_thread():
+        raise BackendError(
+            f"cannot create network namespace {name} from a thread other than the main one: "
+            "its name would be bound to the host's namespace"
+        )
     netns.pushns()
     try:
         netns.setns(name, flags=os.O_CREAT | os.O_EXCL, fork=False)
@@ -165,6 +176,21 @@ def namespace_inodes(names: Iterable[str]) -> set[NetnsInode]:
     return found
 
 
+def without_own_namespace(
+    inodes: set[NetnsInode], own: NetnsInode | None = None
+) -> set[NetnsInode]:
+    """``inodes`` less the namespace the harness itself runs in (``own``, read when None).
+
+    A run's name can end up bound to the host's namespace (a namespace created from a thread
+    whose process stayed in the host's is bound as ``/proc/self/ns/net``, the host's); its
+    members are then every process of the host, and killing them would take the host down.
+    No namespace a run creates is the one its own process runs in.
+    """
+    if own is None:
+        own = _netns_of(os.getpid())
+    return {inode for inode in inodes if inode != own}
+
+
 def _netns_of(pid: int) -> NetnsInode | None:
     try:
         st = os.stat(f"/proc/{pid}/ns/net")
@@ -183,6 +209,7 @@ def kill_members(inodes: set[NetnsInode], timeout: float = 5.0) -> None:
     Raises:
         BackendError: a process outlived SIGKILL.
     """
+    inodes = without_own_namespace(inodes)
     if not inodes:
         return
     held: dict[int, int] = {}

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from pytest_nfv.harness.budgets import METRICS, Budget, assess
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
+from pytest_nfv.harness.together import Key, repeat_together
 from pytest_nfv.model import Instance
 from pytest_nfv.plugin.budget_pick import budget_choice, load_chosen_budgets
 from pytest_nfv.plugin.options import NfvSettings
@@ -173,6 +174,24 @@ class Repeater:
         n: int | None = None,
         size: int | None = None,
     ) -> Summary:
+        rule, limit = self._rule(metric, n, size)
+        progress = self._progress
+        if progress is None:
+            return repeat_until_converged(measure_once, rule, limit=limit)
+        rounds = 0
+
+        def announced() -> float:
+            nonlocal rounds
+            rounds += 1
+            progress.round(rounds, rule.max_rounds)
+            return measure_once()
+
+        return repeat_until_converged(announced, rule, limit=limit)
+
+    def _rule(
+        self, metric: str | None, n: int | None, size: int | None
+    ) -> tuple[StopRule, float | None]:
+        """The stop rule for ``metric`` (its dimension's floor) and its budget's limit."""
         rule: StopRule = self._state.settings.stop_rule
         limit: float | None = None
         marker = self._request.node.get_closest_marker("nfv_requirement")
@@ -186,18 +205,33 @@ class Repeater:
             if budget is not None and budget.statistic == "mean":
                 with contextlib.suppress(NfvUsageError):  # the recorder reports it, by name
                     limit = budget.limit(n, size)
+        return rule, limit
+
+    def together(
+        self,
+        measure_once: Callable[[], Mapping[Key, float]],
+        figures: Mapping[Key, tuple[str, int | None]],
+    ) -> dict[Key, Summary]:
+        """Rounds that each give a sample of several figures, until each figure may stop.
+
+        Args:
+            measure_once: one round, a sample per key of ``figures``.
+            figures: per key, the metric it is recorded as and its N (for its budget).
+        """
+        rules = {key: self._rule(metric, n, None) for key, (metric, n) in figures.items()}
         progress = self._progress
         if progress is None:
-            return repeat_until_converged(measure_once, rule, limit=limit)
+            return repeat_together(measure_once, rules)
         rounds = 0
+        cap = self._state.settings.stop_rule.max_rounds
 
-        def announced() -> float:
+        def announced() -> Mapping[Key, float]:
             nonlocal rounds
             rounds += 1
-            progress.round(rounds, rule.max_rounds)
+            progress.round(rounds, cap)
             return measure_once()
 
-        return repeat_until_converged(announced, rule, limit=limit)
+        return repeat_together(announced, rules)
 
 
 @pytest.fixture

@@ -183,9 +183,10 @@ _OPTIONS = (
         "--nfv-max-seconds",
         "nfv_max_seconds",
         _positive_seconds,
-        60.0,
+        30.0,
         "SECONDS",
-        "stop repeating a measurement after this long (checked between rounds). Default: 60",
+        "stop repeating a measurement after this long (checked between rounds, never before "
+        "its third round; what stops here is marked not converged). Default: 30",
     ),
     _Option(
         "--nfv-inconclusive",

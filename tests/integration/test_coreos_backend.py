@@ -111,6 +111,10 @@ def test_memory_round_reads_each_cgroup(lab: Lab) -> None:
     assert len(result.engine_mib) == 4
     assert all(0 < m < 64 for m in result.engine_mib)  # a sleeping busybox, not a whole OS
     assert result.pss_mib > 0
+    # The kernel's count, read from the four containers' cgroups, agrees with the engine's.
+    assert result.kernel_mib is not None
+    assert 0 < result.kernel_mib < 4 * 64
+    assert result.kernel_mib == pytest.approx(sum(result.engine_mib), rel=0.5, abs=2)
 
 
 def _dnat_packets(coreos: CoreosBackend) -> int:

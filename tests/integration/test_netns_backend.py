@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pytest_nfv.backends.netns import NetnsBackend
+from pytest_nfv.errors import BackendError
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.host.cgroups import memory_hierarchy
 from pytest_nfv.host.namespaces import list_namespaces, pids_by_namespace
@@ -72,6 +73,30 @@ def test_instances_are_charged_to_the_run_cgroup(lab: Lab, backend: NetnsBackend
     per_instance = [p[4] / p[0] for p in points if p[4] is not None]
     assert len(per_instance) == 2
     assert all(0.05 < m < 1.0 for m in per_instance), per_instance
+
+
+def test_each_population_is_charged_to_a_fresh_cgroup(lab: Lab, backend: NetnsBackend) -> None:
+    """What an earlier population's teardown still holds is not counted against the next one,
+    and the count covers the whole running population, never a part of it."""
+    if not lab.counts_kernel_memory:
+        pytest.skip(f"no memory cgroup here: {backend.memory_unavailable}")
+    hierarchy = memory_hierarchy()
+    assert hierarchy is not None
+    run = hierarchy.root / backend.identity.name("mem")
+    with lab.running(2) as first:
+        one = backend.kernel_memory_mib(first)
+        with pytest.raises(BackendError, match="whole running population"):
+            backend.kernel_memory_mib(first[:1])
+        more = lab.start_ready(1)  # joins the running population
+        try:
+            assert backend.kernel_memory_mib([*first, *more]) > one
+        finally:
+            backend.stop(more)
+        populations = sorted(p.name for p in run.iterdir() if p.is_dir())
+    with lab.running(1) as second:
+        assert 0.05 < backend.kernel_memory_mib(second) < 1.0
+        assert sorted(p.name for p in run.iterdir() if p.is_dir()) != populations
+        assert len([p for p in run.iterdir() if p.is_dir()]) == 1  # the old one is gone
 
 
 def test_the_run_cgroup_goes_with_the_backend() -> None:

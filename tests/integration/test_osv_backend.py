@@ -131,6 +131,9 @@ def test_memory_round_sees_the_vm(osv_lab: Lab) -> None:
     result = osv_lab.memory_round(1)
     assert result.pss_mib > 20
     assert result.host_delta_mib > 5  # a VM's RAM, well above the host's read noise
+    # The domain's cgroup from libvirt holds its QEMU: guest RAM touched and QEMU's own.
+    assert result.kernel_mib is not None
+    assert result.kernel_mib > 20
 
 
 def test_proxy_path_through_the_relay(osv_lab: Lab, osv: OsvBackend) -> None:

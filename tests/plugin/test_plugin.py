@@ -157,7 +157,7 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
     assert entries["--nfv-packet-sizes"].endswith("Default: 64,256,1024,1472,4096,16384,65507")
     assert entries["--nfv-ci-width"].endswith("Default: 0.05")
     assert entries["--nfv-max-rounds"].endswith("Default: 30")
-    assert entries["--nfv-max-seconds"].endswith("Default: 60")
+    assert entries["--nfv-max-seconds"].endswith("Default: 30")
     assert entries["--nfv-boot-timeout"].endswith("Default: 60")
     assert entries["--nfv-strict"].endswith("Default: off")
     assert entries["--nfv-inconclusive"].endswith("Default: report")

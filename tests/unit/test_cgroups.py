@@ -103,3 +103,66 @@ def test_reap_takes_dead_runs_cgroups_only(tmp_path: Path, monkeypatch: pytest.M
     assert not dead.exists()
     assert live.exists()
     assert foreign.exists()
+
+
+def test_a_process_cgroup_is_found_in_its_proc_lines(tmp_path: Path) -> None:
+    v1 = Hierarchy(tmp_path / "memory", 1)
+    lines = "12:pids:/docker/abc\n4:memory:/docker/abc\n0::/\n"
+    assert cgroups._memory_cgroup_in(lines, v1) == tmp_path / "memory" / "docker" / "abc"
+    v2 = Hierarchy(tmp_path, 2)
+    assert cgroups._memory_cgroup_in("0::/machine.slice/qemu-1.scope\n", v2) == (
+        tmp_path / "machine.slice" / "qemu-1.scope"
+    )
+
+
+def test_a_process_outside_any_memory_cgroup_of_its_own_is_refused(tmp_path: Path) -> None:
+    hierarchy = Hierarchy(tmp_path / "memory", 1)
+    with pytest.raises(BackendError, match="no memory cgroup of its own"):
+        cgroups.cgroup_of_process(os.getpid(), hierarchy)  # nothing under tmp_path
+
+
+@pytest.mark.parametrize(
+    ("version", "usage_file", "inactive_key"),
+    [(1, "memory.usage_in_bytes", "total_inactive_file"), (2, "memory.current", "inactive_file")],
+)
+def test_the_working_set_leaves_out_inactive_page_cache(
+    tmp_path: Path, version: int, usage_file: str, inactive_key: str
+) -> None:
+    (tmp_path / usage_file).write_text("10485760\n")
+    (tmp_path / "memory.stat").write_text(f"cache 4096\n{inactive_key} 2097152\nrss 1\n")
+    hierarchy = Hierarchy(tmp_path, version)
+    assert cgroups.working_set_bytes(tmp_path, hierarchy) == 8 * 1024 * 1024
+    (tmp_path / "memory.stat").write_text(f"{inactive_key} 99999999\n")  # never below zero
+    assert cgroups.working_set_bytes(tmp_path, hierarchy) == 10485760
+    (tmp_path / usage_file).unlink()
+    with pytest.raises(BackendError, match="cannot read memory"):
+        cgroups.working_set_bytes(tmp_path, hierarchy)
+
+
+def test_a_child_cgroup_goes_with_its_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _v1(tmp_path, monkeypatch)
+    run = MemoryCgroup.create(RunIdentity.new())
+    child = run.child("population1")
+    assert child.path == run.path / "population1"
+    assert child.path.is_dir()
+    assert child.hierarchy == run.hierarchy
+    run.remove(timeout_s=0.1)  # a cgroup with children cannot go: the children go first
+    assert not any(root.glob("nfv-*"))
+
+
+def test_anonymous_pages_are_read_from_memory_stat(tmp_path: Path) -> None:
+    (tmp_path / "memory.stat").write_text("rss 4096\ntotal_rss 8192\nanon 12288\n")
+    assert MemoryCgroup(tmp_path, Hierarchy(tmp_path, 1)).anon_bytes() == 8192
+    assert MemoryCgroup(tmp_path, Hierarchy(tmp_path, 2)).anon_bytes() == 12288
+    (tmp_path / "memory.stat").write_text("cache 1\n")
+    with pytest.raises(BackendError, match="no total_rss"):
+        MemoryCgroup(tmp_path, Hierarchy(tmp_path, 1)).anon_bytes()
+
+
+def test_a_process_anonymous_memory_is_its_pss_anon() -> None:
+    assert cgroups.pss_anon_bytes([os.getpid()]) > 0
+    assert cgroups.pss_anon_bytes([]) == 0
+    with pytest.raises(BackendError, match="cannot read the memory of process"):
+        cgroups.pss_anon_bytes([2**22 + 1])  # above pid_max: never a process

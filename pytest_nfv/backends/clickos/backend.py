@@ -262,6 +262,20 @@ class ClickosBackend:
         """Memory the hypervisor has given each instance's domain."""
         return [self._libvirt.memory_mib(i.name) for i in instances]
 
+    kernel_memory_method: str | None = (
+        "sum over the domains of the memory the hypervisor accounts to each (libvirt domain info)"
+    )
+    """A PV domain's memory is what Xen gave it, whatever dom0's kernel sees: the hypervisor's
+    figure is the kernel-accounted one here."""
+
+    def kernel_memory_mib(self, instances: Sequence[Instance]) -> float:
+        """The hypervisor's count of the domains' memory, summed, in MiB.
+
+        Raises:
+            BackendError: a domain is gone, or libvirt refused.
+        """
+        return sum(self.engine_memory_mib(instances))
+
     # ---- testbed ------------------------------------------------------------------------
 
     def deploy_testbed(self) -> Testbed:

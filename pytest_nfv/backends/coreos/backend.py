@@ -54,6 +54,7 @@ from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER, ensure
 from pytest_nfv.backends.responder import Responder, launch_helper, responder
 from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable
+from pytest_nfv.host.cgroups import cgroup_of_process, memory_hierarchy, working_set_bytes
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import entered
 from pytest_nfv.host.processes import expect_line, stop_processes
@@ -449,6 +450,36 @@ class CoreosBackend:
             with contextlib.suppress(psutil.NoSuchProcess):
                 pids += [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
         return pids
+
+    @property
+    def kernel_memory_method(self) -> str | None:
+        hierarchy = memory_hierarchy()
+        if hierarchy is None:
+            return None
+        return (
+            f"sum over the containers' memory cgroups of {hierarchy.usage_file} less inactive "
+            "page cache, kernel memory included"
+        )
+
+    def kernel_memory_mib(self, instances: Sequence[Instance]) -> float:
+        """What the kernel charges to the containers' own cgroups, summed, in MiB.
+
+        Read from each cgroup's files (the engine's cgroup driver names them; the container's
+        process says where), not from the engine's stats call, which takes a second each.
+
+        Raises:
+            BackendError: no memory controller, or a container is gone.
+        """
+        hierarchy = memory_hierarchy()
+        if hierarchy is None:
+            raise BackendError("no memory cgroup controller on this host")
+        total = 0
+        for instance in instances:
+            held = self._held.get(instance.name)
+            if held is None or not held.pid:
+                raise BackendError(f"{instance.name} is not running here")
+            total += working_set_bytes(cgroup_of_process(held.pid, hierarchy), hierarchy)
+        return total / MIB
 
     def engine_memory_mib(self, instances: Sequence[Instance]) -> list[float]:
         """Each container's own memory as its cgroup counts it, from the engine's stats.

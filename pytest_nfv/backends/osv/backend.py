@@ -77,11 +77,13 @@ from pytest_nfv.backends.switch import (
 )
 from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable, NfvUsageError
+from pytest_nfv.host.cgroups import cgroup_of_process, memory_hierarchy, working_set_bytes
 from pytest_nfv.host.identity import REGISTRY_DIR, RunIdentity
 from pytest_nfv.host.namespaces import entered
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.resources import budgets_file, fixtures_dir
+from pytest_nfv.units import MIB
 
 __all__ = ["CONTROL_PORT", "DEFAULT_URI", "OsvBackend", "make", "reap"]
 
@@ -438,6 +440,39 @@ class OsvBackend:
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         """The instance's QEMU process (from libvirt's pidfile, read when it started)."""
         return instance.pids
+
+    @property
+    def kernel_memory_method(self) -> str | None:
+        hierarchy = memory_hierarchy()
+        if hierarchy is None or not _is_local(self._libvirt.uri):
+            return None
+        return (
+            f"sum over the domains' memory cgroups from libvirt of {hierarchy.usage_file} less "
+            "inactive page cache, kernel memory included"
+        )
+
+    def kernel_memory_mib(self, instances: Sequence[Instance]) -> float:
+        """What the kernel charges to each domain's cgroup (libvirt's, holding its QEMU), in MiB.
+
+        Guest RAM the guest touched, QEMU's own heap, and kernel memory (page tables, the
+        tap) are charged there; on a host where libvirt split the domain's memory cgroup
+        into ``emulator`` and vCPU cgroups, the domain's is their parent.
+
+        Raises:
+            BackendError: no memory controller, or a domain's QEMU is gone.
+        """
+        hierarchy = memory_hierarchy()
+        if hierarchy is None:
+            raise BackendError("no memory cgroup controller on this host")
+        total = 0
+        for instance in instances:
+            if not instance.pids:
+                raise BackendError(f"{instance.name} has no QEMU process this host can see")
+            path = cgroup_of_process(instance.pids[0], hierarchy)
+            if path.name == "emulator":
+                path = path.parent
+            total += working_set_bytes(path, hierarchy)
+        return total / MIB
 
     # ---- testbed ------------------------------------------------------------------------
 
