@@ -48,5 +48,10 @@ lab_pytest() {
     set -- "$@" "$arg"
     shift
   done
-  /opt/nfv/bin/python -m pytest -p no:cacheprovider "$@"
+  local status=0
+  /opt/nfv/bin/python -m pytest -p no:cacheprovider "$@" || status=$?
+  # libxl's own logs (per domain, and the driver's errors) say why a create was refused
+  cp -r /var/log/libvirt/libxl /mnt/host/out/libxl 2>/dev/null
+  cp -r /var/log/xen /mnt/host/out/xen 2>/dev/null
+  return "$status"
 }

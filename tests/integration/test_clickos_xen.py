@@ -116,7 +116,9 @@ import sys, time
 from pathlib import Path
 from pytest_nfv.backends.clickos.backend import ClickosBackend
 from pytest_nfv.host.identity import RunIdentity
-backend = ClickosBackend(RunIdentity.new(), sys.argv[1], "xen:///system", Path(sys.argv[2]))
+backend = ClickosBackend(
+    RunIdentity.new(), sys.argv[1], "xen:///system", Path(sys.argv[2]), float(sys.argv[3])
+)
 backend.open()
 names = [i.name for i in backend.start(backend.plan(1), lambda spec: None)]
 print(backend.identity.run_id, *names, flush=True)
@@ -146,7 +148,9 @@ def test_kill_9_then_cleanup_takes_the_dead_runs_domain_and_leaves_a_foreign_one
         # Not ours: no run name, no run metadata; the same guest, so it stays up meanwhile.
         conn.createXML(FOREIGN.format(name=foreign, kernel=IMAGE, initrd=_template_initrd()), 0)
         holder = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, IMAGE, TEMPLATE], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", HOLDER, IMAGE, TEMPLATE, str(BOOT_TIMEOUT_S)],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert holder.stdout is not None
         run_id, *names = holder.stdout.readline().split()
@@ -154,6 +158,7 @@ def test_kill_9_then_cleanup_takes_the_dead_runs_domain_and_leaves_a_foreign_one
         assert set(names) <= _domains()
         holder.send_signal(signal.SIGKILL)
         holder.wait()
+        holder.stdout.close()
         done = subprocess.run(
             ["pytest-nfv", "cleanup"],
             capture_output=True,

@@ -30,6 +30,10 @@ echo 0 > /proc/sys/net/ipv4/conf/all/accept_redirects
 # the wire with port-unreachable (echo replies are not rate-limited, so they still go out).
 echo 0 > /proc/sys/net/ipv4/icmp_msgs_burst
 echo 0 > /proc/sys/net/ipv4/icmp_msgs_per_sec
+# nfv-proxy asks for a 4 MiB receive buffer on its packet socket, which the kernel caps at
+# rmem_max (208 KiB, doubled: room for under two 64 KiB datagrams of 45 page-sized fragments
+# each) -- little when the proxy is slow to read under emulation.
+echo 4194304 > /proc/sys/net/core/rmem_max
 ip link set lo up
 CONTROL_PORT=7777
 domid=$(xenstore-read domid)
