@@ -4,7 +4,8 @@ The paper counts boot time from the start request until the instance answers an 
 One raw ICMP socket serves every target. It lives in a separate process (started inside the
 namespace from which the instances are reachable, with real-time priority where allowed) so
 that probing never competes with the start requests for the GIL, and it probes a target only
-from the moment its start request was issued.
+from the moment its start request was issued. Where the host has two CPUs or more, it is
+pinned to one of its own and the starts run on another (``host.cpus``).
 
 Each target has its own pace: the first probes go every ``interval`` (0.25 ms by default),
 and while the target stays silent the gap grows with the time it has waited (a sixteenth of
@@ -51,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from pytest_nfv.errors import BootTimeout, ProbeError
+from pytest_nfv.host.cpus import harness_cpus, pin
 from pytest_nfv.vnf.checksum import internet_checksum
 
 __all__ = [
@@ -172,6 +174,12 @@ class EchoProber:
         assert self._proc is not None
         assert self._proc.stdout is not None
         self._lines = _LineReader(self._proc.stdout.fileno())
+        try:
+            # A CPU of its own, apart from the starts it times (see host.cpus).
+            pin(self._proc.pid, harness_cpus().prober)
+        except OSError:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
