@@ -173,6 +173,7 @@ def pytest_benchmark_update_machine_info(
         "engine": state.backend.engine().describe(),
         "host": host_facts().as_dict(),
         "cpus": harness_cpus().as_dict(),
+        "prober": state.prober or None,
         "budgets": str(state.budgets.path) if state.budgets.path else None,
     }
 

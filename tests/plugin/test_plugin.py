@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -590,6 +591,8 @@ def test_generous_budget_passes_and_records_benchmark_json(pytester: pytest.Pyte
     cpus = sorted(os.sched_getaffinity(0))
     path, prober = (cpus[0], cpus[-1]) if len(cpus) > 1 else (None, None)  # the default: auto
     assert data["machine_info"]["nfv"]["cpus"] == {"path_cpu": path, "prober_cpu": prober}
+    prober_kind = "C (" if shutil.which("gcc") else "Python, since the C one cannot be used"
+    assert data["machine_info"]["nfv"]["prober"].startswith(prober_kind)
     assert _leftover_namespaces(_run_id(result)) == []
 
 
