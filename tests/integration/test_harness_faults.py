@@ -31,7 +31,8 @@ LOOPBACK = "127.0.0.1"  # the only target the prober tests send to
 def raw_prober(request: pytest.FixtureRequest) -> Iterator[subprocess.Popen[bytes]]:
     """The prober's child process alone (each kind), driven line by line as the parent would."""
     argv, kind = icmp._prober_command(native=request.param)
-    assert kind.startswith("C" if request.param else "Python")
+    if request.param and not kind.startswith("C"):
+        pytest.skip(kind)  # says why: no gcc, not root, or a cache others could write
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.PIPE,
