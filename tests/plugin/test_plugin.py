@@ -33,6 +33,7 @@ NFV_OPTIONS = (
     "--nfv-docker-url",
     "--nfv-libvirt-uri",
     "--nfv-domain-template",
+    "--nfv-cpus",
     "--nfv-compare",
     "--nfv-gate",
     "--nfv-strict",
@@ -163,6 +164,7 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
     assert entries["--nfv-boot-timeout"].endswith("Default: 60")
     assert entries["--nfv-strict"].endswith("Default: off")
     assert entries["--nfv-inconclusive"].endswith("Default: report")
+    assert entries["--nfv-cpus"].endswith("Default: auto")
     # offers only what the backends accept today
     assert "ssh://" not in entries["--nfv-docker-url"]
     assert "refused" in entries["--nfv-docker-url"]
