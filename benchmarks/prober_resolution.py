@@ -5,14 +5,14 @@ Run as root: ``python benchmarks/prober_resolution.py [--counts 1,8,32,128] [--r
 
 Three probers at the default pace (first probes every 0.25 ms, a silent target's gap growing
 to a sixteenth of its wait, at most 1.5 ms) are set up on one netns backend and used in turn,
-round by round (the order reversed every other round), so all see the same host: the C child pinned as a suite run pins it
-(the prober on a CPU of its own, the starts it times on another: ``host.cpus``), the C child
-not pinned, and the Python child pinned. Per round: the worst gap between two probes of one
-waiting instance, the resolution (the largest gap before the probe an instance first
-answered), the prober's on-CPU time and its run-queue wait (``/proc/<pid>/schedstat``,
-nanoseconds as the scheduler counts them) over the round's wall time, as a share of one
-core, and the host's steal time over the round (``/proc/stat``: time the hypervisor ran
-something else on this guest's CPUs).
+round by round (the order reversed every other round), so all see the same host: the C child
+pinned as a suite run pins it (the prober on a CPU of its own, the starts it times on
+another: ``host.cpus``), the C child not pinned, and the Python child pinned. Per round:
+the worst gap between two probes of one waiting instance, the resolution (the largest gap
+before the probe an instance first answered), the prober's on-CPU time and its run-queue
+wait (``/proc/<pid>/schedstat``, nanoseconds as the scheduler counts them) over the round's
+wall time, as a share of one core, and the host's steal time over the round (``/proc/stat``:
+time the hypervisor ran something else on this guest's CPUs).
 """
 
 from __future__ import annotations
