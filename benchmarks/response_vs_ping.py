@@ -1,16 +1,20 @@
 """Response time by packet size: pytest-nfv's probe next to iputils ping on the same paths.
 
 Run as root: ``python benchmarks/response_vs_ping.py [--rounds 200] [--sizes 64,1472,...]
-[--backend netns|coreos]``.
+[--backend netns|coreos] [--cpus auto|off|PATH,PROBER]``.
 
-Both tools run from host A of one testbed (netns by default; coreos: containers on a Docker
+All tools run from host A of one testbed (netns by default; coreos: containers on a Docker
 network, the proxy VNF being the iptables rules), interleaved size by size, so they see the
 same host conditions. Two paths: *direct* (the proxy's hop forwards in the kernel) and
-*proxy* (the Algorithm 1 VNF forwards). Our probe sends UDP to host B's echo; ping sends ICMP
-echo, which host B's kernel answers. The two alternate in turns of 25 requests, and each
-figure is given as the mean and the median of the replies' round trips (ping's as it prints
-them, ours kernel-timestamped); on a shared host the median is the one a descheduled round
-does not move. The ratio shows what our harness adds or saves against ping.
+*proxy* (the Algorithm 1 VNF forwards). Three requesters take turns of 25 requests each:
+ours over UDP to host B's echo responder (what the suites time), ours over ICMP echo, which
+host B's kernel answers (the same packets as ping's, so the difference to the UDP figure is
+the user-space responder's share), and ping. Ours are kernel-timestamped at both ends, ping's
+as it prints them. Each figure is given as the mean and the median of the replies' round
+trips; on a shared host the median is the one a descheduled round does not move.
+
+The harness's CPU plan (``host.cpus``) applies as in a suite run: host A's requester, B's
+responder, the proxy VNF -- and ping, launched the same way -- share the path's CPU.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ import subprocess
 
 from pytest_nfv.backends.coreos.backend import CoreosBackend
 from pytest_nfv.backends.netns import NetnsBackend
+from pytest_nfv.backends.responder import launch_helper
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.probes.response import RoundTrip
+from pytest_nfv.host.cpus import configure, harness_cpus, pinned_thread, plan_cpus
 from pytest_nfv.host.identity import RunIdentity
-from pytest_nfv.host.namespaces import spawn_in, write_sysctl
+from pytest_nfv.host.namespaces import write_sysctl
 from pytest_nfv.model import PathMode
 
 _TIME = re.compile(r"time=([\d.]+) ms")
@@ -35,9 +42,9 @@ CHUNK = 25
 
 def ping_times_ms(netns_path: str, target: str, size: int, count: int) -> list[float]:
     """Each reply's round trip as ping prints it (ms, to the microsecond)."""
-    proc = spawn_in(
-        netns_path,
+    proc = launch_helper(
         ["ping", "-n", "-c", str(count), "-i", "0.002", "-W", "1", "-s", str(size), target],
+        netns_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -48,17 +55,31 @@ def ping_times_ms(netns_path: str, target: str, size: int, count: int) -> list[f
     return times
 
 
+def icmp_time_ms(path: ProxyPath, echo: RoundTrip, size: int, mode: PathMode) -> float:
+    """Our requester over ICMP echo on ``mode``'s path, B's kernel answering."""
+    path.set_mode(mode)
+    tb = path.testbed
+    target = tb.proxy.address if mode == "proxy" else tb.host_b.address
+    replier = tb.replier(tb.host_b, through_proxy=mode == "proxy")
+    with pinned_thread(harness_cpus().path):
+        return echo.measure(target, 0, size, replier.address).seconds * 1e3
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--sizes", default="64,256,1024,1472,4096,16384,65507")
     parser.add_argument("--backend", choices=("netns", "coreos"), default="netns")
+    parser.add_argument("--cpus", default="auto", help="auto, off, or PATH,PROBER")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    configure(plan_cpus(args.cpus))
+    print(f"CPUs: {harness_cpus().describe()}")
     kind = CoreosBackend if args.backend == "coreos" else NetnsBackend
     with kind(RunIdentity.new()) as backend, EchoProber(backend.probe_netns) as prober:
         path = ProxyPath(Lab(backend, prober, 30))
         tb = path.testbed
+        echo = RoundTrip(tb.host_a.netns_path, "icmp")
         try:
             if args.backend == "netns":
                 # The proxy's own kernel would answer ping's echo addressed to it before the
@@ -66,8 +87,8 @@ def main() -> int:
                 # ours. Silenced, ping's reply is B's, through the VNF both ways, as ours is.
                 write_sysctl(tb.proxy.netns_path, "net.ipv4.icmp_echo_ignore_all", "1")
             print(
-                f"{'size B':>7} {'path':>6} {'ours ms':>9} {'ping ms':>9} {'ratio':>6}"
-                f" {'ours p50':>9} {'ping p50':>9} {'ratio':>6}"
+                f"{'size B':>7} {'path':>6} | {'UDP':>6} {'ICMP':>6} {'ping':>6} | "
+                f"{'UDP p50':>7} {'ICMP p50':>8} {'ping p50':>8} | {'UDP/ping':>8} {'ICMP/ping':>9}"
             )
             for size in sizes:
                 paths: tuple[tuple[PathMode, object], ...] = (
@@ -75,21 +96,25 @@ def main() -> int:
                     ("proxy", tb.proxy.address),
                 )
                 for mode, target in paths:
-                    ours: list[float] = []
+                    udp: list[float] = []
+                    icmp: list[float] = []
                     theirs: list[float] = []
-                    while len(ours) < args.rounds:
-                        turn = min(CHUNK, args.rounds - len(ours))
-                        ours += [path.round_trip(size, mode).seconds * 1e3 for _ in range(turn)]
+                    while len(udp) < args.rounds:
+                        turn = min(CHUNK, args.rounds - len(udp))
+                        udp += [path.round_trip(size, mode).seconds * 1e3 for _ in range(turn)]
+                        icmp += [icmp_time_ms(path, echo, size, mode) for _ in range(turn)]
                         path.set_mode(mode)
                         theirs += ping_times_ms(tb.host_a.netns_path, str(target), size, turn)
-                    mean, their_mean = statistics.fmean(ours), statistics.fmean(theirs)
-                    p50, their_p50 = statistics.median(ours), statistics.median(theirs)
+                    means = [statistics.fmean(x) for x in (udp, icmp, theirs)]
+                    p50s = [statistics.median(x) for x in (udp, icmp, theirs)]
                     print(
-                        f"{size:>7} {mode:>6} {mean:>9.3f} {their_mean:>9.3f}"
-                        f" {mean / their_mean:>6.2f} {p50:>9.3f} {their_p50:>9.3f}"
-                        f" {p50 / their_p50:>6.2f}"
+                        f"{size:>7} {mode:>6} | "
+                        + " ".join(f"{m:>6.3f}" for m in means)
+                        + f" | {p50s[0]:>7.3f} {p50s[1]:>8.3f} {p50s[2]:>8.3f} | "
+                        f"{p50s[0] / p50s[2]:>8.2f} {p50s[1] / p50s[2]:>9.2f}"
                     )
         finally:
+            echo.close()
             path.close()
     return 0
 

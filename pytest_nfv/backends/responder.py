@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_nfv.errors import BackendUnavailable
+from pytest_nfv.host.cpus import harness_cpus, pin
 from pytest_nfv.host.namespaces import spawn_in
 from pytest_nfv.host.native import compiled
 
@@ -45,13 +46,29 @@ def responder() -> Responder:
 
 
 def launch_helper(
-    argv: Sequence[str], netns_path: str | None = None, **popen_kwargs: object
+    argv: Sequence[str],
+    netns_path: str | None = None,
+    *,
+    on_path: bool = True,
+    **popen_kwargs: object,
 ) -> subprocess.Popen[bytes]:
     """Start a helper process of the testbed (no shell), in ``netns_path`` if given.
 
-    Every helper that sits inside a measured interval (the responders) starts here, so what
-    they share -- the namespace they stand in, where they may run -- is decided in one place.
+    Every helper that sits inside a measured interval (the responders, the proxy VNF) starts
+    here, so what they share -- the namespace they stand in, the CPU they run on -- is decided
+    in one place: a helper ``on_path`` is pinned to the measured path's CPU
+    (``host.cpus.harness_cpus``); an instance's own process (``on_path=False``) may run on
+    every CPU of the session, even when its start ran pinned to the path's CPU.
     """
     if netns_path is not None:
-        return spawn_in(netns_path, argv, **popen_kwargs)
-    return subprocess.Popen(list(argv), **popen_kwargs)  # type: ignore[call-overload, no-any-return]
+        proc = spawn_in(netns_path, argv, **popen_kwargs)
+    else:
+        proc = subprocess.Popen(list(argv), **popen_kwargs)  # type: ignore[call-overload]
+    plan = harness_cpus()
+    try:
+        pin(proc.pid, plan.path if on_path else plan.allowed)
+    except OSError:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc

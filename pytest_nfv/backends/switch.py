@@ -278,6 +278,7 @@ class Switch:
                     port.processes.append(
                         launch_helper(
                             argv,
+                            on_path=spec.role != "vnf",
                             stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL,

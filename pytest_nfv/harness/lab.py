@@ -17,6 +17,7 @@ from pytest_nfv.errors import BootTimeout, ProbeError
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.memory import pss_mib, settled_available_mib
 from pytest_nfv.harness.probes.response import RoundTrip, RoundTripSample
+from pytest_nfv.host.cpus import harness_cpus, pinned_thread
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 
 __all__ = [
@@ -124,7 +125,9 @@ class Lab:
                 report(f"{answered} of {total} instances answered")
 
         try:
-            instances = self.backend.start(specs, on_start)
+            # The starts run on the path's CPU, off the prober's (see host.cpus).
+            with pinned_thread(harness_cpus().path):
+                instances = self.backend.start(specs, on_start)
         except BaseException:
             # The backend took back what it started; do not wait out the timeout for
             # addresses that were announced but never came up.
@@ -267,12 +270,13 @@ class ProxyPath:
             self.proxy = None
         self._mode, self._to_b2 = "proxy", False
         self.proxy = self.backend.start_proxy(self.testbed, lambda spec: None)
-        replied = self.requester.first_reply_ns(
-            self.testbed.proxy.address,
-            self.testbed.echo_port,
-            self.testbed.replier(self.testbed.host_b, through_proxy=True).address,
-            self.path_timeout_s,
-        )
+        with pinned_thread(harness_cpus().path):
+            replied = self.requester.first_reply_ns(
+                self.testbed.proxy.address,
+                self.testbed.echo_port,
+                self.testbed.replier(self.testbed.host_b, through_proxy=True).address,
+                self.path_timeout_s,
+            )
         return (replied - self.proxy.start_ns) / 1e9
 
     def set_mode(self, mode: PathMode) -> None:
@@ -287,7 +291,10 @@ class ProxyPath:
         responder = tb.host_b2 if self._to_b2 else tb.host_b
         target = tb.proxy.address if mode == "proxy" else responder.address
         replier = tb.replier(responder, through_proxy=mode == "proxy")
-        return self.requester.measure(target, tb.echo_port, size, replier.address)
+        # Host A's requester runs on the CPU of B's responder and the proxy VNF: each hand-off
+        # wakes a process on the CPU already carrying the packet (see host.cpus).
+        with pinned_thread(harness_cpus().path):
+            return self.requester.measure(target, tb.echo_port, size, replier.address)
 
     def reconfigure(self) -> float:
         """Switch the running proxy between B and B2; seconds until the new B answers."""
@@ -298,9 +305,10 @@ class ProxyPath:
         requested = time.time_ns()
         self.backend.reconfigure_proxy(tb, self._to_b2)
         replier = tb.replier(responder, through_proxy=True)
-        replied = self.requester.first_reply_ns(
-            tb.proxy.address, tb.echo_port, replier.address, self.path_timeout_s
-        )
+        with pinned_thread(harness_cpus().path):
+            replied = self.requester.first_reply_ns(
+                tb.proxy.address, tb.echo_port, replier.address, self.path_timeout_s
+            )
         return (replied - requested) / 1e9
 
     def proxy_memory_mib(self) -> float:

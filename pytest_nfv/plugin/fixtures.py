@@ -110,6 +110,7 @@ def nfv_lab(
     progress = progress_of(request.config)
     report = None if progress is None else progress.report
     with EchoProber(nfv_backend.probe_netns, interval) as prober:
+        request.config.stash[nfv_state_key].prober = prober.kind
         yield Lab(nfv_backend, prober, nfv_settings.boot_timeout_s, report)
 
 

@@ -17,6 +17,7 @@ from pytest_nfv.backends.base import Backend
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.harness.stats import ABSOLUTE_FLOORS
 from pytest_nfv.host.capabilities import host_facts
+from pytest_nfv.host.cpus import configure, harness_cpus, plan_cpus
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import REQUIREMENTS
 from pytest_nfv.plugin import hookspecs
@@ -70,6 +71,10 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--backend: unknown backend {settings.backend!r}; known: {', '.join(known)}"
         )
     config.stash[nfv_settings_key] = settings
+    try:
+        configure(plan_cpus(settings.cpus))
+    except NfvUsageError as exc:
+        raise pytest.UsageError(f"--nfv-cpus: {exc}") from None
     identity = RunIdentity.new()
     try:
         backend = config.hook.pytest_nfv_make_backend(
@@ -159,7 +164,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"nfv: backend {s.backend} ({state.backend.engine().describe()})"
         f"{', strict' if s.strict else ''}",
-        f"nfv: host {host_facts().describe()}",
+        f"nfv: host {host_facts().describe()}; CPUs: {harness_cpus().describe()}",
         f"nfv: N={','.join(map(str, s.instances))} (N>={BIG_N} marked nfv_big); packet sizes "
         f"{','.join(map(str, s.packet_sizes))} B; budgets {budgets}",
         f"nfv: repeat until 95% CI within {rule.ci_width:.0%} of the mean or "
@@ -179,6 +184,8 @@ def pytest_benchmark_update_machine_info(
         "backend": state.settings.backend,
         "engine": state.backend.engine().describe(),
         "host": host_facts().as_dict(),
+        "cpus": harness_cpus().as_dict(),
+        "prober": state.prober or None,
         "budgets": str(state.budgets.path) if state.budgets.path else None,
     }
 

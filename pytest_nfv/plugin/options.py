@@ -16,7 +16,9 @@ from typing import TypeVar
 import pytest
 
 from pytest_nfv.backends.base import BackendSettings
+from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.harness.stats import StopRule
+from pytest_nfv.host.cpus import parse_cpus
 from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD
 
 __all__ = ["NfvSettings", "add_options", "settings_from_config"]
@@ -102,6 +104,13 @@ def _backend_name(text: str) -> str:
 
 
 INCONCLUSIVE_POLICIES = ("report", "fail")
+
+
+def _cpu_choice(text: str) -> str:
+    try:
+        return parse_cpus(text)
+    except NfvUsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _inconclusive_policy(text: str) -> str:
@@ -257,6 +266,17 @@ _OPTIONS = (
         "Default: the backend's template in fixtures/domains/",
     ),
     _Option(
+        "--nfv-cpus",
+        "nfv_cpus",
+        _cpu_choice,
+        "auto",
+        "auto|off|PATH,PROBER",
+        "CPUs of the harness's own processes: host A's requester, B's responder, the proxy "
+        "VNF and the start requests on PATH, the ICMP prober on PROBER. auto: the lowest and "
+        "the highest CPU this process may use, where it may use two or more; off: not "
+        "pinned. Default: auto",
+    ),
+    _Option(
         "--nfv-compare",
         "nfv_compare",
         _text("a saved run"),
@@ -326,6 +346,7 @@ class NfvSettings:
     compare: str | None = None
     gate: Path | None = None
     inconclusive: str = "report"
+    cpus: str = "auto"
 
     @property
     def backend_settings(self) -> BackendSettings:
@@ -385,4 +406,5 @@ def settings_from_config(config: pytest.Config) -> NfvSettings:
         compare=values["nfv_compare"],  # type: ignore[arg-type]
         gate=values["nfv_gate"],  # type: ignore[arg-type]
         inconclusive=str(values["nfv_inconclusive"]),
+        cpus=str(values["nfv_cpus"]),
     )

@@ -42,6 +42,8 @@ class NfvState:
     backend: Backend
     budgets_why: str = ""
     """Why these budgets: the option, the backend's pick (and its reason), or the default."""
+    prober: str = ""
+    """Which ICMP prober child timed the boots (``EchoProber.kind``), once the lab is open."""
     judgements: list[Judgement] = field(default_factory=list)
     """Every figure's budget verdict, in the order recorded: the terminal summary reads it."""
 

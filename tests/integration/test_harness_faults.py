@@ -11,7 +11,6 @@ import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +27,14 @@ from pytest_nfv.host.namespaces import inside_new, list_namespaces, remove_names
 LOOPBACK = "127.0.0.1"  # the only target the prober tests send to
 
 
-@pytest.fixture
-def raw_prober() -> Iterator[subprocess.Popen[bytes]]:
-    """The prober's child process alone, driven line by line as the parent would."""
+@pytest.fixture(params=[False, True], ids=["python", "c"])
+def raw_prober(request: pytest.FixtureRequest) -> Iterator[subprocess.Popen[bytes]]:
+    """The prober's child process alone (each kind), driven line by line as the parent would."""
+    argv, kind = icmp._prober_command(native=request.param)
+    if request.param and not kind.startswith("C"):
+        pytest.skip(kind)  # says why: no gcc, not root, or a cache others could write
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest_nfv.harness.probes.icmp"],
+        argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )

@@ -17,6 +17,7 @@ import pytest
 from pytest_nfv.backends.netns import NetnsBackend
 from pytest_nfv.errors import BackendError
 from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.probes.response import RoundTrip
 from pytest_nfv.host.cgroups import memory_hierarchy
 from pytest_nfv.host.namespaces import list_namespaces, pids_by_namespace
 
@@ -288,6 +289,27 @@ def test_sizes_around_the_mtu(lab: Lab, size: int) -> None:
     try:
         assert path.round_trip(size, "proxy").seconds > 0
     finally:
+        path.close()
+
+
+def test_icmp_echo_is_timed_by_the_same_instrument_both_paths(lab: Lab) -> None:
+    """B's kernel answers the ICMP requester, directly and through the VNF, at any size."""
+    path = ProxyPath(lab)
+    tb = path.testbed
+    echo = RoundTrip(tb.host_a.netns_path, "icmp")
+    try:
+        for size in (64, 9000, 65507):
+            path.set_mode("direct")
+            sample = echo.measure(tb.host_b.address, 0, size, tb.host_b.address)
+            assert 0 < sample.seconds < 1
+            assert sample.tx_clock == "kernel"
+            path.set_mode("proxy")
+            replier = tb.replier(tb.host_b, through_proxy=True)
+            assert echo.measure(tb.proxy.address, 0, size, replier.address).seconds > 0
+        # Only the echo reply to this request counts: the reply's sender must be the one named.
+        assert echo.once(tb.proxy.address, 0, 64, tb.host_b2.address, timeout_s=0.2) is None
+    finally:
+        echo.close()
         path.close()
 
 

@@ -8,7 +8,9 @@ would; runs that must stop at option parsing run in process, which is faster and
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -31,6 +33,7 @@ NFV_OPTIONS = (
     "--nfv-docker-url",
     "--nfv-libvirt-uri",
     "--nfv-domain-template",
+    "--nfv-cpus",
     "--nfv-compare",
     "--nfv-gate",
     "--nfv-strict",
@@ -161,6 +164,7 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
     assert entries["--nfv-boot-timeout"].endswith("Default: 60")
     assert entries["--nfv-strict"].endswith("Default: off")
     assert entries["--nfv-inconclusive"].endswith("Default: report")
+    assert entries["--nfv-cpus"].endswith("Default: auto")
     # offers only what the backends accept today
     assert "ssh://" not in entries["--nfv-docker-url"]
     assert "refused" in entries["--nfv-docker-url"]
@@ -185,6 +189,8 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
         pytest.param(["--nfv-budgets", "/nonexistent"], "--nfv-budgets", id="budgets-missing"),
         pytest.param(["--backend", "nosuch"], "--backend", id="backend-unknown"),
         pytest.param(["--nfv-image", " "], "--nfv-image", id="image-empty"),
+        pytest.param(["--nfv-cpus", "fast"], "--nfv-cpus", id="cpus-bad"),
+        pytest.param(["--nfv-cpus", "0,4096"], "--nfv-cpus", id="cpus-not-allowed"),
         pytest.param(
             ["--nfv-domain-template", "/nonexistent.xml"],
             "--nfv-domain-template",
@@ -317,6 +323,16 @@ def test_report_header(pytester: pytest.Pytester) -> None:
             "nfv: repeat until 95% CI within 5% of the mean or 2 µs / 0.25 MiB, at least 3 rounds*",
         ]
     )
+
+
+def test_report_header_shows_where_the_harness_runs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing() -> None:\n    pass\n")
+    result = pytester.runpytest_subprocess("--co", "--nfv-cpus", "off")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["nfv: host kernel*; CPUs: not pinned"])
+    cpu = min(os.sched_getaffinity(0))
+    result = pytester.runpytest_subprocess("--co", "--nfv-cpus", f"{cpu},{cpu}")
+    result.stdout.fnmatch_lines([f"nfv: host *CPUs: path * on CPU {cpu}, prober on CPU {cpu}"])
 
 
 def test_report_header_shows_options_and_strict(pytester: pytest.Pytester) -> None:
@@ -574,6 +590,11 @@ def test_generous_budget_passes_and_records_benchmark_json(pytester: pytest.Pyte
     assert isinstance(info["converged"], bool)
     assert info["budget"]["source"] == "generous"
     assert data["machine_info"]["nfv"]["backend"] == "netns"
+    cpus = sorted(os.sched_getaffinity(0))
+    path, prober = (cpus[0], cpus[-1]) if len(cpus) > 1 else (None, None)  # the default: auto
+    assert data["machine_info"]["nfv"]["cpus"] == {"path_cpu": path, "prober_cpu": prober}
+    prober_kind = "C (" if shutil.which("gcc") else "Python, since the C one cannot be used"
+    assert data["machine_info"]["nfv"]["prober"].startswith(prober_kind)
     assert _leftover_namespaces(_run_id(result)) == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.utils import checksum as scapy_checksum
@@ -19,6 +20,13 @@ even = st.binary(max_size=500).map(lambda b: b + b"\0" * (len(b) % 2))
 def test_internet_checksum_matches_scapy(data: bytes) -> None:
     assert internet_checksum(data) == scapy_checksum(data)
     assert internet_checksum(bytearray(data)) == internet_checksum(memoryview(data))
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"\0", b"\0\0\0\0", b"\xff\xff", b"\xff\xff" * 700, b"\xff", b"\x00\x01" * 3]
+)
+def test_sums_of_zero_and_of_all_ones_fold_as_the_rfc_says(data: bytes) -> None:
+    assert internet_checksum(data) == scapy_checksum(data)
 
 
 @RUNS

@@ -4,7 +4,13 @@ The paper counts boot time from the start request until the instance answers an 
 One raw ICMP socket serves every target. It lives in a separate process (started inside the
 namespace from which the instances are reachable, with real-time priority where allowed) so
 that probing never competes with the start requests for the GIL, and it probes a target only
-from the moment its start request was issued.
+from the moment its start request was issued. Where the host has two CPUs or more, it is
+pinned to one of its own and the starts run on another (``host.cpus``).
+
+That process is ``prober.c`` where root can build it privately (``host.native``), else this
+module's ``serve``: the same protocol and pace. The prober's cost is its wake-ups, thousands a
+second while instances boot, and the interpreter's share of each is what the C child saves;
+``EchoProber.kind`` says which one a record was measured with.
 
 Each target has its own pace: the first probes go every ``interval`` (0.25 ms by default),
 and while the target stays silent the gap grows with the time it has waited (a sixteenth of
@@ -48,9 +54,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
-from pytest_nfv.errors import BootTimeout, ProbeError
+from pytest_nfv.errors import BackendUnavailable, BootTimeout, ProbeError
+from pytest_nfv.host.cpus import harness_cpus, pin
+from pytest_nfv.host.native import compiled
 from pytest_nfv.vnf.checksum import internet_checksum
 
 __all__ = [
@@ -71,6 +80,7 @@ BACKOFF_FRACTION = 0.0625
 """A silent target's gap grows to this fraction of the time it has waited (up to the cap)."""
 COALESCE_S = 0.0001
 """Targets due within this much of each other are probed in one wake-up."""
+_PROBER_SOURCE = Path(__file__).with_name("prober.c")
 ANSWER_GRACE_S = 10.0
 """How long the parent waits for the prober beyond what the round itself may take."""
 
@@ -121,6 +131,17 @@ class _LineReader:
         return self._lines.popleft()
 
 
+def _prober_command(native: bool) -> tuple[list[str], str]:
+    """The C child where it can be built privately (``host.native``), else this module."""
+    python = [sys.executable, "-m", "pytest_nfv.harness.probes.icmp"]
+    if not native:
+        return python, "Python (chosen)"
+    try:
+        return [str(compiled(_PROBER_SOURCE, "nfv-prober"))], "C (harness/probes/prober.c)"
+    except BackendUnavailable as exc:
+        return python, f"Python, since the C one cannot be used: {exc}"
+
+
 class EchoProber:
     """Parent side: a long-lived probing process inside ``netns_path``.
 
@@ -131,6 +152,7 @@ class EchoProber:
         netns_path: the namespace to probe from (None: the caller's).
         interval_s: the gap between the first probes of a target.
         max_interval_s: the most a silent target's gap grows to (at least ``interval_s``).
+        native: use the C child where it can be built (False: always the Python one).
     """
 
     def __init__(
@@ -138,14 +160,18 @@ class EchoProber:
         netns_path: str | None,
         interval_s: float = DEFAULT_PROBE_INTERVAL_S,
         max_interval_s: float = DEFAULT_MAX_PROBE_INTERVAL_S,
+        native: bool = True,
     ) -> None:
         self._netns_path = netns_path
+        self._native = native
         self._interval_s = interval_s
         self._max_interval_s = max(max_interval_s, interval_s)
         self._proc: subprocess.Popen[bytes] | None = None
         self._lines: _LineReader | None = None
         self._round_timeout_s = 0.0
         self._sending = threading.Lock()
+        self.kind = ""
+        """Which child probes: the C one, or the Python one and why (for the record)."""
 
     @property
     def interval_s(self) -> float:
@@ -161,7 +187,7 @@ class EchoProber:
         return None if self._proc is None else self._proc.pid
 
     def __enter__(self) -> EchoProber:
-        argv = [sys.executable, "-m", "pytest_nfv.harness.probes.icmp"]
+        argv, self.kind = _prober_command(self._native)
         kwargs: dict[str, object] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
         if self._netns_path is None:
             self._proc = subprocess.Popen(argv, **kwargs)  # type: ignore[call-overload]
@@ -172,6 +198,12 @@ class EchoProber:
         assert self._proc is not None
         assert self._proc.stdout is not None
         self._lines = _LineReader(self._proc.stdout.fileno())
+        try:
+            # A CPU of its own, apart from the starts it times (see host.cpus).
+            pin(self._proc.pid, harness_cpus().prober)
+        except OSError:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:

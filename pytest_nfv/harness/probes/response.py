@@ -8,12 +8,18 @@ used instead and ``tx_clock`` says so; a result never mixes the two silently.
 
 Each request carries a sequence number in its first 8 bytes; only a reply with that number,
 from the expected responder, ends the interval, so a late duplicate cannot pass for a reply.
+
+The requests are UDP datagrams to host B's echo responder. With ``protocol="icmp"`` they are
+ICMP echo requests of the same payload (as ``ping -s SIZE`` sends), which host B's kernel
+answers itself: the same instrument timing the path without a user-space responder, which
+is how a benchmark tells the responder's share of a figure from the path's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import select
 import socket
 import struct
@@ -22,6 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pytest_nfv.errors import ProbeError
+from pytest_nfv.harness.probes.icmp import ICMP_ECHO_REPLY, echo_request
 from pytest_nfv.host.namespaces import entered
 from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD
 
@@ -35,6 +42,7 @@ SOF_TIMESTAMPING_OPT_ID = 1 << 7
 SOF_TIMESTAMPING_OPT_TSONLY = 1 << 11
 _TIMESTAMPS = struct.Struct("@qqqqqq")  # struct scm_timestamping: three timespecs
 _SEQ = struct.Struct("!Q")
+_ICMP_ID = struct.Struct("!H")
 
 
 @dataclass(frozen=True)
@@ -48,12 +56,16 @@ class RoundTripSample:
 class RoundTrip:
     """A UDP requester living in host A's namespace."""
 
-    def __init__(self, netns_path: str | None) -> None:
+    def __init__(self, netns_path: str | None, protocol: Literal["udp", "icmp"] = "udp") -> None:
+        self.protocol = protocol
+        kind, proto = (
+            (socket.SOCK_RAW, socket.IPPROTO_ICMP) if protocol == "icmp" else (socket.SOCK_DGRAM, 0)
+        )
         if netns_path is None:
-            self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._sock = socket.socket(socket.AF_INET, kind, proto)
         else:
             with entered(netns_path):
-                self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                self._sock = socket.socket(socket.AF_INET, kind, proto)
         flags = (
             SOF_TIMESTAMPING_TX_SOFTWARE
             | SOF_TIMESTAMPING_RX_SOFTWARE
@@ -67,6 +79,7 @@ class RoundTrip:
         self._sock.bind(("0.0.0.0", 0))
         self._sock.setblocking(False)
         self._seq = 0
+        self._ident = os.getpid() & 0xFFFF
         self._buffer = bytearray(MAX_UDP_PAYLOAD + 64)
 
     def close(self) -> None:
@@ -114,8 +127,18 @@ class RoundTrip:
             )
         except BlockingIOError:
             return None
-        seq = _SEQ.unpack_from(self._buffer)[0] if length >= _SEQ.size else -1
+        start = 0
+        if self.protocol == "icmp":  # a raw socket: IP header, then the ICMP header
+            start = (self._buffer[0] & 0x0F) * 4 + 8
+            kind, ident = self._buffer[start - 8], _ICMP_ID.unpack_from(self._buffer, start - 4)[0]
+            if length < start or kind != ICMP_ECHO_REPLY or ident != self._ident:
+                return -1, None, peer[0]
+        seq = _SEQ.unpack_from(self._buffer, start)[0] if length >= start + _SEQ.size else -1
         return seq, self._stamp(ancillary), peer[0]
+
+    def _request(self, seq: int, size: int) -> bytes:
+        payload = _SEQ.pack(seq) + bytes(size - _SEQ.size)
+        return echo_request(self._ident, seq, payload) if self.protocol == "icmp" else payload
 
     def once(
         self,
@@ -134,10 +157,10 @@ class RoundTrip:
             raise ProbeError(f"payload size {size} outside {MIN_PAYLOAD}..{MAX_UDP_PAYLOAD}")
         self._drain_errqueue()
         self._seq += 1
-        payload = _SEQ.pack(self._seq) + bytes(size - _SEQ.size)
+        payload = self._request(self._seq, size)
         user_tx = time.time_ns()
         try:
-            self._sock.sendto(payload, (str(target), port))
+            self._sock.sendto(payload, (str(target), port if self.protocol == "udp" else 0))
         except OSError as exc:
             raise ProbeError(f"cannot send to {target}:{port}: {exc}") from exc
         tx = self._tx_stamp()
@@ -208,7 +231,10 @@ class RoundTrip:
         while time.monotonic() < deadline:
             self._seq += 1
             with contextlib.suppress(OSError):  # path not up yet
-                self._sock.sendto(_SEQ.pack(self._seq) + bytes(56), (str(target), port))
+                self._sock.sendto(
+                    self._request(self._seq, 64),
+                    (str(target), port if self.protocol == "udp" else 0),
+                )
             self._drain_errqueue()
             wait_until = time.monotonic() + interval_s
             while (remaining := wait_until - time.monotonic()) > 0:
