@@ -79,6 +79,10 @@ def test_the_allow_list_comes_from_the_clickos_sources() -> None:
     # MiniOS's own device elements are in; minios/elements.exclude and user-level ones are out.
     assert {"FromDevice", "ToDevice", "IPClassifier", "StoreIPAddress"} <= shipped
     assert not {"Script", "FromDump", "KernelTun", "Socket"} & shipped
+    # a class is named as configurations name it (class_name()), also where the element's
+    # header lives under include/ (ELEMENT_HEADER): errorelement.cc's is "Error"
+    assert "Error" in shipped
+    assert "ErrorElement" not in shipped
 
 
 @pytest.mark.parametrize(
