@@ -18,6 +18,7 @@ from pytest_nfv.backends.clickos.click.render import (
     proxy_config,
     render,
     rendered_and_checked,
+    userlevel,
 )
 from pytest_nfv.model import Endpoint
 
@@ -78,6 +79,10 @@ def test_the_allow_list_comes_from_the_clickos_sources() -> None:
     # MiniOS's own device elements are in; minios/elements.exclude and user-level ones are out.
     assert {"FromDevice", "ToDevice", "IPClassifier", "StoreIPAddress"} <= shipped
     assert not {"Script", "FromDump", "KernelTun", "Socket"} & shipped
+    # a class is named as configurations name it (class_name()), also where the element's
+    # header lives under include/ (ELEMENT_HEADER): errorelement.cc's is "Error"
+    assert "Error" in shipped
+    assert "ErrorElement" not in shipped
 
 
 @pytest.mark.parametrize(
@@ -151,3 +156,55 @@ def test_instance_template_has_no_placeholders_left() -> None:
         "EtherMirror",
         "Discard",
     }
+
+
+@pytest.mark.parametrize(
+    "clickos",
+    [proxy_config(PROXY, A, B, B2), instance_config(ipaddress.IPv4Address("10.213.1.7"), B.mac)],
+    ids=["proxy", "instance"],
+)
+def test_the_user_level_flavour_changes_only_the_devices(clickos: str) -> None:
+    """Same elements and connections as ClickOS gets; the device ends take the interface,
+    the kernel is kept off it, and a Queue takes the pushes user level's ToDevice pulls."""
+    ours, theirs = parse(clickos), parse(userlevel(clickos, "eth0"))
+    assert theirs.elements["in"].cls == "FromDevice"
+    assert split_arguments(theirs.elements["in"].config) == ["eth0", "SNIFFER false"]
+    assert theirs.elements["out"].cls == "Queue"
+    (device,) = [n for n, e in theirs.elements.items() if e.cls == "ToDevice"]
+    assert theirs.elements[device].config == "eth0"
+    assert [(c.source, c.target) for c in theirs.connections if c.target == device] == [
+        ("out", device)
+    ]
+    # Anonymous elements are numbered in declaration order, which the new ToDevice shifts:
+    # pair the rest up in that order (named ones must keep their name).
+    rest = [n for n in theirs.elements if n != device]
+    assert len(rest) == len(ours.elements)
+    rename = dict(zip(rest, ours.elements, strict=True))
+    for name, was in rename.items():
+        assert name == was or "@" in name
+        if name not in ("in", "out"):
+            assert theirs.elements[name].cls == ours.elements[was].cls
+            assert theirs.elements[name].config == ours.elements[was].config
+    assert [
+        (rename[c.source], c.source_port, rename[c.target], c.target_port)
+        for c in theirs.connections
+        if c.target != device
+    ] == [(c.source, c.source_port, c.target, c.target_port) for c in ours.connections]
+
+
+@pytest.mark.parametrize(
+    ("text", "interface", "message"),
+    [
+        ("in :: FromDevice(0); out :: ToDevice(0);", "eth0; x", "not a Linux interface"),
+        ("in :: FromDevice(0);\nout :: ToDevice(0);", "a" * 16, "not a Linux interface"),
+        ("in :: FromDevice(1);\nout :: ToDevice(0);", "eth0", "FromDevice\\(0\\).*found 0"),
+        (
+            "in :: FromDevice(0);\nout :: ToDevice(0);\nx :: ToDevice(0);",
+            "eth0",
+            "ToDevice\\(0\\).*found 2",
+        ),
+    ],
+)
+def test_the_user_level_flavour_refuses(text: str, interface: str, message: str) -> None:
+    with pytest.raises(ClickConfigError, match=message):
+        userlevel(text, interface)

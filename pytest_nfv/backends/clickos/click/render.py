@@ -8,6 +8,7 @@ text; ``rendered_and_checked`` also parses it and checks it against the element 
 from __future__ import annotations
 
 import ipaddress
+import re
 import string
 from functools import cache
 
@@ -17,7 +18,14 @@ from pytest_nfv.model import Endpoint
 from pytest_nfv.resources import proxy_vnf_dir
 from pytest_nfv.vnf.rewrite import mac_bytes
 
-__all__ = ["PROXY_SWITCH", "instance_config", "proxy_config", "render", "rendered_and_checked"]
+__all__ = [
+    "PROXY_SWITCH",
+    "instance_config",
+    "proxy_config",
+    "render",
+    "rendered_and_checked",
+    "userlevel",
+]
 
 
 @cache
@@ -78,3 +86,39 @@ def rendered_and_checked(text: str) -> ClickConfiguration:
     conf = parse(text)
     check(conf)
     return conf
+
+
+_CLICKOS_FROM_DEVICE = re.compile(r"^(\w+\s*::\s*)FromDevice\(0\);$", re.M)
+_CLICKOS_TO_DEVICE = re.compile(r"^(\w+\s*::\s*)ToDevice\(0\);$", re.M)
+_INTERFACE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+
+
+def userlevel(text: str, interface: str) -> str:
+    """A rendered configuration, for user-level Click on the Linux interface ``interface``.
+
+    Only the two device elements differ; every other element and connection is the one
+    ClickOS gets, so what runs on user-level Click is the ClickOS router:
+
+    - ClickOS's ``FromDevice(0)`` takes vif 0 for itself. User-level Click reads a packet
+      socket beside the kernel, so ``SNIFFER false`` makes the kernel drop what arrives on
+      the interface (Click adds an iptables ``INPUT -i IF -j DROP`` rule while it runs).
+    - ClickOS's ``ToDevice(0)`` accepts pushed packets. User-level Click's ToDevice only
+      pulls, so a ``Queue`` in front of it takes the pushes.
+
+    Raises:
+        ClickConfigError: ``interface`` is no Linux interface name, or ``text`` does not
+            declare exactly one ``FromDevice(0)`` and one ``ToDevice(0)``.
+    """
+    if not _INTERFACE.fullmatch(interface):
+        raise ClickConfigError(f"{interface!r} is not a Linux interface name")
+    for pattern, what in (
+        (_CLICKOS_FROM_DEVICE, "FromDevice(0)"),
+        (_CLICKOS_TO_DEVICE, "ToDevice(0)"),
+    ):
+        found = len(pattern.findall(text))
+        if found != 1:
+            raise ClickConfigError(
+                f"a configuration for user level needs one '<name> :: {what};' line, found {found}"
+            )
+    text = _CLICKOS_FROM_DEVICE.sub(rf"\1FromDevice({interface}, SNIFFER false);", text)
+    return _CLICKOS_TO_DEVICE.sub(rf"\1Queue -> ToDevice({interface});", text)
