@@ -59,9 +59,11 @@ from pytest_nfv.errors import HistoryError
 from pytest_nfv.units import dimension_of, display_unit, format_value
 
 __all__ = [
+    "CanaryDrift",
     "Comparison",
     "GateResult",
     "bh_adjust",
+    "canary_drift",
     "compare_runs",
     "hodges_lehmann",
     "run_to_run_drift",
@@ -73,6 +75,9 @@ MIN_SAMPLES = 3
 """Fewer samples per run than this make a row ``low n`` whatever its p-value (stats.MIN_ROUNDS)."""
 NOISE = "ok"
 BELOW_FLOOR = "ok (< floor)"
+HOST_DRIFT = "host drift"
+"""Worse beyond its floor, but not once the current run is scaled back by how much slower
+its host canary ran: a slower host explains it as well as slower code does."""
 
 
 def hodges_lehmann(current: Sequence[float], baseline: Sequence[float]) -> float:
@@ -155,10 +160,23 @@ class GateResult:
     """How many earlier runs besides the baseline the run-to-run spread was estimated from."""
     not_gated: tuple[RecordKey, ...] = ()
     """Records in both runs with more than one sample per round (pooled, repeated reads)."""
+    drift: tuple[CanaryDrift, ...] = ()
+    """The host canaries both runs timed, and whether the host got slower by them."""
+    no_canary: tuple[str, ...] = ()
+    """Runs (sources) without a host canary: a slower host cannot be told apart there."""
 
     @property
     def regressions(self) -> list[Comparison]:
         return [c for c in self.comparisons if c.verdict == REGRESSION]
+
+    @property
+    def host_drift(self) -> list[Comparison]:
+        """Records worse beyond their floor only as far as the slower host explains."""
+        return [c for c in self.comparisons if c.verdict == HOST_DRIFT]
+
+    @property
+    def host_slower(self) -> list[CanaryDrift]:
+        return [d for d in self.drift if d.slower]
 
     @property
     def improvements(self) -> list[Comparison]:
@@ -166,11 +184,16 @@ class GateResult:
 
     @property
     def failed(self) -> bool:
-        return bool(self.regressions or self.improvements)
+        return bool(self.regressions or self.improvements or self.host_drift)
 
     def summary(self) -> str:
         parts = [
             f"{len(self.regressions)} regression(s)",
+            *(
+                [f"{len(self.host_drift)} worse as far as host drift explains"]
+                if self.host_drift
+                else []
+            ),
             *([f"{len(self.improvements)} improvement(s)"] if self.config.two_sided else []),
             f"{len(self.comparisons)} compared",
         ]
@@ -180,6 +203,9 @@ class GateResult:
             parts.append(f"{len(self.added)} new")
         if self.not_gated:
             parts.append(f"{len(self.not_gated)} not gated (pooled or repeated reads)")
+        if self.host_slower:
+            slower = ", ".join(f"{d.name} x{d.ratio:.2f}" for d in self.host_slower)
+            parts.append(f"HOST DRIFT: the host ran slower ({slower})")
         low = sum(c.low_n for c in self.comparisons)
         if low:
             parts.append(f"{low} with too few samples to show a change")
@@ -235,12 +261,123 @@ def between_runs_p(current: float, earlier: Sequence[float], worse_sign: float) 
     return float(scipy_stats.t.sf(t, k - 1))
 
 
+@dataclass(frozen=True)
+class CanaryDrift:
+    """One host canary in the current run against the baseline (and history)."""
+
+    name: str
+    reference: float
+    """The baseline's median, or the mean of the baseline's and earlier runs' medians."""
+    current: float
+    p: float
+    runs: int
+    """How many runs the reference comes from (1: the baseline alone, within-run test)."""
+    slower: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.current / self.reference
+
+
+def canary_drift(
+    baseline: Run, current: Run, config: GateConfig, history: Sequence[Run] = ()
+) -> tuple[CanaryDrift, ...]:
+    """Whether the host got slower, by each canary both runs timed.
+
+    The tests are the records' (a prediction test on run medians with history, the one-sided
+    U test on the samples with one baseline), at ``alpha`` unadjusted: a drift missed costs a
+    mislabelled regression, a drift seen by mistake only a label. A canary must also be
+    slower by more than ``config.canary_floor``, the run-to-run movement of the canary itself
+    on a quiet host, to count.
+    """
+    drifts = []
+    for name in sorted(set(baseline.canary) & set(current.canary)):
+        samples = current.canary[name]
+        now = statistics.median(samples)
+        runs = [r for r in (baseline, *history) if name in r.canary]
+        centers = [statistics.median(r.canary[name]) for r in runs]
+        if len(centers) >= 2:
+            p = between_runs_p(now, centers, 1.0)
+            reference = math.fsum(centers) / len(centers)
+        else:
+            p = _pvalue(samples, baseline.canary[name], "greater")
+            reference = centers[0]
+        slower = p <= config.alpha and now > reference * (1.0 + config.canary_floor)
+        drifts.append(CanaryDrift(name, reference, now, p, len(centers), slower))
+    return tuple(drifts)
+
+
+def _scaled(run: Run, factor: float) -> Run:
+    """``run`` with every time sample multiplied by ``factor``: as if on the reference host."""
+    records = {
+        key: replace(r, samples=tuple(x * factor for x in r.samples))
+        if dimension_of(r.unit) == "time"
+        else r
+        for key, r in run.records.items()
+    }
+    return replace(run, records=records)
+
+
 def _floor(config: GateConfig, key: RecordKey, unit: str, single: bool) -> Floor:
     floor = config.floor_for(key, unit)
     lifted = config.single_baseline.get(dimension_of(unit) or "") if single else None
     if lifted is None:
         return floor
     return Floor(max(floor.relative, lifted.relative), max(floor.absolute, lifted.absolute))
+
+
+def _judge(
+    baseline: Run,
+    current: Run,
+    gated: Sequence[RecordKey],
+    config: GateConfig,
+    history: Sequence[Run],
+) -> list[Comparison]:
+    """The verdict on each of ``gated``: the tests, Benjamini-Hochberg, the floors."""
+    draft: list[tuple[Comparison, float, int]] = []
+    for key in gated:
+        base, cur = baseline.records[key], current.records[key]
+        if base.unit != cur.unit:
+            raise HistoryError(
+                f"{key.label()}: unit {cur.unit} in {current.source} but {base.unit} in "
+                f"{baseline.source}"
+            )
+        sign = 1.0 if config.worse_is_higher(key) else -1.0
+        centers = [run.records[key].median for run in (baseline, *history) if key in run.records]
+        if len(centers) >= 2:  # the run is the unit
+            p = between_runs_p(cur.median, centers, sign)
+            if config.two_sided:
+                p = min(1.0, 2.0 * min(p, between_runs_p(cur.median, centers, -sign)))
+            shift = cur.median - math.fsum(centers) / len(centers)
+        else:
+            if config.two_sided:
+                p = _pvalue(cur.samples, base.samples, "two-sided")
+            else:
+                p = _pvalue(cur.samples, base.samples, "greater" if sign > 0 else "less")
+            shift = hodges_lehmann(cur.samples, base.samples)
+        comparison = Comparison(
+            key=key,
+            baseline=base,
+            current=cur,
+            shift=shift,
+            threshold=_floor(config, key, base.unit, len(centers) < 2).threshold(base.median),
+            p=p,
+            worse_sign=sign,
+        )
+        draft.append((comparison, sign, len(centers)))
+    qs = bh_adjust([c.p for c, _, _ in draft])
+    level = config.alpha / len(draft)
+    done = []
+    for (draft_c, sign, runs), q in zip(draft, qs, strict=True):
+        n1, n2 = len(draft_c.current.samples), len(draft_c.baseline.samples)
+        too_few = (
+            runs < 3
+            if runs >= 2
+            else smallest_p(n1, n2, config.two_sided) > level or min(n1, n2) < MIN_SAMPLES
+        )
+        c = replace(draft_c, q=q, low_n=too_few)
+        done.append(replace(c, verdict=_verdict(c, config, sign)))
+    return done
 
 
 def compare_runs(
@@ -275,59 +412,32 @@ def compare_runs(
         )
     gated = [k for k in shared if baseline.records[k].per_round and current.records[k].per_round]
     not_gated = tuple(k for k in shared if k not in set(gated))
-    draft: list[tuple[Comparison, float, int]] = []
-    for key in gated:
-        base, cur = baseline.records[key], current.records[key]
-        if base.unit != cur.unit:
-            raise HistoryError(
-                f"{key.label()}: unit {cur.unit} in {current.source} but {base.unit} in "
-                f"{baseline.source}"
-            )
-        sign = 1.0 if config.worse_is_higher(key) else -1.0
-        centers = [run.records[key].median for run in (baseline, *history) if key in run.records]
-        if len(centers) >= 2:  # the run is the unit
-            p = between_runs_p(cur.median, centers, sign)
-            if config.two_sided:
-                p = min(1.0, 2.0 * min(p, between_runs_p(cur.median, centers, -sign)))
-            shift = cur.median - math.fsum(centers) / len(centers)
-        else:
-            if config.two_sided:
-                p = _pvalue(cur.samples, base.samples, "two-sided")
-            else:
-                p = _pvalue(cur.samples, base.samples, "greater" if sign > 0 else "less")
-            shift = hodges_lehmann(cur.samples, base.samples)
-        comparison = Comparison(
-            key=key,
-            baseline=base,
-            current=cur,
-            shift=shift,
-            threshold=_floor(config, key, base.unit, len(centers) < 2).threshold(base.median),
-            p=p,
-            worse_sign=sign,
-        )
-        draft.append((comparison, sign, len(centers)))
-    if not draft:
+    if not gated:
         raise HistoryError(
             f"{current.source} and {baseline.source} share only series with several samples "
             "per round, which are not gated: nothing was compared"
         )
-    qs = bh_adjust([c.p for c, _, _ in draft])
-    level = config.alpha / len(draft)
-    done = []
-    for (draft_c, sign, runs), q in zip(draft, qs, strict=True):
-        n1, n2 = len(draft_c.current.samples), len(draft_c.baseline.samples)
-        too_few = (
-            runs < 3
-            if runs >= 2
-            else smallest_p(n1, n2, config.two_sided) > level or min(n1, n2) < MIN_SAMPLES
-        )
-        c = replace(draft_c, q=q, low_n=too_few)
-        done.append(replace(c, verdict=_verdict(c, config, sign)))
+    done = _judge(baseline, current, gated, config, history)
+    drift = canary_drift(baseline, current, config, history)
+    slower = [d.ratio for d in drift if d.slower]
+    if slower and any(c.verdict == REGRESSION for c in done):
+        # Judge again as if the current run had the baseline's host: what stays a regression
+        # is more than the slower host explains; the rest is labelled, neither passed nor
+        # failed as the code's.
+        again = _judge(baseline, _scaled(current, 1.0 / max(slower)), gated, config, history)
+        still = {c.key for c in again if c.verdict == REGRESSION}
+        done = [
+            replace(c, verdict=HOST_DRIFT) if c.verdict == REGRESSION and c.key not in still else c
+            for c in done
+        ]
+    no_canary = tuple(r.source for r in (baseline, current) if not r.canary)
     return GateResult(
         baseline=baseline,
         current=current,
         config=config,
         comparisons=tuple(done),
+        drift=drift,
+        no_canary=no_canary,
         missing=tuple(sorted(set(baseline.records) - set(current.records))),
         added=tuple(sorted(set(current.records) - set(baseline.records))),
         host_differences=tuple(differences),
@@ -363,14 +473,37 @@ def _rows(result: GateResult, everything: bool) -> list[list[str]]:
     significant changes that stayed under their floor, and changes for the worse that too few
     samples could not confirm.
     """
-    order = {REGRESSION: 0, IMPROVED: 1, BELOW_FLOOR: 2}
+    order = {REGRESSION: 0, HOST_DRIFT: 1, IMPROVED: 2, BELOW_FLOOR: 3}
     chosen = [
         c
         for c in result.comparisons
         if everything or c.verdict in order or (c.low_n and c.looks_worse)
     ]
-    chosen.sort(key=lambda c: (order.get(c.verdict, 3), c.q, c.key))
+    chosen.sort(key=lambda c: (order.get(c.verdict, 4), c.q, c.key))
     return [_cells(c) for c in chosen]
+
+
+def _canary_line(result: GateResult) -> str:
+    """How the host canaries moved: a slower host is told apart from slower code."""
+    if result.no_canary:
+        return (
+            f"host canary: none in {', '.join(result.no_canary)}: a slower host cannot be told "
+            "from slower code"
+        )
+    if not result.drift:
+        return "host canary: the runs share no canary: a slower host cannot be told apart"
+    cells = ", ".join(
+        f"{d.name} {format_value(d.current, display_unit('s', d.current))} x{d.ratio:.2f} "
+        f"(p {d.p:.2g}{', SLOWER' if d.slower else ''})"
+        for d in result.drift
+    )
+    verdict = (
+        "HOST DRIFT: records worse only as far as the slower host explains are labelled "
+        f"'{HOST_DRIFT}', not passed and not counted as the code's"
+        if result.host_slower
+        else f"no drift beyond {result.config.canary_floor:.0%}"
+    )
+    return f"host canary: {cells}; {verdict}"
 
 
 def _header_lines(result: GateResult) -> list[str]:
@@ -393,6 +526,11 @@ def _header_lines(result: GateResult) -> list[str]:
             "one baseline, no history: floors raised to the run-to-run spread of unchanged "
             f"code ({floors or 'none set'}); pass earlier runs with --history to gate finer"
         )
+    lines.append(_canary_line(result))
+    for run in (result.baseline, result.current):
+        if run.injected:
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(run.injected.items()))
+            lines.append(f"{run.source} ran with a slowdown injected on purpose ({shown})")
     if result.host_differences:
         lines.append("DIFFERENT HOSTS (figures may differ for that reason alone): ")
         lines[-1] += "; ".join(result.host_differences)

@@ -168,6 +168,7 @@ def pytest_benchmark_update_machine_info(
         "engine": state.backend.engine().describe(),
         "host": host_facts().as_dict(),
         "budgets": str(state.budgets.path) if state.budgets.path else None,
+        **state.run_conditions(),
     }
 
 
