@@ -333,8 +333,8 @@ def canary_drift(
     The tests are the records' (a prediction test on run medians with history, the one-sided
     U test on the samples with one baseline), at ``alpha`` unadjusted: a drift missed costs a
     mislabelled regression, a drift seen by mistake only a label. A canary must also be
-    slower by more than ``config.canary_floor``, the run-to-run movement of the canary itself
-    on a quiet host, to count.
+    slower by more than its floor (``GateConfig.canary_floor_for``), the run-to-run movement
+    of the canary itself between runs of unchanged code, to count.
     """
     drifts = []
     for name in sorted(set(baseline.canary) & set(current.canary)):
@@ -348,7 +348,7 @@ def canary_drift(
         else:
             p = _pvalue(samples, baseline.canary[name], "greater")
             reference = centers[0]
-        slower = p <= config.alpha and now > reference * (1.0 + config.canary_floor)
+        slower = p <= config.alpha and now > reference * (1.0 + config.canary_floor_for(name))
         drifts.append(CanaryDrift(name, reference, now, p, len(centers), slower))
     return tuple(drifts)
 
@@ -553,7 +553,7 @@ def _canary_line(result: GateResult) -> str:
         "HOST DRIFT: records worse only as far as the slower host explains are labelled "
         f"'{HOST_DRIFT}', not passed and not counted as the code's"
         if result.host_slower
-        else f"no drift beyond {result.config.canary_floor:.0%}"
+        else "no drift beyond their floors"
     )
     return f"host canary: {cells}; {verdict}"
 
