@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from pytest_nfv.analysis.gate_config import Floor, GateConfig
@@ -59,11 +59,14 @@ from pytest_nfv.errors import HistoryError
 from pytest_nfv.units import dimension_of, display_unit, format_value
 
 __all__ = [
+    "CanaryDrift",
     "Comparison",
     "GateResult",
     "bh_adjust",
+    "canary_drift",
     "compare_runs",
     "hodges_lehmann",
+    "pooled_spreads",
     "run_to_run_drift",
 ]
 
@@ -73,6 +76,9 @@ MIN_SAMPLES = 3
 """Fewer samples per run than this make a row ``low n`` whatever its p-value (stats.MIN_ROUNDS)."""
 NOISE = "ok"
 BELOW_FLOOR = "ok (< floor)"
+HOST_DRIFT = "host drift"
+"""Worse beyond its floor, but not once the current run is scaled back by how much slower
+its host canary ran: a slower host explains it as well as slower code does."""
 
 
 def hodges_lehmann(current: Sequence[float], baseline: Sequence[float]) -> float:
@@ -155,10 +161,23 @@ class GateResult:
     """How many earlier runs besides the baseline the run-to-run spread was estimated from."""
     not_gated: tuple[RecordKey, ...] = ()
     """Records in both runs with more than one sample per round (pooled, repeated reads)."""
+    drift: tuple[CanaryDrift, ...] = ()
+    """The host canaries both runs timed, and whether the host got slower by them."""
+    no_canary: tuple[str, ...] = ()
+    """Runs (sources) without a host canary: a slower host cannot be told apart there."""
 
     @property
     def regressions(self) -> list[Comparison]:
         return [c for c in self.comparisons if c.verdict == REGRESSION]
+
+    @property
+    def host_drift(self) -> list[Comparison]:
+        """Records worse beyond their floor only as far as the slower host explains."""
+        return [c for c in self.comparisons if c.verdict == HOST_DRIFT]
+
+    @property
+    def host_slower(self) -> list[CanaryDrift]:
+        return [d for d in self.drift if d.slower]
 
     @property
     def improvements(self) -> list[Comparison]:
@@ -166,11 +185,16 @@ class GateResult:
 
     @property
     def failed(self) -> bool:
-        return bool(self.regressions or self.improvements)
+        return bool(self.regressions or self.improvements or self.host_drift)
 
     def summary(self) -> str:
         parts = [
             f"{len(self.regressions)} regression(s)",
+            *(
+                [f"{len(self.host_drift)} worse as far as host drift explains"]
+                if self.host_drift
+                else []
+            ),
             *([f"{len(self.improvements)} improvement(s)"] if self.config.two_sided else []),
             f"{len(self.comparisons)} compared",
         ]
@@ -180,6 +204,9 @@ class GateResult:
             parts.append(f"{len(self.added)} new")
         if self.not_gated:
             parts.append(f"{len(self.not_gated)} not gated (pooled or repeated reads)")
+        if self.host_slower:
+            slower = ", ".join(f"{d.name} x{d.ratio:.2f}" for d in self.host_slower)
+            parts.append(f"HOST DRIFT: the host ran slower ({slower})")
         low = sum(c.low_n for c in self.comparisons)
         if low:
             parts.append(f"{low} with too few samples to show a change")
@@ -210,7 +237,12 @@ def run_to_run_drift(key: RecordKey, runs: Sequence[Run]) -> float | None:
     return max(medians) - min(medians) if len(medians) >= 2 else None
 
 
-def between_runs_p(current: float, earlier: Sequence[float], worse_sign: float) -> float:
+def between_runs_p(
+    current: float,
+    earlier: Sequence[float],
+    worse_sign: float,
+    pooled: tuple[float, int] | None = None,
+) -> float:
     """One-sided p of a Student-t prediction test: is ``current`` beyond where the next run
     of unchanged code would land, given the ``earlier`` runs' centers?
 
@@ -218,21 +250,118 @@ def between_runs_p(current: float, earlier: Sequence[float], worse_sign: float) 
     in the worse direction is significant (the floors then decide). Positive figures are
     compared on a log scale: what differs between runs scales a figure (a slower core, a
     busier host) rather than adding to it, so their logs are the closer to normal.
+
+    ``pooled`` is a run-to-run variance of the logs and its degrees of freedom, estimated
+    over a family of records (``pooled_spreads``). When the record is compared on the log
+    scale, its own variance is shrunk towards the family's others, which weigh as much as
+    the record's own runs at most: the estimate gains up to twice the degrees of freedom.
+    Weighing the family more gains little power and raises false alarms (the records of a
+    family then share one denominator and alarm together): in seeded simulations, at alpha
+    0.01, equal weight kept whole-comparison false alarms at 16 of 1500, twice the weight
+    raised them to 29.
     """
     from scipy import stats as scipy_stats
 
     k = len(earlier)
     if k < 2:
         return 1.0
-    if current > 0 and min(earlier) > 0:  # run effects are multiplicative: test on log scale
+    on_log = current > 0 and min(earlier) > 0
+    if on_log:  # run effects are multiplicative: test on log scale
         current, earlier = math.log(current), [math.log(e) for e in earlier]
     center = math.fsum(earlier) / k
-    spread = statistics.stdev(earlier)
+    spread, df = statistics.stdev(earlier), k - 1
+    if pooled is not None and on_log and pooled[1] > df:
+        # the others of the family, weighted as at most as many runs as this record's own
+        total, total_df = pooled
+        others_df = total_df - df
+        others = (total * total_df - spread**2 * df) / others_df
+        weight = min(others_df, df)
+        spread = math.sqrt((spread**2 * df + max(others, 0.0) * weight) / (df + weight))
+        df = df + weight
     worse_by = (current - center) * worse_sign
     if spread == 0:
         return 0.0 if worse_by > 0 else 1.0
     t = worse_by / (spread * math.sqrt(1.0 + 1.0 / k))
-    return float(scipy_stats.t.sf(t, k - 1))
+    return float(scipy_stats.t.sf(t, df))
+
+
+def pooled_spreads(
+    centers: Mapping[RecordKey, Sequence[float]],
+) -> dict[tuple[str, str, str], tuple[float, int]]:
+    """Run-to-run variance of log medians pooled over each metric's records (all its N and
+    sizes), with its degrees of freedom: ``sum((k_i - 1) * s_i**2) / sum(k_i - 1)``.
+
+    How far a metric's figure moves from run to run, relative to its size, is a property of
+    the metric on the host (the same processes, the same path), much less of the N or size it
+    is measured at; its other records sharpen the estimate one record's few runs give
+    (``between_runs_p``). Only records with positive medians in at least two runs take part.
+    """
+    sums: dict[tuple[str, str, str], tuple[float, int]] = {}
+    for key, values in centers.items():
+        if len(values) < 2 or min(values) <= 0:
+            continue
+        logs = [math.log(v) for v in values]
+        family = (key.backend, key.requirement, key.metric)
+        total, df = sums.get(family, (0.0, 0))
+        sums[family] = (total + statistics.variance(logs) * (len(logs) - 1), df + len(logs) - 1)
+    return {family: (total / df, df) for family, (total, df) in sums.items()}
+
+
+@dataclass(frozen=True)
+class CanaryDrift:
+    """One host canary in the current run against the baseline (and history)."""
+
+    name: str
+    reference: float
+    """The baseline's median, or the mean of the baseline's and earlier runs' medians."""
+    current: float
+    p: float
+    runs: int
+    """How many runs the reference comes from (1: the baseline alone, within-run test)."""
+    slower: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.current / self.reference
+
+
+def canary_drift(
+    baseline: Run, current: Run, config: GateConfig, history: Sequence[Run] = ()
+) -> tuple[CanaryDrift, ...]:
+    """Whether the host got slower, by each canary both runs timed.
+
+    The tests are the records' (a prediction test on run medians with history, the one-sided
+    U test on the samples with one baseline), at ``alpha`` unadjusted: a drift missed costs a
+    mislabelled regression, a drift seen by mistake only a label. A canary must also be
+    slower by more than its floor (``GateConfig.canary_floor_for``), the run-to-run movement
+    of the canary itself between runs of unchanged code, to count.
+    """
+    drifts = []
+    for name in sorted(set(baseline.canary) & set(current.canary)):
+        samples = current.canary[name]
+        now = statistics.median(samples)
+        runs = [r for r in (baseline, *history) if name in r.canary]
+        centers = [statistics.median(r.canary[name]) for r in runs]
+        if len(centers) >= 2:
+            p = between_runs_p(now, centers, 1.0)
+            reference = math.fsum(centers) / len(centers)
+        else:
+            p = _pvalue(samples, baseline.canary[name], "greater")
+            reference = centers[0]
+        slower = p <= config.alpha and now > reference * (1.0 + config.canary_floor_for(name))
+        drifts.append(CanaryDrift(name, reference, now, p, len(centers), slower))
+    return tuple(drifts)
+
+
+def _scaled(run: Run, factor: float) -> Run:
+    """``run`` with every time sample multiplied by ``factor``: as if on the reference host."""
+    records = {
+        key: replace(r, samples=tuple(x * factor for x in r.samples))
+        if dimension_of(r.unit) == "time"
+        else r
+        for key, r in run.records.items()
+    }
+    return replace(run, records=records)
 
 
 def _floor(config: GateConfig, key: RecordKey, unit: str, single: bool) -> Floor:
@@ -241,6 +370,66 @@ def _floor(config: GateConfig, key: RecordKey, unit: str, single: bool) -> Floor
     if lifted is None:
         return floor
     return Floor(max(floor.relative, lifted.relative), max(floor.absolute, lifted.absolute))
+
+
+def _judge(
+    baseline: Run,
+    current: Run,
+    gated: Sequence[RecordKey],
+    config: GateConfig,
+    history: Sequence[Run],
+) -> list[Comparison]:
+    """The verdict on each of ``gated``: the tests, Benjamini-Hochberg, the floors."""
+    draft: list[tuple[Comparison, float, int]] = []
+    all_centers = {
+        key: [run.records[key].median for run in (baseline, *history) if key in run.records]
+        for key in gated
+    }
+    pooled = pooled_spreads(all_centers)
+    for key in gated:
+        base, cur = baseline.records[key], current.records[key]
+        if base.unit != cur.unit:
+            raise HistoryError(
+                f"{key.label()}: unit {cur.unit} in {current.source} but {base.unit} in "
+                f"{baseline.source}"
+            )
+        sign = 1.0 if config.worse_is_higher(key) else -1.0
+        centers = all_centers[key]
+        if len(centers) >= 2:  # the run is the unit
+            family = pooled.get((key.backend, key.requirement, key.metric))
+            p = between_runs_p(cur.median, centers, sign, family)
+            if config.two_sided:
+                p = min(1.0, 2.0 * min(p, between_runs_p(cur.median, centers, -sign, family)))
+            shift = cur.median - math.fsum(centers) / len(centers)
+        else:
+            if config.two_sided:
+                p = _pvalue(cur.samples, base.samples, "two-sided")
+            else:
+                p = _pvalue(cur.samples, base.samples, "greater" if sign > 0 else "less")
+            shift = hodges_lehmann(cur.samples, base.samples)
+        comparison = Comparison(
+            key=key,
+            baseline=base,
+            current=cur,
+            shift=shift,
+            threshold=_floor(config, key, base.unit, len(centers) < 2).threshold(base.median),
+            p=p,
+            worse_sign=sign,
+        )
+        draft.append((comparison, sign, len(centers)))
+    qs = bh_adjust([c.p for c, _, _ in draft])
+    level = config.alpha / len(draft)
+    done = []
+    for (draft_c, sign, runs), q in zip(draft, qs, strict=True):
+        n1, n2 = len(draft_c.current.samples), len(draft_c.baseline.samples)
+        too_few = (
+            runs < 3
+            if runs >= 2
+            else smallest_p(n1, n2, config.two_sided) > level or min(n1, n2) < MIN_SAMPLES
+        )
+        c = replace(draft_c, q=q, low_n=too_few)
+        done.append(replace(c, verdict=_verdict(c, config, sign)))
+    return done
 
 
 def compare_runs(
@@ -275,59 +464,32 @@ def compare_runs(
         )
     gated = [k for k in shared if baseline.records[k].per_round and current.records[k].per_round]
     not_gated = tuple(k for k in shared if k not in set(gated))
-    draft: list[tuple[Comparison, float, int]] = []
-    for key in gated:
-        base, cur = baseline.records[key], current.records[key]
-        if base.unit != cur.unit:
-            raise HistoryError(
-                f"{key.label()}: unit {cur.unit} in {current.source} but {base.unit} in "
-                f"{baseline.source}"
-            )
-        sign = 1.0 if config.worse_is_higher(key) else -1.0
-        centers = [run.records[key].median for run in (baseline, *history) if key in run.records]
-        if len(centers) >= 2:  # the run is the unit
-            p = between_runs_p(cur.median, centers, sign)
-            if config.two_sided:
-                p = min(1.0, 2.0 * min(p, between_runs_p(cur.median, centers, -sign)))
-            shift = cur.median - math.fsum(centers) / len(centers)
-        else:
-            if config.two_sided:
-                p = _pvalue(cur.samples, base.samples, "two-sided")
-            else:
-                p = _pvalue(cur.samples, base.samples, "greater" if sign > 0 else "less")
-            shift = hodges_lehmann(cur.samples, base.samples)
-        comparison = Comparison(
-            key=key,
-            baseline=base,
-            current=cur,
-            shift=shift,
-            threshold=_floor(config, key, base.unit, len(centers) < 2).threshold(base.median),
-            p=p,
-            worse_sign=sign,
-        )
-        draft.append((comparison, sign, len(centers)))
-    if not draft:
+    if not gated:
         raise HistoryError(
             f"{current.source} and {baseline.source} share only series with several samples "
             "per round, which are not gated: nothing was compared"
         )
-    qs = bh_adjust([c.p for c, _, _ in draft])
-    level = config.alpha / len(draft)
-    done = []
-    for (draft_c, sign, runs), q in zip(draft, qs, strict=True):
-        n1, n2 = len(draft_c.current.samples), len(draft_c.baseline.samples)
-        too_few = (
-            runs < 3
-            if runs >= 2
-            else smallest_p(n1, n2, config.two_sided) > level or min(n1, n2) < MIN_SAMPLES
-        )
-        c = replace(draft_c, q=q, low_n=too_few)
-        done.append(replace(c, verdict=_verdict(c, config, sign)))
+    done = _judge(baseline, current, gated, config, history)
+    drift = canary_drift(baseline, current, config, history)
+    slower = [d.ratio for d in drift if d.slower]
+    if slower and any(c.verdict == REGRESSION for c in done):
+        # Judge again as if the current run had the baseline's host: what stays a regression
+        # is more than the slower host explains; the rest is labelled, neither passed nor
+        # failed as the code's.
+        again = _judge(baseline, _scaled(current, 1.0 / max(slower)), gated, config, history)
+        still = {c.key for c in again if c.verdict == REGRESSION}
+        done = [
+            replace(c, verdict=HOST_DRIFT) if c.verdict == REGRESSION and c.key not in still else c
+            for c in done
+        ]
+    no_canary = tuple(r.source for r in (baseline, current) if not r.canary)
     return GateResult(
         baseline=baseline,
         current=current,
         config=config,
         comparisons=tuple(done),
+        drift=drift,
+        no_canary=no_canary,
         missing=tuple(sorted(set(baseline.records) - set(current.records))),
         added=tuple(sorted(set(current.records) - set(baseline.records))),
         host_differences=tuple(differences),
@@ -363,14 +525,37 @@ def _rows(result: GateResult, everything: bool) -> list[list[str]]:
     significant changes that stayed under their floor, and changes for the worse that too few
     samples could not confirm.
     """
-    order = {REGRESSION: 0, IMPROVED: 1, BELOW_FLOOR: 2}
+    order = {REGRESSION: 0, HOST_DRIFT: 1, IMPROVED: 2, BELOW_FLOOR: 3}
     chosen = [
         c
         for c in result.comparisons
         if everything or c.verdict in order or (c.low_n and c.looks_worse)
     ]
-    chosen.sort(key=lambda c: (order.get(c.verdict, 3), c.q, c.key))
+    chosen.sort(key=lambda c: (order.get(c.verdict, 4), c.q, c.key))
     return [_cells(c) for c in chosen]
+
+
+def _canary_line(result: GateResult) -> str:
+    """How the host canaries moved: a slower host is told apart from slower code."""
+    if result.no_canary:
+        return (
+            f"host canary: none in {', '.join(result.no_canary)}: a slower host cannot be told "
+            "from slower code"
+        )
+    if not result.drift:
+        return "host canary: the runs share no canary: a slower host cannot be told apart"
+    cells = ", ".join(
+        f"{d.name} {format_value(d.current, display_unit('s', d.current))} x{d.ratio:.2f} "
+        f"(p {d.p:.2g}{', SLOWER' if d.slower else ''})"
+        for d in result.drift
+    )
+    verdict = (
+        "HOST DRIFT: records worse only as far as the slower host explains are labelled "
+        f"'{HOST_DRIFT}', not passed and not counted as the code's"
+        if result.host_slower
+        else "no drift beyond their floors"
+    )
+    return f"host canary: {cells}; {verdict}"
 
 
 def _header_lines(result: GateResult) -> list[str]:
@@ -393,6 +578,11 @@ def _header_lines(result: GateResult) -> list[str]:
             "one baseline, no history: floors raised to the run-to-run spread of unchanged "
             f"code ({floors or 'none set'}); pass earlier runs with --history to gate finer"
         )
+    lines.append(_canary_line(result))
+    for run in (result.baseline, result.current):
+        if run.injected:
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(run.injected.items()))
+            lines.append(f"{run.source} ran with a slowdown injected on purpose ({shown})")
     if result.host_differences:
         lines.append("DIFFERENT HOSTS (figures may differ for that reason alone): ")
         lines[-1] += "; ".join(result.host_differences)

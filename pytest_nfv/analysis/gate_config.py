@@ -6,6 +6,8 @@ Defaults suit the shipped suites; a TOML file (``--config`` of ``pytest-nfv comp
     alpha = 0.01             # false-alarm rate of a whole comparison (Benjamini-Hochberg)
     two_sided = false        # true: significant improvements fail too (time for a new baseline)
     hosts = "refuse"         # or "mark": compare runs from different hosts, marked as such
+    canary_floor = 0.6       # every host canary must be this much slower to be host drift
+                             # (default: each canary's own, CANARY_FLOORS)
 
     [floor.time]             # every time metric; also [floor.memory] and [floor."*"]
     relative = 0.05          # a change must exceed 5% of the baseline median ...
@@ -86,6 +88,15 @@ DEFAULT_FLOORS: Mapping[str, Floor] = MappingProxyType(
 SINGLE_BASELINE_FLOORS: Mapping[str, Floor] = MappingProxyType({"time": Floor(0.65, 10e-6)})
 
 
+#: Relative slowdown of each host canary below which it is not host drift: the largest
+#: slowdown of that canary between back-to-back runs of unchanged code on the 2-core reference
+#: host, harness processes not pinned (benchmarks/RESULTS.md, "The regression gate over
+#: back-to-back pairs"): the CPU loop moved by up to +59%, the kernel-forwarded path by up to
+#: +289%. A canary not named here gets ``DEFAULT_CANARY_FLOOR``.
+CANARY_FLOORS: Mapping[str, float] = MappingProxyType({"cpu_loop": 0.6, "direct_path": 3.0})
+DEFAULT_CANARY_FLOOR = 0.6
+
+
 @dataclass(frozen=True)
 class GateConfig:
     """Everything that decides a verdict; ``source`` says where it came from, for messages."""
@@ -99,10 +110,17 @@ class GateConfig:
     single_baseline: Mapping[str, Floor] = field(
         default_factory=lambda: dict(SINGLE_BASELINE_FLOORS)
     )
+    canary_floor: float | None = None
+    """How much slower every host canary must run, besides significantly, to be host drift;
+    None: each canary's own floor (``CANARY_FLOORS``)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
             raise NfvUsageError(f"{self.source}: alpha {self.alpha} is not in (0, 1)")
+        if self.canary_floor is not None and not 0 <= self.canary_floor < 10:
+            raise NfvUsageError(
+                f"{self.source}: canary_floor {self.canary_floor} is not in [0, 10)"
+            )
         if self.hosts not in HOST_POLICIES:
             raise NfvUsageError(f"{self.source}: hosts must be refuse or mark, not {self.hosts!r}")
 
@@ -111,6 +129,11 @@ class GateConfig:
             if name is not None and name in self.floors:
                 return self.floors[name]
         return DEFAULT_FLOORS["*"]
+
+    def canary_floor_for(self, name: str) -> float:
+        if self.canary_floor is not None:
+            return self.canary_floor
+        return CANARY_FLOORS.get(name, DEFAULT_CANARY_FLOOR)
 
     def worse_is_higher(self, key: RecordKey) -> bool:
         """Time and memory: higher is worse. A metric declared higher-is-better flips it."""
@@ -205,7 +228,15 @@ def load_gate_config(path: Path) -> GateConfig:
         raise NfvUsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise NfvUsageError(f"{path}: not valid TOML ({exc})") from None
-    unknown = set(data) - {"alpha", "two_sided", "hosts", "floor", "direction", "single_baseline"}
+    unknown = set(data) - {
+        "alpha",
+        "two_sided",
+        "hosts",
+        "floor",
+        "direction",
+        "single_baseline",
+        "canary_floor",
+    }
     if unknown:
         raise NfvUsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     floors = _floor_tables(path, data, "floor", DEFAULT_FLOORS)
@@ -219,7 +250,13 @@ def load_gate_config(path: Path) -> GateConfig:
         raise NfvUsageError(f"{path}: alpha must be a number, not {alpha!r}")
     if not isinstance(two_sided, bool):
         raise NfvUsageError(f"{path}: two_sided must be true or false, not {two_sided!r}")
+    canary_floor = data.get("canary_floor")
+    if canary_floor is not None and (
+        not isinstance(canary_floor, float | int) or isinstance(canary_floor, bool)
+    ):
+        raise NfvUsageError(f"{path}: canary_floor must be a number, not {canary_floor!r}")
     return GateConfig(
+        canary_floor=None if canary_floor is None else float(canary_floor),
         alpha=float(alpha),
         two_sided=two_sided,
         hosts=str(data.get("hosts", "refuse")),

@@ -147,6 +147,10 @@ class Run:
     datetime: str | None
     fingerprint: HostFingerprint | None
     records: Mapping[RecordKey, Record] = field(default_factory=dict)
+    canary: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    """The host canaries the run timed (``host.canary``), seconds per sample, by name."""
+    injected: Mapping[str, str] = field(default_factory=dict)
+    """Slowdowns injected on purpose while the run measured (``NFV_PROXY_HOLD_US``)."""
 
     @property
     def backends(self) -> list[str]:
@@ -258,6 +262,34 @@ def _fingerprint(machine_info: object, records: Sequence[Record]) -> HostFingerp
         return None
 
 
+def _canary(machine_info: object, source: str) -> dict[str, tuple[float, ...]]:
+    """The run's host canaries; a malformed one is an error, a missing one just absent."""
+    nfv = machine_info.get("nfv") if isinstance(machine_info, dict) else None
+    raw = nfv.get("canary") if isinstance(nfv, dict) else None
+    if raw is None:
+        return {}
+    _check(isinstance(raw, dict), source, "machine_info nfv", "canary is not a table")
+    canaries = {}
+    for name, entry in raw.items():
+        samples = entry.get("samples") if isinstance(entry, dict) else None
+        _check(
+            isinstance(samples, list)
+            and len(samples) > 0
+            and all(_number(s) and s > 0 for s in samples),
+            source,
+            f"machine_info nfv canary {name}",
+            "samples are missing or not a list of positive numbers",
+        )
+        canaries[str(name)] = tuple(float(s) for s in samples)  # type: ignore[union-attr]
+    return canaries
+
+
+def _injected(machine_info: object) -> dict[str, str]:
+    nfv = machine_info.get("nfv") if isinstance(machine_info, dict) else None
+    raw = nfv.get("injected") if isinstance(nfv, dict) else None
+    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
 def run_from_json(data: object, source: str, label: str | None = None) -> Run:
     """A ``Run`` from parsed pytest-benchmark JSON (a file's content, or one built in-process).
 
@@ -295,6 +327,8 @@ def run_from_json(data: object, source: str, label: str | None = None) -> Run:
         datetime=stamp if isinstance(stamp, str) else None,
         fingerprint=_fingerprint(data.get("machine_info"), list(records.values())),
         records=records,
+        canary=_canary(data.get("machine_info"), source),
+        injected=_injected(data.get("machine_info")),
     )
 
 

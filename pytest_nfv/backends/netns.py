@@ -15,6 +15,7 @@ the last step of its start.
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -38,6 +39,7 @@ from pytest_nfv.host.processes import expect_line
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.units import MIB
+from pytest_nfv.vnf.proxy import hold_from_env
 
 __all__ = ["NetnsBackend", "make", "reap"]
 
@@ -247,6 +249,8 @@ class NetnsBackend:
             testbed.host_b.mac,
             "--sink-port",
             str(testbed.echo_port),
+            "--hold-us",
+            str(hold_from_env(os.environ)),
         ]
         on_start(spec)
         start_ns = time.time_ns()

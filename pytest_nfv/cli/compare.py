@@ -2,8 +2,10 @@
 
 Exit 0 when nothing regressed; 1 on a regression (or, with ``--two-sided``, a significant
 improvement: renew the baseline; or, with ``--require-all``, a baseline benchmark missing);
-2 when the runs could not be compared. The gate itself is ``analysis.gate``; this module only
-turns the command line into its settings and its verdict into an exit status.
+2 when the runs could not be compared; 3 when figures got worse only as far as a slower host
+explains (host drift, from the host canary): rerun on a quiet host before blaming the code.
+The gate itself is ``analysis.gate``; this module only turns the command line into its
+settings and its verdict into an exit status.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ if TYPE_CHECKING:
     from pytest_nfv.analysis.gate_config import GateConfig
     from pytest_nfv.analysis.history import Run
 
-__all__ = ["add_parser", "gate_config_from"]
+__all__ = ["EXIT_HOST_DRIFT", "add_parser", "gate_config_from"]
+
+EXIT_HOST_DRIFT = 3
 
 
 def gate_config_from(args: argparse.Namespace) -> GateConfig:
@@ -67,7 +71,9 @@ def _compare(args: argparse.Namespace) -> int:
     if args.require_all and result.missing:
         print(f"FAIL: {len(result.missing)} baseline benchmark(s) missing (--require-all)")
         return EXIT_FAILED
-    return EXIT_FAILED if result.failed else EXIT_OK
+    if result.regressions or result.improvements:
+        return EXIT_FAILED
+    return EXIT_HOST_DRIFT if result.host_drift else EXIT_OK
 
 
 def add_parser(commands: Any) -> None:
@@ -78,7 +84,8 @@ def add_parser(commands: Any) -> None:
         description="Compare the raw samples of every benchmark two runs share. A regression "
         "is a change that is significant (one-sided Mann-Whitney U, Benjamini-Hochberg over "
         "all benchmarks), larger than its noise floor, and for the worse. Exit 0: none; "
-        "1: regression; 2: the runs could not be compared.",
+        "1: regression; 2: the runs could not be compared; 3: worse only as far as a "
+        "slower host explains (host drift, by the runs' host canaries).",
     )
     compare.add_argument("baseline", metavar="BASELINE", help="file or saved run name (0001)")
     compare.add_argument("current", metavar="CURRENT", help="file or saved run name")

@@ -17,6 +17,7 @@ from pytest_nfv.errors import BootTimeout, ProbeError
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.memory import pss_mib, settled_available_mib
 from pytest_nfv.harness.probes.response import RoundTrip, RoundTripSample
+from pytest_nfv.host.canary import timed_rounds
 from pytest_nfv.host.cpus import harness_cpus, pinned_thread
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 
@@ -234,6 +235,12 @@ GrowthPoint = tuple[int, float, float, float | None, float | None]
 """One step of ``Lab.memory_growth``: N, host delta, PSS, engine-counted, kernel-accounted (MiB)."""
 
 
+WARM_UP_REQUESTS = 10
+"""Round trips per path sent and discarded before a series is timed."""
+CANARY_REQUESTS = 40
+CANARY_SIZE = 64
+
+
 class ProxyPath:
     """Fig. 1's testbed with its proxy VNF running, and host A's requester.
 
@@ -295,6 +302,25 @@ class ProxyPath:
         # wakes a process on the CPU already carrying the packet (see host.cpus).
         with pinned_thread(harness_cpus().path):
             return self.requester.measure(target, tb.echo_port, size, replier.address)
+
+    def warm_up(self, size: int, requests: int = WARM_UP_REQUESTS) -> None:
+        """``requests`` round trips of ``size`` bytes on each path, discarded.
+
+        The first requests of a size pay for what later ones find ready (buffers of that
+        size, the VNF's code paths, the caches); timing them would put a start-up cost into a
+        figure about steady forwarding, in whatever amount each run happened to pay it.
+        """
+        modes: tuple[PathMode, ...] = ("proxy", "direct")
+        for mode in modes:
+            for _ in range(requests):
+                self.round_trip(size, mode)
+
+    def canary(self, count: int = CANARY_REQUESTS) -> tuple[float, ...]:
+        """Seconds of ``count`` 64-byte round trips over the kernel-forwarded path, after a
+        warm-up: the host canary of the testbed (``host.canary``), untouched by the VNF."""
+        return timed_rounds(
+            lambda: self.round_trip(CANARY_SIZE, "direct").seconds, count, WARM_UP_REQUESTS
+        )
 
     def reconfigure(self) -> float:
         """Switch the running proxy between B and B2; seconds until the new B answers."""

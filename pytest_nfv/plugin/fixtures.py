@@ -22,6 +22,7 @@ from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
 from pytest_nfv.harness.together import Key, repeat_together
+from pytest_nfv.host.canary import CPU_LOOP_ITERATIONS, canary_entry, cpu_loop_seconds
 from pytest_nfv.model import Instance
 from pytest_nfv.plugin.budget_pick import budget_choice, load_chosen_budgets
 from pytest_nfv.plugin.options import NfvSettings
@@ -107,6 +108,9 @@ def nfv_lab(
     from the very guests being timed.
     """
     interval = float(getattr(nfv_backend, "probe_interval_s", DEFAULT_PROBE_INTERVAL_S))
+    _state(request.config).canary["cpu_loop"] = canary_entry(
+        cpu_loop_seconds(), f"a Python loop of {CPU_LOOP_ITERATIONS} additions, before the lab"
+    )
     progress = progress_of(request.config)
     report = None if progress is None else progress.report
     with EchoProber(nfv_backend.probe_netns, interval) as prober:
@@ -115,14 +119,18 @@ def nfv_lab(
 
 
 @pytest.fixture(scope="session")
-def nfv_testbed(nfv_lab: Lab) -> Iterator[ProxyPath]:
+def nfv_testbed(nfv_lab: Lab, pytestconfig: pytest.Config) -> Iterator[ProxyPath]:
     """Host A -- proxy VNF -- host B (and B2), with the proxied path already carrying traffic.
 
     The proxy's first proxied reply may take as long as an instance's boot (the boot
-    timeout): an emulated guest takes its configuration long after its domain exists.
+    timeout): an emulated guest takes its configuration long after its domain exists. The
+    kernel-forwarded path is timed once as the run's host canary (``ProxyPath.canary``).
     """
     path = ProxyPath(nfv_lab, path_timeout_s=nfv_lab.boot_timeout_s)
     try:
+        _state(pytestconfig).canary["direct_path"] = canary_entry(
+            path.canary(), "64 B round trips A -> proxy's hop, kernel forwarding -> B -> A"
+        )
         yield path
     finally:
         path.close()

@@ -20,7 +20,7 @@ from pytest_nfv.analysis.gate import compare_runs, format_text
 from pytest_nfv.analysis.gate_config import GateConfig, load_gate_config
 from pytest_nfv.analysis.history import Run, load_run, resolve_ref, run_from_json, storage_dir
 from pytest_nfv.errors import HistoryError, NfvUsageError
-from pytest_nfv.plugin.state import GateState, gate_state_key, recorded_key
+from pytest_nfv.plugin.state import GateState, gate_state_key, nfv_state_key, recorded_key
 
 __all__ = ["setup_gate"]
 
@@ -54,8 +54,9 @@ def setup_gate(config: pytest.Config, ref: str, gate_file: Path | None) -> None:
 def _this_run(config: pytest.Config) -> Run:
     from pytest_nfv.host.capabilities import host_facts
 
+    conditions = config.stash[nfv_state_key].run_conditions()
     data = {
-        "machine_info": {"nfv": {"host": host_facts().as_dict()}},
+        "machine_info": {"nfv": {"host": host_facts().as_dict(), **conditions}},
         "benchmarks": config.stash.get(recorded_key, []),
         "datetime": datetime.datetime.now(datetime.UTC).isoformat(),
     }

@@ -187,6 +187,7 @@ def pytest_benchmark_update_machine_info(
         "cpus": harness_cpus().as_dict(),
         "prober": state.prober or None,
         "budgets": str(state.budgets.path) if state.budgets.path else None,
+        **state.run_conditions(),
     }
 
 

@@ -7,6 +7,7 @@ list of this run's records, which the optional in-run gate owns, without loading
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from pytest_nfv.backends.base import Backend
 from pytest_nfv.harness.budgets import BudgetBook, Judgement
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.plugin.options import NfvSettings
+from pytest_nfv.vnf.proxy import HOLD_ENV
 
 if TYPE_CHECKING:  # the gate's analysis is imported only when --nfv-compare asks for it
     from pytest_nfv.analysis.gate import GateResult
@@ -46,6 +48,21 @@ class NfvState:
     """Which ICMP prober child timed the boots (``EchoProber.kind``), once the lab is open."""
     judgements: list[Judgement] = field(default_factory=list)
     """Every figure's budget verdict, in the order recorded: the terminal summary reads it."""
+    canary: dict[str, Any] = field(default_factory=dict)
+    """The host canaries timed this run (``host.canary``), by name, as ``machine_info`` holds
+    them: the regression gate tells a slower host from slower code with them."""
+
+    def run_conditions(self) -> dict[str, Any]:
+        """What a saved run says about the conditions it ran in, beside the host's facts:
+        its canaries, and a slowdown injected on purpose (``NFV_PROXY_HOLD_US``), so that no
+        one mistakes such a run for an ordinary one."""
+        conditions: dict[str, Any] = {}
+        if self.canary:
+            conditions["canary"] = dict(self.canary)
+        hold = os.environ.get(HOLD_ENV, "").strip()
+        if hold and hold != "0":
+            conditions["injected"] = {HOLD_ENV: hold}
+        return conditions
 
 
 nfv_state_key = pytest.StashKey[NfvState]()

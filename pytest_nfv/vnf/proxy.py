@@ -13,6 +13,10 @@ socket while the kernel routes the same path, for the direct-path comparison; op
 and EOF ends it.
 ``--sink-port`` binds a UDP socket on the proxy's address so datagrams A sends to the proxy
 are not answered with ICMP port-unreachable by the proxy's own kernel.
+``--hold-us`` holds every frame that long before sending it on (a busy wait, exact to a few
+microseconds where a sleep would not be): a known slowdown of the proxy's hop, with which a
+benchmark checks that the regression gate sees one. The netns backend passes the value of
+``NFV_PROXY_HOLD_US`` from its environment; unset or 0, nothing is held.
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ import ipaddress
 import selectors
 import socket
 import sys
+import time
+from collections.abc import Mapping
 
+from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.vnf.rewrite import ProxyTable, mac_bytes, rewrite_frame
 
 ETH_P_ALL = 0x0003
@@ -30,6 +37,29 @@ PACKET_HOST = 0
 PACKET_IGNORE_OUTGOING = 23
 SOL_PACKET = 263
 FRAME_BUFFER = 65536 + 64
+HOLD_ENV = "NFV_PROXY_HOLD_US"
+MAX_HOLD_US = 100_000
+
+
+def hold_from_env(environ: Mapping[str, str]) -> int:
+    """Microseconds the proxy holds each frame, from ``NFV_PROXY_HOLD_US`` (0 when unset).
+
+    Raises:
+        NfvUsageError: the value is not a whole number of microseconds in 0..100000.
+    """
+    text = environ.get(HOLD_ENV, "").strip()
+    if not text:
+        return 0
+    if not text.isdigit() or int(text) > MAX_HOLD_US:
+        raise NfvUsageError(f"{HOLD_ENV}={text!r}: expected whole microseconds in 0..{MAX_HOLD_US}")
+    return int(text)
+
+
+def hold(nanoseconds: int) -> None:
+    """Busy-wait ``nanoseconds``: a sleep would add the scheduler's slack on top."""
+    until = time.perf_counter_ns() + nanoseconds
+    while time.perf_counter_ns() < until:
+        pass
 
 
 def _ip(text: str) -> bytes:
@@ -44,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host-b", required=True)
     parser.add_argument("--mac-b", required=True)
     parser.add_argument("--sink-port", type=int, default=0)
+    parser.add_argument("--hold-us", type=int, default=0, metavar="US")
     return parser.parse_args(argv)
 
 
@@ -87,6 +118,7 @@ def serve(args: argparse.Namespace) -> int:
     selector.register(first, selectors.EVENT_READ, "wire")
     selector.register(control, selectors.EVENT_READ, "control")
     buffer = bytearray(FRAME_BUFFER)
+    hold_ns = args.hold_us * 1000
     print("ready", flush=True)
     while True:
         for key, _ in selector.select():
@@ -113,6 +145,8 @@ def serve(args: argparse.Namespace) -> int:
                 except BlockingIOError:
                     break
                 if address[2] == PACKET_HOST and rewrite_frame(buffer, length, table):
+                    if hold_ns:
+                        hold(hold_ns)
                     wire.send(memoryview(buffer)[:length])
 
 

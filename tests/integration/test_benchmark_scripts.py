@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,11 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
         ("prober_resolution.py", ["--counts", "2", "--rounds", "2"], "resolution ms"),
         ("coreos_vs_sdk.py", ["--ns", "2", "--rounds", "1"], "ours/plain"),
         ("memory_under_noise.py", ["--instances", "1", "--noise-mib", "50"], "memory_kernel"),
+        (
+            "gate_pairs.py",
+            ["--pairs", "1", "--instances", "1", "--sizes", "64", "--out", "/tmp/nfv-gate-pairs"],
+            "targets (quiet in every pair, flagged in every pair) met:",
+        ),
         (
             "response_vs_ping.py",
             ["--backend", "coreos", "--rounds", "5", "--sizes", "64"],
@@ -41,6 +47,8 @@ def test_benchmark_script_runs(script: str, args: list[str], expected: str) -> N
         _skip_unless_answers(
             ["docker", "version"], "no Docker engine answers (scripts/engines start docker)"
         )
+    if script == "gate_pairs.py":
+        shutil.rmtree("/tmp/nfv-gate-pairs", ignore_errors=True)
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), *args],
         capture_output=True,

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -112,6 +113,29 @@ def test_the_run_cgroup_goes_with_the_backend() -> None:
         assert path.is_dir()
         backend.stop(backend.start(backend.plan(2), lambda spec: None))
     assert not path.exists()
+
+
+def test_held_frames_slow_the_proxied_path_only(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``NFV_PROXY_HOLD_US`` makes the proxy VNF hold each frame (twice per round trip); the
+    kernel-forwarded path, which the canary times, does not pass through the VNF."""
+    path = ProxyPath(lab)
+
+    def medians() -> tuple[float, float]:
+        path.warm_up(64)
+        proxied = [path.round_trip(64, "proxy").seconds for _ in range(30)]
+        direct = [path.round_trip(64, "direct").seconds for _ in range(30)]
+        return statistics.median(proxied), statistics.median(direct)
+
+    try:
+        proxied, direct = medians()
+        monkeypatch.setenv("NFV_PROXY_HOLD_US", "500")
+        path.deploy()
+        held, direct_after = medians()
+        assert held - proxied > 0.8e-3
+        assert direct_after < direct + 0.5e-3
+        assert len(path.canary()) == 40
+    finally:
+        path.close()
 
 
 def test_proxy_path_goes_through_b_and_b2(lab: Lab) -> None:
