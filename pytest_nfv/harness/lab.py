@@ -286,14 +286,27 @@ class ProxyPath:
             )
         return (replied - self.proxy.start_ns) / 1e9
 
-    def set_mode(self, mode: PathMode) -> None:
-        if mode != self._mode:
-            self.backend.set_path(self.testbed, mode)
-            self._mode = mode
+    def set_mode(self, mode: PathMode) -> bool:
+        """Put the proxy on or off the path; whether that changed anything."""
+        if mode == self._mode:
+            return False
+        self.backend.set_path(self.testbed, mode)
+        self._mode = mode
+        return True
 
     def round_trip(self, size: int, mode: PathMode) -> RoundTripSample:
-        """One request of ``size`` bytes from A, through the proxy VNF or the plain hop."""
-        self.set_mode(mode)
+        """One request of ``size`` bytes from A, through the proxy VNF or the plain hop.
+
+        After a switch of path one request goes first, untimed: a resumed VNF opens its
+        packet socket again and a paused one has just closed it, and the first frame after
+        that would time the switch, not the path. Alternating paths request by request (as
+        the monitoring suite does) would otherwise put that cost into every proxied sample.
+        """
+        if self.set_mode(mode):
+            self._request(size, mode)
+        return self._request(size, mode)
+
+    def _request(self, size: int, mode: PathMode) -> RoundTripSample:
         tb = self.testbed
         responder = tb.host_b2 if self._to_b2 else tb.host_b
         target = tb.proxy.address if mode == "proxy" else responder.address

@@ -316,6 +316,30 @@ def test_sizes_around_the_mtu(lab: Lab, size: int) -> None:
         path.close()
 
 
+def test_a_switch_of_path_is_never_timed(lab: Lab) -> None:
+    """The first request after the VNF is paused or resumed goes untimed; later ones are timed."""
+    path = ProxyPath(lab)
+    sent: list[str] = []
+    measure = path.requester.measure
+
+    def counted(target: str, *args: object, **kwargs: object) -> object:
+        sent.append(target)
+        return measure(target, *args, **kwargs)  # type: ignore[arg-type]
+
+    path.requester.measure = counted  # type: ignore[method-assign]
+    try:
+        tb = path.testbed
+        path.round_trip(64, "proxy")  # the path starts proxied: no switch
+        assert sent == [tb.proxy.address]
+        path.round_trip(64, "direct")
+        assert sent[1:] == [tb.host_b.address] * 2
+        path.round_trip(64, "direct")
+        path.round_trip(64, "proxy")
+        assert sent[3:] == [tb.host_b.address] + [tb.proxy.address] * 2
+    finally:
+        path.close()
+
+
 def test_icmp_echo_is_timed_by_the_same_instrument_both_paths(lab: Lab) -> None:
     """B's kernel answers the ICMP requester, directly and through the VNF, at any size."""
     path = ProxyPath(lab)
