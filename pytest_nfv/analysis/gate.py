@@ -366,7 +366,7 @@ def _scaled(run: Run, factor: float) -> Run:
 
 def _floor(config: GateConfig, key: RecordKey, unit: str, single: bool) -> Floor:
     floor = config.floor_for(key, unit)
-    lifted = config.single_baseline.get(dimension_of(unit) or "") if single else None
+    lifted = config.single_baseline_for(key, unit) if single else None
     if lifted is None:
         return floor
     return Floor(max(floor.relative, lifted.relative), max(floor.absolute, lifted.absolute))
