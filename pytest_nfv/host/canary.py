@@ -10,8 +10,12 @@ that got slower is reported as host drift, apart from the code's regressions.
 Canaries (each a series of samples in seconds, stored in the run's ``machine_info``):
 
 - ``cpu_loop``: a fixed pure-Python loop (``CPU_LOOP_ITERATIONS`` additions), timed
-  ``CPU_ROUNDS`` times after ``WARM_UP_ROUNDS`` discarded ones: the interpreter's share of a
-  core, as every harness process written in Python gets it;
+  ``CPU_ROUNDS`` times after ``WARM_UP_ROUNDS`` discarded ones when the lab opens, then
+  ``PASSES_PER_TEST`` more times before every test that follows: the interpreter's share of a
+  core, as every harness process written in Python gets it, sampled across the whole run. A
+  host's speed can swing from second to second (on the 2-core reference host the loop takes
+  near 7 ms or near 12 ms, mode by mode, for seconds at a time), so a canary timed at one
+  moment says little about the minutes the figures were measured in;
 - ``direct_path``: 64-byte round trips over the testbed's kernel-forwarded path (host A ->
   the proxy's hop with the VNF paused -> B -> A, ``harness.lab.ProxyPath.canary``): wake-up
   latency and the kernel's forwarding, without the VNF. Only runs that deploy the testbed
@@ -26,6 +30,7 @@ from typing import Any
 
 __all__ = [
     "CPU_LOOP_ITERATIONS",
+    "PASSES_PER_TEST",
     "canary_entry",
     "cpu_loop_seconds",
     "timed_rounds",
@@ -34,6 +39,7 @@ __all__ = [
 CPU_LOOP_ITERATIONS = 200_000
 CPU_ROUNDS = 15
 WARM_UP_ROUNDS = 3
+PASSES_PER_TEST = 2
 
 
 def timed_rounds(once: Callable[[], float], rounds: int, warm_up: int) -> tuple[float, ...]:

@@ -22,7 +22,12 @@ from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
 from pytest_nfv.harness.together import Key, repeat_together
-from pytest_nfv.host.canary import CPU_LOOP_ITERATIONS, canary_entry, cpu_loop_seconds
+from pytest_nfv.host.canary import (
+    CPU_LOOP_ITERATIONS,
+    PASSES_PER_TEST,
+    canary_entry,
+    cpu_loop_seconds,
+)
 from pytest_nfv.model import Instance
 from pytest_nfv.plugin.budget_pick import budget_choice, load_chosen_budgets
 from pytest_nfv.plugin.options import NfvSettings
@@ -109,7 +114,9 @@ def nfv_lab(
     """
     interval = float(getattr(nfv_backend, "probe_interval_s", DEFAULT_PROBE_INTERVAL_S))
     _state(request.config).canary["cpu_loop"] = canary_entry(
-        cpu_loop_seconds(), f"a Python loop of {CPU_LOOP_ITERATIONS} additions, before the lab"
+        cpu_loop_seconds(),
+        f"a Python loop of {CPU_LOOP_ITERATIONS} additions, when the lab opens and "
+        f"{PASSES_PER_TEST} passes before each test after",
     )
     progress = progress_of(request.config)
     report = None if progress is None else progress.report

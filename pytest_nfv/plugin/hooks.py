@@ -16,6 +16,7 @@ from pytest_nfv.backends import BUILTIN_BACKENDS, make_builtin
 from pytest_nfv.backends.base import Backend
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.harness.stats import ABSOLUTE_FLOORS
+from pytest_nfv.host.canary import PASSES_PER_TEST, cpu_loop_seconds
 from pytest_nfv.host.capabilities import host_facts
 from pytest_nfv.host.cpus import configure, harness_cpus, plan_cpus
 from pytest_nfv.host.identity import RunIdentity
@@ -152,6 +153,14 @@ def _floors() -> str:
         unit = display_unit(base_unit(dimension), value)
         shown.append(format_value(value, unit))
     return " / ".join(shown)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Time the CPU-loop canary again before each test once the lab has opened, so that it
+    samples the host across the run rather than at one moment (``host.canary``)."""
+    state = item.config.stash.get(nfv_state_key, None)
+    if state is not None and "cpu_loop" in state.canary:
+        state.add_canary_samples("cpu_loop", cpu_loop_seconds(PASSES_PER_TEST, warm_up=0))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -52,6 +52,10 @@ class NfvState:
     """The host canaries timed this run (``host.canary``), by name, as ``machine_info`` holds
     them: the regression gate tells a slower host from slower code with them."""
 
+    def add_canary_samples(self, name: str, samples: tuple[float, ...]) -> None:
+        """More samples of a canary already timed this run (the CPU loop, test by test)."""
+        self.canary[name]["samples"].extend(float(s) for s in samples)
+
     def run_conditions(self) -> dict[str, Any]:
         """What a saved run says about the conditions it ran in, beside the host's facts:
         its canaries, and a slowdown injected on purpose (``NFV_PROXY_HOLD_US``), so that no

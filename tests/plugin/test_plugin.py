@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_nfv.host.canary import CPU_ROUNDS, PASSES_PER_TEST
+
 USAGE_ERROR = int(pytest.ExitCode.USAGE_ERROR)
 
 NFV_OPTIONS = (
@@ -596,6 +598,19 @@ def test_generous_budget_passes_and_records_benchmark_json(pytester: pytest.Pyte
     prober_kind = "C (" if shutil.which("gcc") else "Python, since the C one cannot be used"
     assert data["machine_info"]["nfv"]["prober"].startswith(prober_kind)
     assert _leftover_namespaces(_run_id(result)) == []
+
+
+@pytest.mark.usefixtures("netns_host")
+def test_the_cpu_canary_is_timed_again_before_every_later_test(pytester: pytest.Pytester) -> None:
+    """The lab opens in the first test's setup with CPU_ROUNDS passes of the CPU loop; every
+    later test adds PASSES_PER_TEST, so the canary spans the run (two tests: N=1 and N=2)."""
+    args = [a if a != "1" else "1,2" for a in E2E_ARGS]
+    result, out = _run_generous_boot(pytester, *args)
+    result.assert_outcomes(passed=2)
+    canary = json.loads(out.read_text(encoding="utf-8"))["machine_info"]["nfv"]["canary"]
+    assert len(canary["cpu_loop"]["samples"]) == CPU_ROUNDS + PASSES_PER_TEST
+    assert all(0 < s < 5 for s in canary["cpu_loop"]["samples"])
+    assert "before each test" in canary["cpu_loop"]["method"]
 
 
 def test_big_n_items_are_marked_and_deselectable(pytester: pytest.Pytester) -> None:
