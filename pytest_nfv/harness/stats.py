@@ -219,7 +219,7 @@ class StopRule:
 
     ci_width: float = 0.05
     max_rounds: int = 30
-    max_seconds: float = 60.0
+    max_seconds: float = 30.0
     min_rounds: int = MIN_ROUNDS
     absolute: float = 0.0
 

@@ -188,7 +188,7 @@ def test_stop_rule_defaults_are_valid() -> None:
     assert (rule.ci_width, rule.max_rounds, rule.max_seconds, rule.min_rounds) == (
         0.05,
         30,
-        60.0,
+        30.0,
         3,
     )
 
