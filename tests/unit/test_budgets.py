@@ -465,3 +465,30 @@ def test_assess_gives_each_figure_a_verdict_word() -> None:
     assert unjudged.verdict == "not judged"
     assert unjudged.limit is None
     assert {kept.verdict, blown.verdict, unjudged.verdict} <= set(VERDICTS)
+
+
+SHIPPED = sorted(Path(__file__).resolve().parents[2].joinpath("fixtures", "budgets").glob("*.toml"))
+"""Every budgets file the project ships."""
+
+#: Where a backend measures memory as the kernel (or hypervisor) accounts it, that figure is
+#: the primary one (``suites/``): a file that budgets the host's figure must budget it too, or
+#: the figure the stop rule follows would only be listed as not judged.
+KERNEL_TWINS = {
+    ("instantiation", "memory"): ("instantiation", "memory_kernel"),
+    ("instantiation", "memory_per_instance"): ("instantiation", "memory_kernel_per_instance"),
+    ("coexistence", "memory"): ("coexistence", "memory_kernel"),
+}
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_every_shipped_file_budgets_the_kernel_memory_figure(path: Path) -> None:
+    book = load_budgets(path)
+    for (requirement, metric), (k_requirement, k_metric) in KERNEL_TWINS.items():
+        if book.get(requirement, metric) is not None:
+            assert book.get(k_requirement, k_metric) is not None, (
+                f"{path.name} budgets {requirement}.{metric} but not {k_requirement}.{k_metric}"
+            )
+
+
+def test_the_shipped_files_are_found() -> None:
+    assert {p.stem for p in SHIPPED} >= {"netns", "coreos", "osv", "osv-tcg", "clickos"}
