@@ -42,7 +42,7 @@ lab_pytest() {
   mkdir -p /run/nfv/repo /run/nfv/guest
   tar -C /mnt/host/repo -cf - . | tar -C /run/nfv/repo -xf - || return 3
   zcat /mnt/host/guest/vmlinux.gz > /run/nfv/guest/vmlinux || return 3
-  cp /mnt/host/guest/initrd.cpio /run/nfv/guest/ || return 3
+  cp /mnt/host/guest/initrd.cpio /mnt/host/guest/manifest.json /run/nfv/guest/ || return 3
   cd /run/nfv/repo || return 3
   # the checkout is installed (not imported from the share) so the plugin's entry point exists
   /opt/nfv/bin/pip install --quiet --no-deps --no-build-isolation --no-index . || return 3
