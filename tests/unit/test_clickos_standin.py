@@ -9,14 +9,17 @@ rather than as a silent boot timeout under Xen.
 from __future__ import annotations
 
 import ipaddress
+import json
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
+from pytest_nfv.backends.clickos.backend import ClickosBackend
 from pytest_nfv.backends.clickos.click.render import instance_config, proxy_config
-from pytest_nfv.backends.clickos.standin.guest import FIELDS, INIT, recipe_key
+from pytest_nfv.backends.clickos.standin.guest import FIELDS, INIT, manifest_beside, recipe_key
 from pytest_nfv.backends.clickos.xen.domains import DomainSpec, render_domain
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import Endpoint
@@ -76,3 +79,50 @@ def test_the_standin_domain_template_renders_with_kernel_and_initramfs() -> None
     assert root.findtext("os/kernel") == "/lab/guest/vmlinux.gz"
     assert root.findtext("os/initrd") == "/lab/guest/initrd.cpio"
     assert root.find("devices/interface/source").get("bridge") == "nfvbr"  # type: ignore[union-attr]
+
+
+def _standin_image(directory: Path, manifest: object) -> str:
+    kernel = directory / "vmlinux"
+    kernel.write_bytes(b"\x7fELF")
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    return str(kernel)
+
+
+def test_a_kernel_with_the_standins_manifest_beside_it_is_the_standin(tmp_path: Path) -> None:
+    image = _standin_image(tmp_path, {"stands_in_for": "MiniOS + Click", "kernel_release": "6.1"})
+    assert manifest_beside(image) == {"stands_in_for": "MiniOS + Click", "kernel_release": "6.1"}
+
+
+@pytest.mark.parametrize("manifest", [{"recipe": "x"}, ["stands_in_for"], "not json"])
+def test_any_other_kernel_is_not_the_standin(tmp_path: Path, manifest: object) -> None:
+    image = _standin_image(tmp_path, manifest)
+    if manifest == "not json":
+        (tmp_path / "manifest.json").write_text("{")
+    assert manifest_beside(image) is None
+    assert manifest_beside(str(tmp_path / "elsewhere" / "clickos_x86_64")) is None
+    assert manifest_beside(None) is None
+
+
+def test_the_backend_says_the_standin_runs_and_judges_it_by_its_own_budgets(
+    tmp_path: Path,
+) -> None:
+    image = _standin_image(tmp_path, {"stands_in_for": "MiniOS + Click", "kernel_release": "6.1"})
+    backend = ClickosBackend(RunIdentity.new(), image)
+    assert "the ClickOS stand-in, not ClickOS" in backend.engine().describe()  # the header
+    choice = backend.budget_choice()
+    assert choice is not None
+    assert choice[0].name == "clickos-standin.toml"
+    assert "not ClickOS" in choice[1]
+    backend._version = "Xen 4.17.0, libvirt 9.0.0"  # what open() reads from libvirt
+    backend._standin = manifest_beside(image)
+    notes = backend.engine().notes
+    assert any("stand-in" in note and "not ClickOS" in note for note in notes)
+
+
+def test_a_clickos_image_keeps_the_default_budgets(tmp_path: Path) -> None:
+    kernel = tmp_path / "clickos_x86_64"
+    kernel.write_bytes(b"\x7fELF")
+    backend = ClickosBackend(RunIdentity.new(), str(kernel))
+    assert backend.budget_choice() is None
+    backend._version = "Xen 4.17.0, libvirt 9.0.0"
+    assert not any("stand-in" in note for note in backend.engine().notes)

@@ -43,6 +43,7 @@ from pytest_nfv.backends.clickos.click.render import (
     proxy_config,
     rendered_and_checked,
 )
+from pytest_nfv.backends.clickos.standin.guest import manifest_beside
 from pytest_nfv.backends.clickos.xen.bridge import create_bridge, reap_bridges, remove_bridge
 from pytest_nfv.backends.clickos.xen.domains import (
     BACKEND,
@@ -65,7 +66,7 @@ from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
-from pytest_nfv.resources import fixtures_dir
+from pytest_nfv.resources import budgets_file, fixtures_dir
 
 __all__ = ["DEFAULT_URI", "ClickosBackend", "make", "reap"]
 
@@ -116,6 +117,7 @@ class ClickosBackend:
         self._control = ClickosControl(runner, watch)
         self._probe = probe
         self._version = ""
+        self._standin: dict[str, str] | None = None
         self._bridge: str | None = None
         self._instances: dict[str, _Domain] = {}
         self._proxy: _Domain | None = None
@@ -134,6 +136,7 @@ class ClickosBackend:
             self._libvirt.close()
             raise
         self._version = f"{hypervisor}, libvirt {library}"
+        self._standin = manifest_beside(self._image)
         self.identity.register(self.name)
         try:
             self._switch.open()
@@ -161,11 +164,27 @@ class ClickosBackend:
         teardown.finish()
 
     def engine(self) -> EngineInfo:
-        """Before ``open`` only the target; after it, what libvirt reports (no I/O here)."""
+        """Before ``open`` only the target; after it, what libvirt reports and, when the image
+        is the ClickOS stand-in, that it is (read at ``open``)."""
         image = self._image or "not given"
         if not self._version:
-            return EngineInfo("xen", f"via {self._libvirt.uri}, image {image}")
-        return EngineInfo("xen", self._version, (f"libvirt {self._libvirt.uri}", f"image {image}"))
+            what = ", the ClickOS stand-in, not ClickOS" if manifest_beside(self._image) else ""
+            return EngineInfo("xen", f"via {self._libvirt.uri}, image {image}{what}")
+        notes = [f"libvirt {self._libvirt.uri}", f"image {image}"]
+        if self._standin is not None:
+            notes.append(
+                f"the ClickOS stand-in (Linux {self._standin.get('kernel_release', '?')}), "
+                f"not ClickOS: {self._standin['stands_in_for']} stood in"
+            )
+        return EngineInfo("xen", self._version, tuple(notes))
+
+    def budget_choice(self) -> tuple[Path, str] | None:
+        """The stand-in's own budgets when the image is the stand-in; else the default."""
+        if manifest_beside(self._image) is None:
+            return None
+        path = budgets_file("clickos-standin")
+        why = "the ClickOS stand-in runs, not ClickOS: its own figures"
+        return None if path is None else (path, why)
 
     def __enter__(self) -> ClickosBackend:
         self.open()

@@ -49,7 +49,7 @@ from pytest_nfv.backends.debian_guest import (
 from pytest_nfv.errors import BackendUnavailable
 from pytest_nfv.resources import proxy_vnf_dir
 
-__all__ = ["StandinGuest", "cache_root", "ensure_standin", "recipe_key"]
+__all__ = ["StandinGuest", "cache_root", "ensure_standin", "manifest_beside", "recipe_key"]
 
 RECIPE_VERSION = "1"
 _WHAT = "clickos stand-in"
@@ -112,6 +112,20 @@ def ensure_standin(root: Path | None = None) -> StandinGuest:
     """
     root = cache_root() if root is None else root
     return cached_build(_WHAT, root / recipe_key(), _build, _load)
+
+
+def manifest_beside(image: str | None) -> dict[str, str] | None:
+    """The stand-in's manifest when ``image`` is a stand-in kernel (its ``manifest.json``
+    beside it names what it stands in for), else None: how a run knows it is not ClickOS."""
+    if image is None:
+        return None
+    try:
+        manifest = json.loads(Path(image).with_name("manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or "stands_in_for" not in manifest:
+        return None
+    return {str(key): str(value) for key, value in manifest.items()}
 
 
 def _load(directory: Path) -> StandinGuest | None:
