@@ -10,7 +10,9 @@ veth::
         `-- hosts A, B, B2                 10.213.0.3-5 the switch's testbed hosts
 
 An instance answers once its VNF process runs and its eth0 is up with its address; that is
-the last step of its start.
+the last step of its start. It knows the switch's MAC from the start (a static ARP entry, as
+the switch knows its MAC): a first reply that had to ask for it by broadcast would reach all
+N ports, and N instances asking cost the kernel N² deliveries while the rest boot.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pytest_nfv.backends.base import (
     EngineTargets,
     StartCallback,
 )
-from pytest_nfv.backends.switch import Port, Switch, reap_namespaces
+from pytest_nfv.backends.switch import BRIDGE_MAC, GATEWAY, Port, Switch, reap_namespaces
 from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError
 from pytest_nfv.host.cgroups import MemoryCgroup, pss_anon_bytes, reap_cgroups
@@ -44,6 +46,8 @@ from pytest_nfv.vnf.proxy import hold_from_env
 __all__ = ["NetnsBackend", "make", "reap"]
 
 DEFAULT_VNF_COMMAND = ("sleep", "infinity")
+_KNOWS_THE_SWITCH = ((GATEWAY, BRIDGE_MAC),)
+"""Every instance's static ARP entry for the switch, where the prober sits (see BRIDGE_MAC)."""
 _PROXY_SYSCTLS = (
     ("net.ipv4.ip_forward", "0"),
     ("net.ipv4.conf.all.send_redirects", "0"),
@@ -61,7 +65,7 @@ class NetnsBackend:
     ) -> None:
         self.identity = identity
         self._vnf_command = tuple(vnf_command)
-        self._switch = Switch(identity, self.name)
+        self._switch = Switch(identity, self.name, bridge_mac=BRIDGE_MAC)
         self._instances: dict[str, Port] = {}
         self._proxy: Port | None = None
         self._memory: MemoryCgroup | None = None
@@ -187,7 +191,9 @@ class NetnsBackend:
             for spec in specs:
                 on_start(spec)
                 start_ns = time.time_ns()
-                port = self._switch.add_namespace(spec, self._vnf_command)
+                port = self._switch.add_namespace(
+                    spec, self._vnf_command, neighbours=_KNOWS_THE_SWITCH
+                )
                 self._instances[spec.name] = port
                 started.append(
                     Instance(

@@ -60,6 +60,7 @@ from pytest_nfv.model import Endpoint, InstanceSpec, Testbed
 
 __all__ = [
     "BRIDGE",
+    "BRIDGE_MAC",
     "ECHO_PORT",
     "GATEWAY",
     "HOST_A",
@@ -77,6 +78,10 @@ SUBNET = ipaddress.IPv4Network("10.213.0.0/16")
 GATEWAY = SUBNET[1]
 PROXY, HOST_A, HOST_B, HOST_B2 = SUBNET[2], SUBNET[3], SUBNET[4], SUBNET[5]
 MAC_PREFIX = "02:4e:46"
+BRIDGE_MAC = "02:4e:46:00:00:01"
+"""The bridge's MAC where a backend fixes it (``Switch(bridge_mac=...)``): an instance or guest
+told it in advance answers the prober without an ARP broadcast, which the bridge would deliver
+to every port (N instances asking: N² deliveries, all on the CPU of whoever sent the probe)."""
 ECHO_PORT = 7
 BRIDGE = "br0"
 NUD_PERMANENT = 0x80

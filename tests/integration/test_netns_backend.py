@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -14,13 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pyroute2 import IPRoute
 
 from pytest_nfv.backends.netns import NetnsBackend
+from pytest_nfv.backends.switch import BRIDGE, BRIDGE_MAC, GATEWAY, NUD_PERMANENT
 from pytest_nfv.errors import BackendError
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.response import RoundTrip
 from pytest_nfv.host.cgroups import memory_hierarchy
-from pytest_nfv.host.namespaces import list_namespaces, pids_by_namespace
+from pytest_nfv.host.namespaces import entered, list_namespaces, pids_by_namespace
 
 
 def _ours(prefix: str) -> list[str]:
@@ -59,6 +62,24 @@ def test_instances_answer_and_stop_cleanly(lab: Lab, backend: NetnsBackend) -> N
         assert not again.unanswered
     assert not any(Path(f"/proc/{p}").exists() for p in pids)
     assert [n for n in _ours(backend.identity.prefix) if "-i" in n] == []
+
+
+def test_instances_answer_the_prober_without_asking_for_its_mac(
+    lab: Lab, backend: NetnsBackend
+) -> None:
+    """Each instance knows the switch's MAC from its start, so its first reply needs no ARP
+    broadcast (which the bridge would deliver to every other instance's port)."""
+    with lab.running(3) as instances:
+        for instance in instances:
+            with entered(instance.netns_path), IPRoute() as ipr:
+                known = {
+                    (n.get_attr("NDA_DST"), n.get_attr("NDA_LLADDR"), n["state"])
+                    for n in ipr.get_neighbours(family=socket.AF_INET)
+                }
+            assert known == {(str(GATEWAY), BRIDGE_MAC, NUD_PERMANENT)}
+        with entered(backend.probe_netns), IPRoute() as ipr:
+            (bridge,) = ipr.link_lookup(ifname=BRIDGE)
+            assert ipr.get_links(bridge)[0].get_attr("IFLA_ADDRESS") == BRIDGE_MAC
 
 
 def test_memory_round_measures_processes(lab: Lab) -> None:

@@ -66,6 +66,7 @@ from pytest_nfv.backends.osv.image import OSV_PROGRAM, OsvImage, kernel_cmdline,
 from pytest_nfv.backends.osv.kvm import UP_MARKER, KvmVerdict, decide, probe_boot, quick_verdict
 from pytest_nfv.backends.switch import (
     BRIDGE,
+    BRIDGE_MAC,
     ECHO_PORT,
     GATEWAY,
     HOST_A,
@@ -89,7 +90,7 @@ __all__ = ["CONTROL_PORT", "DEFAULT_URI", "OsvBackend", "make", "reap"]
 
 _log = logging.getLogger(__name__)
 DEFAULT_URI = "qemu:///system"
-SWITCH_MAC = "02:4e:46:00:00:01"
+SWITCH_MAC = BRIDGE_MAC
 CONTROL_PORT = 7070
 TAP_PREFIX = "nv"
 LOG_DIR = REGISTRY_DIR / "osv"
