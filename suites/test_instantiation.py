@@ -26,11 +26,13 @@ pytestmark = pytest.mark.nfv_requirement("instantiation")
 def test_boot_time(warmed_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Recorder) -> None:
     per_instance: list[float] = []
     resolution: list[float] = []
+    prober_cpu: list[float] = []
 
     def one_boot() -> float:
         result = warmed_lab.boot_round(nfv_n)
         per_instance.extend(result.per_instance_s)
         resolution.append(result.resolution_s)
+        prober_cpu.append(result.prober_cpu_share)
         return result.makespan_s
 
     makespan = nfv_repeat(one_boot, "boot_makespan")
@@ -43,6 +45,7 @@ def test_boot_time(warmed_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: 
             extra={
                 "probe_interval_s": warmed_lab.prober.interval_s,
                 "worst_probe_gap_s": max(resolution),
+                "prober_cpu_share": max(prober_cpu),
             },
         ),
         Series("boot_per_instance", summarize(per_instance), "time", per_round=False),

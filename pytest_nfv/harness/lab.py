@@ -45,6 +45,8 @@ class BootRound:
     """Longest gap between probes of a waiting instance: no figure here is finer than this."""
     answer_gap_s: float = 0.0
     """Largest gap before the probe an instance first answered (within ``resolution_s``)."""
+    prober_cpu_share: float = 0.0
+    """The prober's CPU over the round, as a share of one core (it is capped: ``probes.icmp``)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,11 @@ class Lab:
         per_instance = tuple((result.replies_ns[i.address] - i.start_ns) / 1e9 for i in instances)
         makespan = (max(result.replies_ns.values()) - first_request[0]) / 1e9
         return instances, BootRound(
-            makespan, per_instance, result.max_probe_gap_s, result.resolution_s
+            makespan,
+            per_instance,
+            result.max_probe_gap_s,
+            result.resolution_s,
+            result.prober_cpu_share,
         )
 
     def start_ready(self, n: int) -> list[Instance]:

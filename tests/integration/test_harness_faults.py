@@ -6,6 +6,7 @@ faults are real (a kernel refusal, a stopped process), not mocks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -14,6 +15,8 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import Popen
+from typing import Any
 
 import pytest
 
@@ -22,21 +25,29 @@ from pytest_nfv.errors import BackendError, ProbeError
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes import icmp
 from pytest_nfv.harness.probes.icmp import EchoProber
-from pytest_nfv.host.namespaces import inside_new, list_namespaces, remove_namespace
+from pytest_nfv.host.namespaces import (
+    inside_new,
+    list_namespaces,
+    namespace_path,
+    remove_namespace,
+    spawn_in,
+)
 
 LOOPBACK = "127.0.0.1"  # the only target the prober tests send to
 
 
-@pytest.fixture(params=[False, True], ids=["python", "c"])
-def raw_prober(request: pytest.FixtureRequest) -> Iterator[subprocess.Popen[bytes]]:
-    """The prober's child process alone (each kind), driven line by line as the parent would."""
-    argv, kind = icmp._prober_command(native=request.param)
-    if request.param and not kind.startswith("C"):
+@contextlib.contextmanager
+def _prober_child(native: bool, netns_path: str | None = None) -> Iterator[Popen[bytes]]:
+    """The prober's child process alone (C or Python), driven line by line as the parent
+    would, in ``netns_path`` (None: the test's own namespace)."""
+    argv, kind = icmp.prober_command(native=native)
+    if native and not kind.startswith("C"):
         pytest.skip(kind)  # says why: no gcc, not root, or a cache others could write
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
+    pipes: dict[str, Any] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+    proc = (
+        subprocess.Popen(argv, **pipes)
+        if netns_path is None
+        else spawn_in(netns_path, argv, **pipes)
     )
     try:
         yield proc
@@ -48,7 +59,13 @@ def raw_prober(request: pytest.FixtureRequest) -> Iterator[subprocess.Popen[byte
                 pipe.close()
 
 
-def _lines(proc: subprocess.Popen[bytes], count: int, within_s: float = 10.0) -> list[str]:
+@pytest.fixture(params=[False, True], ids=["python", "c"])
+def raw_prober(request: pytest.FixtureRequest) -> Iterator[Popen[bytes]]:
+    with _prober_child(request.param) as proc:
+        yield proc
+
+
+def _lines(proc: Popen[bytes], count: int, within_s: float = 10.0) -> list[str]:
     """``count`` lines from the prober, or a failure (never a hang) after ``within_s``."""
     assert proc.stdout is not None
     fd, buffer, deadline = proc.stdout.fileno(), b"", time.monotonic() + within_s
@@ -63,7 +80,7 @@ def _lines(proc: subprocess.Popen[bytes], count: int, within_s: float = 10.0) ->
     return buffer.decode().splitlines()
 
 
-def _write(proc: subprocess.Popen[bytes], data: bytes) -> None:
+def _write(proc: Popen[bytes], data: bytes) -> None:
     assert proc.stdin is not None
     proc.stdin.write(data)
     proc.stdin.flush()
@@ -78,18 +95,57 @@ def _check_two_rounds(lines: list[str]) -> None:
     assert lines[5].startswith("done 0 ")
 
 
-def test_prober_takes_two_rounds_batched_in_one_read(raw_prober: subprocess.Popen[bytes]) -> None:
+def test_prober_takes_two_rounds_batched_in_one_read(raw_prober: Popen[bytes]) -> None:
     one_round = f"arm 5 250 1500\ngo {LOOPBACK}\nend\n".encode()
     _write(raw_prober, one_round * 2)
     _check_two_rounds(_lines(raw_prober, 6))
 
 
-def test_prober_takes_commands_split_across_reads(raw_prober: subprocess.Popen[bytes]) -> None:
+def test_prober_takes_commands_split_across_reads(raw_prober: Popen[bytes]) -> None:
     text = f"arm 5 250 1500\ngo {LOOPBACK}\nend\n".encode() * 2
     for cut in range(0, len(text), 5):  # lines cut mid-word, a newline alone, ...
         _write(raw_prober, text[cut : cut + 5])
         time.sleep(0.002)
     _check_two_rounds(_lines(raw_prober, 6))
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["python", "c"])
+def test_the_prober_reports_what_a_round_cost_it(backend: NetnsBackend, native: bool) -> None:
+    """A 0.5 s round probing targets that never answer: the done line names them and reports
+    the prober's CPU time (within the scheduler's count for it), the round's wall time and
+    its wake-ups.
+
+    The targets are loopback addresses inside a namespace of the test's own whose loopback
+    is down: every probe is refused at once, and nothing leaves the namespace.
+    """
+    targets = [f"127.0.0.{k}" for k in range(1, 21)]
+    name = f"{backend.identity.prefix}-silent"
+    with inside_new(name) as ipr:
+        ipr.close()
+    try:
+        with _prober_child(native, namespace_path(name)) as proc:
+            before = _on_cpu_ns(proc.pid)
+            gos = "".join(f"go {target}\n" for target in targets)
+            _write(proc, f"arm 0.5 500 1500\n{gos}end\n".encode())
+            armed, done = _lines(proc, 2)
+            spent_ns = _on_cpu_ns(proc.pid) - before
+    finally:
+        remove_namespace(name)
+    assert armed == "armed"
+    words = done.split()
+    assert words[:2] == ["done", str(len(targets))]
+    assert words[7:] == targets
+    cpu_us, wall_us, wakeups = map(int, words[4:7])
+    assert 0 < cpu_us <= spent_ns / 1000
+    assert 0.5e6 <= wall_us < 3e6
+    # About one per 1.5 ms once the targets backed off (fewer when the host is late), never
+    # one per probe: the 20 targets share each wake-up.
+    assert 100 <= wakeups <= 0.5e6 / 500 * 2
+
+
+def _on_cpu_ns(pid: int) -> int:
+    """Nanoseconds ``pid`` has run, as the scheduler counts them."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
 
 
 def test_a_silent_prober_fails_the_round_instead_of_hanging(

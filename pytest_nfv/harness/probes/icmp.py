@@ -12,15 +12,20 @@ module's ``serve``: the same protocol and pace. The prober's cost is its wake-up
 second while instances boot, and the interpreter's share of each is what the C child saves;
 ``EchoProber.kind`` says which one a record was measured with.
 
-Each target has its own pace: the first probes go every ``interval`` (0.25 ms by default),
+Each target has its own pace: the first probes go every ``interval`` (0.5 ms by default),
 and while the target stays silent the gap grows with the time it has waited (a sixteenth of
 it), up to ``max_interval`` (1.5 ms by default). A fast boot is timed finely, a slow one
 costs few probes, and the prober wakes only when some target is due, so on a 2-core host it
-takes little of the CPU the starts being timed need. Every round reports its worst gap between
-two probes of a waiting target and its resolution: the largest gap that preceded the probe a
-target first answered, which bounds every boot time of the round. Reply times are the
-kernel's receive timestamps (SO_TIMESTAMPNS, CLOCK_REALTIME), not the time Python got round
-to reading them.
+takes little of the CPU the starts being timed need. A wake-up costs the C child about 35 µs
+on a 2-vCPU cloud guest whatever it sends, and while N=128 instances boot some target is
+always new, so the first interval sets the prober's CPU: 0.25 ms took 13% of a core there,
+0.5 ms takes half that (``benchmarks/prober_resolution.py``).
+
+Every round reports its worst gap between two probes of a waiting target, its resolution
+(the largest gap that preceded the probe a target first answered, which bounds every boot
+time of the round) and what the prober cost (CPU time, wall time and wake-ups). Reply times
+are the kernel's receive timestamps (SO_TIMESTAMPNS, CLOCK_REALTIME), not the time Python got
+round to reading them.
 
 Wire protocol between the two processes, one line each way per step (the child keeps a queue
 of whole lines, so commands may arrive batched in one read or split across several)::
@@ -30,7 +35,7 @@ of whole lines, so commands may arrive batched in one read or split across sever
     parent: end              (wait for the started targets)  or  cancel  (stop waiting now)
                                              child: reply IP TS_NS   (one per answered target,
                                                                       as it answers)
-                                             child: done UNANSWERED MAX_GAP_US RESOLUTION_US IP...
+                     child: done UNANSWERED MAX_GAP_US RESOLUTION_US CPU_US WALL_US WAKEUPS IP...
 
 Every read of the parent has a deadline: a prober that stops answering is killed and the
 round fails with ``ProbeError`` instead of hanging the session. Replies are written as they
@@ -74,7 +79,7 @@ ICMP_ECHO_REPLY = 0
 ICMP_ECHO_REQUEST = 8
 _TIMESPEC = struct.Struct("@qq")
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # asm-generic value; absent from Python
-DEFAULT_PROBE_INTERVAL_S = 0.00025
+DEFAULT_PROBE_INTERVAL_S = 0.0005
 DEFAULT_MAX_PROBE_INTERVAL_S = 0.0015
 BACKOFF_FRACTION = 0.0625
 """A silent target's gap grows to this fraction of the time it has waited (up to the cap)."""
@@ -102,6 +107,17 @@ class ReadinessResult:
     """Longest time between two probes of a waiting target."""
     resolution_s: float = 0.0
     """Largest gap before the probe a target first answered: no boot time is finer."""
+    prober_cpu_s: float = 0.0
+    """CPU time the prober used in the round (its thread's clock)."""
+    round_s: float = 0.0
+    """Wall time of the round in the prober, from armed to done."""
+    wakeups: int = 0
+    """How often the prober woke up in the round."""
+
+    @property
+    def prober_cpu_share(self) -> float:
+        """The prober's CPU over the round, as a share of one core."""
+        return self.prober_cpu_s / self.round_s if self.round_s > 0 else 0.0
 
 
 class _LineReader:
@@ -131,7 +147,7 @@ class _LineReader:
         return self._lines.popleft()
 
 
-def _prober_command(native: bool) -> tuple[list[str], str]:
+def prober_command(native: bool) -> tuple[list[str], str]:
     """The C child where it can be built privately (``host.native``), else this module."""
     python = [sys.executable, "-m", "pytest_nfv.harness.probes.icmp"]
     if not native:
@@ -187,7 +203,7 @@ class EchoProber:
         return None if self._proc is None else self._proc.pid
 
     def __enter__(self) -> EchoProber:
-        argv, self.kind = _prober_command(self._native)
+        argv, self.kind = prober_command(self._native)
         kwargs: dict[str, object] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
         if self._netns_path is None:
             self._proc = subprocess.Popen(argv, **kwargs)  # type: ignore[call-overload]
@@ -283,9 +299,18 @@ class EchoProber:
                 replies[ipaddress.IPv4Address(words[1])] = int(words[2])
                 if on_reply is not None:
                     on_reply(len(replies))
-            elif words and words[0] == "done":
-                missing = tuple(ipaddress.IPv4Address(w) for w in words[4:])
-                return ReadinessResult(replies, missing, int(words[2]) / 1e6, int(words[3]) / 1e6)
+            elif words and words[0] == "done" and len(words) >= 7:
+                gap_us, resolution_us, cpu_us, wall_us, wakeups = map(int, words[2:7])
+                missing = tuple(ipaddress.IPv4Address(w) for w in words[7:])
+                return ReadinessResult(
+                    replies,
+                    missing,
+                    gap_us / 1e6,
+                    resolution_us / 1e6,
+                    cpu_us / 1e6,
+                    wall_us / 1e6,
+                    wakeups,
+                )
             else:
                 raise ProbeError(f"unexpected line from the ICMP prober: {words}")
 
@@ -372,6 +397,8 @@ class _Round:
     ended: bool = False
     cancelled: bool = False
     origin: float = field(default_factory=time.monotonic)
+    cpu_origin: float = field(default_factory=time.thread_time)
+    wakeups: int = 0
     on_reply: Callable[[str, int], None] | None = None
     """Told of each reply as it comes, so the parent can count answers during a slow round."""
 
@@ -448,6 +475,7 @@ def _run_round(sock: socket.socket, ident: int, commands: _Commands, round_: _Ro
         wait = max(0.0, min(due, deadline) - time.monotonic())
         watched: list[Any] = [sock] if round_.ended or commands.closed else [sock, commands.fd]
         readable = select.select(watched, [], [], wait)[0]
+        round_.wakeups += 1
         if sock in readable:
             _drain(sock, ident, round_)
         if commands.fd in readable:
@@ -500,9 +528,15 @@ def serve(control_fd: int, out: TextIO) -> int:
         out.flush()
         _run_round(sock, ident, commands, round_)
         unanswered = [t for t in round_.started if t not in round_.replies]
-        gap_us, resolution_us = round(round_.max_gap * 1e6), round(round_.resolution * 1e6)
+        cost = (
+            round_.max_gap,
+            round_.resolution,
+            time.thread_time() - round_.cpu_origin,
+            time.monotonic() - round_.origin,
+        )
+        figures = [str(round(seconds * 1e6)) for seconds in cost]
         out.write(
-            " ".join(["done", str(len(unanswered)), str(gap_us), str(resolution_us), *unanswered])
+            " ".join(["done", str(len(unanswered)), *figures, str(round_.wakeups), *unanswered])
         )
         out.write("\n")
         out.flush()
