@@ -288,9 +288,9 @@ _OPTIONS = (
         "auto",
         "auto|udp|icmp",
         "what host A's response-time requests are: icmp, echo requests answered by host B's "
-        "own kernel (the proxy VNF must carry them: netns); udp, datagrams to host B's echo "
-        "responder (every backend, to compare backends on one protocol); auto, icmp where the "
-        "backend's proxy carries it and udp elsewhere. Default: auto",
+        "own kernel (the proxy VNF must carry them: netns, coreos); udp, datagrams to host "
+        "B's echo responder (every backend, to compare backends on one protocol); auto, icmp "
+        "where the backend's proxy carries it and udp elsewhere. Default: auto",
     ),
     _Option(
         "--nfv-compare",
