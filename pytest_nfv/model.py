@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "ECHO_CHOICES",
     "MAX_UDP_PAYLOAD",
     "MIN_PAYLOAD",
     "REQUIREMENTS",
+    "EchoProtocol",
     "Endpoint",
     "Instance",
     "InstanceSpec",
@@ -34,6 +36,12 @@ REQUIREMENTS: tuple[str, ...] = ("instantiation", "deployment", "monitoring", "c
 budgets are filed under them and the scorecard reads one table for each."""
 
 PathMode = Literal["proxy", "direct"]
+
+EchoProtocol = Literal["udp", "icmp"]
+"""What host A's timed requests are: UDP datagrams to host B's echo responder, or ICMP echo
+requests that host B's kernel answers itself."""
+ECHO_CHOICES: tuple[str, ...] = ("auto", "udp", "icmp")
+"""The user's choice of ``EchoProtocol``; ``auto``: ICMP where the proxy VNF carries it."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """VM/container & VNF monitoring: response time through the proxy VNF, by packet size.
 
-Host A sends a UDP request of each size to the proxy; the proxy (Algorithm 1) rewrites it
-towards host B, B echoes it, the proxy rewrites the reply back to A. Each round also takes
+Host A sends a request of each size to the proxy; the proxy (Algorithm 1) rewrites it
+towards host B, B echoes it, the proxy rewrites the reply back to A. The request is an ICMP
+echo that B's own kernel answers where the proxy carries it, else a UDP datagram to B's echo
+responder (``--nfv-echo``; the report header says which). Each round also takes
 the same path with the proxy's own work replaced by plain forwarding at the same hop, so the
 record shows what the VNF adds, measured pairwise under the same conditions: the two paths
 alternate which goes first from round to round, so neither is always the one measured right

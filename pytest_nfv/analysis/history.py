@@ -109,6 +109,11 @@ class HostFingerprint:
 
     Memory is compared with a 2% tolerance: the total the kernel reports shifts by a few MiB
     between boots of the same machine, which is not a different host.
+
+    ``echo`` is what host A's response-time requests were (``--nfv-echo`` resolved): UDP to
+    B's responder and ICMP echo answered by B's kernel time different work, so their response
+    times, first replies and direct-path canary are not one series. Runs saved before the
+    record said so timed UDP.
     """
 
     cpu_model: str
@@ -116,6 +121,7 @@ class HostFingerprint:
     memory_gib: float
     kernel: str
     engines: tuple[tuple[str, str], ...] = ()
+    echo: str = "udp"
 
     def differences(self, other: HostFingerprint) -> list[str]:
         """What differs from ``other``, one ``"field: this vs other"`` per difference."""
@@ -130,6 +136,8 @@ class HostFingerprint:
         for backend, engine in self.engines:
             if backend in theirs_engines and theirs_engines[backend] != engine:
                 diffs.append(f"{backend} engine: {engine} vs {theirs_engines[backend]}")
+        if self.echo != other.echo:
+            diffs.append(f"response-time requests (echo): {self.echo} vs {other.echo}")
         return diffs
 
     def describe(self) -> str:
@@ -246,8 +254,7 @@ def _fingerprint(machine_info: object, records: Sequence[Record]) -> HostFingerp
     if not isinstance(machine_info, dict):
         return None
     nfv = machine_info.get("nfv")
-    host = nfv.get("host") if isinstance(nfv, dict) else None
-    if not isinstance(host, dict):
+    if not isinstance(nfv, dict) or not isinstance(host := nfv.get("host"), dict):
         return None
     engines = sorted({(r.key.backend, r.engine) for r in records if r.engine})
     try:
@@ -257,6 +264,7 @@ def _fingerprint(machine_info: object, records: Sequence[Record]) -> HostFingerp
             memory_gib=float(host["memory_gib"]),
             kernel=str(host["kernel"]),
             engines=tuple(engines),
+            echo=str(nfv.get("echo") or "udp"),
         )
     except (KeyError, TypeError, ValueError):
         return None

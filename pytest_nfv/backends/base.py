@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.reap import CleanupReport
-from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
+from pytest_nfv.model import ECHO_CHOICES, EchoProtocol, Instance, InstanceSpec, PathMode, Testbed
 
 __all__ = [
     "Backend",
@@ -29,8 +30,10 @@ __all__ = [
     "EngineInfo",
     "EngineMemory",
     "EngineTargets",
+    "IcmpEchoProxy",
     "KernelMemory",
     "StartCallback",
+    "echo_protocol",
 ]
 
 StartCallback = Callable[[InstanceSpec], None]
@@ -178,3 +181,44 @@ class KernelMemory(Protocol):
         Raises:
             BackendError: it cannot be read (an instance is gone, no cgroup to read).
         """
+
+
+@runtime_checkable
+class IcmpEchoProxy(Protocol):
+    """Optional: a backend whose proxy VNF carries ICMP echo from A to B and back.
+
+    Algorithm 1 rewrites the destination of any IP packet, so a proxy that works on frames
+    carries an echo request as it carries a UDP datagram, and host B's kernel answers it: the
+    round trip then times the path alone, without the wake-ups of a user-space responder on B
+    (and, through a user-space proxy, of the proxy once more). A proxy that relays UDP at the
+    socket layer cannot. A backend that says True also keeps the proxy host's own kernel from
+    answering the echo requests addressed to the proxy, so that every reply A gets is B's,
+    carried back by the VNF. A backend without this member is taken not to carry ICMP echo.
+    """
+
+    @property
+    def proxy_carries_icmp_echo(self) -> bool:
+        """Whether echo sent to the proxy reaches B through the VNF, and only B answers it."""
+
+
+def echo_protocol(backend: object, choice: str) -> EchoProtocol:
+    """What the testbed's timed requests are for the user's ``choice`` (``ECHO_CHOICES``).
+
+    ``auto``: ICMP echo answered by B's kernel where the backend's proxy carries it, else UDP
+    to B's echo responder; ``udp``: UDP on every backend (one protocol to compare them on).
+
+    Raises:
+        NfvUsageError: ``icmp`` on a backend whose proxy does not carry it, or an unknown choice.
+    """
+    if choice not in ECHO_CHOICES:
+        raise NfvUsageError(f"{choice!r} is not one of {', '.join(ECHO_CHOICES)}")
+    carries = isinstance(backend, IcmpEchoProxy) and backend.proxy_carries_icmp_echo
+    if choice == "udp" or (choice == "auto" and not carries):
+        return "udp"
+    if not carries:
+        name = getattr(backend, "name", type(backend).__name__)
+        raise NfvUsageError(
+            f"icmp: the {name} backend's proxy VNF does not carry ICMP echo to host B; "
+            "use auto or udp (UDP to host B's echo responder)"
+        )
+    return "icmp"

@@ -52,6 +52,9 @@ _PROXY_SYSCTLS = (
     ("net.ipv4.ip_forward", "0"),
     ("net.ipv4.conf.all.send_redirects", "0"),
     ("net.ipv4.conf.default.send_redirects", "0"),
+    # Echo requests to the proxy's address are the VNF's to carry to B: the proxy's own
+    # kernel answering them too would send A a second, shorter round trip and cost the hop.
+    ("net.ipv4.icmp_echo_ignore_all", "1"),
 )
 
 
@@ -59,6 +62,9 @@ class NetnsBackend:
     """Instances are network namespaces on the run's switch; see the module docstring."""
 
     name = "netns"
+    proxy_carries_icmp_echo = True
+    """The VNF rewrites any IP packet on its frames (``IcmpEchoProxy``); the proxy namespace
+    ignores echo requests itself (``_PROXY_SYSCTLS``)."""
 
     def __init__(
         self, identity: RunIdentity, vnf_command: Sequence[str] = DEFAULT_VNF_COMMAND

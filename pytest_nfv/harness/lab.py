@@ -12,14 +12,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from pytest_nfv.backends.base import Backend, EngineMemory, KernelMemory
+from pytest_nfv.backends.base import Backend, EngineMemory, KernelMemory, echo_protocol
 from pytest_nfv.errors import BootTimeout, ProbeError
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.memory import pss_mib, settled_available_mib
 from pytest_nfv.harness.probes.response import RoundTrip, RoundTripSample
 from pytest_nfv.host.canary import timed_rounds
 from pytest_nfv.host.cpus import harness_cpus, pinned_thread
-from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
+from pytest_nfv.model import EchoProtocol, Instance, InstanceSpec, PathMode, Testbed
 
 __all__ = [
     "BootRound",
@@ -250,17 +250,28 @@ CANARY_SIZE = 64
 class ProxyPath:
     """Fig. 1's testbed with its proxy VNF running, and host A's requester.
 
+    Every request it sends -- timed, warm-up, canary, and the first replies of a deployment
+    and a reconfiguration -- is of one ``protocol``: ICMP echo answered by B's own kernel where
+    the backend's proxy carries it, so that a figure is the path's and not B's responder's;
+    otherwise UDP to B's echo responder. Either way only a reply from the B the path leads to
+    (``Testbed.replier``) ends an interval or proves a (re)deployment.
+
     Args:
         lab: the lab whose backend hosts the testbed.
         path_timeout_s: how long the proxied path may take to carry its first reply.
+        echo: ``auto``, ``udp`` or ``icmp`` (``backends.base.echo_protocol``).
+
+    Raises:
+        NfvUsageError: ``icmp`` on a backend whose proxy does not carry it.
     """
 
-    def __init__(self, lab: Lab, path_timeout_s: float = 10.0) -> None:
+    def __init__(self, lab: Lab, path_timeout_s: float = 10.0, echo: str = "auto") -> None:
         self.lab = lab
         self.backend = lab.backend
         self.path_timeout_s = path_timeout_s
+        self.protocol: EchoProtocol = echo_protocol(self.backend, echo)
         self.testbed: Testbed = self.backend.deploy_testbed()
-        self.requester = RoundTrip(self.testbed.host_a.netns_path)
+        self.requester = RoundTrip(self.testbed.host_a.netns_path, self.protocol)
         self.proxy: Instance | None = None
         self._mode: PathMode = "proxy"
         self._to_b2 = False

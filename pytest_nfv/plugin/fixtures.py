@@ -133,10 +133,13 @@ def nfv_testbed(nfv_lab: Lab, pytestconfig: pytest.Config) -> Iterator[ProxyPath
     timeout): an emulated guest takes its configuration long after its domain exists. The
     kernel-forwarded path is timed once as the run's host canary (``ProxyPath.canary``).
     """
-    path = ProxyPath(nfv_lab, path_timeout_s=nfv_lab.boot_timeout_s)
+    state = _state(pytestconfig)
+    path = ProxyPath(nfv_lab, path_timeout_s=nfv_lab.boot_timeout_s, echo=state.echo)
     try:
-        _state(pytestconfig).canary["direct_path"] = canary_entry(
-            path.canary(), "64 B round trips A -> proxy's hop, kernel forwarding -> B -> A"
+        state.canary["direct_path"] = canary_entry(
+            path.canary(),
+            f"64 B {path.protocol.upper()} round trips A -> proxy's hop, kernel forwarding "
+            "-> B -> A",
         )
         yield path
     finally:

@@ -54,9 +54,10 @@ def setup_gate(config: pytest.Config, ref: str, gate_file: Path | None) -> None:
 def _this_run(config: pytest.Config) -> Run:
     from pytest_nfv.host.capabilities import host_facts
 
-    conditions = config.stash[nfv_state_key].run_conditions()
+    state = config.stash[nfv_state_key]
+    nfv = {"host": host_facts().as_dict(), "echo": state.echo, **state.run_conditions()}
     data = {
-        "machine_info": {"nfv": {"host": host_facts().as_dict(), **conditions}},
+        "machine_info": {"nfv": nfv},
         "benchmarks": config.stash.get(recorded_key, []),
         "datetime": datetime.datetime.now(datetime.UTC).isoformat(),
     }

@@ -13,8 +13,9 @@ import pytest
 from _pytest.config import parse_warning_filter
 
 from pytest_nfv.backends import BUILTIN_BACKENDS, make_builtin
-from pytest_nfv.backends.base import Backend
+from pytest_nfv.backends.base import Backend, echo_protocol
 from pytest_nfv.errors import NfvUsageError
+from pytest_nfv.harness.probes.response import ECHO_METHODS
 from pytest_nfv.harness.stats import ABSOLUTE_FLOORS
 from pytest_nfv.host.canary import PASSES_PER_TEST, cpu_loop_seconds
 from pytest_nfv.host.capabilities import host_facts
@@ -85,9 +86,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if backend is None:
         raise pytest.UsageError(f"--backend: no plugin built a backend for {settings.backend!r}")
+    try:
+        echo = echo_protocol(backend, settings.echo)
+    except NfvUsageError as exc:
+        raise pytest.UsageError(f"--nfv-echo: {exc}") from None
     path, why = budget_choice(settings, backend)
     budgets = load_chosen_budgets(path, why, settings.backend)
-    config.stash[nfv_state_key] = NfvState(settings, budgets, identity, backend, why)
+    config.stash[nfv_state_key] = NfvState(settings, budgets, identity, backend, why, echo)
     config.pluginmanager.import_plugin("pytest_nfv.plugin.fixtures")
     config.pluginmanager.import_plugin("pytest_nfv.plugin.summary")
     setup_progress(config)
@@ -176,6 +181,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"nfv: host {host_facts().describe()}; CPUs: {harness_cpus().describe()}",
         f"nfv: N={','.join(map(str, s.instances))} (N>={BIG_N} marked nfv_big); packet sizes "
         f"{','.join(map(str, s.packet_sizes))} B; budgets {budgets}",
+        f"nfv: response time: {ECHO_METHODS[state.echo]} (--nfv-echo {s.echo})",
         f"nfv: repeat until 95% CI within {rule.ci_width:.0%} of the mean or "
         f"{_floors()}, at least {rule.min_rounds} rounds, at most "
         f"{rule.max_rounds} rounds / {rule.max_seconds:g} s; run {state.identity.run_id}",
@@ -195,6 +201,7 @@ def pytest_benchmark_update_machine_info(
         "host": host_facts().as_dict(),
         "cpus": harness_cpus().as_dict(),
         "prober": state.prober or None,
+        "echo": state.echo,
         "budgets": str(state.budgets.path) if state.budgets.path else None,
         **state.run_conditions(),
     }

@@ -19,7 +19,7 @@ from pytest_nfv.backends.base import BackendSettings
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.harness.stats import StopRule
 from pytest_nfv.host.cpus import parse_cpus
-from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD
+from pytest_nfv.model import ECHO_CHOICES, MAX_UDP_PAYLOAD, MIN_PAYLOAD
 
 __all__ = ["NfvSettings", "add_options", "settings_from_config"]
 
@@ -113,13 +113,18 @@ def _cpu_choice(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _inconclusive_policy(text: str) -> str:
-    value = text.strip().lower()
-    if value not in INCONCLUSIVE_POLICIES:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not one of {', '.join(INCONCLUSIVE_POLICIES)}"
-        )
-    return value
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+_inconclusive_policy = _one_of(INCONCLUSIVE_POLICIES)
+_echo_choice = _one_of(ECHO_CHOICES)
 
 
 parse_instances = _int_list(1, MAX_INSTANCES, "instances")
@@ -277,6 +282,17 @@ _OPTIONS = (
         "pinned. Default: auto",
     ),
     _Option(
+        "--nfv-echo",
+        "nfv_echo",
+        _echo_choice,
+        "auto",
+        "auto|udp|icmp",
+        "what host A's response-time requests are: icmp, echo requests answered by host B's "
+        "own kernel (the proxy VNF must carry them: netns, coreos); udp, datagrams to host "
+        "B's echo responder (every backend, to compare backends on one protocol); auto, icmp "
+        "where the backend's proxy carries it and udp elsewhere. Default: auto",
+    ),
+    _Option(
         "--nfv-compare",
         "nfv_compare",
         _text("a saved run"),
@@ -347,6 +363,7 @@ class NfvSettings:
     gate: Path | None = None
     inconclusive: str = "report"
     cpus: str = "auto"
+    echo: str = "auto"
 
     @property
     def backend_settings(self) -> BackendSettings:
@@ -407,4 +424,5 @@ def settings_from_config(config: pytest.Config) -> NfvSettings:
         gate=values["nfv_gate"],  # type: ignore[arg-type]
         inconclusive=str(values["nfv_inconclusive"]),
         cpus=str(values["nfv_cpus"]),
+        echo=str(values["nfv_echo"]),
     )

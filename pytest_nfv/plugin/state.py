@@ -16,6 +16,7 @@ import pytest
 from pytest_nfv.backends.base import Backend
 from pytest_nfv.harness.budgets import BudgetBook, Judgement
 from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.model import EchoProtocol
 from pytest_nfv.plugin.options import NfvSettings
 from pytest_nfv.vnf.proxy import HOLD_ENV
 
@@ -44,6 +45,8 @@ class NfvState:
     backend: Backend
     budgets_why: str = ""
     """Why these budgets: the option, the backend's pick (and its reason), or the default."""
+    echo: EchoProtocol = "udp"
+    """What the testbed's requests are (``--nfv-echo`` resolved for the backend)."""
     prober: str = ""
     """Which ICMP prober child timed the boots (``EchoProber.kind``), once the lab is open."""
     judgements: list[Judgement] = field(default_factory=list)

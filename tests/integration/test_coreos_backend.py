@@ -7,6 +7,7 @@ Skipped, with the engine's own answer as the reason, only when no Docker engine 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,7 +17,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
+from kernel_echo import assert_the_kernels_of_b_and_b2_answer
 
 from pytest_nfv.backends.coreos.backend import LABEL_PID, LABEL_ROLE, LABEL_RUN, CoreosBackend
 from pytest_nfv.backends.coreos.image import (
@@ -30,7 +33,9 @@ from pytest_nfv.backends.netns import NetnsBackend
 from pytest_nfv.errors import BackendUnavailable
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.probes.response import RoundTrip
 from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.host.namespaces import kill_and_wait
 
 docker = pytest.importorskip("docker", reason="the coreos extra (docker SDK) is not installed")
 
@@ -153,9 +158,8 @@ def test_requests_to_the_proxy_are_translated_by_its_rule(lab: Lab, coreos: Core
     try:
         assert _dnat_packets(coreos) >= 1  # the deployment's first request
         path.requester.close()
-        from pytest_nfv.harness.probes.response import RoundTrip
-
-        path.requester = RoundTrip(path.testbed.host_a.netns_path)  # another source port
+        # another source port or echo identifier: a flow the rule has not translated yet
+        path.requester = RoundTrip(path.testbed.host_a.netns_path, path.protocol)
         counted = _dnat_packets(coreos)
         path.round_trip(64, "proxy")
         assert _dnat_packets(coreos) == counted + 1
@@ -163,6 +167,45 @@ def test_requests_to_the_proxy_are_translated_by_its_rule(lab: Lab, coreos: Core
         assert _dnat_packets(coreos) == counted + 1
     finally:
         path.close()
+
+
+def _our_children_in(netns_path: str) -> list[int]:
+    """This process's own children in that namespace: the echo responders it launched there,
+    not the container's processes (whose parent is the engine's shim)."""
+    ns = os.stat(netns_path).st_ino
+    return [
+        child.pid
+        for child in psutil.Process().children()
+        if os.stat(f"/proc/{child.pid}/ns/net").st_ino == ns
+    ]
+
+
+def test_the_proxy_carries_echo_that_the_kernels_of_b_and_b2_answer(client: Any) -> None:
+    """The DNAT rule translates A's echo requests too: with the UDP responders of B and B2
+    gone, both paths, a reconfiguration each way and a deployment still get the reply of the
+    B they lead to, and the proxy container's own stack never answers A."""
+    backend = CoreosBackend(RunIdentity.new())
+    try:
+        backend.open()
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    with contextlib.ExitStack() as stack:
+        stack.callback(backend.close)
+        prober = stack.enter_context(EchoProber(backend.probe_netns))
+        path = ProxyPath(Lab(backend, prober, boot_timeout_s=120))
+        try:
+            tb = path.testbed
+            responders = [_our_children_in(h.netns_path) for h in (tb.host_b, tb.host_b2)]
+            assert all(responders), responders  # both ran a UDP responder
+            with RoundTrip(tb.host_a.netns_path, "udp") as udp:  # what --nfv-echo udp times
+                assert udp.measure(tb.proxy.address, tb.echo_port, 64, tb.host_b.address)
+            kill_and_wait([pid for pids in responders for pid in pids])
+            assert_the_kernels_of_b_and_b2_answer(path)
+            path.set_mode("proxy")
+            proxy = tb.proxy.address
+            assert path.requester.once(proxy, tb.echo_port, 64, proxy, timeout_s=0.3) is None
+        finally:
+            path.close()
 
 
 def _wait_for_containers(client: Any, owner_pid: int, timeout_s: float = 120) -> list[Any]:

@@ -15,15 +15,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from kernel_echo import assert_the_kernels_of_b_and_b2_answer
 from pyroute2 import IPRoute
 
 from pytest_nfv.backends.netns import NetnsBackend
 from pytest_nfv.backends.switch import BRIDGE, BRIDGE_MAC, GATEWAY, NUD_PERMANENT
-from pytest_nfv.errors import BackendError
+from pytest_nfv.errors import BackendError, ProbeError
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.response import RoundTrip
 from pytest_nfv.host.cgroups import memory_hierarchy
-from pytest_nfv.host.namespaces import entered, list_namespaces, pids_by_namespace
+from pytest_nfv.host.namespaces import (
+    entered,
+    kill_and_wait,
+    list_namespaces,
+    pids_by_namespace,
+    write_sysctl,
+)
 
 
 def _ours(prefix: str) -> list[str]:
@@ -379,6 +386,60 @@ def test_icmp_echo_is_timed_by_the_same_instrument_both_paths(lab: Lab) -> None:
         assert echo.once(tb.proxy.address, 0, 64, tb.host_b2.address, timeout_s=0.2) is None
     finally:
         echo.close()
+        path.close()
+
+
+def _sysctl_in(netns_path: str, key: str) -> str:
+    with entered(netns_path):
+        return (Path("/proc/sys") / key.replace(".", "/")).read_text().strip()
+
+
+def test_the_testbed_times_echo_that_the_kernels_of_b_and_b2_answer(lab: Lab) -> None:
+    """On netns every request of the testbed is ICMP echo: with the UDP responders of B and B2
+    gone, both paths, the canary, a reconfiguration each way and a deployment still get the
+    reply of the B they lead to."""
+    path = ProxyPath(lab)
+    try:
+        tb = path.testbed
+        responders = pids_by_namespace([tb.host_b.name, tb.host_b2.name])
+        assert all(responders.values()), responders  # both ran a UDP responder
+        kill_and_wait([pid for pids in responders.values() for pid in pids])
+        path.warm_up(1472, requests=2)
+        assert len(path.canary(count=5)) == 5
+        assert_the_kernels_of_b_and_b2_answer(path)
+    finally:
+        path.close()
+
+
+def test_a_reply_from_the_proxys_own_kernel_never_counts(lab: Lab) -> None:
+    """The proxy's kernel leaves echo to the VNF; made to answer, its reply (from the proxy's
+    address) ends no interval and proves no deployment: only B's does."""
+    path = ProxyPath(lab)
+    try:
+        tb = path.testbed
+        assert _sysctl_in(tb.proxy.netns_path, "net.ipv4.icmp_echo_ignore_all") == "1"
+        b = tb.replier(tb.host_b, through_proxy=True).address
+        path.set_mode("direct")  # the VNF is off the path: only the proxy's kernel could answer
+        write_sysctl(tb.proxy.netns_path, "net.ipv4.icmp_echo_ignore_all", "0")
+        requester = path.requester
+        assert requester.once(tb.proxy.address, tb.echo_port, 64, tb.proxy.address) is not None
+        assert requester.once(tb.proxy.address, tb.echo_port, 64, b, timeout_s=0.3) is None
+        with pytest.raises(ProbeError):
+            requester.measure(tb.proxy.address, tb.echo_port, 64, b, timeout_s=0.2)
+        with pytest.raises(ProbeError):
+            requester.first_reply_ns(tb.proxy.address, tb.echo_port, b, timeout_s=0.3)
+    finally:
+        path.close()
+
+
+def test_udp_still_reaches_b_s_responder_when_asked_for(lab: Lab) -> None:
+    path = ProxyPath(lab, echo="udp")
+    try:
+        assert path.protocol == "udp"
+        assert path.round_trip(64, "proxy").seconds > 0
+        assert path.round_trip(64, "direct").seconds > 0
+        assert path.reconfigure() > 0
+    finally:
         path.close()
 
 

@@ -36,6 +36,7 @@ NFV_OPTIONS = (
     "--nfv-libvirt-uri",
     "--nfv-domain-template",
     "--nfv-cpus",
+    "--nfv-echo",
     "--nfv-compare",
     "--nfv-gate",
     "--nfv-strict",
@@ -167,6 +168,7 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
     assert entries["--nfv-strict"].endswith("Default: off")
     assert entries["--nfv-inconclusive"].endswith("Default: report")
     assert entries["--nfv-cpus"].endswith("Default: auto")
+    assert entries["--nfv-echo"].endswith("Default: auto")
     # offers only what the backends accept today
     assert "ssh://" not in entries["--nfv-docker-url"]
     assert "refused" in entries["--nfv-docker-url"]
@@ -193,6 +195,7 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
         pytest.param(["--nfv-image", " "], "--nfv-image", id="image-empty"),
         pytest.param(["--nfv-cpus", "fast"], "--nfv-cpus", id="cpus-bad"),
         pytest.param(["--nfv-cpus", "0,4096"], "--nfv-cpus", id="cpus-not-allowed"),
+        pytest.param(["--nfv-echo", "tcp"], "--nfv-echo", id="echo-bad"),
         pytest.param(
             ["--nfv-domain-template", "/nonexistent.xml"],
             "--nfv-domain-template",
@@ -225,6 +228,49 @@ def test_invalid_ini_value_is_a_usage_error_naming_the_key(pytester: pytest.Pyte
     result = _usage_run(pytester)
     assert result.ret == USAGE_ERROR
     result.stderr.fnmatch_lines(["*nfv_instances*"])
+
+
+@pytest.mark.parametrize("backend", ["osv", "clickos"])
+def test_icmp_echo_where_the_proxy_cannot_carry_it_is_a_usage_error(
+    pytester: pytest.Pytester, backend: str
+) -> None:
+    result = _usage_run(pytester, "--backend", backend, "--nfv-echo", "icmp")
+    assert result.ret == USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"*--nfv-echo: icmp: the {backend} backend's proxy VNF does not carry ICMP echo*"]
+    )
+
+
+def test_the_echo_ini_key_is_checked_like_the_option(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nnfv_echo = sometimes\n")
+    result = _usage_run(pytester)
+    assert result.ret == USAGE_ERROR
+    result.stderr.fnmatch_lines(["*nfv_echo*'sometimes'*auto, udp, icmp*"])
+    pytester.makeini("[pytest]\nnfv_backend = osv\nnfv_echo = icmp\n")
+    result = _usage_run(pytester)
+    assert result.ret == USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--nfv-echo: icmp: the osv backend's proxy VNF*"])
+
+
+_UDP = "UDP to host B's echo responder"
+HEADER_ECHO = {
+    "netns": ((), "ICMP echo answered by host B's kernel (--nfv-echo auto)"),
+    "netns-udp": (("--nfv-echo", "udp"), f"{_UDP} (--nfv-echo udp)"),
+    "osv": (("--backend", "osv"), f"{_UDP} (--nfv-echo auto)"),
+    "clickos": (("--backend", "clickos"), f"{_UDP} (--nfv-echo auto)"),
+    "coreos": (("--backend", "coreos"), "ICMP echo answered by host B's kernel (--nfv-echo auto)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HEADER_ECHO))
+def test_report_header_says_what_answers_the_response_time_requests(
+    pytester: pytest.Pytester, case: str
+) -> None:
+    args, line = HEADER_ECHO[case]
+    pytester.makepyfile("def test_nothing() -> None:\n    pass\n")
+    result = pytester.runpytest_subprocess("--co", *args)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([f"nfv: response time: {line}"])
 
 
 def test_ini_value_is_used(pytester: pytest.Pytester) -> None:
@@ -597,6 +643,7 @@ def test_generous_budget_passes_and_records_benchmark_json(pytester: pytest.Pyte
     assert data["machine_info"]["nfv"]["cpus"] == {"path_cpu": path, "prober_cpu": prober}
     prober_kind = "C (" if shutil.which("gcc") else "Python, since the C one cannot be used"
     assert data["machine_info"]["nfv"]["prober"].startswith(prober_kind)
+    assert data["machine_info"]["nfv"]["echo"] == "icmp"  # netns: B's kernel answers
     assert _leftover_namespaces(_run_id(result)) == []
 
 

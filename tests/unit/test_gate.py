@@ -32,6 +32,7 @@ BOOT: sr.Spec = ("instantiation", "boot_makespan", "s", 16, None, 0.12, "steady"
 WITHIN = GateConfig(single_baseline={})
 """The within-run test with the ordinary floors only: its own mechanics, not the default."""
 PSS: sr.Spec = ("instantiation", "memory_pss", "MiB", 16, None, 2.6, "quiet")
+RT: sr.Spec = ("monitoring", "response_time", "s", None, 1024, 1.4e-4, "noisy")
 
 
 def _run(
@@ -182,6 +183,22 @@ def test_different_hosts_are_refused_or_marked() -> None:
     result = compare_runs(base, cur, GateConfig(hosts="mark"))
     assert any("cores: 2 vs 8" in d for d in result.host_differences)
     assert "DIFFERENT HOSTS" in format_text(result)
+
+
+def test_runs_timed_with_different_requests_are_refused_or_marked() -> None:
+    """ICMP echo answered by B's kernel and UDP to B's responder are different work: a run of
+    one is no baseline for the other. Runs saved before ``echo`` was recorded timed UDP."""
+    base = _run([sr.benchmark(RT, [1.4e-4] * 10)], "base.json")  # no echo: UDP
+    icmp = sr.run_json([sr.benchmark(RT, [0.9e-4] * 10)])
+    icmp["machine_info"]["nfv"]["echo"] = "icmp"
+    cur = run_from_json(icmp, "cur.json")
+    with pytest.raises(HistoryError, match=r"\(echo\): icmp vs udp.*--hosts mark"):
+        compare_runs(base, cur, GateConfig())
+    result = compare_runs(base, cur, GateConfig(hosts="mark"))
+    assert result.host_differences == ("response-time requests (echo): icmp vs udp",)
+    udp = sr.run_json([sr.benchmark(RT, [1.4e-4] * 10)])
+    udp["machine_info"]["nfv"]["echo"] = "udp"
+    assert not compare_runs(base, run_from_json(udp, "udp.json"), GateConfig()).host_differences
 
 
 def test_memory_a_little_different_is_the_same_host() -> None:

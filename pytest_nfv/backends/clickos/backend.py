@@ -95,6 +95,8 @@ class ClickosBackend:
     """
 
     name = BACKEND
+    proxy_carries_icmp_echo = False
+    """The Click proxy and its stand-in are verified with UDP only (``IcmpEchoProxy``)."""
 
     def __init__(
         self,

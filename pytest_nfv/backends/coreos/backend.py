@@ -104,6 +104,10 @@ class CoreosBackend:
     """Instances are Docker containers; see the module docstring for the topology."""
 
     name = "coreos"
+    proxy_carries_icmp_echo = True
+    """The proxy's DNAT rule translates any IP packet A sends it, echo included, and B's
+    replies pass untracked, so A gets B's own echo reply (``IcmpEchoProxy``); translated in
+    PREROUTING, an echo request never reaches the proxy container's own stack."""
 
     def __init__(
         self,

@@ -129,6 +129,9 @@ class OsvBackend:
     """VNF instances are libvirt/QEMU VMs; see the module docstring for the topology."""
 
     name = "osv"
+    proxy_carries_icmp_echo = False
+    """The proxy is a UDP relay (OSv has no packet sockets): echo sent to it is answered by the
+    guest's own stack, never carried to B (``IcmpEchoProxy``)."""
     probe_interval_s = 0.01
     """Probe pace: 10 ms is 0.5% of the quickest boot here, and keeps the prober (real-time
     priority, one echo per waiting VM per interval) from starving TCG guests of CPU."""

@@ -1,4 +1,4 @@
-"""Response time from host A: one UDP request out, the matching reply back, kernel-timestamped.
+"""Response time from host A: one request out, the matching reply back, kernel-timestamped.
 
 The socket is opened inside host A's namespace. Both ends of the interval are the kernel's
 software timestamps (SO_TIMESTAMPING: transmit when the request left the stack, receive when
@@ -9,16 +9,22 @@ used instead and ``tx_clock`` says so; a result never mixes the two silently.
 Each request carries a sequence number in its first 8 bytes; only a reply with that number,
 from the expected responder, ends the interval, so a late duplicate cannot pass for a reply.
 
-The requests are UDP datagrams to host B's echo responder. With ``protocol="icmp"`` they are
-ICMP echo requests of the same payload (as ``ping -s SIZE`` sends), which host B's kernel
-answers itself: the same instrument timing the path without a user-space responder, which
-is how a benchmark tells the responder's share of a figure from the path's.
+The requests are UDP datagrams to host B's echo responder, or with ``protocol="icmp"`` ICMP
+echo requests of the same payload (as ``ping -s SIZE`` sends), which host B's kernel answers
+itself: the same instrument timing the path without a user-space responder. The testbed uses
+ICMP where the proxy VNF carries it (``backends.base.echo_protocol``), so that its figure is
+the path's; UDP beside it shows a benchmark the responder's share.
+
+Every ICMP requester has an identifier of its own: a raw socket receives every echo reply
+that reaches its namespace, and two requesters of one process (the suites' and a
+benchmark's) must not take each other's replies for their own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import itertools
 import os
 import select
 import socket
@@ -30,9 +36,15 @@ from typing import Literal
 from pytest_nfv.errors import ProbeError
 from pytest_nfv.harness.probes.icmp import ICMP_ECHO_REPLY, echo_request
 from pytest_nfv.host.namespaces import entered
-from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD
+from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD, EchoProtocol
 
-__all__ = ["MAX_UDP_PAYLOAD", "MIN_PAYLOAD", "RoundTrip", "RoundTripSample"]
+__all__ = ["ECHO_METHODS", "MAX_UDP_PAYLOAD", "MIN_PAYLOAD", "RoundTrip", "RoundTripSample"]
+
+ECHO_METHODS: dict[EchoProtocol, str] = {
+    "udp": "UDP to host B's echo responder",
+    "icmp": "ICMP echo answered by host B's kernel",
+}
+"""How each protocol's round trip is answered, for the report header and the record."""
 
 SO_TIMESTAMPING = 37
 SOF_TIMESTAMPING_TX_SOFTWARE = 1 << 1
@@ -43,6 +55,10 @@ SOF_TIMESTAMPING_OPT_TSONLY = 1 << 11
 _TIMESTAMPS = struct.Struct("@qqqqqq")  # struct scm_timestamping: three timespecs
 _SEQ = struct.Struct("!Q")
 _ICMP_ID = struct.Struct("!H")
+_REQUESTERS = itertools.count()
+_IDENT_STRIDE = 4099
+"""Between the identifiers of one process's requesters: a prime, so that the next process's
+(pid + 1) starts far from them."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +70,9 @@ class RoundTripSample:
 
 
 class RoundTrip:
-    """A UDP requester living in host A's namespace."""
+    """A UDP or ICMP echo requester living in host A's namespace."""
 
-    def __init__(self, netns_path: str | None, protocol: Literal["udp", "icmp"] = "udp") -> None:
+    def __init__(self, netns_path: str | None, protocol: EchoProtocol = "udp") -> None:
         self.protocol = protocol
         kind, proto = (
             (socket.SOCK_RAW, socket.IPPROTO_ICMP) if protocol == "icmp" else (socket.SOCK_DGRAM, 0)
@@ -79,7 +95,7 @@ class RoundTrip:
         self._sock.bind(("0.0.0.0", 0))
         self._sock.setblocking(False)
         self._seq = 0
-        self._ident = os.getpid() & 0xFFFF
+        self._ident = (os.getpid() + _IDENT_STRIDE * next(_REQUESTERS)) & 0xFFFF
         self._buffer = bytearray(MAX_UDP_PAYLOAD + 64)
 
     def close(self) -> None:
