@@ -472,7 +472,8 @@ def compare_runs(
             medians give each record's run-to-run spread, and the run becomes the unit.
 
     Raises:
-        HistoryError: the runs come from different hosts and ``config.hosts`` is ``refuse``,
+        HistoryError: the runs come from different hosts (or timed different requests) and
+            ``config.hosts`` is ``refuse``,
             or they share no record (nothing compared must never read as a pass).
     """
     differences = _host_differences(baseline, current)
@@ -480,8 +481,8 @@ def compare_runs(
         differences += [f"{earlier.source}: {d}" for d in _host_differences(earlier, current)]
     if differences and config.hosts == "refuse":
         raise HistoryError(
-            f"{current.source} and {baseline.source} come from different hosts "
-            f"({'; '.join(differences)}); compare anyway with --hosts mark"
+            f"{current.source} and {baseline.source} were not measured alike: different "
+            f"hosts or methods ({'; '.join(differences)}); compare anyway with --hosts mark"
         )
     shared = sorted(set(baseline.records) & set(current.records))
     if not shared:

@@ -80,7 +80,7 @@ def test_hosts_refused_by_default_and_marked_on_request(
     current = _save(tmp_path / "cur.json", data)
     assert main(["compare", base, current]) == 2
     err = capsys.readouterr().err
-    assert "different hosts (kernel: 6.9.0-other vs 6.1.0-test)" in err
+    assert "different hosts or methods (kernel: 6.9.0-other vs 6.1.0-test)" in err
     assert main(["compare", base, current, "--hosts", "mark"]) == 0
     assert "DIFFERENT HOSTS" in capsys.readouterr().out
 
