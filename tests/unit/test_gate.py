@@ -393,7 +393,7 @@ def test_one_baseline_states_its_run_to_run_floor() -> None:
     base, cur = _quiet_run(0.1, 1, "base"), _quiet_run(0.1, 2, "cur")
     text = format_text(compare_runs(base, cur, GateConfig()))
     assert "one baseline, no history: floors raised to the run-to-run spread" in text
-    assert "monitoring.response_time 25%" in text
+    assert "monitoring.response_time 40%" in text
     assert "time 65%)" in text
 
 
@@ -403,7 +403,7 @@ def test_one_baseline_floor_is_the_most_specific_measured_one() -> None:
     response = RecordKey("monitoring", "response_time", "netns", None, 64, "t")
     boot = RecordKey("instantiation", "boot_makespan", "netns", 1, None, "t")
     coexisting = RecordKey("coexistence", "response_time", "netns", 8, 64, "t")
-    assert config.single_baseline_for(response, "s") == Floor(0.25, 10e-6)
+    assert config.single_baseline_for(response, "s") == Floor(0.4, 10e-6)
     assert config.single_baseline_for(boot, "s") == Floor(0.65, 10e-6)
     assert config.single_baseline_for(coexisting, "s") == Floor(0.65, 10e-6)
     assert config.single_baseline_for(boot, "MiB") is None
