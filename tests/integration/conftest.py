@@ -98,20 +98,23 @@ def holding_session(tmp_path: Path) -> Callable[..., subprocess.Popen[bytes]]:
 
     def start(*options: str) -> subprocess.Popen[bytes]:
         (tmp_path / "test_hold.py").write_text(HOLDING_TEST)
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "test_hold.py",
-                "-p",
-                "no:cacheprovider",
-                "-q",
-                *options,
-            ],
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with (tmp_path / "victim.stderr").open("wb") as stderr:
+            return subprocess.Popen(
+                [
+                    sys.executable,
+                    "-X",
+                    "faulthandler",  # SIGABRT dumps every thread's stack into victim.stderr
+                    "-m",
+                    "pytest",
+                    "test_hold.py",
+                    "-p",
+                    "no:cacheprovider",
+                    "-q",
+                    *options,
+                ],
+                cwd=tmp_path,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
 
     return start

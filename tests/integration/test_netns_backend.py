@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -84,6 +85,7 @@ def test_instances_answer_the_prober_without_asking_for_its_mac(
                     for n in ipr.get_neighbours(family=socket.AF_INET)
                 }
             assert known == {(str(GATEWAY), BRIDGE_MAC, NUD_PERMANENT)}
+        assert backend.probe_netns is not None
         with entered(backend.probe_netns), IPRoute() as ipr:
             (bridge,) = ipr.link_lookup(ifname=BRIDGE)
             assert ipr.get_links(bridge)[0].get_attr("IFLA_ADDRESS") == BRIDGE_MAC
@@ -305,8 +307,16 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(
         subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, check=False)
 
 
+def victim_stacks(victim: subprocess.Popen[bytes], tmp_path: Path) -> str:
+    """Where a ``holding_session`` that would not end was: its threads' stacks (SIGABRT)."""
+    victim.send_signal(signal.SIGABRT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        victim.wait(timeout=10)
+    return (tmp_path / "victim.stderr").read_text(errors="replace")[-6000:]
+
+
 def test_ctrl_c_tears_everything_down(
-    holding_session: Callable[..., subprocess.Popen[bytes]],
+    holding_session: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
     """SIGINT mid-test: pytest's own teardown removes every namespace and process of the run."""
     victim = holding_session()
@@ -314,7 +324,10 @@ def test_ctrl_c_tears_everything_down(
         names = _wait_for_namespaces(victim.pid)
         pids = [p for ps in pids_by_namespace(names).values() for p in ps]
         victim.send_signal(signal.SIGINT)
-        assert victim.wait(timeout=30) != 0
+        try:
+            assert victim.wait(timeout=30) != 0
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running 30 s after SIGINT:\n{victim_stacks(victim, tmp_path)}")
         assert [n for n in _ours("nfv-") if f"-p{victim.pid}-" in n] == []
         assert not [p for p in pids if Path(f"/proc/{p}").exists()]
     finally:

@@ -137,7 +137,9 @@ def test_another_host_is_refused_unless_marked(
     other["machine_info"]["nfv"]["host"]["cpu_model"] = "Some Other CPU"
     result = _gate_run(pytester, other)
     assert result.ret == int(pytest.ExitCode.TESTS_FAILED)
-    result.stdout.fnmatch_lines(["nfv gate: cannot compare: *different hosts or methods (cpu_model: *"])
+    result.stdout.fnmatch_lines(
+        ["nfv gate: cannot compare: *different hosts or methods (cpu_model: *"]
+    )
     settings = pytester.path / "gate.toml"
     settings.write_text('hosts = "mark"\n', encoding="utf-8")
     result = _gate_run(pytester, other, "--nfv-gate", str(settings))
