@@ -98,19 +98,20 @@ def holding_session(tmp_path: Path) -> Callable[..., subprocess.Popen[bytes]]:
 
     def start(*options: str) -> subprocess.Popen[bytes]:
         (tmp_path / "test_hold.py").write_text(HOLDING_TEST)
+        argv = ["test_hold.py", "-p", "no:cacheprovider", "-q", *options]
         with (tmp_path / "victim.stderr").open("wb") as stderr:
             return subprocess.Popen(
                 [
                     sys.executable,
                     "-X",
                     "faulthandler",  # SIGABRT dumps every thread's stack into victim.stderr
-                    "-m",
-                    "pytest",
-                    "test_hold.py",
-                    "-p",
-                    "no:cacheprovider",
-                    "-q",
-                    *options,
+                    "-c",
+                    # Ctrl-C must reach the session as at a terminal, even when whatever started
+                    # this test ignores SIGINT (as a shell does for a job started with "&"),
+                    # which a child would inherit.
+                    "import signal, sys, pytest\n"
+                    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                    f"sys.exit(pytest.main({argv!r}))",
                 ],
                 cwd=tmp_path,
                 stdout=subprocess.DEVNULL,

@@ -22,6 +22,7 @@ import pytest
 from kernel_echo import assert_the_kernels_of_b_and_b2_answer
 
 from pytest_nfv.backends.coreos.backend import LABEL_PID, LABEL_ROLE, LABEL_RUN, CoreosBackend
+from pytest_nfv.backends.coreos.engine import client_for
 from pytest_nfv.backends.coreos.image import (
     IMAGE_REPOSITORY,
     LABEL_CONTENT,
@@ -44,12 +45,12 @@ CLEANUP = (sys.executable, "-m", "pytest_nfv.cli.main", "cleanup")
 
 
 def _engine() -> Any:
+    """The local Docker engine, through the backend's own client check (it looks for the
+    socket before the SDK opens one that would outlive a skip)."""
     try:
-        client = docker.from_env(timeout=10)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker engine answers here: {exc}")
-    return client
+        return client_for(None, 10)
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,7 @@ def test_canary_floor_from_the_gate_file(tmp_path: Path) -> None:
     path.write_text("canary_floor = 0.4\n")
     assert load_gate_config(path).canary_floor_for("cpu_loop") == 0.4
     assert GateConfig().canary_floor_for("cpu_loop") == 0.8
-    assert GateConfig().canary_floor_for("direct_path") == 0.6
+    assert GateConfig().canary_floor_for("direct_path") == 0.7
     path.write_text('canary_floor = "x"\n')
     with pytest.raises(NfvUsageError, match="canary_floor must be a number"):
         load_gate_config(path)
