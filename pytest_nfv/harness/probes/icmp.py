@@ -18,8 +18,8 @@ it), up to ``max_interval`` (1.5 ms by default). A fast boot is timed finely, a 
 costs few probes, and the prober wakes only when some target is due, so on a 2-core host it
 takes little of the CPU the starts being timed need. A wake-up costs the C child about 35 µs
 on a 2-vCPU cloud guest whatever it sends, and while N=128 instances boot some target is
-always new, so the first interval sets the prober's CPU: 0.25 ms took 13% of a core there,
-0.5 ms takes half that (``benchmarks/prober_resolution.py``).
+always new, so the first interval sets most of the prober's CPU: at N=128 0.25 ms took 9% of
+a core there, 0.5 ms 5% (``benchmarks/prober_resolution.py``).
 
 Every round reports its worst gap between two probes of a waiting target, its resolution
 (the largest gap that preceded the probe a target first answered, which bounds every boot
@@ -73,6 +73,7 @@ __all__ = [
     "EchoProber",
     "ReadinessResult",
     "echo_request",
+    "prober_command",
 ]
 
 ICMP_ECHO_REPLY = 0
