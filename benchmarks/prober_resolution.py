@@ -16,7 +16,7 @@ run-queue wait (``/proc/<pid>/schedstat``, nanoseconds as the scheduler counts t
 round's wall time, as a share of one core, and the host's steal time over the round
 (``/proc/stat``: time the hypervisor ran something else on this guest's CPUs).
 
-Beside every round runs the host's own floor: a second C prober, uncapped, on the same CPU,
+Beside every round runs the host's own floor: a second C prober on the same CPU,
 probing every 0.5 ms a target that never answers (loopback in a private namespace whose
 loopback is down: each probe is refused at once and nothing leaves it). It does nothing but
 wake up on time, so its worst gap is how late this host lets any program on that CPU wake up

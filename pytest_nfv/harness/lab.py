@@ -46,7 +46,7 @@ class BootRound:
     answer_gap_s: float = 0.0
     """Largest gap before the probe an instance first answered (within ``resolution_s``)."""
     prober_cpu_share: float = 0.0
-    """The prober's CPU over the round, as a share of one core (it is capped: ``probes.icmp``)."""
+    """The prober's CPU over the round, as a share of one core (its own clock: ``probes.icmp``)."""
 
 
 @dataclass(frozen=True)
