@@ -7,6 +7,8 @@ pytest-nfv run [PYTEST ARGS]
                    run the shipped suites: pytest <suites> PYTEST ARGS
 pytest-nfv compare BASELINE CURRENT
                    regression gate over two saved runs (exit 1: regression, 2: cannot compare)
+pytest-nfv ab [--sessions N] [--a ARGS] [--b-env NAME=VALUE] ... -- PYTEST ARGS
+                   A/B test: interleaved sessions of two variants, judged run by run
 pytest-nfv report RUN.json [RUN.json ...] --out DIR
                    figures (PNG) and a management-requirement scorecard (Markdown)
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pytest_nfv.cli import EXIT_ERROR, EXIT_OK, cleanup, compare, report
+from pytest_nfv.cli import EXIT_ERROR, EXIT_OK, ab, cleanup, compare, report
 from pytest_nfv.errors import NfvError
 
 __all__ = ["main"]
@@ -53,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     suites.set_defaults(handler=_suites)
     commands.add_parser("run", help="run the shipped suites; extra arguments go to pytest")
     compare.add_parser(commands)
+    ab.add_parser(commands)
     report.add_parser(commands)
     return parser
 
