@@ -34,7 +34,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pytest_nfv.analysis.history import RecordKey, Run
 from pytest_nfv.analysis.runlevel import Effect, paired, welch
@@ -303,18 +303,42 @@ def _check_alike(runs: Sequence[Run]) -> None:
             )
 
 
+def _as_backend(run: Run, backend: str) -> Run:
+    """``run`` with its records keyed as if measured on ``backend`` (to compare backends)."""
+    records = {replace(key, backend=backend): record for key, record in run.records.items()}
+    return replace(run, records=records)
+
+
+def _one_backend(runs: Sequence[Run], side: str) -> str:
+    backends = {b for run in runs for b in run.backends}
+    if len(backends) != 1:
+        raise HistoryError(
+            f"variant {side} measured {len(backends)} backends ({', '.join(sorted(backends))}): "
+            "two backends are compared one against one"
+        )
+    return backends.pop()
+
+
 def judge_sessions(a_runs: Sequence[Run], b_runs: Sequence[Run], config: AbConfig) -> AbResult:
     """A's sessions against B's, figure by figure and family by family.
 
+    When A and B ran different backends (one each), B's figures are matched to A's by
+    everything but the backend, and the families are named ``A-backend vs B-backend``.
+
     Raises:
-        HistoryError: fewer than two sessions a side, sessions from different hosts, or no
-            figure that every session measured.
+        HistoryError: fewer than two sessions a side, sessions from different hosts or timed
+            by different methods, or no figure that every session measured.
     """
     if len(a_runs) < 2 or len(b_runs) < 2:
         raise HistoryError(
             f"need at least 2 sessions of each variant, got {len(a_runs)} and {len(b_runs)}"
         )
     _check_alike([*a_runs, *b_runs])
+    backend_a, backend_b = _one_backend(a_runs, "A"), _one_backend(b_runs, "B")
+    if backend_a != backend_b:
+        both = f"{backend_a} vs {backend_b}"
+        a_runs = [_as_backend(r, both) for r in a_runs]
+        b_runs = [_as_backend(r, both) for r in b_runs]
     keys, left_out = _shared_keys([*a_runs, *b_runs])
     figures = {
         key: (

@@ -37,6 +37,7 @@ def _session(
     variant: dict[tuple[str, int], float] | None = None,
     host: dict[str, Any] | None = None,
     rounds: int = 200,
+    backend: str = "netns",
 ) -> Run:
     state = rng.lognormvariate(0, SESSION_SD)
     benches = []
@@ -45,7 +46,7 @@ def _session(
             spec = ("monitoring", metric, "s", None, size, center, "noisy")
             scale = state * (factors or {}).get((metric, size), 1.0)
             values = [center * scale * rng.lognormvariate(0, 0.3) for _ in range(rounds)]
-            benches.append(benchmark(spec, values))
+            benches.append(benchmark(spec, values, backend))
             if variant is not None:  # a secondary series of the same test, as the suite has
                 vscale = state * variant.get((metric, size), 1.0)
                 vvalues = [center * vscale * rng.lognormvariate(0, 0.3) for _ in range(rounds)]
@@ -191,3 +192,14 @@ def test_renderings_carry_every_family_and_the_evidence() -> None:
     data = result_json(result)
     assert data["families"][0]["figures"][0]["detectable_relative"] > 0
     assert math.isfinite(data["families"][0]["relative"])
+
+
+def test_two_backends_are_compared_figure_by_figure() -> None:
+    rng = random.Random(12)
+    a = [_session(rng) for _ in range(6)]
+    b = [_session(rng, _slower(1.0), backend="coreos") for _ in range(6)]
+    result = judge_sessions(a, b, AbConfig())
+    family = next(f for f in result.families if f.family[2] == "response_time")
+    assert family.label() == "monitoring/response_time (netns vs coreos)"
+    assert family.verdict == REGRESSION
+    assert family.effect.relative == pytest.approx(1.0, abs=0.3)
