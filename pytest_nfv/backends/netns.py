@@ -42,6 +42,7 @@ from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.units import MIB
 from pytest_nfv.vnf.proxy import hold_from_env
+from pytest_nfv.vnf.slowdown import slowdown_from_env
 
 __all__ = ["NetnsBackend", "make", "reap"]
 
@@ -264,6 +265,9 @@ class NetnsBackend:
             "--hold-us",
             str(hold_from_env(os.environ)),
         ]
+        slowdown = slowdown_from_env(os.environ)
+        if slowdown is not None:
+            argv += ["--slowdown", slowdown.spec]
         on_start(spec)
         start_ns = time.time_ns()
         self._proxy = self._switch.add_namespace(spec, argv, (), _PROXY_SYSCTLS)
@@ -303,6 +307,13 @@ class NetnsBackend:
 
 
 def make(name: str, identity: RunIdentity, settings: BackendSettings) -> NetnsBackend:
+    """The plugin's netns backend; a bad injected slowdown is a usage error before any start.
+
+    Raises:
+        NfvUsageError: ``NFV_PROXY_HOLD_US`` or ``NFV_PROXY_SLOWDOWN`` is not a valid value.
+    """
+    hold_from_env(os.environ)
+    slowdown_from_env(os.environ)
     return NetnsBackend(identity)
 
 

@@ -19,6 +19,7 @@ from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import EchoProtocol
 from pytest_nfv.plugin.options import NfvSettings
 from pytest_nfv.vnf.proxy import HOLD_ENV
+from pytest_nfv.vnf.slowdown import SLOWDOWN_ENV
 
 if TYPE_CHECKING:  # the gate's analysis is imported only when --nfv-compare asks for it
     from pytest_nfv.analysis.gate import GateResult
@@ -61,14 +62,20 @@ class NfvState:
 
     def run_conditions(self) -> dict[str, Any]:
         """What a saved run says about the conditions it ran in, beside the host's facts:
-        its canaries, and a slowdown injected on purpose (``NFV_PROXY_HOLD_US``), so that no
-        one mistakes such a run for an ordinary one."""
+        its canaries, and a slowdown injected on purpose (``NFV_PROXY_HOLD_US``,
+        ``NFV_PROXY_SLOWDOWN``), so that no one mistakes such a run for an ordinary one."""
         conditions: dict[str, Any] = {}
         if self.canary:
             conditions["canary"] = dict(self.canary)
+        injected = {}
         hold = os.environ.get(HOLD_ENV, "").strip()
         if hold and hold != "0":
-            conditions["injected"] = {HOLD_ENV: hold}
+            injected[HOLD_ENV] = hold
+        slowdown = os.environ.get(SLOWDOWN_ENV, "").strip()
+        if slowdown:
+            injected[SLOWDOWN_ENV] = slowdown
+        if injected:
+            conditions["injected"] = injected
         return conditions
 
 

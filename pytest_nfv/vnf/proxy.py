@@ -17,6 +17,8 @@ are not answered with ICMP port-unreachable by the proxy's own kernel.
 microseconds where a sleep would not be): a known slowdown of the proxy's hop, with which a
 benchmark checks that the regression gate sees one. The netns backend passes the value of
 ``NFV_PROXY_HOLD_US`` from its environment; unset or 0, nothing is held.
+``--slowdown`` (``x1.2``, ``+20%``, ``+30us``; from ``NFV_PROXY_SLOWDOWN``) slows each round
+trip rather than each frame, relatively or by a fixed amount: see ``vnf.slowdown``.
 """
 
 from __future__ import annotations
@@ -25,18 +27,24 @@ import argparse
 import ipaddress
 import selectors
 import socket
+import struct
 import sys
 import time
 from collections.abc import Mapping
 
 from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.vnf.rewrite import ProxyTable, mac_bytes, rewrite_frame
+from pytest_nfv.vnf.rewrite import ETH_HLEN, ProxyTable, mac_bytes, rewrite_frame
+from pytest_nfv.vnf.slowdown import Slowdown, Slower, parse_slowdown
 
 ETH_P_ALL = 0x0003
 PACKET_HOST = 0
 PACKET_IGNORE_OUTGOING = 23
 SOL_PACKET = 263
 FRAME_BUFFER = 65536 + 64
+SO_TIMESTAMPNS = 35  # and SCM_TIMESTAMPNS: a struct timespec of CLOCK_REALTIME
+_TIMESPEC = struct.Struct("@qq")
+_STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
+_SRC = slice(ETH_HLEN + 12, ETH_HLEN + 16)
 HOLD_ENV = "NFV_PROXY_HOLD_US"
 MAX_HOLD_US = 100_000
 
@@ -62,6 +70,13 @@ def hold(nanoseconds: int) -> None:
         pass
 
 
+def _slowdown(text: str) -> Slowdown | None:
+    try:
+        return parse_slowdown(text, "--slowdown")
+    except NfvUsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _ip(text: str) -> bytes:
     return ipaddress.IPv4Address(text).packed
 
@@ -75,6 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mac-b", required=True)
     parser.add_argument("--sink-port", type=int, default=0)
     parser.add_argument("--hold-us", type=int, default=0, metavar="US")
+    parser.add_argument("--slowdown", type=_slowdown, default=None, metavar="SPEC")
     return parser.parse_args(argv)
 
 
@@ -83,13 +99,29 @@ def _own_mac(iface: str) -> bytes:
         return mac_bytes(f.read().strip())
 
 
-def _open_wire(iface: str) -> socket.socket:
+def _open_wire(iface: str, stamped: bool) -> socket.socket:
     wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     wire.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    if stamped:
+        wire.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     wire.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     wire.bind((iface, 0))
     wire.setblocking(False)
     return wire
+
+
+def _arrival_ns(ancillary: list[tuple[int, int, bytes]]) -> int:
+    """When the kernel received the frame, on ``CLOCK_MONOTONIC``; now where it gave no stamp.
+
+    The kernel's stamp leaves out this process's own wake-up, which a slowdown's estimate of
+    the round trip would otherwise count twice (``vnf.slowdown``). It is CLOCK_REALTIME, and
+    is moved onto the monotonic clock host A's send time is on by their offset now.
+    """
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return int(sec * 1_000_000_000 + nsec - (time.time_ns() - time.monotonic_ns()))
+    return time.monotonic_ns()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -106,7 +138,8 @@ def serve(args: argparse.Namespace) -> int:
         mac_bytes(args.mac_b),
         _own_mac(args.iface),
     )
-    first = _open_wire(args.iface)
+    slower = Slower(args.slowdown) if args.slowdown is not None else None
+    first = _open_wire(args.iface, stamped=slower is not None)
     wire: socket.socket | None = first
     sink = None
     if args.sink_port:
@@ -128,7 +161,7 @@ def serve(args: argparse.Namespace) -> int:
                     return 0
                 forwarding, table = _command(line.decode().split(), wire is not None, table)
                 if forwarding and wire is None:
-                    reopened = _open_wire(args.iface)
+                    reopened = _open_wire(args.iface, stamped=slower is not None)
                     selector.register(reopened, selectors.EVENT_READ, "wire")
                     wire = reopened
                 elif not forwarding and wire is not None:
@@ -139,15 +172,35 @@ def serve(args: argparse.Namespace) -> int:
                 continue
             if wire is None:  # closed by the command handled just before, in this batch
                 continue
-            while True:
-                try:
-                    length, address = wire.recvfrom_into(buffer)
-                except BlockingIOError:
-                    break
-                if address[2] == PACKET_HOST and rewrite_frame(buffer, length, table):
-                    if hold_ns:
-                        hold(hold_ns)
-                    wire.send(memoryview(buffer)[:length])
+            _forward(wire, buffer, table, hold_ns, slower)
+
+
+def _forward(
+    wire: socket.socket,
+    buffer: bytearray,
+    table: ProxyTable,
+    hold_ns: int,
+    slower: Slower | None,
+) -> None:
+    """Rewrite and send on every frame the packet socket holds now."""
+    while True:
+        arrived_ns = 0
+        try:
+            if slower is None:
+                length, address = wire.recvfrom_into(buffer)
+            else:
+                length, ancillary, _, address = wire.recvmsg_into([buffer], _STAMP_SPACE)
+                arrived_ns = _arrival_ns(ancillary)
+        except BlockingIOError:
+            return
+        if address[2] == PACKET_HOST and rewrite_frame(buffer, length, table):
+            held_ns = hold_ns
+            if slower is not None:
+                from_a = buffer[_SRC] == table.host_a
+                held_ns += slower.delay_ns(buffer, length, from_a, arrived_ns)
+            if held_ns:
+                hold(held_ns)
+            wire.send(memoryview(buffer)[:length])
 
 
 def _command(words: list[str], forwarding: bool, table: ProxyTable) -> tuple[bool, ProxyTable]:

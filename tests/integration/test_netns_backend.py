@@ -168,6 +168,50 @@ def test_held_frames_slow_the_proxied_path_only(lab: Lab, monkeypatch: pytest.Mo
         path.close()
 
 
+@pytest.mark.parametrize("echo", ["icmp", "udp"])
+def test_a_fixed_slowdown_slows_every_proxied_round_trip_only(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch, echo: str
+) -> None:
+    """``NFV_PROXY_SLOWDOWN=+5000us`` holds each reply once: every proxied round trip takes at
+    least that, small or fragmented, while the kernel-forwarded path does not pass the VNF."""
+    monkeypatch.setenv("NFV_PROXY_SLOWDOWN", "+5000us")
+    path = ProxyPath(lab, echo=echo)
+    try:
+        for size in (8, 64, 3000):
+            path.warm_up(size, requests=2)
+            proxied = [path.round_trip(size, "proxy").seconds for _ in range(10)]
+            direct = [path.round_trip(size, "direct").seconds for _ in range(10)]
+            assert min(proxied) >= 5e-3, (size, proxied)
+            assert max(direct) < 5e-3, (size, direct)
+    finally:
+        path.close()
+
+
+def test_a_relative_slowdown_multiplies_the_proxied_round_trip(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``NFV_PROXY_SLOWDOWN=x4``: the proxied round trip becomes about four times as long as
+    the same testbed's without it (the estimate at the proxy takes the leg back as long as the
+    leg out, so the bound asked of the median is looser than four)."""
+    path = ProxyPath(lab)
+
+    def median_proxied() -> float:
+        path.warm_up(64)
+        return statistics.median(path.round_trip(64, "proxy").seconds for _ in range(60))
+
+    try:
+        plain = median_proxied()
+        monkeypatch.setenv("NFV_PROXY_SLOWDOWN", "x4")
+        path.deploy()
+        slowed = median_proxied()
+        monkeypatch.delenv("NFV_PROXY_SLOWDOWN")
+        path.deploy()
+        plain_again = median_proxied()
+        assert slowed >= 2.5 * max(plain, plain_again), (plain, slowed, plain_again)
+    finally:
+        path.close()
+
+
 def test_proxy_path_goes_through_b_and_b2(lab: Lab) -> None:
     path = ProxyPath(lab)
     try:

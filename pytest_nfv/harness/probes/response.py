@@ -8,6 +8,8 @@ used instead and ``tx_clock`` says so; a result never mixes the two silently.
 
 Each request carries a sequence number in its first 8 bytes; only a reply with that number,
 from the expected responder, ends the interval, so a late duplicate cannot pass for a reply.
+The next 8 bytes (in requests of 16 bytes or more) are its ``CLOCK_MONOTONIC`` send time, for
+a proxy VNF that slows round trips by a factor (``vnf.slowdown``).
 
 The requests are UDP datagrams to host B's echo responder, or with ``protocol="icmp"`` ICMP
 echo requests of the same payload (as ``ping -s SIZE`` sends), which host B's kernel answers
@@ -37,6 +39,8 @@ from pytest_nfv.errors import ProbeError
 from pytest_nfv.harness.probes.icmp import ICMP_ECHO_REPLY, echo_request
 from pytest_nfv.host.namespaces import entered
 from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD, EchoProtocol
+from pytest_nfv.vnf.checksum import adjust_checksum
+from pytest_nfv.vnf.slowdown import STAMP_OFFSET
 
 __all__ = ["ECHO_METHODS", "MAX_UDP_PAYLOAD", "MIN_PAYLOAD", "RoundTrip", "RoundTripSample"]
 
@@ -54,6 +58,9 @@ SOF_TIMESTAMPING_OPT_ID = 1 << 7
 SOF_TIMESTAMPING_OPT_TSONLY = 1 << 11
 _TIMESTAMPS = struct.Struct("@qqqqqq")  # struct scm_timestamping: three timespecs
 _SEQ = struct.Struct("!Q")
+_STAMP = struct.Struct("!Q")
+_NO_STAMP = bytes(_STAMP.size)
+_ICMP_HLEN = 8
 _ICMP_ID = struct.Struct("!H")
 _REQUESTERS = itertools.count()
 _IDENT_STRIDE = 4099
@@ -152,9 +159,29 @@ class RoundTrip:
         seq = _SEQ.unpack_from(self._buffer, start)[0] if length >= start + _SEQ.size else -1
         return seq, self._stamp(ancillary), peer[0]
 
-    def _request(self, seq: int, size: int) -> bytes:
+    def _request(self, seq: int, size: int) -> bytearray:
+        """The request: sequence number, then room for the send time (``_stamp_send_time``)."""
         payload = _SEQ.pack(seq) + bytes(size - _SEQ.size)
-        return echo_request(self._ident, seq, payload) if self.protocol == "icmp" else payload
+        message = echo_request(self._ident, seq, payload) if self.protocol == "icmp" else payload
+        return bytearray(message)
+
+    def _stamp_send_time(self, message: bytearray) -> None:
+        """Write the send time into a request of 16 payload bytes or more, just before it goes.
+
+        The send time (``CLOCK_MONOTONIC``, ns, shared by every namespace of the host) is what
+        a proxy VNF told to slow the round trip by a factor needs (``vnf.slowdown``); no
+        measurement here reads it. It is taken as late as it can be, and an ICMP checksum is
+        updated for it rather than summed again, so that it is as near the kernel's transmit
+        time as Python gets: the proxy's estimate of the round trip counts its distance twice.
+        """
+        at = (_ICMP_HLEN if self.protocol == "icmp" else 0) + STAMP_OFFSET
+        if len(message) < at + _STAMP.size:
+            return
+        stamp = _STAMP.pack(time.monotonic_ns())
+        message[at : at + _STAMP.size] = stamp
+        if self.protocol == "icmp":
+            checksum = message[2] << 8 | message[3]
+            struct.pack_into("!H", message, 2, adjust_checksum(checksum, _NO_STAMP, stamp))
 
     def once(
         self,
@@ -174,9 +201,11 @@ class RoundTrip:
         self._drain_errqueue()
         self._seq += 1
         payload = self._request(self._seq, size)
+        to = (str(target), port if self.protocol == "udp" else 0)
         user_tx = time.time_ns()
+        self._stamp_send_time(payload)
         try:
-            self._sock.sendto(payload, (str(target), port if self.protocol == "udp" else 0))
+            self._sock.sendto(payload, to)
         except OSError as exc:
             raise ProbeError(f"cannot send to {target}:{port}: {exc}") from exc
         tx = self._tx_stamp()
@@ -246,11 +275,10 @@ class RoundTrip:
         first = self._seq + 1  # replies to earlier calls' requests may still be queued
         while time.monotonic() < deadline:
             self._seq += 1
+            request = self._request(self._seq, 64)
+            self._stamp_send_time(request)
             with contextlib.suppress(OSError):  # path not up yet
-                self._sock.sendto(
-                    self._request(self._seq, 64),
-                    (str(target), port if self.protocol == "udp" else 0),
-                )
+                self._sock.sendto(request, (str(target), port if self.protocol == "udp" else 0))
             self._drain_errqueue()
             wait_until = time.monotonic() + interval_s
             while (remaining := wait_until - time.monotonic()) > 0:
