@@ -336,7 +336,11 @@ class CalibrationFile:
         mismatches: list[str] = []
         used = []
         for entry in self.entries:
-            differences = [d for f in fingerprints if f for d in f.differences(entry.fingerprint)]
+            differences = list(
+                dict.fromkeys(
+                    d for f in fingerprints if f for d in f.differences(entry.fingerprint)
+                )
+            )
             if differences:
                 mismatches.append(f"{entry.fingerprint.describe()}: {'; '.join(differences)}")
             else:

@@ -28,10 +28,22 @@ the run is the unit wherever runs can be told apart:
   ``t = (m - mean) / (s * sqrt(1 + 1/k))`` with ``k - 1`` degrees of freedom for ``k`` runs:
   the question is whether the new run lies outside where the next run of unchanged code would
   land. Within-run noise is inside ``s`` already, since each earlier median carries its own.
-- **with one baseline** there is no run-to-run spread to estimate: the within-run U test runs
-  as before, but the floor is raised to ``GateConfig.single_baseline`` (default
-  ``SINGLE_BASELINE_FLOORS``), the run-to-run movement measured between back-to-back runs of
-  the same code, and the output says so.
+- **with one baseline and this runner's calibration** (``analysis.calibration``: A/A
+  sessions on the runner, keyed by its host fingerprint, which both runs must carry): each
+  record's run-level log ratio (current median / baseline median) is flagged beyond its
+  family's threshold, a tolerance bound of same-code pairs on this runner. The p-value shown
+  is the calibrated t of ``runlevel.calibrated``; the threshold decides, not the p-value.
+- **with one baseline and no calibration** for this runner there is no run-to-run spread at
+  all: the within-run U test runs, which cannot see what differs between runs and is
+  significant on the same code, so what decides is the floor, raised to
+  ``GateConfig.single_baseline`` (default ``SINGLE_BASELINE_FLOORS``): coarse shipped floors,
+  not this runner's noise. The output says which thresholds each comparison used.
+
+Every compared record states what it could have seen: the smallest change for the worse
+found with 80% power with the evidence at hand (with history, the prediction test's at the
+level Benjamini-Hochberg reaches when one record changes, ``alpha / m``; with a calibration,
+``threshold + z_0.8 sqrt(2) sd``; never less than its floor), and "unknown" with one
+uncalibrated baseline. A pass then says what it could have missed.
 
 Only series with one sample per round are gated. A pooled series (each instance's boot time
 in every round) or repeated reads of one quantity (the PSS of one process, read each round)
@@ -53,6 +65,13 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from pytest_nfv.analysis import runlevel
+from pytest_nfv.analysis.calibration import (
+    FamilyCalibration,
+    Thresholds,
+    family_label,
+    family_of,
+)
 from pytest_nfv.analysis.gate_config import Floor, GateConfig
 from pytest_nfv.analysis.history import Record, RecordKey, Run
 from pytest_nfv.errors import HistoryError
@@ -65,8 +84,10 @@ __all__ = [
     "bh_adjust",
     "canary_drift",
     "compare_runs",
+    "detectable_level",
     "hodges_lehmann",
     "host_slowdown",
+    "missed_line",
     "pooled_spreads",
     "run_to_run_drift",
 ]
@@ -80,6 +101,13 @@ BELOW_FLOOR = "ok (< floor)"
 HOST_DRIFT = "host drift"
 """Worse beyond its floor, but not once the current run is scaled back by how much slower
 its host canary ran: a slower host explains it as well as slower code does."""
+WITHIN_RUN = "within-run"
+"""One baseline, no calibration: the U test on raw samples and the coarse shipped floors."""
+HISTORY = "history"
+"""The baseline and earlier runs: a prediction test on run medians."""
+CALIBRATED = "calibrated"
+"""One baseline and this runner's A/A calibration: the run-level log ratio against the
+family's threshold."""
 
 
 def hodges_lehmann(current: Sequence[float], baseline: Sequence[float]) -> float:
@@ -137,6 +165,18 @@ class Comparison:
     low_n: bool = False
     worse_sign: float = 1.0
     """+1 when higher is worse (time, memory), -1 for a higher-is-better metric."""
+    basis: str = WITHIN_RUN
+    """Which evidence judged it: ``WITHIN_RUN``, ``HISTORY`` or ``CALIBRATED``."""
+    detectable: float | None = None
+    """The smallest change for the worse found with 80% power, as a share of the baseline
+    (+0.3: 30% higher for a lower-is-better figure, -0.2 for a higher-is-better one), never
+    less than the floor; None: unknown (one baseline, no run-to-run spread)."""
+
+    @property
+    def floor_relative(self) -> float:
+        """The floor as a share of the baseline: the least change flagged at all."""
+        center = abs(self.baseline.median)
+        return self.threshold / center if center else math.inf
 
     @property
     def looks_worse(self) -> bool:
@@ -166,6 +206,14 @@ class GateResult:
     """The host canaries both runs timed, and whether the host got slower by them."""
     no_canary: tuple[str, ...] = ()
     """Runs (sources) without a host canary: a slower host cannot be told apart there."""
+    thresholds: Thresholds | None = None
+    """The calibrations this comparison could use (one baseline); None: none was given."""
+    level: float = 0.0
+    """The one-sided level a history row's detectable effect is stated at (``alpha / m``)."""
+
+    @property
+    def calibrated(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.basis == CALIBRATED]
 
     @property
     def regressions(self) -> list[Comparison]:
@@ -280,6 +328,20 @@ def between_runs_p(
     if on_log:  # run effects are multiplicative: test on log scale
         current, earlier = math.log(current), [math.log(e) for e in earlier]
     center = math.fsum(earlier) / k
+    spread, df = _spread(earlier, on_log, pooled)
+    worse_by = (current - center) * worse_sign
+    if spread == 0:
+        return 0.0 if worse_by > 0 else 1.0
+    t = worse_by / (spread * math.sqrt(1.0 + 1.0 / k))
+    return float(scipy_stats.t.sf(t, df))
+
+
+def _spread(
+    earlier: Sequence[float], on_log: bool, pooled: tuple[float, int] | None
+) -> tuple[float, int]:
+    """The run-to-run spread of ``earlier`` (logs when ``on_log``) and its degrees of freedom,
+    shrunk towards the family's pooled variance as ``between_runs_p`` describes."""
+    k = len(earlier)
     spread, df = statistics.stdev(earlier), k - 1
     if pooled is not None and on_log and pooled[1] > df:
         # the others of the family, weighted as at most as many runs as this record's own
@@ -289,11 +351,7 @@ def between_runs_p(
         weight = min(others_df, df)
         spread = math.sqrt((spread**2 * df + max(others, 0.0) * weight) / (df + weight))
         df = df + weight
-    worse_by = (current - center) * worse_sign
-    if spread == 0:
-        return 0.0 if worse_by > 0 else 1.0
-    t = worse_by / (spread * math.sqrt(1.0 + 1.0 / k))
-    return float(scipy_stats.t.sf(t, df))
+    return spread, df
 
 
 def pooled_spreads(
@@ -399,15 +457,89 @@ def _floor(config: GateConfig, key: RecordKey, unit: str, single: bool) -> Floor
     return Floor(max(floor.relative, lifted.relative), max(floor.absolute, lifted.absolute))
 
 
+def _relative_worse(log_or_diff: float, sign: float, effect: runlevel.Effect) -> float:
+    """A worse-direction shift (log ratio, or a difference) as a signed share of A."""
+    if effect.log_scale:
+        return math.exp(sign * log_or_diff) - 1.0
+    reference = abs(effect.reference)
+    return sign * log_or_diff / reference if reference else sign * math.inf
+
+
+def _at_least_floor(detectable: float, c: Comparison) -> float:
+    """The detectable change, never below the floor (the least change flagged at all)."""
+    return c.worse_sign * max(abs(detectable), c.floor_relative)
+
+
+def _log_floor(relative: float, sign: float) -> float:
+    """A relative floor as a log ratio in the worse direction."""
+    if sign > 0:
+        return math.log1p(relative)
+    return -math.log1p(-relative) if relative < 1 else math.inf
+
+
+def _calibrated_threshold(
+    family: FamilyCalibration, config: GateConfig, key: RecordKey, unit: str, sign: float
+) -> float:
+    """The family's threshold, or the ordinary relative floor if that asks for more (a change
+    the settings call too small to fail a build for stays unflagged)."""
+    return max(family.threshold, _log_floor(config.floor_for(key, unit).relative, sign))
+
+
+def _calibrated(
+    key: RecordKey,
+    base: Record,
+    cur: Record,
+    sign: float,
+    family: FamilyCalibration,
+    config: GateConfig,
+) -> Comparison:
+    """One record judged by its run-level log ratio against this runner's threshold."""
+    threshold = _calibrated_threshold(family, config, key, base.unit, sign)
+    effect = runlevel.calibrated(
+        cur.median,
+        base.median,
+        sd=family.sd,
+        df=family.df,
+        alpha=1.0 - family.coverage,
+        worse_sign=sign,
+    )
+    p = min(1.0, 2.0 * min(effect.p, 1.0 - effect.p)) if config.two_sided else effect.p
+    worse = effect.estimate * sign
+    if worse > threshold:
+        verdict = REGRESSION
+    elif config.two_sided and -worse > threshold:
+        verdict = IMPROVED
+    else:
+        verdict = NOISE
+    center = abs(base.median)
+    in_unit = center * (math.exp(threshold) - 1.0 if sign > 0 else 1.0 - math.exp(-threshold))
+    return Comparison(
+        key=key,
+        baseline=base,
+        current=cur,
+        shift=cur.median - base.median,
+        threshold=in_unit,
+        p=p,
+        q=p,
+        verdict=verdict,
+        worse_sign=sign,
+        basis=CALIBRATED,
+        detectable=math.exp(sign * family.detectable(threshold)) - 1.0,
+    )
+
+
 def _judge(
     baseline: Run,
     current: Run,
     gated: Sequence[RecordKey],
     config: GateConfig,
     history: Sequence[Run],
+    thresholds: Thresholds | None = None,
 ) -> list[Comparison]:
-    """The verdict on each of ``gated``: the tests, Benjamini-Hochberg, the floors."""
+    """The verdict on each of ``gated``: the tests, Benjamini-Hochberg, the floors; or, with
+    one baseline and this runner's calibration, the family's threshold."""
     draft: list[tuple[Comparison, float, int]] = []
+    calibrated: list[Comparison] = []
     all_centers = {
         key: [run.records[key].median for run in (baseline, *history) if key in run.records]
         for key in gated
@@ -422,8 +554,12 @@ def _judge(
             )
         sign = 1.0 if config.worse_is_higher(key) else -1.0
         centers = all_centers[key]
+        found = thresholds.family(family_of(key)) if thresholds and len(centers) < 2 else None
+        if found is not None and base.median > 0 and cur.median > 0:
+            calibrated.append(_calibrated(key, base, cur, sign, found[1], config))
+            continue
         if len(centers) >= 2:  # the run is the unit
-            family = pooled.get((key.backend, key.requirement, key.metric))
+            family = pooled.get(family_of(key))
             p = between_runs_p(cur.median, centers, sign, family)
             if config.two_sided:
                 p = min(1.0, 2.0 * min(p, between_runs_p(cur.median, centers, -sign, family)))
@@ -442,10 +578,12 @@ def _judge(
             threshold=_floor(config, key, base.unit, len(centers) < 2).threshold(base.median),
             p=p,
             worse_sign=sign,
+            basis=HISTORY if len(centers) >= 2 else WITHIN_RUN,
         )
         draft.append((comparison, sign, len(centers)))
     qs = bh_adjust([c.p for c, _, _ in draft])
-    level = config.alpha / len(draft)
+    level = config.alpha / max(len(draft), 1)
+    detect_at = detectable_level(config, len(draft))
     done = []
     for (draft_c, sign, runs), q in zip(draft, qs, strict=True):
         n1, n2 = len(draft_c.current.samples), len(draft_c.baseline.samples)
@@ -455,8 +593,40 @@ def _judge(
             else smallest_p(n1, n2, config.two_sided) > level or min(n1, n2) < MIN_SAMPLES
         )
         c = replace(draft_c, q=q, low_n=too_few)
+        if runs >= 2:
+            detectable = _history_detectable(c, all_centers[c.key], pooled, detect_at)
+            c = replace(c, detectable=detectable)
         done.append(replace(c, verdict=_verdict(c, config, sign)))
-    return done
+    order = {key: i for i, key in enumerate(gated)}
+    return sorted([*done, *calibrated], key=lambda c: order[c.key])
+
+
+def detectable_level(config: GateConfig, m: int) -> float:
+    """The one-sided level a record's test meets when it alone changed among ``m``: the
+    Bonferroni level ``alpha / m`` that Benjamini-Hochberg's first step asks for (halved
+    again when the test is two-sided)."""
+    return config.alpha / max(m, 1) / (2.0 if config.two_sided else 1.0)
+
+
+def _history_detectable(
+    c: Comparison,
+    centers: Sequence[float],
+    pooled: Mapping[tuple[str, str, str], tuple[float, int]],
+    level: float,
+) -> float:
+    """The prediction test's detectable change for ``c`` with the spread the verdict used."""
+    on_log = c.current.median > 0 and min(centers) > 0
+    values = [math.log(v) for v in centers] if on_log else list(centers)
+    spread, df = _spread(values, on_log, pooled.get(family_of(c.key)))
+    effect = runlevel.prediction(
+        c.current.median,
+        centers,
+        alpha=level,
+        worse_sign=c.worse_sign,
+        sd=spread,
+        df=float(df),
+    )
+    return _at_least_floor(_relative_worse(effect.detectable, c.worse_sign, effect), c)
 
 
 def compare_runs(
@@ -467,7 +637,8 @@ def compare_runs(
     Args:
         baseline: the run to compare against.
         current: the run under judgement.
-        config: alpha, floors, directions, host policy.
+        config: alpha, floors, directions, host policy, and this runner's calibration
+            (used with one baseline when both runs carry its host fingerprint).
         history: earlier runs (of the same code, on the same host); with the baseline, their
             medians give each record's run-to-run spread, and the run becomes the unit.
 
@@ -497,14 +668,21 @@ def compare_runs(
             f"{current.source} and {baseline.source} share only series with several samples "
             "per round, which are not gated: nothing was compared"
         )
-    done = _judge(baseline, current, gated, config, history)
+    thresholds = (
+        config.calibration.select(baseline.fingerprint, current.fingerprint)
+        if config.calibration is not None and not history
+        else None
+    )
+    done = _judge(baseline, current, gated, config, history, thresholds)
     drift = canary_drift(baseline, current, config, history)
     explained = host_slowdown(drift)
     if explained is not None and any(c.verdict == REGRESSION for c in done):
         # Judge again as if the current run had the baseline's host: what stays a regression
         # is more than the slower host explains; the rest is labelled, neither passed nor
         # failed as the code's.
-        again = _judge(baseline, _scaled(current, 1.0 / explained), gated, config, history)
+        again = _judge(
+            baseline, _scaled(current, 1.0 / explained), gated, config, history, thresholds
+        )
         still = {c.key for c in again if c.verdict == REGRESSION}
         done = [
             replace(c, verdict=HOST_DRIFT) if c.verdict == REGRESSION and c.key not in still else c
@@ -523,7 +701,19 @@ def compare_runs(
         host_differences=tuple(differences),
         history=len(history),
         not_gated=not_gated,
+        thresholds=thresholds,
+        level=detectable_level(config, sum(c.basis != CALIBRATED for c in done)),
     )
+
+
+def _share(value: float) -> str:
+    return "any" if math.isinf(value) else f"{value:+.0%}"
+
+
+def _detectable_cell(c: Comparison) -> str:
+    if c.detectable is None:
+        return f"unknown (floor {_share(c.worse_sign * c.floor_relative)})"
+    return _share(c.detectable)
 
 
 def _cells(c: Comparison) -> list[str]:
@@ -540,10 +730,24 @@ def _cells(c: Comparison) -> list[str]:
         f"{change} ({'+' if c.shift >= 0 else ''}{shift})",
         format_value(c.threshold, unit),
         f"{c.q:.2g}",
+        _detectable_cell(c),
     ]
 
 
-HEADERS = ["verdict", "benchmark", "backend", "baseline", "current", "change", "floor", "p (BH)"]
+HEADERS = [
+    "verdict",
+    "benchmark",
+    "backend",
+    "baseline",
+    "current",
+    "change",
+    "floor",
+    "p",
+    "detectable",
+]
+"""``p`` is Benjamini-Hochberg adjusted for rows judged by a test, the calibrated t's own for
+calibrated rows (their threshold decides); ``detectable`` is the smallest change for the worse
+found with 80% power (see ``missed_line``)."""
 
 
 def _rows(result: GateResult, everything: bool) -> list[list[str]]:
@@ -594,26 +798,97 @@ def _canary_line(result: GateResult) -> str:
     return f"host canary: {cells}; {verdict}"
 
 
+def _floors_line(result: GateResult, rows: Sequence[Comparison]) -> str:
+    cfg = result.config
+    floors = ", ".join(f"{dim} {f.relative:.0%}" for dim, f in sorted(cfg.single_baseline.items()))
+    thresholds = result.thresholds
+    if thresholds is None:
+        why = "no calibration given"
+    elif thresholds.note:
+        why = thresholds.note
+    else:
+        reasons: dict[str, str] = {}
+        for c in rows:
+            family = family_of(c.key)
+            reasons[family_label(family)] = thresholds.left_out(family) or (
+                "a median not positive in these runs"
+                if thresholds.family(family)
+                else "not in this runner's calibration"
+            )
+        why = "; ".join(f"{name}: {reason}" for name, reason in sorted(reasons.items()))
+    scope = "" if len(rows) == len(result.comparisons) else f" for {len(rows)} record(s)"
+    return (
+        f"shipped coarse floors{scope}: {why}. One baseline: Mann-Whitney U "
+        f"({'two' if cfg.two_sided else 'one'}-sided) on raw samples, Benjamini-Hochberg at "
+        f"alpha={cfg.alpha:g}, floors raised to {floors or 'none set'}: set above the largest "
+        "same-code movement seen on the project's reference host, not this runner's spread; "
+        "run pytest-nfv calibrate on this runner, or pass earlier runs with --history"
+    )
+
+
+def _calibrated_lines(result: GateResult) -> list[str]:
+    thresholds = result.thresholds
+    assert thresholds is not None
+    cfg = result.config
+    entries: dict[int, str] = {}
+    families: dict[tuple[str, str, str], Comparison] = {}
+    for c in result.calibrated:
+        found = thresholds.family(family_of(c.key))
+        assert found is not None
+        entry, _ = found
+        entries[id(entry)] = f"{thresholds.path}, {entry.sessions} A/A sessions, {entry.date}" + (
+            f", {entry.arguments}" if entry.arguments else ""
+        )
+        families.setdefault(family_of(c.key), c)
+    first = next(iter(families.values()))
+    found = thresholds.family(family_of(first.key))
+    assert found is not None
+    coverage, confidence = found[1].coverage, found[1].confidence
+    lines = [
+        f"thresholds: calibrated on this runner ({'; '.join(entries.values())}): a record "
+        "regresses when its log ratio of medians (current / baseline) is beyond its family's "
+        f"bound, which keeps {coverage:.1%} of same-code pairs under it with "
+        f"{confidence:.0%} confidence; p: calibrated t, unadjusted (the bound decides)"
+    ]
+    for family, c in sorted(families.items()):
+        found = thresholds.family(family)
+        assert found is not None
+        fam = found[1]
+        bound = _calibrated_threshold(fam, cfg, c.key, c.baseline.unit, c.worse_sign)
+        sign = c.worse_sign
+        lines.append(
+            f"  {family_label(family)}: flags beyond {_share(math.exp(sign * bound) - 1)} "
+            f"(run-to-run sd {fam.sd:.3f} on the log scale, {fam.df} df); 80% power at "
+            f"{_share(math.exp(sign * fam.detectable(bound)) - 1)}; predicted share of pairs "
+            f"flagged: x1.2 {fam.flagged_share(1.2, bound):.0%}, "
+            f"x1.5 {fam.flagged_share(1.5, bound):.0%}"
+        )
+    return lines
+
+
 def _header_lines(result: GateResult) -> list[str]:
     cfg = result.config
     lines = [
         f"pytest-nfv compare: {result.current.source} against baseline {result.baseline.source}",
-        f"Mann-Whitney U ({'two' if cfg.two_sided else 'one'}-sided) on raw samples, "
-        f"Benjamini-Hochberg at alpha={cfg.alpha:g}; config: {cfg.source}",
+        f"config: {cfg.source}",
     ]
     if result.history:
+        m = len(result.comparisons)
         lines.append(
-            f"run-to-run: each record's median against the medians of the baseline and "
-            f"{result.history} earlier run(s) (Student-t prediction test; the run is the unit)"
+            f"thresholds: run-to-run: each record's median against the medians of the baseline "
+            f"and {result.history} earlier run(s) (Student-t prediction test; the run is the "
+            f"unit), Benjamini-Hochberg at alpha={cfg.alpha:g} and the floors; detectable: 80% "
+            f"power at one-sided alpha/m = {cfg.alpha:g}/{m}"
+            + ("/2" if cfg.two_sided else "")
+            + f" = {result.level:.2g}, the level Benjamini-Hochberg asks of a record that "
+            "changed alone"
         )
     else:
-        floors = ", ".join(
-            f"{dim} {f.relative:.0%}" for dim, f in sorted(cfg.single_baseline.items())
-        )
-        lines.append(
-            "one baseline, no history: floors raised to the run-to-run spread of unchanged "
-            f"code ({floors or 'none set'}); pass earlier runs with --history to gate finer"
-        )
+        if result.calibrated:
+            lines += _calibrated_lines(result)
+        rest = [c for c in result.comparisons if c.basis == WITHIN_RUN]
+        if rest:
+            lines.append(_floors_line(result, rest))
     lines.append(_canary_line(result))
     for run in (result.baseline, result.current):
         if run.injected:
@@ -623,6 +898,31 @@ def _header_lines(result: GateResult) -> list[str]:
         lines.append("DIFFERENT HOSTS (figures may differ for that reason alone): ")
         lines[-1] += "; ".join(result.host_differences)
     return lines
+
+
+def missed_line(result: GateResult) -> str:
+    """What the comparison could have missed: the smallest change for the worse each record's
+    evidence finds with 80% power, summed up; "unknown" where there is no run-to-run spread.
+
+    A pass is read as "nothing changed"; this line says how large a change could have
+    passed all the same.
+    """
+    known = sorted(abs(c.detectable) for c in result.comparisons if c.detectable is not None)
+    unknown = [c for c in result.comparisons if c.detectable is None]
+    parts = []
+    if known:
+        parts.append(
+            f"effects up to {_share(statistics.median(known))} (median over {len(known)} "
+            f"record(s); largest {_share(known[-1])})"
+        )
+    if unknown:
+        floors = sorted(c.floor_relative for c in unknown)
+        span = _share(floors[0]) + ("" if floors[-1] == floors[0] else f" to {_share(floors[-1])}")
+        parts.append(
+            f"unknown for {len(unknown)} record(s): no run-to-run spread (run pytest-nfv "
+            f"calibrate); their floors flag no change under {span}"
+        )
+    return "could have missed: " + "; ".join(parts)
 
 
 def format_text(result: GateResult, everything: bool = False) -> str:
@@ -636,6 +936,7 @@ def format_text(result: GateResult, everything: bool = False) -> str:
     if everything or len(result.missing) <= 5:
         for key in result.missing:
             lines.append(f"only in baseline: {key.label()} {key.backend} ({key.test})")
+    lines.append(missed_line(result))
     lines.append(("FAIL: " if result.failed else "PASS: ") + result.summary())
     return "\n".join(lines)
 
@@ -645,5 +946,6 @@ def format_markdown(result: GateResult) -> str:
     lines = [f"> {line}" for line in _header_lines(result)]
     lines += ["", "| " + " | ".join(HEADERS) + " |", "|" + " --- |" * len(HEADERS)]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(result, True)]
+    lines += ["", missed_line(result)]
     lines += ["", ("**FAIL**: " if result.failed else "**PASS**: ") + result.summary(), ""]
     return "\n".join(lines)

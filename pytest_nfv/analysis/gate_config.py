@@ -22,10 +22,14 @@ Defaults suit the shipped suites; a TOML file (``--config`` of ``pytest-nfv comp
     [direction]
     throughput = "higher_is_better"  # time and memory are lower-is-better already
 
-    [single_baseline.time]   # floor of a comparison without --history (see gate.py)
-    relative = 0.65
+    [single_baseline.time]   # coarse floor of a one-baseline comparison on a runner
+    relative = 0.65          # without a calibration of its own (see gate.py)
     absolute = 10
     unit = "us"
+
+    calibration = "nfv-calibration.json"  # this runner's A/A thresholds (pytest-nfv
+                             # calibrate); relative to this file. Default: the file of that
+                             # name under the benchmark storage, when it exists
 
 The most specific floor wins: ``requirement.metric``, then ``metric``, then the dimension of its
 unit (``time`` or ``memory``), then ``"*"``.
@@ -39,10 +43,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from pytest_nfv.analysis.history import RecordKey
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.units import UNITS, dimension_of, to_base
+
+if TYPE_CHECKING:
+    from pytest_nfv.analysis.calibration import CalibrationFile
 
 __all__ = [
     "DEFAULT_FLOORS",
@@ -80,19 +88,16 @@ DEFAULT_FLOORS: Mapping[str, Floor] = MappingProxyType(
 )
 
 
-#: Smallest change a single baseline can vouch for, by ``requirement.metric``, metric or
-#: dimension: how far back-to-back runs of unchanged code moved on the 2-core reference host
-#: (netns). Time in general: response times moved by up to +55% on an idle host and +64% on a
-#: busy one before the harness pinned its processes and stopped timing switches of path, and
-#: boot makespans by up to +49% since; 65% stays the floor of every time record without a
-#: measured entry of its own. The monitoring suite's three figures, timed with ICMP echo
-#: answered by host B's kernel (``--nfv-echo auto`` on netns), over 10 back-to-back pairs
-#: (benchmarks/RESULTS.md, "The gate with the figures timed by B's kernel"): the response
-#: time and the proxy's overhead moved by at most +35%, so 40%; the kernel-forwarded path by
-#: at most +53% and +9.8 us on its ~18 us, so 60% and 15 us. (Timed with UDP to B's
-#: responder, they had moved by at most +18%, and then +49% once.) A gate that must see less
-#: needs history (``--history``), not a tighter floor. Memory has no entry yet: its
-#: run-to-run spread has not been measured, so its ordinary floor applies.
+#: Coarse floors of a one-baseline comparison on a runner that has no calibration of its own
+#: (``pytest-nfv calibrate``), by ``requirement.metric``, metric or dimension. They are not
+#: a measured noise level of the runner at hand: they were set just above the largest
+#: movement seen between back-to-back runs of unchanged code on the project's 2-core
+#: reference host (benchmarks/RESULTS.md), a figure that belongs to that host and to the
+#: pairs it happened to see. On another runner they can alarm on the same code (a faster or
+#: busier machine moves by more) and on this one they let most realistic regressions
+#: through. They are what a gate falls back to, and it says so; a gate that must see less
+#: needs this runner's calibration or history (``--history``). Memory has no entry: its
+#: ordinary floor applies.
 SINGLE_BASELINE_FLOORS: Mapping[str, Floor] = MappingProxyType(
     {
         "time": Floor(0.65, 10e-6),
@@ -130,6 +135,11 @@ class GateConfig:
     canary_floor: float | None = None
     """How much slower every host canary must run, besides significantly, to be host drift;
     None: each canary's own floor (``CANARY_FLOORS``)."""
+    calibration_path: Path | None = None
+    """The settings file's ``calibration`` key, resolved against the file's directory."""
+    calibration: CalibrationFile | None = None
+    """This runner's A/A thresholds, read by the caller (``pytest-nfv compare`` or the
+    in-run gate), which decides where to look; None: the shipped floors, said so."""
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
@@ -148,7 +158,8 @@ class GateConfig:
         return DEFAULT_FLOORS["*"]
 
     def single_baseline_for(self, key: RecordKey, unit: str) -> Floor | None:
-        """The floor a comparison with one baseline lifts ``key``'s to, most specific first."""
+        """The coarse floor an uncalibrated one-baseline comparison lifts ``key``'s to, most
+        specific first."""
         for name in (f"{key.requirement}.{key.metric}", key.metric, dimension_of(unit)):
             if name is not None and name in self.single_baseline:
                 return self.single_baseline[name]
@@ -260,6 +271,7 @@ def load_gate_config(path: Path) -> GateConfig:
         "direction",
         "single_baseline",
         "canary_floor",
+        "calibration",
     }
     if unknown:
         raise NfvUsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -279,7 +291,11 @@ def load_gate_config(path: Path) -> GateConfig:
         not isinstance(canary_floor, float | int) or isinstance(canary_floor, bool)
     ):
         raise NfvUsageError(f"{path}: canary_floor must be a number, not {canary_floor!r}")
+    calibration = data.get("calibration")
+    if calibration is not None and (not isinstance(calibration, str) or not calibration):
+        raise NfvUsageError(f"{path}: calibration must be a file name, not {calibration!r}")
     return GateConfig(
+        calibration_path=None if calibration is None else path.parent / calibration,
         canary_floor=None if canary_floor is None else float(canary_floor),
         alpha=float(alpha),
         two_sided=two_sided,

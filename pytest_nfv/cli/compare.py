@@ -56,11 +56,22 @@ def _load(ref: str, storage: Path) -> Run:
     return load_run(resolve_ref(ref, storage))
 
 
+def _with_calibration(config: GateConfig, args: argparse.Namespace, storage: Path) -> GateConfig:
+    """``--calibration``, else the settings file's ``calibration``, else the default file
+    under the storage when it exists; ``--no-calibration``: none (the shipped floors)."""
+    from pytest_nfv.analysis.calibration import find_calibration
+
+    if args.no_calibration:
+        return config
+    named = Path(args.calibration) if args.calibration else config.calibration_path
+    return replace(config, calibration=find_calibration(named, storage))
+
+
 def _compare(args: argparse.Namespace) -> int:
     from pytest_nfv.analysis.gate import compare_runs, format_markdown, format_text
 
-    config = gate_config_from(args)
     storage = Path(args.storage)
+    config = _with_calibration(gate_config_from(args), args, storage)
     baseline = _load(args.baseline, storage)
     current = _load(args.current, storage)
     history = [_load(ref, storage) for ref in args.history]
@@ -81,9 +92,12 @@ def add_parser(commands: Any) -> None:
     compare = commands.add_parser(
         "compare",
         help="regression gate: compare a run with a baseline run",
-        description="Compare the raw samples of every benchmark two runs share. A regression "
-        "is a change that is significant (one-sided Mann-Whitney U, Benjamini-Hochberg over "
-        "all benchmarks), larger than its noise floor, and for the worse. Exit 0: none; "
+        description="Compare every benchmark two runs share. With --history, each run's "
+        "median against the earlier runs' (a prediction test, Benjamini-Hochberg over all "
+        "benchmarks, and the floors); with one baseline and this runner's calibration, the "
+        "ratio of medians against its family's threshold; with one baseline alone, the raw "
+        "samples (one-sided Mann-Whitney U) and coarse shipped floors. Every row says the "
+        "smallest change it could have seen. Exit 0: none; "
         "1: regression; 2: the runs could not be compared; 3: worse only as far as a "
         "slower host explains (host drift, by the runs' host canaries).",
     )
@@ -128,6 +142,20 @@ def add_parser(commands: Any) -> None:
         help="an earlier run of the same code (repeatable): floors rise to the spread of "
         "run medians across these and the baseline, the drift samples within one run "
         "cannot show. Default: none",
+    )
+    calibration = compare.add_mutually_exclusive_group()
+    calibration.add_argument(
+        "--calibration",
+        metavar="FILE",
+        help="this runner's A/A calibration (pytest-nfv calibrate): with one baseline, each "
+        "record is judged by its run-level ratio against its family's threshold when both "
+        "runs carry the calibrated host fingerprint. Default: the settings file's "
+        "calibration, else STORAGE/nfv-calibration.json when it exists",
+    )
+    calibration.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="ignore any calibration: the shipped coarse floors and the within-run test",
     )
     compare.add_argument(
         "--require-all", action="store_true", help="fail when a baseline benchmark is missing"

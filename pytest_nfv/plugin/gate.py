@@ -6,16 +6,23 @@ of measuring. At session end this run's records (kept by ``nfv_record`` as they 
 the same shape pytest-benchmark saves) are compared with it; a regression, or a comparison
 that cannot be made, turns the exit status into "tests failed" and the table goes into the
 terminal summary. Registered by ``hooks.py`` only when the option is given.
+
+With one baseline, the gate uses this runner's calibration (``pytest-nfv calibrate``) when
+the run carries its host fingerprint: the gate settings' ``calibration`` key names the file,
+else ``nfv-calibration.json`` under the benchmark storage is used when it is there. No
+option of its own: where the thresholds come from is a setting of the gate.
 """
 
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_nfv.analysis.calibration import find_calibration
 from pytest_nfv.analysis.gate import compare_runs, format_text
 from pytest_nfv.analysis.gate_config import GateConfig, load_gate_config
 from pytest_nfv.analysis.history import Run, load_run, resolve_ref, run_from_json, storage_dir
@@ -44,6 +51,9 @@ def setup_gate(config: pytest.Config, ref: str, gate_file: Path | None) -> None:
         path = resolve_ref(ref, storage, _machine_id())
         baseline = load_run(path)
         gate = load_gate_config(gate_file) if gate_file else GateConfig()
+        # This runner's A/A thresholds: the settings' ``calibration``, else the default file
+        # beside the saved runs; read now, so a corrupt one stops the run before it starts.
+        gate = replace(gate, calibration=find_calibration(gate.calibration_path, storage))
     except (HistoryError, NfvUsageError) as exc:
         raise pytest.UsageError(f"--nfv-compare: {exc}") from None
     config.stash[gate_state_key] = GateState(baseline, gate)

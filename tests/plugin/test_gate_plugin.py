@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 import pytest
+import synthetic_runs as sr
 from test_plugin import BOOT_TEST
 
 USAGE_ERROR = int(pytest.ExitCode.USAGE_ERROR)
@@ -46,6 +47,22 @@ def test_corrupt_baseline_is_a_usage_error_naming_it(pytester: pytest.Pytester) 
     result = pytester.runpytest_inprocess("--nfv-compare", str(bad))
     assert result.ret == USAGE_ERROR
     result.stderr.fnmatch_lines([f"*--nfv-compare: {bad}: not valid JSON (line 1, column 17*"])
+
+
+def test_a_corrupt_calibration_is_a_usage_error_before_anything_runs(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("def test_never() -> None:\n    raise AssertionError('ran')\n")
+    baseline = pytester.path / "baseline.json"
+    baseline.write_text(json.dumps(sr.make_run(1, count=5)), encoding="utf-8")
+    (pytester.path / "cal.json").write_text("{", encoding="utf-8")
+    settings = pytester.path / "gate.toml"
+    settings.write_text('calibration = "cal.json"\n', encoding="utf-8")
+    result = pytester.runpytest_inprocess(
+        "--nfv-compare", str(baseline), "--nfv-gate", str(settings)
+    )
+    assert result.ret == USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--nfv-compare: {pytester.path}/cal.json: not valid JSON*"])
 
 
 def test_bad_gate_settings_are_a_usage_error(pytester: pytest.Pytester) -> None:
@@ -107,7 +124,7 @@ def test_a_run_much_slower_than_its_baseline_fails_with_the_table(
         [
             "*= nfv regression gate =*",
             "pytest-nfv compare: this run against baseline *baseline.json",
-            "verdict *benchmark *backend *baseline *current *change *floor *p (BH)*",
+            "verdict *benchmark *backend *baseline *current *change *floor *p *detectable*",
         ]
     )
     # The makespans (one per round) regress, and so do the per-instance times of N=1 (one
@@ -145,3 +162,29 @@ def test_another_host_is_refused_unless_marked(
     result = _gate_run(pytester, other, "--nfv-gate", str(settings))
     assert result.ret == int(pytest.ExitCode.OK)
     result.stdout.fnmatch_lines(["DIFFERENT HOSTS*cpu_model*Some Other CPU*", "PASS: *"])
+
+
+def test_the_runner_s_calibration_judges_a_one_baseline_run(
+    pytester: pytest.Pytester, recorded: dict[str, Any]
+) -> None:
+    """A calibration of this host (three A/A copies of the recorded run) found beside the
+    saved runs: the gate says it used it, flags the 1000x slower run, and states what each
+    row could have detected."""
+    from pytest_nfv.analysis.calibration import calibrate, save_calibration
+    from pytest_nfv.analysis.history import run_from_json
+
+    sessions = [run_from_json(_scaled(recorded, f), f"aa{f}") for f in (1.0, 1.02, 0.98)]
+    storage = pytester.path / "storage"
+    save_calibration(storage / "nfv-calibration.json", calibrate(sessions))
+    result = _gate_run(pytester, _scaled(recorded, 1e-3), f"--benchmark-storage=file://{storage}")
+    assert result.ret == int(pytest.ExitCode.TESTS_FAILED)
+    result.stdout.fnmatch_lines(
+        [
+            "*= nfv regression gate =*",
+            f"thresholds: calibrated on this runner ({storage}/nfv-calibration.json, 3 A/A "
+            "sessions, *",
+            "  netns instantiation/boot_makespan: flags beyond +*",
+            "could have missed: effects up to +*",
+            "FAIL: *regression(s)*",
+        ]
+    )

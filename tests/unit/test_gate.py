@@ -389,12 +389,14 @@ def test_series_with_several_samples_per_round_are_not_gated() -> None:
         compare_runs(only_pooled, only_pooled, GateConfig())
 
 
-def test_one_baseline_states_its_run_to_run_floor() -> None:
+def test_one_baseline_without_calibration_says_its_floors_are_coarse_shipped_ones() -> None:
     base, cur = _quiet_run(0.1, 1, "base"), _quiet_run(0.1, 2, "cur")
     text = format_text(compare_runs(base, cur, GateConfig()))
-    assert "one baseline, no history: floors raised to the run-to-run spread" in text
+    assert "shipped coarse floors: no calibration given. One baseline: Mann-Whitney U" in text
     assert "monitoring.response_time 40%" in text
-    assert "time 65%)" in text
+    assert "time 65%: set above the largest same-code movement seen" in text
+    assert "not this runner's spread; run pytest-nfv calibrate on this runner" in text
+    assert "run-to-run spread of unchanged code" not in text  # the old, untrue claim
 
 
 def test_one_baseline_floor_is_the_most_specific_measured_one() -> None:
