@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pytest_nfv.cli import EXIT_ERROR, EXIT_OK, ab, cleanup, compare, report
+from pytest_nfv.cli import EXIT_ERROR, EXIT_OK, ab, calibrate, cleanup, compare, report
 from pytest_nfv.errors import NfvError
 
 __all__ = ["main"]
@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the shipped suites; extra arguments go to pytest")
     compare.add_parser(commands)
     ab.add_parser(commands)
+    calibrate.add_parser(commands)
     report.add_parser(commands)
     return parser
 
