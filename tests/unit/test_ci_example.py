@@ -45,9 +45,25 @@ def test_examples_run_only_on_trusted_events(workflow: Path) -> None:
 
 def test_hardware_jobs_refuse_any_other_event_too() -> None:
     assert (
-        "    if: github.event_name == 'push' || github.event_name == 'workflow_dispatch'"
-        in _code(HARDWARE)
+        "    if: github.event_name == 'push' || github.event_name == 'workflow_dispatch' "
+        "|| github.event_name == 'schedule'" in _code(HARDWARE)
     )
+
+
+def test_the_gate_compares_with_a_reference_set_not_a_rolling_baseline() -> None:
+    """The newest accepted run is the baseline and the others its history; only a run that
+    passed is accepted; the set changes on the schedule; inconclusive verdicts fail."""
+    code = "\n".join(_code(HARDWARE))
+    assert 'history+=(--history "$ref")' in code
+    assert '"$RUNNER_TEMP/venv/bin/pytest-nfv" compare "${refs[-1]}" "$OUT/current.json"' in code
+    assert "--nfv-inconclusive=fail" in code
+    assert 'cron: "' in code
+    assert "nfv-accepted-${{ matrix.backend }}" in code
+    assert "nfv-reference-${{ matrix.backend }}" in code
+    assert "name: nfv-history-${{ matrix.backend }}\n          path: baseline" not in code
+    # the runner's own calibration, from its A/A sessions, on the schedule
+    assert '"$nfv" calibrate --from "${sessions[@]}" --arguments "$SUITE_ARGS"' in code
+    assert "--calibration reference/nfv-calibration.json" in code
 
 
 def test_root_writes_nothing_into_the_workspace() -> None:
