@@ -171,6 +171,8 @@ class Comparison:
     """The smallest change for the worse found with 80% power, as a share of the baseline
     (+0.3: 30% higher for a lower-is-better figure, -0.2 for a higher-is-better one), never
     less than the floor; None: unknown (one baseline, no run-to-run spread)."""
+    interval: tuple[float, float] | None = None
+    """95% interval of the run-level change as a share of the baseline (calibrated rows)."""
 
     @property
     def floor_relative(self) -> float:
@@ -525,6 +527,7 @@ def _calibrated(
         worse_sign=sign,
         basis=CALIBRATED,
         detectable=math.exp(sign * family.detectable(threshold)) - 1.0,
+        interval=effect.relative_interval,
     )
 
 
@@ -721,6 +724,8 @@ def _cells(c: Comparison) -> list[str]:
     rel = c.relative
     change = "n/a" if math.isinf(rel) else f"{rel:+.1%}"
     shift = format_value(c.shift, unit)
+    if c.interval is not None:
+        shift += f"; 95% {c.interval[0]:+.0%}..{c.interval[1]:+.0%}"
     return [
         c.verdict + (" (low n)" if c.low_n else ""),
         c.key.label(),

@@ -139,9 +139,9 @@ def add_parser(commands: Any) -> None:
         action="append",
         default=[],
         metavar="REF",
-        help="an earlier run of the same code (repeatable): floors rise to the spread of "
-        "run medians across these and the baseline, the drift samples within one run "
-        "cannot show. Default: none",
+        help="an earlier run of the same code (repeatable): each run's median is the unit, "
+        "judged against the spread of these runs' and the baseline's medians, the drift "
+        "samples within one run cannot show. Default: none",
     )
     calibration = compare.add_mutually_exclusive_group()
     calibration.add_argument(

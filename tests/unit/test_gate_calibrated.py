@@ -160,6 +160,7 @@ def test_every_row_states_the_effect_it_could_have_detected(
     base, cur = _run({RT: 1e-4}, "base"), _run({RT: 1.02e-4}, "cur")
     result = compare_runs(base, cur, _config(calibration_file))
     (c,) = result.comparisons
+    c_effect = runlevel.calibrated(1.02e-4, 1e-4, sd=family.sd, df=family.df, alpha=0.001)
     z = scipy_stats.norm.ppf(0.8)
     expected = math.exp(family.threshold + z * math.sqrt(2) * family.sd) - 1
     assert c.detectable == pytest.approx(expected)
@@ -168,6 +169,8 @@ def test_every_row_states_the_effect_it_could_have_detected(
     assert header.split()[-2:] == ["p", "detectable"]
     row = next(line for line in text.splitlines() if line.startswith("ok"))
     assert row.rstrip().endswith(f"{expected:+.0%}")
+    low, high = (math.exp(x) - 1 for x in (c_effect.low, c_effect.high))
+    assert f"(+2 µs; 95% {low:+.0%}..{high:+.0%})" in row
     assert missed_line(result) == (
         f"could have missed: effects up to {expected:+.0%} (median over 1 record(s); "
         f"largest {expected:+.0%})"
