@@ -171,14 +171,15 @@ def welch(
     estimate = statistics.fmean(xb) - statistics.fmean(xa)
     se2 = va / na + vb / nb
     pooled_sd = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
-    if se2 == 0:
+    denominator = (va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1)
+    if se2 == 0 or denominator == 0:  # no spread at all (or too little to square)
         worse = estimate * worse_sign
         p = 0.0 if worse > 0 or (two_sided and worse != 0) else 1.0
         return Effect(
             estimate, estimate, estimate, p, float(na + nb - 2), 0.0, na, nb, 0.0, alpha,
             log_scale, 1.0 if log_scale else statistics.fmean(a), "Welch t",
         )  # fmt: skip
-    df = se2**2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
+    df = se2**2 / denominator
     se = math.sqrt(se2)
     half = float(_t().ppf(0.5 + CONFIDENCE / 2.0, df)) * se
     return Effect(

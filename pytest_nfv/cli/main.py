@@ -5,8 +5,10 @@ pytest-nfv cleanup [--force] [--dry-run] [--docker-url URL] [--libvirt-uri URI]
 pytest-nfv suites  print where the shipped suites are (for a wheel install)
 pytest-nfv run [PYTEST ARGS]
                    run the shipped suites: pytest <suites> PYTEST ARGS
-pytest-nfv compare BASELINE CURRENT
-                   regression gate over two saved runs (exit 1: regression, 2: cannot compare)
+pytest-nfv compare BASELINE CURRENT [--history REF ...] [--calibration FILE]
+                   regression gate over saved runs (exit 1: regression, 2: cannot compare)
+pytest-nfv calibrate [--sessions N] -- PYTEST ARGS
+                   A/A sessions on this runner: its one-baseline thresholds, by fingerprint
 pytest-nfv ab [--sessions N] [--a ARGS] [--b-env NAME=VALUE] ... -- PYTEST ARGS
                    A/B test: interleaved sessions of two variants, judged run by run
 pytest-nfv report RUN.json [RUN.json ...] --out DIR
