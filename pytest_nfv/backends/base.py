@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from pytest_nfv.backends.variant import ProxyVariant
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.reap import CleanupReport
@@ -32,6 +33,7 @@ __all__ = [
     "EngineTargets",
     "IcmpEchoProxy",
     "KernelMemory",
+    "ProxyVariants",
     "StartCallback",
     "echo_protocol",
 ]
@@ -199,6 +201,30 @@ class IcmpEchoProxy(Protocol):
     @property
     def proxy_carries_icmp_echo(self) -> bool:
         """Whether echo sent to the proxy reaches B through the VNF, and only B answers it."""
+
+
+@runtime_checkable
+class ProxyVariants(Protocol):
+    """Optional: a backend that runs a second variant (B) of its proxy VNF beside the first.
+
+    Both stand at the same hop, one forwarding while the other is paused, so that a session
+    can time A and B round by round under the same conditions (``--nfv-proxy-b``). B is
+    started paused after A (``start_proxy``) and goes with it (``stop_proxy``).
+    """
+
+    def start_proxy_b(self, testbed: Testbed, variant: ProxyVariant) -> Instance:
+        """Start variant B beside the running proxy VNF, paused.
+
+        Raises:
+            BackendError: A is not running, or B would not start.
+        """
+
+    def stop_proxy_b(self, proxy_b: Instance) -> None:
+        """Stop variant B (A then forwards whenever the path is proxied)."""
+
+    def use_proxy_b(self, testbed: Testbed, use: bool) -> None:
+        """Make B (True) or A (False) the variant that forwards when the path is proxied; at
+        once if it is proxied now, else from the next ``set_path(testbed, "proxy")``."""
 
 
 def echo_protocol(backend: object, choice: str) -> EchoProtocol:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -31,18 +32,20 @@ from pytest_nfv.backends.base import (
     EngineTargets,
     StartCallback,
 )
+from pytest_nfv.backends.responder import launch_helper
 from pytest_nfv.backends.switch import BRIDGE_MAC, GATEWAY, Port, Switch, reap_namespaces
 from pytest_nfv.backends.teardown import Teardown
+from pytest_nfv.backends.variant import ProxyVariant
 from pytest_nfv.errors import BackendError
 from pytest_nfv.host.cgroups import MemoryCgroup, pss_anon_bytes, reap_cgroups
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import namespace_path, write_sysctl
-from pytest_nfv.host.processes import expect_line
+from pytest_nfv.host.processes import expect_line, stop_processes
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.units import MIB
 from pytest_nfv.vnf.proxy import hold_from_env
-from pytest_nfv.vnf.slowdown import slowdown_from_env
+from pytest_nfv.vnf.slowdown import Slowdown, slowdown_from_env
 
 __all__ = ["NetnsBackend", "make", "reap"]
 
@@ -75,6 +78,12 @@ class NetnsBackend:
         self._switch = Switch(identity, self.name, bridge_mac=BRIDGE_MAC)
         self._instances: dict[str, Port] = {}
         self._proxy: Port | None = None
+        self._proxy_b: subprocess.Popen[bytes] | None = None
+        """Variant B of the proxy VNF (``ProxyVariants``): a second process in A's namespace."""
+        self._proxied = True
+        """Whether a proxy VNF forwards the hop (else the proxy's kernel does: ``direct``)."""
+        self._b_forwards = False
+        """Whether B, not A, is the variant that forwards when the path is proxied."""
         self._memory: MemoryCgroup | None = None
         self._population: MemoryCgroup | None = None
         self._populations = 0
@@ -99,6 +108,7 @@ class NetnsBackend:
         """Stop everything, then remove the switch; each step runs even if one before failed."""
         teardown = Teardown(self.name)
         self._instances.clear()
+        teardown.step(self._stop_b)
         self._proxy = None
         teardown.step(self._switch.close)
         self._population = None
@@ -242,10 +252,9 @@ class NetnsBackend:
     def deploy_testbed(self) -> Testbed:
         return self._switch.deploy_hosts()
 
-    def start_proxy(self, testbed: Testbed, on_start: StartCallback) -> Instance:
-        if self._proxy is not None:
-            raise BackendError("the proxy VNF is already running")
-        spec = InstanceSpec(testbed.proxy.name, testbed.proxy.address, testbed.proxy.mac, "proxy")
+    def _proxy_argv(
+        self, testbed: Testbed, hold_us: int, slowdown: Slowdown | None, paused: bool = False
+    ) -> list[str]:
         argv = [
             sys.executable,
             "-m",
@@ -263,47 +272,121 @@ class NetnsBackend:
             "--sink-port",
             str(testbed.echo_port),
             "--hold-us",
-            str(hold_from_env(os.environ)),
+            str(hold_us),
         ]
-        slowdown = slowdown_from_env(os.environ)
         if slowdown is not None:
             argv += ["--slowdown", slowdown.spec]
+        if paused:  # variant B: A's sink socket serves both (the port would be taken twice)
+            argv += ["--paused", "--sink-port", "0"]
+        return argv
+
+    def start_proxy(self, testbed: Testbed, on_start: StartCallback) -> Instance:
+        if self._proxy is not None:
+            raise BackendError("the proxy VNF is already running")
+        spec = InstanceSpec(testbed.proxy.name, testbed.proxy.address, testbed.proxy.mac, "proxy")
+        argv = self._proxy_argv(testbed, hold_from_env(os.environ), slowdown_from_env(os.environ))
         on_start(spec)
         start_ns = time.time_ns()
         self._proxy = self._switch.add_namespace(spec, argv, (), _PROXY_SYSCTLS)
+        self._proxied, self._b_forwards = True, False
         return Instance(
             spec, start_ns, testbed.proxy.netns_path, tuple(p.pid for p in self._proxy.processes)
         )
 
     def stop_proxy(self, proxy: Instance) -> None:
+        self._stop_b()
         port, self._proxy = self._proxy, None
         if port is not None:
             self._switch.remove([port])
 
-    def _proxy_command(self, command: str) -> None:
+    # ---- variant B of the proxy VNF (ProxyVariants) -------------------------------------
+
+    def start_proxy_b(self, testbed: Testbed, variant: ProxyVariant) -> Instance:
+        """Variant B: the proxy VNF's program with ``variant``'s differences, started paused
+        in A's namespace; what the variant does not name it takes from A's environment."""
+        if self._proxy is None:
+            raise BackendError("variant B of the proxy VNF needs the proxy VNF running")
+        if self._proxy_b is not None:
+            raise BackendError("variant B of the proxy VNF is already running")
+        hold_us = variant.hold_us if variant.hold_us is not None else hold_from_env(os.environ)
+        slowdown = variant.slowdown or slowdown_from_env(os.environ)
+        argv = self._proxy_argv(testbed, hold_us, slowdown, paused=True)
+        start_ns = time.time_ns()
+        self._proxy_b = launch_helper(
+            argv,
+            testbed.proxy.netns_path,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+            bufsize=0,
+        )
+        try:
+            expect_line(self._proxy_b, "ready", f"variant B of the proxy VNF ({variant.spec})")
+        except BaseException:
+            self._stop_b()
+            raise
+        spec = InstanceSpec(
+            f"{testbed.proxy.name}-b", testbed.proxy.address, testbed.proxy.mac, "proxy"
+        )
+        return Instance(spec, start_ns, testbed.proxy.netns_path, (self._proxy_b.pid,))
+
+    def stop_proxy_b(self, proxy_b: Instance) -> None:
+        forwarded = self._b_forwards and self._proxied
+        self._stop_b()
+        if forwarded and self._proxy is not None:
+            self._proxy_command("resume")
+
+    def _stop_b(self) -> None:
+        proc, self._proxy_b = self._proxy_b, None
+        self._b_forwards = False
+        if proc is not None:
+            stop_processes([proc])
+
+    def use_proxy_b(self, testbed: Testbed, use: bool) -> None:
+        if use and self._proxy_b is None:
+            raise BackendError("variant B of the proxy VNF is not running")
+        if use == self._b_forwards:
+            return
+        if self._proxied:  # one pauses before the other resumes: never both on the wire
+            self._proxy_command("pause", variant_b=self._b_forwards)
+            self._proxy_command("resume", variant_b=use)
+        self._b_forwards = use
+
+    # ---- the path -----------------------------------------------------------------------
+
+    def _proxy_command(self, command: str, variant_b: bool = False) -> None:
         port = self._proxy
         if port is None or not port.processes:
             raise BackendError("the proxy VNF is not running")
-        proc = port.processes[0]
+        proc = self._proxy_b if variant_b else port.processes[0]
+        what = "variant B of the proxy VNF" if variant_b else "the proxy VNF"
+        if proc is None:
+            raise BackendError(f"{what} is not running")
         assert proc.stdin is not None
         try:
             proc.stdin.write(command.encode() + b"\n")
             proc.stdin.flush()
         except BrokenPipeError as exc:
-            raise BackendError(f"the proxy VNF exited (status {proc.poll()})") from exc
-        expect_line(proc, "ok", f"proxy VNF command {command!r}", skip=("ready",))
+            raise BackendError(f"{what} exited (status {proc.poll()})") from exc
+        expect_line(proc, "ok", f"{what}: command {command!r}", skip=("ready",))
 
     def set_path(self, testbed: Testbed, mode: PathMode) -> None:
         if mode == "direct":
-            self._proxy_command("pause")
+            self._proxy_command("pause", variant_b=self._b_forwards)
             write_sysctl(testbed.proxy.netns_path, "net.ipv4.ip_forward", "1")
+            self._proxied = False
         else:
             write_sysctl(testbed.proxy.netns_path, "net.ipv4.ip_forward", "0")
-            self._proxy_command("resume")
+            self._proxy_command("resume", variant_b=self._b_forwards)
+            self._proxied = True
 
     def reconfigure_proxy(self, testbed: Testbed, host_b_is_b2: bool) -> None:
+        """Point A, and variant B where it runs, at the new B."""
         target = testbed.host_b2 if host_b_is_b2 else testbed.host_b
         self._proxy_command(f"set-b {target.address} {target.mac}")
+        if self._proxy_b is not None:
+            self._proxy_command(f"set-b {target.address} {target.mac}", variant_b=True)
 
 
 def make(name: str, identity: RunIdentity, settings: BackendSettings) -> NetnsBackend:

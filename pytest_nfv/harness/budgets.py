@@ -66,6 +66,9 @@ METRICS: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "response_time": "time",
                 "direct_response_time": "time",
                 "proxy_overhead": "time",
+                # --nfv-proxy-b: variant B's, timed round by round beside A's
+                "variant_response_time": "time",
+                "variant_proxy_overhead": "time",
             }
         ),
         "coexistence": MappingProxyType(

@@ -11,15 +11,23 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from pytest_nfv.backends.base import Backend, EngineMemory, KernelMemory, echo_protocol
-from pytest_nfv.errors import BootTimeout, ProbeError
+from pytest_nfv.backends.base import (
+    Backend,
+    EngineMemory,
+    KernelMemory,
+    ProxyVariants,
+    echo_protocol,
+)
+from pytest_nfv.backends.variant import ProxyVariant
+from pytest_nfv.errors import BootTimeout, NfvUsageError, ProbeError
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.memory import pss_mib, settled_available_mib
 from pytest_nfv.harness.probes.response import RoundTrip, RoundTripSample
 from pytest_nfv.host.canary import timed_rounds
 from pytest_nfv.host.cpus import harness_cpus, pinned_thread
-from pytest_nfv.model import EchoProtocol, Instance, InstanceSpec, PathMode, Testbed
+from pytest_nfv.model import EchoProtocol, Instance, InstanceSpec, Testbed
 
 __all__ = [
     "BootRound",
@@ -27,6 +35,7 @@ __all__ = [
     "Lab",
     "MemoryRound",
     "ProxyPath",
+    "TimedPath",
     "instance_memory_mib",
 ]
 
@@ -241,6 +250,10 @@ GrowthPoint = tuple[int, float, float, float | None, float | None]
 """One step of ``Lab.memory_growth``: N, host delta, PSS, engine-counted, kernel-accounted (MiB)."""
 
 
+TimedPath = Literal["proxy", "direct", "proxy_b"]
+"""A path ``ProxyPath`` times: through the proxy VNF, through its variant B
+(``--nfv-proxy-b``), or the same hop forwarded by the kernel."""
+
 WARM_UP_REQUESTS = 10
 """Round trips per path sent and discarded before a series is timed."""
 CANARY_REQUESTS = 40
@@ -260,20 +273,35 @@ class ProxyPath:
         lab: the lab whose backend hosts the testbed.
         path_timeout_s: how long the proxied path may take to carry its first reply.
         echo: ``auto``, ``udp`` or ``icmp`` (``backends.base.echo_protocol``).
+        proxy_b: a second variant of the proxy VNF to run beside the first, paused while
+            the first forwards (``round_trip(size, "proxy_b")``); None: no variant B.
 
     Raises:
-        NfvUsageError: ``icmp`` on a backend whose proxy does not carry it.
+        NfvUsageError: ``icmp`` on a backend whose proxy does not carry it, or a variant B on
+            a backend that cannot run one (``ProxyVariants``).
     """
 
-    def __init__(self, lab: Lab, path_timeout_s: float = 10.0, echo: str = "auto") -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        path_timeout_s: float = 10.0,
+        echo: str = "auto",
+        proxy_b: ProxyVariant | None = None,
+    ) -> None:
         self.lab = lab
         self.backend = lab.backend
         self.path_timeout_s = path_timeout_s
         self.protocol: EchoProtocol = echo_protocol(self.backend, echo)
+        if proxy_b is not None and not isinstance(self.backend, ProxyVariants):
+            raise NfvUsageError(
+                f"the {self.backend.name} backend cannot run a second proxy VNF (variant B)"
+            )
+        self.variant_b = proxy_b
+        self.proxy_b: Instance | None = None
         self.testbed: Testbed = self.backend.deploy_testbed()
         self.requester = RoundTrip(self.testbed.host_a.netns_path, self.protocol)
         self.proxy: Instance | None = None
-        self._mode: PathMode = "proxy"
+        self._mode: TimedPath = "proxy"
         self._to_b2 = False
         try:
             self.deploy()
@@ -283,35 +311,73 @@ class ProxyPath:
 
     def close(self) -> None:
         self.requester.close()
+        self._stop_b()
         if self.proxy is not None:
             self.backend.stop_proxy(self.proxy)
             self.proxy = None
 
     def deploy(self) -> float:
-        """Start the proxy VNF; seconds from its start request to the first proxied reply."""
+        """Start the proxy VNF; seconds from its start request to the first proxied reply.
+
+        Variant B, if any, is started again after that (the proxy's namespace goes with A),
+        and shown to carry a reply before A forwards again; its start is not in the figure.
+        """
+        self._stop_b()
         if self.proxy is not None:
             self.backend.stop_proxy(self.proxy)
             self.proxy = None
         self._mode, self._to_b2 = "proxy", False
         self.proxy = self.backend.start_proxy(self.testbed, lambda spec: None)
-        with pinned_thread(harness_cpus().path):
-            replied = self.requester.first_reply_ns(
-                self.testbed.proxy.address,
-                self.testbed.echo_port,
-                self.testbed.replier(self.testbed.host_b, through_proxy=True).address,
-                self.path_timeout_s,
-            )
+        replied = self._first_reply()
+        if self.variant_b is not None:
+            self._start_b(self.variant_b)
         return (replied - self.proxy.start_ns) / 1e9
 
-    def set_mode(self, mode: PathMode) -> bool:
-        """Put the proxy on or off the path; whether that changed anything."""
+    def _first_reply(self) -> int:
+        tb = self.testbed
+        responder = tb.host_b2 if self._to_b2 else tb.host_b
+        with pinned_thread(harness_cpus().path):
+            return self.requester.first_reply_ns(
+                tb.proxy.address,
+                tb.echo_port,
+                tb.replier(responder, through_proxy=True).address,
+                self.path_timeout_s,
+            )
+
+    def _start_b(self, variant: ProxyVariant) -> None:
+        assert isinstance(self.backend, ProxyVariants)  # checked in __init__
+        self.proxy_b = self.backend.start_proxy_b(self.testbed, variant)
+        self.set_mode("proxy_b")
+        self._first_reply()
+        self.set_mode("proxy")
+
+    def _stop_b(self) -> None:
+        proxy_b, self.proxy_b = self.proxy_b, None
+        if proxy_b is not None:
+            assert isinstance(self.backend, ProxyVariants)
+            self.backend.stop_proxy_b(proxy_b)
+            if self._mode == "proxy_b":
+                self._mode = "proxy"  # A forwards in B's place
+
+    def set_mode(self, mode: TimedPath) -> bool:
+        """Put the proxy (or its variant B) on or off the path; whether that changed anything.
+
+        Raises:
+            ProbeError: ``proxy_b`` without a variant B running.
+        """
         if mode == self._mode:
             return False
-        self.backend.set_path(self.testbed, mode)
+        if mode == "proxy_b" and self.proxy_b is None:
+            raise ProbeError("no variant B of the proxy VNF runs (--nfv-proxy-b)")
+        if mode != "direct" and self.proxy_b is not None:
+            assert isinstance(self.backend, ProxyVariants)
+            self.backend.use_proxy_b(self.testbed, mode == "proxy_b")
+        if mode == "direct" or self._mode == "direct":
+            self.backend.set_path(self.testbed, "direct" if mode == "direct" else "proxy")
         self._mode = mode
         return True
 
-    def round_trip(self, size: int, mode: PathMode) -> RoundTripSample:
+    def round_trip(self, size: int, mode: TimedPath) -> RoundTripSample:
         """One request of ``size`` bytes from A, through the proxy VNF or the plain hop.
 
         After a switch of path one request goes first, untimed: a resumed VNF opens its
@@ -323,11 +389,12 @@ class ProxyPath:
             self._request(size, mode)
         return self._request(size, mode)
 
-    def _request(self, size: int, mode: PathMode) -> RoundTripSample:
+    def _request(self, size: int, mode: TimedPath) -> RoundTripSample:
         tb = self.testbed
         responder = tb.host_b2 if self._to_b2 else tb.host_b
-        target = tb.proxy.address if mode == "proxy" else responder.address
-        replier = tb.replier(responder, through_proxy=mode == "proxy")
+        proxied = mode != "direct"
+        target = tb.proxy.address if proxied else responder.address
+        replier = tb.replier(responder, through_proxy=proxied)
         # Host A's requester runs on the CPU of B's responder and the proxy VNF: each hand-off
         # wakes a process on the CPU already carrying the packet (see host.cpus).
         with pinned_thread(harness_cpus().path):
@@ -340,7 +407,9 @@ class ProxyPath:
         size, the VNF's code paths, the caches); timing them would put a start-up cost into a
         figure about steady forwarding, in whatever amount each run happened to pay it.
         """
-        modes: tuple[PathMode, ...] = ("proxy", "direct")
+        modes: tuple[TimedPath, ...] = ("proxy", "direct")
+        if self.proxy_b is not None:
+            modes += ("proxy_b",)
         for mode in modes:
             for _ in range(requests):
                 self.round_trip(size, mode)

@@ -134,7 +134,12 @@ def nfv_testbed(nfv_lab: Lab, pytestconfig: pytest.Config) -> Iterator[ProxyPath
     kernel-forwarded path is timed once as the run's host canary (``ProxyPath.canary``).
     """
     state = _state(pytestconfig)
-    path = ProxyPath(nfv_lab, path_timeout_s=nfv_lab.boot_timeout_s, echo=state.echo)
+    path = ProxyPath(
+        nfv_lab,
+        path_timeout_s=nfv_lab.boot_timeout_s,
+        echo=state.echo,
+        proxy_b=state.settings.proxy_b,  # --nfv-proxy-b: variant B, paused beside A
+    )
     try:
         state.canary["direct_path"] = canary_entry(
             path.canary(),

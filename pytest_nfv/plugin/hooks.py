@@ -13,7 +13,7 @@ import pytest
 from _pytest.config import parse_warning_filter
 
 from pytest_nfv.backends import BUILTIN_BACKENDS, make_builtin
-from pytest_nfv.backends.base import Backend, echo_protocol
+from pytest_nfv.backends.base import Backend, ProxyVariants, echo_protocol
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.harness.probes.response import ECHO_METHODS
 from pytest_nfv.harness.stats import ABSOLUTE_FLOORS
@@ -90,6 +90,11 @@ def pytest_configure(config: pytest.Config) -> None:
         echo = echo_protocol(backend, settings.echo)
     except NfvUsageError as exc:
         raise pytest.UsageError(f"--nfv-echo: {exc}") from None
+    if settings.proxy_b is not None and not isinstance(backend, ProxyVariants):
+        raise pytest.UsageError(
+            f"--nfv-proxy-b: the {settings.backend} backend cannot run a second proxy VNF "
+            "beside the first (variant B runs on netns)"
+        )
     path, why = budget_choice(settings, backend)
     budgets = load_chosen_budgets(path, why, settings.backend)
     config.stash[nfv_state_key] = NfvState(settings, budgets, identity, backend, why, echo)
@@ -181,7 +186,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"nfv: host {host_facts().describe()}; CPUs: {harness_cpus().describe()}",
         f"nfv: N={','.join(map(str, s.instances))} (N>={BIG_N} marked nfv_big); packet sizes "
         f"{','.join(map(str, s.packet_sizes))} B; budgets {budgets}",
-        f"nfv: response time: {ECHO_METHODS[state.echo]} (--nfv-echo {s.echo})",
+        f"nfv: response time: {ECHO_METHODS[state.echo]} (--nfv-echo {s.echo})"
+        + (f"; variant B of the proxy VNF: {s.proxy_b.spec}" if s.proxy_b else ""),
         f"nfv: repeat until 95% CI within {rule.ci_width:.0%} of the mean or "
         f"{_floors()}, at least {rule.min_rounds} rounds, at most "
         f"{rule.max_rounds} rounds / {rule.max_seconds:g} s; run {state.identity.run_id}",

@@ -16,6 +16,7 @@ from typing import TypeVar
 import pytest
 
 from pytest_nfv.backends.base import BackendSettings
+from pytest_nfv.backends.variant import ProxyVariant, parse_proxy_variant
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.harness.stats import StopRule
 from pytest_nfv.host.cpus import parse_cpus
@@ -121,6 +122,13 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _proxy_variant(text: str) -> ProxyVariant:
+    try:
+        return parse_proxy_variant(text)
+    except NfvUsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 _inconclusive_policy = _one_of(INCONCLUSIVE_POLICIES)
@@ -293,6 +301,17 @@ _OPTIONS = (
         "where the backend's proxy carries it and udp elsewhere. Default: auto",
     ),
     _Option(
+        "--nfv-proxy-b",
+        "nfv_proxy_b",
+        _proxy_variant,
+        None,
+        "SPEC",
+        "also time variant B of the proxy VNF, round by round beside A in this session "
+        "(netns): SPEC says how B differs, as key=value pairs: slowdown=x1.2 (or +20%%, "
+        "+30us: each round trip through B that much longer), hold-us=N (B holds every frame "
+        "N us; hold-us=0 for an A/A run). Default: none",
+    ),
+    _Option(
         "--nfv-compare",
         "nfv_compare",
         _text("a saved run"),
@@ -364,6 +383,8 @@ class NfvSettings:
     inconclusive: str = "report"
     cpus: str = "auto"
     echo: str = "auto"
+    proxy_b: ProxyVariant | None = None
+    """Variant B of the proxy VNF, timed beside A (``--nfv-proxy-b``); None: A alone."""
 
     @property
     def backend_settings(self) -> BackendSettings:
@@ -425,4 +446,5 @@ def settings_from_config(config: pytest.Config) -> NfvSettings:
         inconclusive=str(values["nfv_inconclusive"]),
         cpus=str(values["nfv_cpus"]),
         echo=str(values["nfv_echo"]),
+        proxy_b=values["nfv_proxy_b"],  # type: ignore[arg-type]
     )

@@ -63,10 +63,14 @@ class NfvState:
     def run_conditions(self) -> dict[str, Any]:
         """What a saved run says about the conditions it ran in, beside the host's facts:
         its canaries, and a slowdown injected on purpose (``NFV_PROXY_HOLD_US``,
-        ``NFV_PROXY_SLOWDOWN``), so that no one mistakes such a run for an ordinary one."""
+        ``NFV_PROXY_SLOWDOWN``), so that no one mistakes such a run for an ordinary one; and
+        the variant B of the proxy VNF timed beside A (``--nfv-proxy-b``), for the same reason:
+        its figures are the ``variant_*`` series."""
         conditions: dict[str, Any] = {}
         if self.canary:
             conditions["canary"] = dict(self.canary)
+        if self.settings.proxy_b is not None:
+            conditions["proxy_b"] = self.settings.proxy_b.spec
         injected = {}
         hold = os.environ.get(HOLD_ENV, "").strip()
         if hold and hold != "0":

@@ -19,6 +19,8 @@ benchmark checks that the regression gate sees one. The netns backend passes the
 ``NFV_PROXY_HOLD_US`` from its environment; unset or 0, nothing is held.
 ``--slowdown`` (``x1.2``, ``+20%``, ``+30us``; from ``NFV_PROXY_SLOWDOWN``) slows each round
 trip rather than each frame, relatively or by a fixed amount: see ``vnf.slowdown``.
+``--paused`` starts it as a ``pause`` leaves it: a second variant of the proxy (``--nfv-proxy-b``)
+waits so beside the first until it is resumed in the first's place.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sink-port", type=int, default=0)
     parser.add_argument("--hold-us", type=int, default=0, metavar="US")
     parser.add_argument("--slowdown", type=_slowdown, default=None, metavar="SPEC")
+    parser.add_argument("--paused", action="store_true", help="start as after a pause")
     return parser.parse_args(argv)
 
 
@@ -139,8 +142,8 @@ def serve(args: argparse.Namespace) -> int:
         _own_mac(args.iface),
     )
     slower = Slower(args.slowdown) if args.slowdown is not None else None
-    first = _open_wire(args.iface, stamped=slower is not None)
-    wire: socket.socket | None = first
+    stamped = slower is not None and slower.slowdown.relative
+    wire = None if args.paused else _open_wire(args.iface, stamped)
     sink = None
     if args.sink_port:
         sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -148,7 +151,8 @@ def serve(args: argparse.Namespace) -> int:
         sink.bind(("0.0.0.0", args.sink_port))
     control = sys.stdin.buffer
     selector = selectors.DefaultSelector()
-    selector.register(first, selectors.EVENT_READ, "wire")
+    if wire is not None:
+        selector.register(wire, selectors.EVENT_READ, "wire")
     selector.register(control, selectors.EVENT_READ, "control")
     buffer = bytearray(FRAME_BUFFER)
     hold_ns = args.hold_us * 1000
@@ -161,7 +165,7 @@ def serve(args: argparse.Namespace) -> int:
                     return 0
                 forwarding, table = _command(line.decode().split(), wire is not None, table)
                 if forwarding and wire is None:
-                    reopened = _open_wire(args.iface, stamped=slower is not None)
+                    reopened = _open_wire(args.iface, stamped)
                     selector.register(reopened, selectors.EVENT_READ, "wire")
                     wire = reopened
                 elif not forwarding and wire is not None:
@@ -172,7 +176,7 @@ def serve(args: argparse.Namespace) -> int:
                 continue
             if wire is None:  # closed by the command handled just before, in this batch
                 continue
-            _forward(wire, buffer, table, hold_ns, slower)
+            _forward(wire, buffer, table, hold_ns, slower, stamped)
 
 
 def _forward(
@@ -181,12 +185,13 @@ def _forward(
     table: ProxyTable,
     hold_ns: int,
     slower: Slower | None,
+    stamped: bool,
 ) -> None:
     """Rewrite and send on every frame the packet socket holds now."""
     while True:
         arrived_ns = 0
         try:
-            if slower is None:
+            if not stamped:
                 length, address = wire.recvfrom_into(buffer)
             else:
                 length, ancillary, _, address = wire.recvmsg_into([buffer], _STAMP_SPACE)

@@ -212,6 +212,69 @@ def test_a_relative_slowdown_multiplies_the_proxied_round_trip(
         path.close()
 
 
+def _marked_processes(mark: str) -> list[int]:
+    """Processes whose environment holds ``NFVTEST_MARK=mark``: a session's and its children's."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if f"NFVTEST_MARK={mark}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+    return found
+
+
+def test_variant_b_is_timed_beside_a_and_leaves_nothing(tmp_path: Path) -> None:
+    """``--nfv-proxy-b slowdown=+5000us``: B's round trips, timed round by round beside A's,
+    all take 5 ms more; A's do not; the record says B ran; no process or namespace is left."""
+    suite = Path(__file__).resolve().parents[2] / "suites" / "test_monitoring.py"
+    out = tmp_path / "run.json"
+    mark = f"{os.getpid()}-{time.monotonic_ns()}"
+    session = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(suite),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--nfv-packet-sizes",
+            "64,3000",
+            "--nfv-max-round-trips",
+            "40",
+            "--nfv-proxy-b",
+            "slowdown=+5000us",
+            "--nfv-budgets",
+            str(Path(__file__).with_name("lenient-budgets.toml")),
+            "--rootdir",
+            str(tmp_path),
+            f"--benchmark-json={out}",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "NFVTEST_MARK": mark},
+    )
+    output, _ = session.communicate(timeout=300)
+    assert session.returncode == 0, output.decode()[-3000:]
+    run = json.loads(out.read_text())
+    assert run["machine_info"]["nfv"]["proxy_b"] == "slowdown=+5000us"
+    assert "injected" not in run["machine_info"]["nfv"]  # A ran as it always does
+    assert len(run["benchmarks"]) == 2
+    for record in run["benchmarks"]:
+        info = record["extra_info"]
+        a_samples = info["samples"]
+        variant = info["secondary"]["variant_response_time"]
+        overhead = info["secondary"]["variant_proxy_overhead"]
+        assert variant["proxy_b"] == overhead["proxy_b"] == "slowdown=+5000us"
+        assert len(variant["samples"]) == len(a_samples) >= 30
+        assert min(variant["samples"]) >= 5e-3, info["packet_size"]
+        assert max(a_samples) < 5e-3, info["packet_size"]
+        assert min(overhead["samples"]) > 4e-3
+    assert [n for n in _ours("nfv-") if f"-p{session.pid}-" in n] == []
+    assert _marked_processes(mark) == []
+
+
 def test_proxy_path_goes_through_b_and_b2(lab: Lab) -> None:
     path = ProxyPath(lab)
     try:

@@ -37,6 +37,7 @@ NFV_OPTIONS = (
     "--nfv-domain-template",
     "--nfv-cpus",
     "--nfv-echo",
+    "--nfv-proxy-b",
     "--nfv-compare",
     "--nfv-gate",
     "--nfv-strict",

@@ -337,7 +337,7 @@ def test_the_run_says_what_slowdown_was_injected(monkeypatch: pytest.MonkeyPatch
 
     from pytest_nfv.plugin.state import NfvState
 
-    plain = SimpleNamespace(canary={})
+    plain = SimpleNamespace(canary={}, settings=SimpleNamespace(proxy_b=None))
     monkeypatch.delenv("NFV_PROXY_HOLD_US", raising=False)
     monkeypatch.delenv(SLOWDOWN_ENV, raising=False)
     assert NfvState.run_conditions(plain) == {}  # type: ignore[arg-type]
@@ -348,3 +348,22 @@ def test_the_run_says_what_slowdown_was_injected(monkeypatch: pytest.MonkeyPatch
         "NFV_PROXY_HOLD_US": "30",
         SLOWDOWN_ENV: "+20%",
     }
+
+
+# ------------------------------------------------------------------ variant B's SPEC
+
+
+def test_a_variant_spec_names_what_b_has_other_than_a() -> None:
+    from pytest_nfv.backends.variant import ProxyVariant, parse_proxy_variant
+
+    assert parse_proxy_variant("slowdown=x1.2") == ProxyVariant(
+        "slowdown=x1.2", slowdown=Slowdown("x1.2", factor=1.2)
+    )
+    both = parse_proxy_variant(" hold-us=5 , slowdown=+30us ")
+    assert both.spec == "hold-us=5,slowdown=+30us"
+    assert both.hold_us == 5
+    assert both.slowdown == Slowdown("+30us", fixed_ns=30_000)
+    assert parse_proxy_variant("hold-us=0") == ProxyVariant("hold-us=0", hold_us=0)  # A/A
+    for bad in ("", ",", "slowdown", "x=1", "hold-us=1,hold-us=2", "hold-us=1.5"):
+        with pytest.raises(NfvUsageError):
+            parse_proxy_variant(bad)
