@@ -21,63 +21,115 @@ from types import MappingProxyType
 from typing import Literal
 
 from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
-from pytest_nfv.harness.stats import MIN_ROUNDS, Summary
+from pytest_nfv.harness.stats import MIN_ROUNDS, PERCENTILES, STATISTICS, Summary
 from pytest_nfv.units import UNITS, factor, format_value, significant, to_base
 
 __all__ = [
+    "CATALOGUE",
+    "KINDS",
     "METRICS",
     "STATISTICS",
     "VERDICTS",
     "Budget",
     "BudgetBook",
     "Judgement",
+    "Kind",
+    "MetricSpec",
     "Verdict",
     "assess",
     "judge",
     "load_budgets",
+    "metric_kind",
 ]
 
-#: requirement -> metric -> dimension; the requirements in the order of ``REQUIREMENTS``.
-METRICS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+Kind = Literal["round", "round_trip"]
+"""What one sample of a figure costs, which decides its stop rule's caps.
+
+``round``: a round boots, grows or deploys instances (seconds each), so a few tens of them is
+all a run can afford. ``round_trip``: a sample is one request through the testbed (well under
+a millisecond), so a figure takes hundreds until its interval is narrow, and its tail
+(p99, p99.9) becomes measurable at all.
+"""
+
+KINDS: tuple[Kind, ...] = ("round", "round_trip")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One entry of the metric catalogue: what a figure measures and what a sample costs."""
+
+    dimension: str  # "time" or "memory"
+    kind: Kind = "round"
+
+
+_ROUND_TRIP = MetricSpec("time", "round_trip")
+
+#: requirement -> metric -> its spec: the one place a figure's dimension and kind are
+#: declared; the requirements in the order of ``REQUIREMENTS``.
+CATALOGUE: Mapping[str, Mapping[str, MetricSpec]] = MappingProxyType(
     {
         "instantiation": MappingProxyType(
             {
-                "boot_makespan": "time",
-                "boot_per_instance": "time",
-                "memory": "memory",
-                "memory_per_instance": "memory",
-                "memory_pss": "memory",
-                "memory_pss_per_instance": "memory",
-                "memory_engine": "memory",
-                "memory_engine_per_instance": "memory",
-                "memory_kernel": "memory",
-                "memory_kernel_per_instance": "memory",
+                "boot_makespan": MetricSpec("time"),
+                "boot_per_instance": MetricSpec("time"),
+                "memory": MetricSpec("memory"),
+                "memory_per_instance": MetricSpec("memory"),
+                "memory_pss": MetricSpec("memory"),
+                "memory_pss_per_instance": MetricSpec("memory"),
+                "memory_engine": MetricSpec("memory"),
+                "memory_engine_per_instance": MetricSpec("memory"),
+                "memory_kernel": MetricSpec("memory"),
+                "memory_kernel_per_instance": MetricSpec("memory"),
             }
         ),
         "deployment": MappingProxyType(
             {
-                "boot_time": "time",
-                "reconfigure_time": "time",
-                "memory": "memory",
+                "boot_time": MetricSpec("time"),
+                "reconfigure_time": MetricSpec("time"),
+                "memory": MetricSpec("memory"),
             }
         ),
         "monitoring": MappingProxyType(
             {
-                "response_time": "time",
-                "direct_response_time": "time",
-                "proxy_overhead": "time",
+                "response_time": _ROUND_TRIP,
+                "direct_response_time": _ROUND_TRIP,
+                "proxy_overhead": _ROUND_TRIP,
                 # --nfv-proxy-b: variant B's, timed round by round beside A's
-                "variant_response_time": "time",
-                "variant_proxy_overhead": "time",
+                "variant_response_time": _ROUND_TRIP,
+                "variant_proxy_overhead": _ROUND_TRIP,
             }
         ),
         "coexistence": MappingProxyType(
-            {"memory": "memory", "memory_kernel": "memory", "response_time": "time"}
+            {
+                "memory": MetricSpec("memory"),
+                "memory_kernel": MetricSpec("memory"),
+                "response_time": _ROUND_TRIP,
+            }
         ),
     }
 )
 
-STATISTICS: tuple[str, ...] = ("mean", "median", "max")
+#: requirement -> metric -> dimension (``CATALOGUE`` without the kinds).
+METRICS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        requirement: MappingProxyType({metric: spec.dimension for metric, spec in specs.items()})
+        for requirement, specs in CATALOGUE.items()
+    }
+)
+
+
+def metric_kind(requirement: str, metric: str) -> Kind:
+    """The kind of ``requirement``/``metric`` (its stop rule's caps follow from it).
+
+    Raises:
+        NfvUsageError: not a metric of the catalogue.
+    """
+    spec = CATALOGUE.get(requirement, {}).get(metric)
+    if spec is None:
+        raise NfvUsageError(f"unknown requirement/metric {requirement}/{metric}")
+    return spec.kind
+
+
 _FIELDS: tuple[str, ...] = ("unit", "base", "per_instance", "per_kib", "statistic", "source")
 
 
@@ -99,7 +151,9 @@ class Budget:
     def __post_init__(self) -> None:
         factor(self.unit)
         if self.statistic not in STATISTICS:
-            raise NfvUsageError(f"unknown statistic {self.statistic!r}: use mean, median or max")
+            raise NfvUsageError(
+                f"unknown statistic {self.statistic!r}: use {', '.join(STATISTICS)}"
+            )
 
     def _terms(self, n: int | None, size_bytes: int | None) -> tuple[float, float]:
         """N and KiB to plug in; a missing one is an error only if the budget depends on it.
@@ -213,6 +267,9 @@ class Judgement:
     verdict: Verdict
     message: str = ""
     insufficient: bool = False
+    percentiles: Mapping[str, float] | None = None
+    """A round-trip figure's distribution (``Summary.percentiles``, base unit; its sample
+    count is ``rounds``), else None."""
 
 
 def _verdict(budget: Budget, summary: Summary, limit: float) -> Verdict:
@@ -255,8 +312,16 @@ def _message(
     half = "?" if math.isinf(summary.half_width) else format_value(summary.half_width, unit)
     ci = f"{format_value(summary.mean, unit)} ± {half}"
     measured = summary.statistic(budget.statistic)
+    quantile = budget.statistic == "median" or budget.statistic in PERCENTILES
+    low, high = summary.interval(budget.statistic) if quantile else (measured, measured)
     if budget.statistic == "mean":
         figure = f"mean {ci} ({rounds})"
+    elif quantile:
+        bounds = " .. ".join("?" if math.isinf(v) else format_value(v, unit) for v in (low, high))
+        figure = (
+            f"{budget.statistic} {format_value(measured, unit)} (mean {ci}, {rounds}; "
+            f"{budget.statistic} 95% interval {bounds})"
+        )
     else:
         figure = f"{budget.statistic} {format_value(measured, unit)} (mean {ci}, {rounds})"
     if not summary.converged:
@@ -267,6 +332,11 @@ def _message(
         return f"{where}: {figure} > budget {limit} {source}"
     if summary.insufficient:
         why = f"too few rounds for a 95% interval (at least {MIN_ROUNDS})"
+    elif quantile and math.isinf(high):
+        why = (
+            f"too few samples to bound its {budget.statistic} from above, so its 95% "
+            "interval holds the limit"
+        )
     else:
         why = "its 95% interval holds the limit"
     return f"{where}: {figure} vs budget {limit}: inconclusive, {why} {source}"
@@ -331,7 +401,15 @@ def assess(
         verdict=verdict,
         message=message,
         insufficient=summary.insufficient,
+        percentiles=(
+            summary.percentiles() if _kind_of(requirement, metric) == "round_trip" else None
+        ),
     )
+
+
+def _kind_of(requirement: str, metric: str) -> Kind | None:
+    spec = CATALOGUE.get(requirement, {}).get(metric)
+    return None if spec is None else spec.kind
 
 
 def judge(

@@ -2,8 +2,10 @@
 
 One growing population serves the memory figure at every N (and the slope over N): a round
 boots 1, then 2, 4, ... instances and reads each figure on the way. Each figure keeps its own
-stop rule (its dimension's floor, its budget's limit) and its own verdict on convergence;
-the rounds go on while any of them still needs more, so no figure stops on another's say.
+stop rule (its dimension's floor, its kind's caps, its budget's limit) and its own verdict on
+convergence; the rounds go on while any of them still needs more, so no figure stops on
+another's say. The same holds for the round trips of the monitoring suite: the proxied and
+the plain path, and what the proxy adds, are three figures of one pair of requests.
 """
 
 from __future__ import annotations
@@ -15,14 +17,24 @@ from typing import TypeVar
 from pytest_nfv.errors import ProbeError
 from pytest_nfv.harness.stats import StopRule, Summary, summarize
 
-__all__ = ["repeat_together"]
+__all__ = ["Hold", "repeat_together"]
 
 Key = TypeVar("Key", bound=Hashable)
+
+Hold = tuple[StopRule, float | None] | tuple[StopRule, float | None, str]
+"""A figure's stop rule, its budget's limit (or None) and the statistic the budget holds
+(``mean`` when left out), as ``StopRule.decide`` takes them."""
+
+
+def _unpack(hold: Hold) -> tuple[StopRule, float | None, str]:
+    if len(hold) == 3:
+        return hold
+    return hold[0], hold[1], "mean"
 
 
 def repeat_together(
     measure_once: Callable[[], Mapping[Key, float]],
-    rules: Mapping[Key, tuple[StopRule, float | None]],
+    rules: Mapping[Key, Hold],
     *,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[Key, Summary]:
@@ -30,8 +42,8 @@ def repeat_together(
 
     Args:
         measure_once: one round; returns a sample for every key of ``rules``.
-        rules: per figure, its stop rule and the budget limit on its mean (or None), as
-            ``StopRule.decide`` takes them.
+        rules: per figure, its stop rule, its budget's limit (or None) and, optionally, the
+            statistic that limit holds (see ``Hold``).
 
     Returns:
         Each figure's summary: converged when its own interval is narrow enough, with the
@@ -40,6 +52,7 @@ def repeat_together(
     Raises:
         ProbeError: a round left a figure out.
     """
+    holds = {key: _unpack(hold) for key, hold in rules.items()}
     samples: dict[Key, list[float]] = {key: [] for key in rules}
     started = clock()
     while True:
@@ -51,7 +64,8 @@ def repeat_together(
             samples[key].append(float(values[key]))
         elapsed = clock() - started
         reasons = {
-            key: rule.decide(samples[key], elapsed, limit) for key, (rule, limit) in rules.items()
+            key: rule.decide(samples[key], elapsed, limit, statistic)
+            for key, (rule, limit, statistic) in holds.items()
         }
         if all(reason is not None for reason in reasons.values()):
             return {
@@ -61,5 +75,5 @@ def repeat_together(
                     stop_reason=str(reasons[key]),
                     elapsed_s=elapsed,
                 )
-                for key, (rule, _) in rules.items()
+                for key, (rule, _, _) in holds.items()
             }

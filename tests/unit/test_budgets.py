@@ -187,7 +187,7 @@ ERRORS = [
         "not a memory unit",
     ),
     (
-        HEAD + GOOD + 'statistic = "p99"\n',
+        HEAD + GOOD + 'statistic = "p95"\n',
         5,
         "instantiation.boot_makespan.statistic",
         "unknown statistic",
@@ -309,7 +309,7 @@ def test_bad_unit_or_statistic_in_code_is_a_usage_error() -> None:
     with pytest.raises(NfvUsageError, match="unit"):
         budget(unit="kB")
     with pytest.raises(NfvUsageError, match="statistic"):
-        budget(statistic="p99")
+        budget(statistic="p95")
 
 
 def test_judge_passes_at_and_below_the_limit() -> None:

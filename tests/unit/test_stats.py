@@ -130,7 +130,7 @@ def test_summarize_rejects_empty_input() -> None:
         summarize([])
 
 
-@pytest.mark.parametrize("name", ["min", "p99", "Mean", "", "stdev"])
+@pytest.mark.parametrize("name", ["min", "p95", "p99.0", "Mean", "", "stdev"])
 def test_unknown_statistic_is_a_usage_error(name: str) -> None:
     with pytest.raises(NfvUsageError, match="unknown statistic"):
         summarize([1.0, 2.0]).statistic(name)
