@@ -17,7 +17,7 @@ import pytest
 
 from pytest_nfv.backends import EngineTargets, reap_all
 from pytest_nfv.errors import BackendUnavailable, BudgetExceeded, NfvUsageError
-from pytest_nfv.harness.budgets import METRICS, Budget, assess
+from pytest_nfv.harness.budgets import CATALOGUE, Budget, assess, metric_kind
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
@@ -170,10 +170,11 @@ def nfv_instances(nfv_lab: Lab) -> Iterator[Callable[[int], list[Instance]]]:
 class Repeater:
     """``nfv_repeat(measure_once, metric)``: repeat until the CI is narrow enough or a cap is hit.
 
-    Naming the ``metric`` the series is recorded as gives the stop rule the absolute floor of
-    its dimension (2 us, 0.25 MiB) and, when a budget on its mean applies, keeps it measuring
-    while the CI still straddles the limit. N and the packet size default to the test's
-    ``nfv_n`` and ``nfv_packet_size`` parameters.
+    Naming the ``metric`` the series is recorded as gives the stop rule the caps of its kind
+    (a round-trip figure takes hundreds of samples, a boot round a few tens: the metric
+    catalogue says which), the absolute floor of its dimension and, when a budget applies,
+    keeps it measuring while the CI of the budget's statistic still straddles the limit. N
+    and the packet size default to the test's ``nfv_n`` and ``nfv_packet_size`` parameters.
     """
 
     def __init__(
@@ -198,10 +199,10 @@ class Repeater:
         n: int | None = None,
         size: int | None = None,
     ) -> Summary:
-        rule, limit = self._rule(metric, n, size)
+        rule, limit, statistic = self._rule(metric, n, size)
         progress = self._progress
         if progress is None:
-            return repeat_until_converged(measure_once, rule, limit=limit)
+            return repeat_until_converged(measure_once, rule, limit=limit, statistic=statistic)
         rounds = 0
 
         def announced() -> float:
@@ -210,26 +211,33 @@ class Repeater:
             progress.round(rounds, rule.max_rounds)
             return measure_once()
 
-        return repeat_until_converged(announced, rule, limit=limit)
+        return repeat_until_converged(announced, rule, limit=limit, statistic=statistic)
 
     def _rule(
         self, metric: str | None, n: int | None, size: int | None
-    ) -> tuple[StopRule, float | None]:
-        """The stop rule for ``metric`` (its dimension's floor) and its budget's limit."""
-        rule: StopRule = self._state.settings.stop_rule
+    ) -> tuple[StopRule, float | None, str]:
+        """The stop rule for ``metric`` (its kind's caps, its dimension's floor), its
+        budget's limit and the statistic that limit holds."""
+        settings = self._state.settings
+        rule: StopRule = settings.stop_rule
         limit: float | None = None
+        statistic = "mean"
         marker = self._request.node.get_closest_marker("nfv_requirement")
         if metric is not None and marker is not None:
             requirement = str(marker.args[0])
-            rule = rule.for_dimension(METRICS[requirement][metric])
+            spec = CATALOGUE.get(requirement, {}).get(metric)
+            if spec is None:
+                raise NfvUsageError(f"unknown requirement/metric {requirement}/{metric}")
+            rule = settings.rule_for(spec.kind).for_dimension(spec.dimension)
             budget = self._state.budgets.get(requirement, metric)
             params = self._params()
             n = params.get("nfv_n") if n is None else n
             size = params.get("nfv_packet_size") if size is None else size
-            if budget is not None and budget.statistic == "mean":
+            if budget is not None and budget.statistic != "max":  # a maximum is a fact
                 with contextlib.suppress(NfvUsageError):  # the recorder reports it, by name
                     limit = budget.limit(n, size)
-        return rule, limit
+                statistic = budget.statistic
+        return rule, limit, statistic
 
     def together(
         self,
@@ -247,7 +255,7 @@ class Repeater:
         if progress is None:
             return repeat_together(measure_once, rules)
         rounds = 0
-        cap = self._state.settings.stop_rule.max_rounds
+        cap = max((rule.max_rounds for rule, _, _ in rules.values()), default=0)
 
         def announced() -> Mapping[Key, float]:
             nonlocal rounds
@@ -343,7 +351,11 @@ class Recorder:
         ]
         for s, judgement in zip(series, judgements, strict=True):
             unit = base_unit(s.dimension)
-            fields = {**summary_info(s.summary, unit), **(s.extra or {})}
+            distribution = metric_kind(self.requirement, s.metric) == "round_trip"
+            fields = {
+                **summary_info(s.summary, unit, percentiles=distribution),
+                **(s.extra or {}),
+            }
             budget = self.budget(s.metric)
             fields["budget"] = (
                 None

@@ -180,6 +180,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     s = state.settings
     budgets = f"{state.budgets.path} ({state.budgets_why})" if state.budgets.path else "none"
     rule = s.stop_rule
+    trips = s.rule_for("round_trip")
     return [
         f"nfv: backend {s.backend} ({state.backend.engine().describe()})"
         f"{', strict' if s.strict else ''}",
@@ -190,7 +191,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         + (f"; variant B of the proxy VNF: {s.proxy_b.spec}" if s.proxy_b else ""),
         f"nfv: repeat until 95% CI within {rule.ci_width:.0%} of the mean or "
         f"{_floors()}, at least {rule.min_rounds} rounds, at most "
-        f"{rule.max_rounds} rounds / {rule.max_seconds:g} s; run {state.identity.run_id}",
+        f"{rule.max_rounds} rounds / {rule.max_seconds:g} s; round trips: at least "
+        f"{trips.min_rounds}, at most {trips.max_rounds} / {trips.max_seconds:g} s per figure; "
+        f"run {state.identity.run_id}",
     ]
 
 

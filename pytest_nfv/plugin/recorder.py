@@ -20,9 +20,22 @@ from pytest_nfv.units import dimension_of
 __all__ = ["record_summary", "summary_info", "time_groups_only"]
 
 
-def summary_info(summary: Summary, unit: str, scale: float = 1.0) -> dict[str, Any]:
-    """The statistics of a series as JSON-ready ``extra_info`` fields, in ``unit``."""
+def summary_info(
+    summary: Summary, unit: str, scale: float = 1.0, *, percentiles: bool = False
+) -> dict[str, Any]:
+    """The statistics of a series as JSON-ready ``extra_info`` fields, in ``unit``.
+
+    ``percentiles`` adds the series' distribution (``percentiles``: p50, p90, p99, p99.9 and
+    max, with ``n`` samples), for figures whose tail matters and whose samples are many
+    enough to show one: the round trips. Its percentiles interpolate between ranks as numpy
+    does by default, so they can be recomputed from ``samples``.
+    """
     half = summary.half_width * scale
+    extra: dict[str, Any] = {}
+    if percentiles:
+        table: dict[str, Any] = {"n": summary.rounds}
+        table.update({k: v * scale for k, v in summary.percentiles().items()})
+        extra["percentiles"] = table
     return {
         "unit": unit,
         "samples": [round(s * scale, 9) for s in summary.samples],
@@ -33,6 +46,7 @@ def summary_info(summary: Summary, unit: str, scale: float = 1.0) -> dict[str, A
         "rounds": summary.rounds,
         "converged": summary.converged,
         "stop_reason": summary.stop_reason,
+        **extra,
     }
 
 

@@ -4,8 +4,10 @@ pytest-benchmark's table speaks only of time, so it cannot show a MiB figure, an
 nothing about budgets. This section does, per management requirement: each figure as a person
 reads it (µs, ms, s, MiB), mean ± 95% CI half-width, rounds, whether the interval converged,
 the budget it was held to and the verdict (kept, blown, inconclusive, not judged), then the
-count of each verdict. A run that recorded nothing says why: the skip reasons, which pytest
-hides by default, are exactly what an operator of a host without the engine needs to read.
+count of each verdict. A round-trip figure ends its row with its distribution (p50, p90, p99,
+p99.9 and max over its n samples): a latency objective is a tail, which the mean hides.
+A run that recorded nothing says why: the skip reasons, which pytest hides by default, are
+exactly what an operator of a host without the engine needs to read.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from pytest_nfv.model import REQUIREMENTS
 from pytest_nfv.plugin.state import nfv_state_key
 from pytest_nfv.units import base_unit, display_unit, format_value
 
-__all__ = ["failure_reasons", "format_judgement", "render_summary", "skip_reasons"]
+__all__ = [
+    "failure_reasons",
+    "format_distribution",
+    "format_judgement",
+    "render_summary",
+    "skip_reasons",
+]
 
 TITLE = "nfv: figures and budget verdicts"
 
@@ -52,7 +60,30 @@ def format_judgement(judgement: Judgement) -> list[str]:
         if judgement.limit is not None
         else "no budget"
     )
-    return [judgement.metric, _where(judgement), figure, evidence, budget, judgement.verdict]
+    return [
+        judgement.metric,
+        _where(judgement),
+        figure,
+        evidence,
+        budget,
+        judgement.verdict,
+        format_distribution(judgement),
+    ]
+
+
+def format_distribution(judgement: Judgement) -> str:
+    """``p50/p90/p99/p99.9/max 71/95/160/240/310 µs n=412``, or "" for a figure without one.
+
+    One unit for all five (the median's), so the tail reads as multiples of the middle.
+    """
+    shown = judgement.percentiles
+    if not shown:
+        return ""
+    unit = display_unit(base_unit(judgement.dimension), shown.get("p50", judgement.value))
+    names = "/".join(shown)
+    values = "/".join(format_value(v, unit).rsplit(" ", 1)[0] for v in shown.values())
+    shown_unit = format_value(0.0, unit).rsplit(" ", 1)[-1]
+    return f"{names} {values} {shown_unit} n={judgement.rounds}"
 
 
 def _table(rows: Sequence[list[str]]) -> list[str]:

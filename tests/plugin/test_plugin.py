@@ -28,6 +28,8 @@ NFV_OPTIONS = (
     "--nfv-ci-width",
     "--nfv-max-rounds",
     "--nfv-max-seconds",
+    "--nfv-max-round-trips",
+    "--nfv-max-round-trip-seconds",
     "--nfv-inconclusive",
     "--nfv-boot-timeout",
     "--nfv-image",
@@ -165,6 +167,9 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
     assert entries["--nfv-ci-width"].endswith("Default: 0.05")
     assert entries["--nfv-max-rounds"].endswith("Default: 30")
     assert entries["--nfv-max-seconds"].endswith("Default: 30")
+    assert entries["--nfv-max-round-trips"].endswith("Default: 1000")
+    assert entries["--nfv-max-round-trip-seconds"].endswith("Default: 3")
+    assert "ROUND_TRIPS" in entries["--nfv-max-round-trips"]
     assert entries["--nfv-boot-timeout"].endswith("Default: 60")
     assert entries["--nfv-strict"].endswith("Default: off")
     assert entries["--nfv-inconclusive"].endswith("Default: report")
@@ -190,6 +195,16 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
         pytest.param(["--nfv-ci-width", "0"], "--nfv-ci-width", id="ci-0"),
         pytest.param(["--nfv-max-rounds", "0"], "--nfv-max-rounds", id="rounds-0"),
         pytest.param(["--nfv-max-seconds=-1"], "--nfv-max-seconds", id="seconds-neg"),
+        pytest.param(["--nfv-max-round-trips", "0"], "--nfv-max-round-trips", id="trips-0"),
+        pytest.param(["--nfv-max-round-trips", "1e3"], "--nfv-max-round-trips", id="trips-1e3"),
+        pytest.param(
+            ["--nfv-max-round-trip-seconds", "0"], "--nfv-max-round-trip-seconds", id="trip-s-0"
+        ),
+        pytest.param(
+            ["--nfv-max-round-trip-seconds=nan"],
+            "--nfv-max-round-trip-seconds",
+            id="trip-s-nan",
+        ),
         pytest.param(["--nfv-inconclusive", "maybe"], "--nfv-inconclusive", id="inconcl-bad"),
         pytest.param(["--nfv-budgets", "/nonexistent"], "--nfv-budgets", id="budgets-missing"),
         pytest.param(["--backend", "nosuch"], "--backend", id="backend-unknown"),
