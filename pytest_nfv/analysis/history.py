@@ -73,6 +73,9 @@ class Record:
     """One sample per round: samples independent enough for the regression gate."""
     verdict: str | None = None
     """The run's own budget verdict (kept, blown, inconclusive, not judged), when it wrote one."""
+    percentiles: Mapping[str, float] | None = None
+    """A round-trip figure's distribution as the run wrote it (p50 ... max, in ``unit``), with
+    its sample count under ``n``; None for other figures and for runs that wrote none."""
 
     @property
     def mean(self) -> float:
@@ -218,7 +221,17 @@ def _series(
         budget_statistic=str(budget.get("statistic", "mean")) if isinstance(budget, dict) else "",
         per_round=per_round,
         verdict=str(fields["verdict"]) if isinstance(fields.get("verdict"), str) else None,
+        percentiles=_percentiles(fields.get("percentiles")),
     )
+
+
+def _percentiles(table: object) -> Mapping[str, float] | None:
+    """The ``percentiles`` table of a series, its finite numbers only (an optional field: a
+    malformed one is left out rather than refusing the whole file)."""
+    if not isinstance(table, dict):
+        return None
+    kept = {str(k): float(v) for k, v in table.items() if _number(v)}
+    return kept or None
 
 
 def records_of_benchmark(bench: Mapping[str, Any], source: str) -> list[Record]:

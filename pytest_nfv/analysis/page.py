@@ -71,6 +71,19 @@ def _figure_text(record: Record) -> str:
     return text
 
 
+def _distribution_text(record: Record) -> str:
+    """``p50/p90/p99/p99.9/max 71/95/160/240/310 µs (n=412)`` for a round-trip figure."""
+    table = dict(record.percentiles or {})
+    count = table.pop("n", None)
+    if not table:
+        return "-"
+    unit = display_unit(record.unit, table.get("p50", record.mean))
+    values = "/".join(format_value(v, unit).rsplit(" ", 1)[0] for v in table.values())
+    shown_unit = format_value(0.0, unit).rsplit(" ", 1)[-1]
+    counted = "" if count is None else f" (n={count:g})"
+    return f"{'/'.join(table)} {values} {shown_unit}{counted}"
+
+
 def _budget_text(record: Record) -> str:
     if record.budget_limit is None:
         return "-"
@@ -132,6 +145,7 @@ def _verdicts(runs: Sequence[Run]) -> list[str]:
         "mean ± 95% CI",
         "rounds",
         "converged",
+        "p50/p90/p99/p99.9/max",
         "budget",
         "verdict",
     ]
@@ -152,6 +166,7 @@ def _verdicts(runs: Sequence[Run]) -> list[str]:
                 _figure_text(record),
                 str(len(record.samples)),
                 converged,
+                _distribution_text(record),
                 _budget_text(record),
             ]
             rows.append(
