@@ -240,8 +240,6 @@ def test_variant_b_is_timed_beside_a_and_leaves_nothing(tmp_path: Path) -> None:
             "-q",
             "--nfv-packet-sizes",
             "64,3000",
-            "--nfv-max-round-trips",
-            "40",
             "--nfv-proxy-b",
             "slowdown=+5000us",
             "--nfv-budgets",
@@ -267,7 +265,7 @@ def test_variant_b_is_timed_beside_a_and_leaves_nothing(tmp_path: Path) -> None:
         variant = info["secondary"]["variant_response_time"]
         overhead = info["secondary"]["variant_proxy_overhead"]
         assert variant["proxy_b"] == overhead["proxy_b"] == "slowdown=+5000us"
-        assert len(variant["samples"]) == len(a_samples) >= 30
+        assert len(variant["samples"]) == len(a_samples) >= 3
         assert min(variant["samples"]) >= 5e-3, info["packet_size"]
         assert max(a_samples) < 5e-3, info["packet_size"]
         assert min(overhead["samples"]) > 4e-3
