@@ -3,13 +3,17 @@
 Run as root from a clone::
 
     python benchmarks/ab_targets.py --out DIR [--comparisons 10] [--form sessions|paired]
-        [--sessions 12] [--sizes 64,1400] [--relative x1.2] [--fixed +30us]
+        [--sessions 12] [--sizes 64,1400] [--relative 0.2] [--fixed +30us]
+        [--round-trip-seconds S]
 
 Each comparison is one ``pytest-nfv ab`` over the monitoring suite (netns, ``--sizes``):
 
 - ``aa``: A and B are the same code and the same settings: it must report no regression;
-- ``rel``: B's proxy VNF makes each round trip through it ``--relative`` longer
-  (``NFV_PROXY_SLOWDOWN``, ``pytest_nfv.vnf.slowdown``): it must be flagged;
+- ``rel``: B's proxy VNF adds to each round trip through it ``--relative`` (a share) of the
+  proxied round trip as measured just before, in one plain session of the same suite: a
+  fixed hold of that size (``NFV_PROXY_SLOWDOWN=+Nus``, ``pytest_nfv.vnf.slowdown``). A
+  fixed hold is what the proxy adds most exactly; its relative form (``x1.2``) adds its own
+  bookkeeping to every frame and overshoots (``benchmarks/RESULTS.md``). It must be flagged;
 - ``fix``: B's proxy adds ``--fixed`` to each round trip through it: it must be flagged.
 
 With ``--form sessions`` A and B are separate sessions, interleaved (``--sessions`` a side);
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -37,8 +42,35 @@ SUITE = ROOT / "suites" / "test_monitoring.py"
 MINUTES_PER_COMPARISON = 6.0
 
 
-def _command(args: argparse.Namespace, kind: str, out: Path) -> list[str]:
-    slowdown = {"aa": "", "rel": args.relative, "fix": args.fixed}[kind]
+def _probe_hold_us(args: argparse.Namespace, index: int) -> int:
+    """``--relative`` of the proxied round trip, from one plain session run now: the geometric
+    mean over ``--sizes`` of its response_time medians."""
+    from pytest_nfv.analysis.history import load_run
+
+    probe = args.out / f"probe-{index:02d}.json"
+    if not probe.is_file():
+        subprocess.run(
+            [sys.executable, "-m", "pytest", *_suite(args), "-p", "no:cacheprovider", "-q",
+             f"--benchmark-json={probe}"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    run = load_run(probe)
+    medians = [r.median for k, r in run.records.items() if k.metric == "response_time"]
+    center = math.exp(sum(math.log(m) for m in medians) / len(medians))
+    return max(1, round(args.relative * center * 1e6))
+
+
+def _suite(args: argparse.Namespace) -> list[str]:
+    return [
+        str(SUITE),
+        "--backend=netns",
+        f"--nfv-packet-sizes={args.sizes}",
+        f"--nfv-max-round-trip-seconds={args.round_trip_seconds:g}",
+    ]
+
+
+def _command(args: argparse.Namespace, kind: str, out: Path, slowdown: str) -> list[str]:
     command = [sys.executable, "-m", "pytest_nfv.cli", "ab", f"--out={out}"]
     if args.form == "paired":
         # A/A in the paired form: B is a second proxy with nothing injected
@@ -48,13 +80,7 @@ def _command(args: argparse.Namespace, kind: str, out: Path) -> list[str]:
         command += [f"--sessions={args.sessions}"]
         if slowdown:
             command += [f"--b-env=NFV_PROXY_SLOWDOWN={slowdown}"]
-    return [
-        *command,
-        "--",
-        str(SUITE),
-        "--backend=netns",
-        f"--nfv-packet-sizes={args.sizes}",
-    ]
+    return [*command, "--", *_suite(args)]
 
 
 def _compare(args: argparse.Namespace, kind: str, index: int) -> dict[str, Any] | None:
@@ -67,10 +93,13 @@ def _compare(args: argparse.Namespace, kind: str, index: int) -> dict[str, Any] 
             for stale in out.iterdir():
                 stale.unlink()
             out.rmdir()
+        slowdown = {"aa": "", "fix": args.fixed}.get(kind, "")
+        if kind == "rel":
+            slowdown = f"+{_probe_hold_us(args, index)}us"
         load = Path("/proc/loadavg").read_text().split()[0]
         started = time.monotonic()
         done = subprocess.run(
-            _command(args, kind, out), check=False, capture_output=True, text=True
+            _command(args, kind, out, slowdown), check=False, capture_output=True, text=True
         )
         took = time.monotonic() - started
         if done.returncode == 2 or not verdict.is_file():
@@ -79,6 +108,7 @@ def _compare(args: argparse.Namespace, kind: str, index: int) -> dict[str, Any] 
         data = json.loads(verdict.read_text())
         data["load_before"] = load
         data["wall_seconds"] = took
+        data["slowdown"] = slowdown
         verdict.write_text(json.dumps(data, indent=2) + "\n")
         print(
             f"{out.name}: exit {done.returncode}, {took / 60:.1f} min, load {load}: "
@@ -108,7 +138,8 @@ def main() -> int:
     parser.add_argument("--form", choices=("sessions", "paired"), default="sessions")
     parser.add_argument("--sessions", type=int, default=12)
     parser.add_argument("--sizes", default="64,1400")
-    parser.add_argument("--relative", default="x1.2")
+    parser.add_argument("--relative", type=float, default=0.2, help="share of a round trip")
+    parser.add_argument("--round-trip-seconds", type=float, default=3.0)
     parser.add_argument("--fixed", default="+30us")
     parser.add_argument("--kinds", default="aa,rel,fix", help="which kinds to run")
     parser.add_argument("--report-only", action="store_true", help="table what is saved")
@@ -122,14 +153,15 @@ def main() -> int:
             if data is not None:
                 results[kind].append(data)
     print(
-        "\n| comparison | exit | families flagged | response_time B/A | proxy_overhead B/A "
-        "| minutes |"
+        "\n| comparison | B's slowdown | exit | families flagged | response_time B/A "
+        "| proxy_overhead B/A | minutes |"
     )
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for kind in kinds:
         for data in results[kind]:
             print(
-                f"| {data['name']} | {1 if data['failed'] else 0} | "
+                f"| {data['name']} | {data.get('slowdown') or '-'} | "
+                f"{1 if data['failed'] else 0} | "
                 f"{len(data['regressions'])} | {_effect(data, 'response_time')} | "
                 f"{_effect(data, 'proxy_overhead')} | {data.get('wall_seconds', 0) / 60:.1f} |"
             )
@@ -143,7 +175,7 @@ def main() -> int:
         lines.append(f"A/A quiet in {quiet} of {len(results['aa'])}")
     if "rel" in results:
         seen = sum(d["failed"] for d in results["rel"])
-        lines.append(f"{args.relative} flagged in {seen} of {len(results['rel'])}")
+        lines.append(f"+{args.relative:.0%} flagged in {seen} of {len(results['rel'])}")
     if "fix" in results:
         seen = sum(d["failed"] for d in results["fix"])
         lines.append(f"{args.fixed} flagged in {seen} of {len(results['fix'])}")
