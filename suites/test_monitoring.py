@@ -12,8 +12,10 @@ Each of the three figures (proxied, plain, and what the proxy adds) has its own 
 convergence; the pairs go on until every one of them may stop.
 
 With ``--nfv-proxy-b SPEC`` each round also takes the path through variant B of the proxy VNF
-(the order of the three rotating from round to round, so none is always first after a
-switch), and the record gains B's figures, ``variant_response_time`` and
+(A, plain, B in one round, B, plain, A in the next: each proxy is as often measured right
+after the plain path as right after itself, so neither pays the cost of a switch more often;
+a rotation of the three made B follow the plain path twice as often as A did, and A/A
+comparisons then saw B 7% slower), and the record gains B's figures, ``variant_response_time`` and
 ``variant_proxy_overhead``: an A/B comparison of two proxies under the same conditions.
 """
 
@@ -44,8 +46,10 @@ def test_response_time(
 
     def one_pair() -> dict[str, float]:
         nonlocal rounds
-        first = rounds % len(paths)
-        order = paths[first:] + paths[:first]
+        # Two paths take turns going first. Three run A, plain, B and then B, plain, A: each
+        # proxy follows the plain path as often as it follows itself (no switch at all), so
+        # neither meets the cost of a switch more often than the other.
+        order = paths if rounds % 2 == 0 else paths[::-1]
         taken = {path: nfv_testbed.round_trip(nfv_packet_size, path) for path in order}
         rounds += 1
         proxied, plain = taken["proxy"], taken["direct"]
