@@ -141,6 +141,51 @@ def _p(worse_t: float, df: float, two_sided: bool) -> float:
     return float(t.sf(worse_t, df))
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    """What every test here has in common: an estimate, its standard error, the spread it
+    comes from and the scale that turns that spread into the error."""
+
+    estimate: float
+    se: float
+    df: float
+    sd: float
+    scale: float
+    n_a: int
+    n_b: int
+    log_scale: bool
+    reference: float
+    method: str
+
+
+def _effect(e: _Evidence, alpha: float, worse_sign: float, two_sided: bool) -> Effect:
+    """The interval, p and detectable change of ``e``; no spread at all makes any change in
+    the worse direction certain and leaves nothing undetectable."""
+    if e.se == 0 or not math.isfinite(e.se):
+        worse = e.estimate * worse_sign
+        p = 0.0 if worse > 0 or (two_sided and worse != 0) else 1.0
+        return Effect(
+            e.estimate, e.estimate, e.estimate, p, e.df, 0.0, e.n_a, e.n_b, 0.0, alpha,
+            e.log_scale, e.reference, e.method,
+        )  # fmt: skip
+    half = float(_t().ppf(0.5 + CONFIDENCE / 2.0, e.df)) * e.se
+    return Effect(
+        estimate=e.estimate,
+        low=e.estimate - half,
+        high=e.estimate + half,
+        p=_p(e.estimate * worse_sign / e.se, e.df, two_sided),
+        df=e.df,
+        sd=e.sd,
+        n_a=e.n_a,
+        n_b=e.n_b,
+        detectable=detectable_shift(e.sd, e.df, e.scale, alpha),
+        alpha=alpha,
+        log_scale=e.log_scale,
+        reference=e.reference,
+        method=e.method,
+    )
+
+
 def welch(
     a: Sequence[float],
     b: Sequence[float],
@@ -172,31 +217,20 @@ def welch(
     se2 = va / na + vb / nb
     pooled_sd = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
     denominator = (va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1)
-    if se2 == 0 or denominator == 0:  # no spread at all (or too little to square)
-        worse = estimate * worse_sign
-        p = 0.0 if worse > 0 or (two_sided and worse != 0) else 1.0
-        return Effect(
-            estimate, estimate, estimate, p, float(na + nb - 2), 0.0, na, nb, 0.0, alpha,
-            log_scale, 1.0 if log_scale else statistics.fmean(a), "Welch t",
-        )  # fmt: skip
-    df = se2**2 / denominator
-    se = math.sqrt(se2)
-    half = float(_t().ppf(0.5 + CONFIDENCE / 2.0, df)) * se
-    return Effect(
+    spread = se2 > 0 and denominator > 0  # spreads too small to square are none
+    evidence = _Evidence(
         estimate=estimate,
-        low=estimate - half,
-        high=estimate + half,
-        p=_p(estimate * worse_sign / se, df, two_sided),
-        df=df,
+        se=math.sqrt(se2) if spread else 0.0,
+        df=se2**2 / denominator if spread else float(na + nb - 2),
         sd=pooled_sd,
+        scale=math.sqrt(1 / na + 1 / nb),
         n_a=na,
         n_b=nb,
-        detectable=detectable_shift(pooled_sd, df, math.sqrt(1 / na + 1 / nb), alpha),
-        alpha=alpha,
         log_scale=log_scale,
         reference=1.0 if log_scale else statistics.fmean(a),
         method="Welch t on session medians",
     )
+    return _effect(evidence, alpha, worse_sign, two_sided)
 
 
 def paired(
@@ -229,34 +263,20 @@ def paired(
         else [y - x for x, y in zip(a, b, strict=True)]
     )
     n = len(diffs)
-    estimate = statistics.fmean(diffs)
     sd = statistics.stdev(diffs)
-    reference = 1.0 if log_scale else statistics.fmean(a)
-    df = float(n - 1)
-    if sd == 0:
-        worse = estimate * worse_sign
-        p = 0.0 if worse > 0 or (two_sided and worse != 0) else 1.0
-        return Effect(
-            estimate, estimate, estimate, p, df, 0.0, n, n, 0.0, alpha, log_scale, reference,
-            "paired t on session ratios",
-        )  # fmt: skip
-    se = sd / math.sqrt(n)
-    half = float(_t().ppf(0.5 + CONFIDENCE / 2.0, df)) * se
-    return Effect(
-        estimate=estimate,
-        low=estimate - half,
-        high=estimate + half,
-        p=_p(estimate * worse_sign / se, df, two_sided),
-        df=df,
+    evidence = _Evidence(
+        estimate=statistics.fmean(diffs),
+        se=sd / math.sqrt(n),
+        df=float(n - 1),
         sd=sd,
+        scale=1.0 / math.sqrt(n),
         n_a=n,
         n_b=n,
-        detectable=detectable_shift(sd, df, 1.0 / math.sqrt(n), alpha),
-        alpha=alpha,
         log_scale=log_scale,
-        reference=reference,
+        reference=1.0 if log_scale else statistics.fmean(a),
         method="paired t on session ratios",
     )
+    return _effect(evidence, alpha, worse_sign, two_sided)
 
 
 def prediction(
@@ -284,34 +304,21 @@ def prediction(
     log_scale = _positive([current], earlier)
     xs = _logs(earlier) if log_scale else list(earlier)
     x = math.log(current) if log_scale else current
-    center = statistics.fmean(xs)
     spread = statistics.stdev(xs) if sd is None else sd
-    freedom = float(k - 1) if df is None else df
-    estimate = x - center
     scale = math.sqrt(1.0 + 1.0 / k)
-    reference = 1.0 if log_scale else statistics.fmean(earlier)
-    if spread == 0:
-        p = 0.0 if estimate * worse_sign > 0 else 1.0
-        return Effect(
-            estimate, estimate, estimate, p, freedom, 0.0, k, 1, 0.0, alpha, log_scale,
-            reference, "prediction t on session medians",
-        )  # fmt: skip
-    half = float(_t().ppf(0.5 + CONFIDENCE / 2.0, freedom)) * spread * scale
-    return Effect(
-        estimate=estimate,
-        low=estimate - half,
-        high=estimate + half,
-        p=_p(estimate * worse_sign / (spread * scale), freedom, False),
-        df=freedom,
+    evidence = _Evidence(
+        estimate=x - statistics.fmean(xs),
+        se=spread * scale,
+        df=float(k - 1) if df is None else df,
         sd=spread,
+        scale=scale,
         n_a=k,
         n_b=1,
-        detectable=detectable_shift(spread, freedom, scale, alpha),
-        alpha=alpha,
         log_scale=log_scale,
-        reference=reference,
+        reference=1.0 if log_scale else statistics.fmean(earlier),
         method="prediction t on session medians",
     )
+    return _effect(evidence, alpha, worse_sign, False)
 
 
 def sigma_upper(sd: float, df: float, confidence: float = CONFIDENCE) -> float:
@@ -356,28 +363,17 @@ def calibrated(
     """
     _check_finite([current, baseline])
     log_scale = current > 0 and baseline > 0
-    estimate = math.log(current / baseline) if log_scale else current - baseline
-    reference = 1.0 if log_scale else baseline
     scale = math.sqrt(2.0)
-    if sd <= 0 or df <= 0:
-        p = 0.0 if estimate * worse_sign > 0 else 1.0
-        return Effect(
-            estimate, estimate, estimate, p, df, sd, 1, 1, 0.0, alpha, log_scale, reference,
-            "calibrated t, one baseline",
-        )  # fmt: skip
-    half = float(_t().ppf(0.5 + CONFIDENCE / 2.0, df)) * sd * scale
-    return Effect(
-        estimate=estimate,
-        low=estimate - half,
-        high=estimate + half,
-        p=_p(estimate * worse_sign / (sd * scale), df, False),
+    evidence = _Evidence(
+        estimate=math.log(current / baseline) if log_scale else current - baseline,
+        se=sd * scale if sd > 0 and df > 0 else 0.0,
         df=df,
         sd=sd,
+        scale=scale,
         n_a=1,
         n_b=1,
-        detectable=detectable_shift(sd, df, scale, alpha),
-        alpha=alpha,
         log_scale=log_scale,
-        reference=reference,
+        reference=1.0 if log_scale else baseline,
         method="calibrated t, one baseline",
     )
+    return _effect(evidence, alpha, worse_sign, False)

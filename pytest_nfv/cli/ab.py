@@ -26,51 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from pytest_nfv.cli import EXIT_FAILED, EXIT_OK
+from pytest_nfv.cli.argtypes import number, share, whole_number
 
 __all__ = ["add_parser"]
 
 DEFAULT_SESSIONS = 12
 
 
-def _relative(text: str) -> float:
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a share like 5% or 0.05") from None
-    if not 0 <= value < 10:
-        raise argparse.ArgumentTypeError(f"{text!r} is out of range (0 to 1000%)")
-    return value
-
-
-def _alpha(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"alpha {text!r} is not in (0, 1)")
-    return value
-
-
-def _sessions(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 2 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"{value} sessions: need 2..1000")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 1 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"{text!r}: a session timeout is 1..86400 s")
-    return value
+_sessions = whole_number(2, 1000, "sessions")
+_alpha = number(0.0, 1.0, "alpha", inclusive=False)
+_seconds = number(1.0, 86400.0, "a session timeout")
 
 
 def _order(sessions: int) -> list[str]:
@@ -249,7 +214,7 @@ def add_parser(commands: Any) -> None:
     )
     ab.add_argument(
         "--floor",
-        type=_relative,
+        type=share,
         default=0.05,
         metavar="SHARE",
         help="smallest relative change reported as a regression. Default: 5%%",

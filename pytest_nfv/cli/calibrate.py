@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_nfv.cli import EXIT_OK
+from pytest_nfv.cli.argtypes import number, whole_number
 from pytest_nfv.errors import NfvUsageError
 
 __all__ = ["add_parser"]
@@ -26,24 +27,8 @@ DEFAULT_SESSIONS = 20
 MIN_SESSIONS = 3
 
 
-def _sessions(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < MIN_SESSIONS:
-        raise argparse.ArgumentTypeError(f"at least {MIN_SESSIONS} sessions, not {value}")
-    return value
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.5 < value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not in (0.5, 1)")
-    return value
+_sessions = whole_number(MIN_SESSIONS, None, "sessions")
+_share = number(0.5, 1.0, "a share", inclusive=False)
 
 
 def _run_sessions(args: argparse.Namespace, pytest_args: list[str], storage: Path) -> list[Path]:
@@ -189,7 +174,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=number(1.0, 86400.0, "a session timeout"),
         default=900.0,
         metavar="S",
         help="stop a session that runs longer, and the calibration with it. Default: 900",

@@ -69,3 +69,34 @@ def test_benchmark_script_runs(script: str, args: list[str], expected: str) -> N
 def _skip_unless_answers(argv: list[str], reason: str) -> None:
     if subprocess.run(argv, capture_output=True, check=False).returncode != 0:
         pytest.skip(reason)
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "expected"),
+    [
+        (
+            "ab_targets.py",
+            ["--comparisons", "1", "--sessions", "2", "--form", "paired", "--kinds", "aa,fix",
+             "--fixed", "+3000us", "--sizes", "64", "--round-trip-seconds", "1"],
+            "+3000us flagged in 1 of 1",
+        ),
+        (
+            "calibrated_pairs.py",
+            ["--calibration-sessions", "3", "--pairs", "1", "--sizes", "64", "--ratios", "1.5"],
+            "same code: ",
+        ),
+    ],
+)  # fmt: skip
+def test_gate_benchmark_runs_into_a_directory_of_its_own(
+    script: str, args: list[str], expected: str, tmp_path: Path
+) -> None:
+    """The A/B and calibrated-gate benchmarks, tiny, each into a private directory."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--out", str(tmp_path / "out"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert expected in done.stdout

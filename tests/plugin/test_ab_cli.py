@@ -116,8 +116,9 @@ def test_judge_only_needs_out(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["--floor", "abc"], "is not a share"),
         (["--alpha", "1.5"], "is not in (0, 1)"),
-        (["--sessions", "1"], "need 2..1000"),
-        (["--timeout", "0"], "a session timeout is"),
+        (["--sessions", "1"], "at least 2 sessions"),
+        (["--timeout", "0"], "a session timeout '0' is not in"),
+        (["--timeout", "inf"], "is not in [1, 86400]"),
     ],
 )
 def test_bad_values_are_usage_errors(
