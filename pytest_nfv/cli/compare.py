@@ -68,7 +68,8 @@ def _with_calibration(config: GateConfig, args: argparse.Namespace, storage: Pat
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from pytest_nfv.analysis.gate import compare_runs, format_markdown, format_text
+    from pytest_nfv.analysis.gate import compare_runs
+    from pytest_nfv.analysis.gate_render import format_markdown, format_text
 
     storage = Path(args.storage)
     config = _with_calibration(gate_config_from(args), args, storage)

@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 
 from pytest_nfv.analysis.calibration import find_calibration
-from pytest_nfv.analysis.gate import compare_runs, format_text
+from pytest_nfv.analysis.gate import compare_runs
 from pytest_nfv.analysis.gate_config import GateConfig, load_gate_config
+from pytest_nfv.analysis.gate_render import format_text
 from pytest_nfv.analysis.history import Run, load_run, resolve_ref, run_from_json, storage_dir
 from pytest_nfv.errors import HistoryError, NfvUsageError
 from pytest_nfv.plugin.state import GateState, gate_state_key, nfv_state_key, recorded_key

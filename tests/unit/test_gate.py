@@ -18,13 +18,12 @@ from pytest_nfv.analysis.gate import (
     between_runs_p,
     bh_adjust,
     compare_runs,
-    format_markdown,
-    format_text,
     hodges_lehmann,
     pooled_spreads,
     smallest_p,
 )
 from pytest_nfv.analysis.gate_config import Floor, GateConfig
+from pytest_nfv.analysis.gate_render import format_markdown, format_text
 from pytest_nfv.analysis.history import RecordKey, Run, run_from_json
 from pytest_nfv.errors import HistoryError
 

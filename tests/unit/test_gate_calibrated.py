@@ -27,11 +27,9 @@ from pytest_nfv.analysis.gate import (
     WITHIN_RUN,
     compare_runs,
     detectable_level,
-    format_markdown,
-    format_text,
-    missed_line,
 )
 from pytest_nfv.analysis.gate_config import GateConfig, load_gate_config
+from pytest_nfv.analysis.gate_render import format_markdown, format_text, missed_line
 from pytest_nfv.analysis.history import Run, run_from_json
 
 RT: sr.Spec = ("monitoring", "response_time", "s", None, 64, 1e-4, "noisy")

@@ -13,9 +13,9 @@ from pytest_nfv.analysis.gate import (
     REGRESSION,
     canary_drift,
     compare_runs,
-    format_text,
 )
 from pytest_nfv.analysis.gate_config import GateConfig
+from pytest_nfv.analysis.gate_render import format_text
 from pytest_nfv.analysis.history import Run, run_from_json
 from pytest_nfv.cli.compare import EXIT_HOST_DRIFT
 from pytest_nfv.cli.main import main
