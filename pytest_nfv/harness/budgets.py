@@ -130,6 +130,9 @@ def metric_kind(requirement: str, metric: str) -> Kind:
     return spec.kind
 
 
+MAX_BUDGET_NUMBER = 1e9
+"""Largest number a budget's field may hold, in its unit: larger ones are typos, and one near
+the float limit overflows the limit to infinity, which no figure could ever blow."""
 _FIELDS: tuple[str, ...] = ("unit", "base", "per_instance", "per_kib", "statistic", "source")
 
 
@@ -609,6 +612,10 @@ class _File:
             raise self.error(key, f"must be a finite number, got {value}")
         if value < 0:
             raise self.error(key, f"must not be negative, got {value}")
+        if value > MAX_BUDGET_NUMBER:
+            raise self.error(
+                key, f"must be at most {MAX_BUDGET_NUMBER:g}, got {value}: no limit is that large"
+            )
         return float(value)
 
     def string(self, key: Key, value: object) -> str:

@@ -85,8 +85,15 @@ _fraction = _number(
     float, lambda v: 0 < v < 1, "a number", "must be a fraction in (0, 1), e.g. 0.05"
 )
 _positive_int = _number(int, lambda v: v >= 1, "an integer", "must be at least 1")
+MAX_SECONDS = 86_400.0
+"""No wait or cap is longer than a day: a larger value (``inf``, ``1e10``) is a typo, and
+would overflow the waits it reaches (``select``, the C prober's timeout) long after the run
+started."""
 _positive_seconds = _number(
-    float, lambda v: v > 0, "a number of seconds", "must be more than 0 seconds"
+    float,
+    lambda v: 0 < v <= MAX_SECONDS,
+    "a number of seconds",
+    f"must be more than 0 seconds and at most {MAX_SECONDS:g} (a day)",
 )
 
 

@@ -150,6 +150,7 @@ ERRORS = [
         "must not be negative",
     ),
     (HEAD + GOOD + "per_kib = nan\n", 5, "instantiation.boot_makespan.per_kib", "finite"),
+    (HEAD + GOOD + "per_kib = 1e308\n", 5, "instantiation.boot_makespan.per_kib", "at most 1e+09"),
     (
         HEAD + 'unit = 5\nbase = 1\nsource = "x"\n',
         2,
