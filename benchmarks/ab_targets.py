@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pytest_nfv.cli.sessions import private_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "suites" / "test_monitoring.py"
 MINUTES_PER_COMPARISON = 6.0
@@ -144,7 +146,7 @@ def main() -> int:
     parser.add_argument("--kinds", default="aa,rel,fix", help="which kinds to run")
     parser.add_argument("--report-only", action="store_true", help="table what is saved")
     args = parser.parse_args()
-    args.out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(args.out, reuse=True)  # of this user's alone: nothing planted is read
     kinds = args.kinds.split(",")
     results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     for index in range(args.first, args.first + args.comparisons):

@@ -29,6 +29,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pytest_nfv.cli.sessions import private_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "suites" / "test_monitoring.py"
 
@@ -97,7 +99,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="64,1400")
     parser.add_argument("--ratios", default="1.2,1.5")
     args = parser.parse_args()
-    args.out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(args.out, reuse=True)  # of this user's alone: nothing planted is read
     ratios = [float(r) for r in args.ratios.split(",")]
     calibration = args.out / "calibration.json"
     if not calibration.is_file():

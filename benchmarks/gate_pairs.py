@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+from pytest_nfv.cli.sessions import private_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = [ROOT / "suites" / "test_monitoring.py", ROOT / "suites" / "test_instantiation.py"]
 SUMMARY = re.compile(r"^(PASS|FAIL): (\d+) regression")
@@ -110,7 +112,7 @@ def main() -> int:
         ([f"{args.hold_us} us per frame"] if args.hold_us else [])
         + ([f"{args.slowdown} per round trip"] if args.slowdown else [])
     )
-    args.out.mkdir(parents=True, exist_ok=True)
+    private_dir(args.out, reuse=True)  # of this user's alone: nothing planted is read
     if not args.report_only:
         for pair in range(args.first, args.first + args.pairs):
             for name, hold, slowdown in (
