@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pytest_nfv.host import identity
 from pytest_nfv.host.identity import RunIdentity, owner_alive, parse_name
-from pytest_nfv.host.reap import ReapRule
+from pytest_nfv.host.reap import CleanupReport, ReapRule
 
 
 @pytest.fixture(autouse=True)
@@ -76,3 +76,29 @@ def test_forget_dead_runs_keeps_live_ones(registry: Path) -> None:
     (registry / "dead00.json").write_text(json.dumps({"owner_pid": 2**22 + 1, "owner_started": 1}))
     assert ReapRule().forget_dead() == ["dead00"]
     assert (registry / f"{me.run_id}.json").exists()
+
+
+def test_a_stepped_clock_does_not_make_a_live_owner_dead(
+    registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clock step moves boot time, and with it every wall-clock process start time; the
+    kernel's ticks since boot stay put, so the live run stays alive."""
+    me = RunIdentity.new()
+    me.register("netns")
+    started = psutil.Process().create_time()
+    monkeypatch.setattr(psutil.Process, "create_time", lambda self: started + 1.0)
+    assert owner_alive(me.run_id, me.owner_pid)
+    assert not ReapRule().takes(me.run_id, me.owner_pid, "a namespace", CleanupReport())
+
+
+def test_ticks_of_another_boot_or_another_process_are_a_dead_owner(registry: Path) -> None:
+    me = psutil.Process()
+    ticks = identity.start_ticks(me.pid)
+    assert ticks is not None
+    entry = {"owner_pid": me.pid, "owner_started": me.create_time(), "owner_ticks": ticks}
+    (registry / "aaaaaa.json").write_text(json.dumps({**entry, "boot_id": "another-boot"}))
+    (registry / "bbbbbb.json").write_text(
+        json.dumps({**entry, "owner_ticks": ticks - 1, "boot_id": identity.boot_id()})
+    )
+    assert not owner_alive("aaaaaa", me.pid)
+    assert not owner_alive("bbbbbb", me.pid)
