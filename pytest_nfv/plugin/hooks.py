@@ -22,7 +22,7 @@ from pytest_nfv.host.capabilities import host_facts
 from pytest_nfv.host.cpus import configure, harness_cpus, plan_cpus
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import REQUIREMENTS
-from pytest_nfv.plugin import hookspecs
+from pytest_nfv.plugin import hookspecs, termination
 from pytest_nfv.plugin.budget_pick import budget_choice, load_chosen_budgets
 from pytest_nfv.plugin.options import add_options, settings_from_config
 from pytest_nfv.plugin.progress import setup_progress
@@ -101,6 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.import_plugin("pytest_nfv.plugin.fixtures")
     config.pluginmanager.import_plugin("pytest_nfv.plugin.summary")
     setup_progress(config)
+    termination.install(config)  # SIGTERM / SIGHUP: teardown and the record, as on Ctrl-C
     # A run that recorded nothing (every test skipped or errored) makes pytest-benchmark warn
     # "Not saving anything" at session end; under a project's `filterwarnings = error` that
     # warning becomes a traceback that replaces the summary saying why. The nfv summary says

@@ -96,8 +96,8 @@ def holding_session(tmp_path: Path) -> Callable[..., subprocess.Popen[bytes]]:
     """``holding_session(*options)``: a real pytest session of the plugin that starts six
     instances and the testbed, then waits (to be killed or interrupted)."""
 
-    def start(*options: str) -> subprocess.Popen[bytes]:
-        (tmp_path / "test_hold.py").write_text(HOLDING_TEST)
+    def start(*options: str, tests: str = HOLDING_TEST) -> subprocess.Popen[bytes]:
+        (tmp_path / "test_hold.py").write_text(tests)
         argv = ["test_hold.py", "-p", "no:cacheprovider", "-q", *options]
         with (tmp_path / "victim.stderr").open("wb") as stderr:
             return subprocess.Popen(

@@ -442,6 +442,54 @@ def test_ctrl_c_tears_everything_down(
         subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, check=False)
 
 
+RECORDING_THEN_HOLDING_TEST = """
+import time
+
+import pytest
+
+from pytest_nfv import Series, summarize
+
+
+@pytest.mark.nfv_requirement("monitoring")
+def test_recorded(nfv_record):
+    figure = summarize([100e-6, 110e-6, 120e-6])
+    nfv_record.record(Series("response_time", figure, "time", primary=True), size=64)
+
+
+def test_hold(nfv_instances, nfv_testbed):
+    nfv_instances(6)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_sigterm_tears_everything_down_and_saves_the_record(
+    holding_session: Callable[..., subprocess.Popen[bytes]], tmp_path: Path, signum: int
+) -> None:
+    """``timeout``, systemd or a cancelled CI job (SIGTERM), a closed terminal (SIGHUP): the
+    session ends as on Ctrl-C, with every namespace and process of the run gone and the
+    figures measured before it in the JSON."""
+    record = tmp_path / "record.json"
+    victim = holding_session(f"--benchmark-json={record}", tests=RECORDING_THEN_HOLDING_TEST)
+    try:
+        names = _wait_for_namespaces(victim.pid)
+        pids = [p for ps in pids_by_namespace(names).values() for p in ps]
+        victim.send_signal(signum)
+        try:
+            assert victim.wait(timeout=30) != 0
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running 30 s after {signum}:\n{victim_stacks(victim, tmp_path)}")
+        assert [n for n in _ours("nfv-") if f"-p{victim.pid}-" in n] == []
+        assert not [p for p in pids if Path(f"/proc/{p}").exists()]
+        saved = json.loads(record.read_text())
+        assert [b["extra_info"]["metric"] for b in saved["benchmarks"]] == ["response_time"]
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+        subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, check=False)
+
+
 def test_cleanup_with_nothing_to_do() -> None:
     done = subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, text=True, check=True)
     assert done.returncode == 0
