@@ -22,6 +22,8 @@ from pytest_nfv.errors import BackendUnavailable
 __all__ = ["compiled", "native_cache"]
 
 GCC_FLAGS = ("-O2", "-Wall", "-Wextra", "-Werror")
+GCC_TIMEOUT_S = 120.0
+"""A build of one small C file that takes longer is stuck, not slow."""
 
 
 def native_cache() -> Path:
@@ -66,12 +68,18 @@ def compiled(source: Path, name: str) -> Path:
             raise BackendUnavailable(f"{name}: gcc is not installed (Debian: apt-get install gcc)")
         work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
         try:
-            built = subprocess.run(
-                [gcc, *GCC_FLAGS, "-o", str(work / name), str(source)],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            try:
+                built = subprocess.run(
+                    [gcc, *GCC_FLAGS, "-o", str(work / name), str(source)],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=GCC_TIMEOUT_S,
+                )
+            except subprocess.TimeoutExpired:
+                raise BackendUnavailable(
+                    f"{name}: gcc did not finish within {GCC_TIMEOUT_S:g} s"
+                ) from None
             if built.returncode != 0:
                 raise BackendUnavailable(f"{name}: gcc failed: {built.stderr.strip()[-500:]}")
             (work / name).chmod(0o700)

@@ -8,6 +8,7 @@ becomes a ``BackendError`` that says which and how it exited.
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import subprocess
 import time
@@ -45,8 +46,7 @@ def expect_line(
     line = ""
     deadline = time.monotonic() + timeout
     while True:
-        readable, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        line = proc.stdout.readline().decode().strip() if readable else ""
+        line = _line_within(proc.stdout.fileno(), deadline)
         if not line or line not in skip:
             break
     if line != expected:
@@ -55,6 +55,25 @@ def expect_line(
             f"{what}: expected {expected!r}, got {line!r}"
             + (f" (exited with status {status})" if status is not None else "")
         )
+
+
+def _line_within(fd: int, deadline: float) -> str:
+    """One line from ``fd`` if all of it arrives by ``deadline``, else what came of it.
+
+    Read a byte at a time after each ``select``: a ``readline`` after ``select`` blocks on a
+    helper that wrote part of a line and then hung, whatever the deadline; and reading past
+    the newline would take the next line from whoever waits for it.
+    """
+    data = bytearray()
+    while (remaining := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if not readable:
+            break
+        byte = os.read(fd, 1)
+        if not byte or byte == b"\n":  # end of file, or the end of the line
+            break
+        data += byte
+    return data.decode(errors="replace").strip()
 
 
 def stop_processes(processes: Sequence[subprocess.Popen[bytes]]) -> None:

@@ -59,7 +59,12 @@ def _libraries(binaries: list[Path]) -> set[Path]:
     """Every shared object the binaries load, by ``ldd`` (including the dynamic loader)."""
     needed: set[Path] = set()
     for binary in binaries:
-        done = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
+        try:
+            done = subprocess.run(
+                ["ldd", str(binary)], capture_output=True, text=True, check=False, timeout=30
+            )
+        except subprocess.TimeoutExpired:
+            raise BackendError(f"ldd {binary} did not answer within 30 s") from None
         if done.returncode != 0:  # a static binary: "not a dynamic executable"
             continue
         for line in done.stdout.splitlines():
