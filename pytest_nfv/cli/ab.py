@@ -33,7 +33,9 @@ __all__ = ["add_parser"]
 DEFAULT_SESSIONS = 12
 
 
-_sessions = whole_number(2, 1000, "sessions")
+# Two sessions leave a t test one degree of freedom: no change short of a huge one reaches the
+# comparison's level, and a pass would say nothing.
+_sessions = whole_number(3, 1000, "sessions")
 _alpha = number(0.0, 1.0, "alpha", inclusive=False)
 _seconds = number(1.0, 86400.0, "a session timeout")
 

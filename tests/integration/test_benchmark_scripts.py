@@ -68,7 +68,7 @@ def _skip_unless_answers(argv: list[str], reason: str) -> None:
     [
         (
             "ab_targets.py",
-            ["--comparisons", "1", "--sessions", "2", "--form", "paired", "--kinds", "aa,fix",
+            ["--comparisons", "1", "--sessions", "3", "--form", "paired", "--kinds", "aa,fix",
              "--fixed", "+3000us", "--sizes", "64", "--round-trip-seconds", "1"],
             "+3000us flagged in 1 of 1",
         ),

@@ -116,7 +116,7 @@ def test_judge_only_needs_out(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["--floor", "abc"], "is not a share"),
         (["--alpha", "1.5"], "is not in (0, 1)"),
-        (["--sessions", "1"], "at least 2 sessions"),
+        (["--sessions", "2"], "at least 3 sessions"),
         (["--timeout", "0"], "a session timeout '0' is not in"),
         (["--timeout", "inf"], "is not in [1, 86400]"),
     ],
@@ -134,7 +134,7 @@ def test_a_session_that_saves_nothing_ends_the_comparison(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "ab"
-    code = main(["ab", "--sessions", "2", "--out", str(out), "--", str(tmp_path / "missing.py")])
+    code = main(["ab", "--sessions", "3", "--out", str(out), "--", str(tmp_path / "missing.py")])
     assert code == 2
     err = capsys.readouterr().err
     assert "session A1 saved no results" in err
