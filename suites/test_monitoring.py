@@ -15,8 +15,9 @@ With ``--nfv-proxy-b SPEC`` each round also takes the path through variant B of 
 (A, plain, B in one round, B, plain, A in the next: each proxy is as often measured right
 after the plain path as right after itself, so neither pays the cost of a switch more often;
 a rotation of the three made B follow the plain path twice as often as A did, and A/A
-comparisons then saw B 7% slower), and the record gains B's figures, ``variant_response_time`` and
-``variant_proxy_overhead``: an A/B comparison of two proxies under the same conditions.
+comparisons then saw B slower: benchmarks/RESULTS.md), and the record gains B's figures,
+``variant_response_time`` and ``variant_proxy_overhead``: an A/B comparison of two proxies
+under the same conditions.
 """
 
 from __future__ import annotations
