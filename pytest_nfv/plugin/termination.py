@@ -16,6 +16,7 @@ what it leaves, the next run or ``pytest-nfv cleanup`` reaps.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -29,12 +30,22 @@ SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class _Interrupter:
-    """The handler: the first signal interrupts, the later ones are only reported."""
+    """The handler: the first signal interrupts, the later ones are only reported.
+
+    A child forked without exec (pyroute2 runs its namespace work so) inherits the handler;
+    there the signal keeps its default action, or the child would unwind the session's own
+    stack as a second session while its parent waits for it to die.
+    """
 
     def __init__(self) -> None:
         self.received: str | None = None
+        self.owner = os.getpid()
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self.owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         name = signal.Signals(signum).name
         if self.received is not None:
             print(

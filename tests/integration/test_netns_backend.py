@@ -637,3 +637,24 @@ def test_without_net_admin_the_backend_is_unavailable(
     assert "needs CAP_SYS_ADMIN and CAP_NET_ADMIN" in done.stdout
     assert "During handling" not in done.stdout
     assert done.returncode == (1 if strict else 0)
+
+
+def test_a_forked_child_dies_of_sigterm_inside_a_session(pytester: pytest.Pytester) -> None:
+    """A child forked without exec (as pyroute2 forks for namespace work, then stops with
+    SIGTERM) keeps SIGTERM's default action: it must not unwind the session as a second one."""
+    pytester.makepyfile(
+        """
+        import os, signal, time
+
+        def test_fork_then_sigterm():
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(30)
+                os._exit(0)
+            os.kill(pid, signal.SIGTERM)
+            _, status = os.waitpid(pid, 0)
+            assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(passed=1)
