@@ -111,6 +111,9 @@ def holding_session(tmp_path: Path) -> Callable[..., subprocess.Popen[bytes]]:
                     # which a child would inherit.
                     "import signal, sys, pytest\n"
                     "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                    # and SIGTERM and SIGHUP as a terminal has them (nohup ignores SIGHUP)
+                    "signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
+                    "signal.signal(signal.SIGHUP, signal.SIG_DFL)\n"
                     f"sys.exit(pytest.main({argv!r}))",
                 ],
                 cwd=tmp_path,

@@ -647,10 +647,13 @@ def test_a_forked_child_dies_of_sigterm_inside_a_session(pytester: pytest.Pytest
         import os, signal, time
 
         def test_fork_then_sigterm():
+            ready, said = os.pipe()
             pid = os.fork()
             if pid == 0:
+                os.write(said, b"r")  # as pyroute2's worker reports before it is stopped
                 time.sleep(30)
                 os._exit(0)
+            os.read(ready, 1)
             os.kill(pid, signal.SIGTERM)
             _, status = os.waitpid(pid, 0)
             assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
