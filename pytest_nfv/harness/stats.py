@@ -400,6 +400,7 @@ class StopRule:
         elapsed_s: float,
         limit: float | None = None,
         statistic: str = "mean",
+        added: int = 1,
     ) -> str | None:
         """Why to stop now (``converged``, ``max_rounds``, ``max_seconds``), or None to go on.
 
@@ -409,11 +410,13 @@ class StopRule:
             limit: a budget's limit, if one applies: while the CI of its ``statistic``
                 straddles it the series is not done, however narrow.
             statistic: the statistic the budget holds (one of ``STATISTICS``).
+            added: samples the last round added (a block of round trips adds several): the
+                convergence test runs if the series passed a checkpoint anywhere among them.
         """
         n = len(samples)
         if (
             n >= min(self.min_rounds, self.max_rounds)
-            and (_checkpoint(n) or n >= self.max_rounds)
+            and (any(_checkpoint(m) for m in range(n - added + 1, n + 1)) or n >= self.max_rounds)
             and self.narrow_enough(samples)
             and (limit is None or not straddles(samples, limit, statistic))
         ):

@@ -6,18 +6,23 @@ stop rule (its dimension's floor, its kind's caps, its budget's limit) and its o
 convergence; the rounds go on while any of them still needs more, so no figure stops on
 another's say. The same holds for the round trips of the monitoring suite: the proxied and
 the plain path, and what the proxy adds, are three figures of one pair of requests.
+
+A round may give a figure a block of samples rather than one: the monitoring suite times
+several round trips per path between two switches of path, because a switch costs a hundred
+times what a round trip does. The caps count samples, so a block may take a figure past
+``max_rounds`` by less than one block.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TypeVar
 
 from pytest_nfv.errors import ProbeError
 from pytest_nfv.harness.stats import StopRule, Summary, summarize
 
-__all__ = ["Hold", "repeat_together"]
+__all__ = ["Hold", "Taken", "repeat_together"]
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -32,8 +37,12 @@ def _unpack(hold: Hold) -> tuple[StopRule, float | None, str]:
     return hold[0], hold[1], "mean"
 
 
+Taken = float | Sequence[float]
+"""What a round gives a figure: one sample, or a block of them."""
+
+
 def repeat_together(
-    measure_once: Callable[[], Mapping[Key, float]],
+    measure_once: Callable[[], Mapping[Key, Taken]],
     rules: Mapping[Key, Hold],
     *,
     clock: Callable[[], float] = time.monotonic,
@@ -41,7 +50,8 @@ def repeat_together(
     """Call ``measure_once`` (one sample per figure) until each figure's rule says stop.
 
     Args:
-        measure_once: one round; returns a sample for every key of ``rules``.
+        measure_once: one round; returns a sample, or a non-empty block of samples, for
+            every key of ``rules``.
         rules: per figure, its stop rule, its budget's limit (or None) and, optionally, the
             statistic that limit holds (see ``Hold``).
 
@@ -50,7 +60,7 @@ def repeat_together(
         reason its rule gave at the last round.
 
     Raises:
-        ProbeError: a round left a figure out.
+        ProbeError: a round left a figure out or gave it an empty block.
     """
     holds = {key: _unpack(hold) for key, hold in rules.items()}
     samples: dict[Key, list[float]] = {key: [] for key in rules}
@@ -60,11 +70,16 @@ def repeat_together(
         missing = [key for key in rules if key not in values]
         if missing:
             raise ProbeError(f"a round measured no sample of {missing}")
+        added: dict[Key, int] = {}
         for key in rules:
-            samples[key].append(float(values[key]))
+            block = _block(values[key])
+            if not block:
+                raise ProbeError(f"a round measured an empty block of {key!r}")
+            samples[key].extend(block)
+            added[key] = len(block)
         elapsed = clock() - started
         reasons = {
-            key: rule.decide(samples[key], elapsed, limit, statistic)
+            key: rule.decide(samples[key], elapsed, limit, statistic, added[key])
             for key, (rule, limit, statistic) in holds.items()
         }
         if all(reason is not None for reason in reasons.values()):
@@ -77,3 +92,9 @@ def repeat_together(
                 )
                 for key, (rule, _, _) in holds.items()
             }
+
+
+def _block(taken: Taken) -> list[float]:
+    if isinstance(taken, Sequence):
+        return [float(value) for value in taken]
+    return [float(taken)]

@@ -21,7 +21,7 @@ from pytest_nfv.harness.budgets import CATALOGUE, Budget, assess, metric_kind
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
 from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
-from pytest_nfv.harness.together import Key, repeat_together
+from pytest_nfv.harness.together import Key, Taken, repeat_together
 from pytest_nfv.host.canary import (
     CPU_LOOP_ITERATIONS,
     PASSES_PER_TEST,
@@ -241,13 +241,13 @@ class Repeater:
 
     def together(
         self,
-        measure_once: Callable[[], Mapping[Key, float]],
+        measure_once: Callable[[], Mapping[Key, Taken]],
         figures: Mapping[Key, tuple[str, int | None]],
     ) -> dict[Key, Summary]:
         """Rounds that each give a sample of several figures, until each figure may stop.
 
         Args:
-            measure_once: one round, a sample per key of ``figures``.
+            measure_once: one round, a sample (or a block of samples) per key of ``figures``.
             figures: per key, the metric it is recorded as and its N (for its budget).
         """
         rules = {key: self._rule(metric, n, None) for key, (metric, n) in figures.items()}
@@ -257,7 +257,7 @@ class Repeater:
         rounds = 0
         cap = max((rule.max_rounds for rule, _, _ in rules.values()), default=0)
 
-        def announced() -> Mapping[Key, float]:
+        def announced() -> Mapping[Key, Taken]:
             nonlocal rounds
             rounds += 1
             progress.round(rounds, cap)
