@@ -11,6 +11,9 @@ import sys
 from typing import Any
 
 import pytest
+from skip_guard import pytest_addoption, pytest_configure
+
+__all__ = ["no_matplotlib", "pytest_addoption", "pytest_configure"]  # the last two: hooks
 
 
 @pytest.fixture
