@@ -18,11 +18,13 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from pytest_nfv.errors import BackendUnavailable
+from pytest_nfv.host.private_paths import check_private
 
 __all__ = [
     "build_lock",
@@ -47,15 +49,58 @@ _COMPRESSIONS = (  # bzImage payload magic -> decompressor argv (reads stdin)
 _TOOL_TIMEOUT_S = 300
 
 
+BUILD_LOCK_WAIT_S = 1800.0
+"""How long a session waits for another one building the same guest: a build fetches and
+packs a kernel and a few packages (a minute or two here); a holder past this is stuck."""
+
+
 @contextlib.contextmanager
-def build_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if missing) for the block."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+def build_lock(
+    path: Path,
+    what: str = "a guest build",
+    wait_s: float = BUILD_LOCK_WAIT_S,
+    poll_s: float = 0.2,
+) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) for the block.
+
+    The file is opened without following a symbolic link (root would otherwise create or
+    touch whatever a planted link names) and must be a regular file root owns. The holder
+    writes its pid into it, so a session that gives up can say who held it.
+
+    Raises:
+        BackendUnavailable: ``path`` is a link or not root's regular file, or another holder
+            kept it for ``wait_s`` seconds.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        raise BackendUnavailable(f"{what}: cannot open its lock {path}: {exc}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            raise BackendUnavailable(f"{what}: its lock {path} is not a file of this user")
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                    raise BackendUnavailable(
+                        f"{what}: another build held its lock {path} for {wait_s:g} s "
+                        f"(pid {holder}); stuck, or remove the lock once it has ended"
+                    ) from None
+                time.sleep(poll_s)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def cached_build(
@@ -69,21 +114,28 @@ def cached_build(
     ``directory`` is named after the recipe's hash under a cache root. The build runs in a
     temporary sibling under a lock and is renamed into place only when complete, so a build
     killed midway is never taken for a finished one (the next build removes its remains), and
-    two sessions never build the same entry at once.
+    two sessions never build the same entry at once. Run as root, the cache and every
+    directory above it must be root's alone (``host.private_paths``): an entry someone else
+    could have planted is never booted.
 
     Raises:
-        BackendUnavailable: the cache cannot be created, or the build left it incomplete.
+        BackendUnavailable: the cache cannot be created or is not private, its lock is held
+            too long, or the build left it incomplete.
     """
+    root = directory.parent
+    if os.geteuid() == 0 and root.exists():
+        check_private(root)  # an entry in a cache others can write is theirs, not ours
     found = load(directory)
     if found is not None:
         return found
-    root = directory.parent
     try:
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o755)
     except OSError as exc:
         raise BackendUnavailable(f"{what}: cannot create its cache {root}: {exc}") from exc
-    with build_lock(root / f"{directory.name}.lock"):
+    if os.geteuid() == 0:
+        check_private(root)
+    with build_lock(root / f"{directory.name}.lock", what):
         found = load(directory)  # another session may have built it while we waited
         if found is not None:
             return found

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import stat
 import subprocess
 import tempfile
 from pathlib import Path
 
 from pytest_nfv.errors import BackendUnavailable
+from pytest_nfv.host.private_paths import check_private
 
 __all__ = ["compiled", "native_cache"]
 
@@ -28,24 +28,6 @@ GCC_TIMEOUT_S = 120.0
 
 def native_cache() -> Path:
     return Path(os.environ.get("PYTEST_NFV_NATIVE_CACHE", "/var/cache/pytest-nfv/native"))
-
-
-def _check_private(path: Path) -> None:
-    """``path`` and every directory above it: root's, no symlink, writable by root alone.
-
-    Raises:
-        BackendUnavailable: one of them is not (the message names it and why).
-    """
-    for part in (path, *path.parents):
-        info = os.lstat(part)
-        if stat.S_ISLNK(info.st_mode):
-            raise BackendUnavailable(f"{part} is a symbolic link: no root helper runs from it")
-        if info.st_uid != 0:
-            raise BackendUnavailable(f"{part} belongs to uid {info.st_uid}, not root")
-        # A sticky directory (/tmp) lets others add entries but not replace root's own.
-        sticky = stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX
-        if info.st_mode & 0o022 and not (sticky and part != path.parent):
-            raise BackendUnavailable(f"{part} is writable by others (mode {info.st_mode:o})")
 
 
 def compiled(source: Path, name: str) -> Path:
@@ -61,7 +43,7 @@ def compiled(source: Path, name: str) -> Path:
     root = native_cache()
     target = root / key / name
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _check_private(root)
+    check_private(root)
     if not target.exists():
         gcc = shutil.which("gcc")
         if gcc is None:
@@ -90,5 +72,5 @@ def compiled(source: Path, name: str) -> Path:
                     raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    _check_private(target)
+    check_private(target)
     return target
