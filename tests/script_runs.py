@@ -1,0 +1,36 @@
+"""Running the project's bash scripts from a test, and the process records they keep."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def run_script(name: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``scripts/NAME ARGS`` under bash with only ``env`` and a system PATH."""
+    return subprocess.run(
+        ["bash", str(SCRIPTS / name), *args],
+        env={**env, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def start_ticks(pid: int) -> str:
+    """Field 22 of ``/proc/PID/stat``: when the process started, in ticks since boot."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(") ", 1)[1].split()[19]
+
+
+def pid_namespace() -> str:
+    return os.readlink("/proc/self/ns/pid")
+
+
+def pid_record(pid: int, namespace: str | None = None) -> str:
+    """The line ``scripts/lib/processes.sh`` keeps for ``pid``."""
+    return f"{pid} {start_ticks(pid)} {namespace or pid_namespace()}\n"
