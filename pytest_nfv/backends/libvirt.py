@@ -18,11 +18,19 @@ libvirt-python is imported only when a backend needs it, with its default error 
 (every failure on stderr, even those handled) silenced: errors arrive as exceptions, which
 this layer turns into ``BackendError`` or, for a missing module or daemon,
 ``BackendUnavailable``.
+
+No call waits forever on a daemon that stopped answering (stopped, hung, its socket kept by a
+dead process): ``open`` runs in a thread the caller waits for at most ``OPEN_DEADLINE_S``,
+and every connection then uses libvirt's own keepalive (as ``virsh`` does), served by
+libvirt's default event loop in a thread of its own: a daemon silent for
+``KEEPALIVE_INTERVAL_S * (KEEPALIVE_COUNT + 1)`` seconds closes the connection, and the call
+waiting on it fails with that reason.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +48,14 @@ __all__ = [
     "import_libvirt",
     "reap_domains",
 ]
+
+OPEN_DEADLINE_S = 30.0
+"""How long ``open`` waits for the daemon: a local libvirtd answers in milliseconds, and one
+starting up (its drivers probing the emulators) in a few seconds."""
+KEEPALIVE_INTERVAL_S = 5
+KEEPALIVE_COUNT = 5
+"""libvirt's keepalive: a probe after 5 s of silence, the connection closed after 5 more
+unanswered (30 s); virsh's defaults are 5 and 6."""
 
 METADATA_NS = "urn:x-pytest-nfv:run:1"
 """Namespace of the ``<run>`` element every domain of ours carries; reaping looks for it."""
@@ -94,7 +110,67 @@ def import_libvirt(backend: str) -> Any:
             f"{backend} backend needs libvirt-python: pip install 'pytest-nfv[{backend}]'"
         ) from exc
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    _start_event_loop(libvirt)
     return libvirt
+
+
+_event_loop_lock = threading.Lock()
+_event_loop_started = False
+
+
+def _start_event_loop(libvirt: Any) -> None:
+    """libvirt's default event loop, run in a daemon thread: what its keepalive needs.
+
+    It must be registered before the first connection opens, and once per process.
+    """
+    global _event_loop_started
+    with _event_loop_lock:
+        if _event_loop_started:
+            return
+        libvirt.virEventRegisterDefaultImpl()
+
+        def run() -> None:
+            while True:
+                libvirt.virEventRunDefaultImpl()
+
+        threading.Thread(target=run, name="libvirt-events", daemon=True).start()
+        _event_loop_started = True
+
+
+def _open_within(libvirt: Any, uri: str, deadline_s: float) -> Any:
+    """``libvirt.open(uri)``, waited for at most ``deadline_s``; None if it did not return.
+
+    A connection that arrives after the caller gave up is closed by the thread that made it.
+
+    Raises:
+        libvirt.libvirtError: the daemon answered with a refusal.
+    """
+    outcome: list[Any] = []
+    lock = threading.Lock()
+    abandoned = False
+
+    def connect() -> None:
+        try:
+            conn: Any = libvirt.open(uri)
+        except libvirt.libvirtError as exc:
+            conn = exc
+        with lock:
+            if abandoned and not isinstance(conn, BaseException):
+                with contextlib.suppress(Exception):
+                    conn.close()
+                return
+            outcome.append(conn)
+
+    worker = threading.Thread(target=connect, name=f"libvirt-open {uri}", daemon=True)
+    worker.start()
+    worker.join(deadline_s)
+    with lock:
+        if not outcome:
+            abandoned = True
+            return None
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 def dotted_version(number: int) -> str:
@@ -108,28 +184,48 @@ class LibvirtConnection:
     Args:
         uri: the libvirt URI (``qemu:///system``, ``xen:///system``, ``test:///default``).
         backend: the backend whose domains these are (their tag says so).
+        open_deadline_s: how long ``open`` waits for the daemon.
+        keepalive: libvirt's keepalive interval (s) and count: a daemon silent for
+            interval * (count + 1) seconds ends the connection and the call waiting on it.
     """
 
-    def __init__(self, uri: str, backend: str) -> None:
+    def __init__(
+        self,
+        uri: str,
+        backend: str,
+        open_deadline_s: float = OPEN_DEADLINE_S,
+        keepalive: tuple[int, int] = (KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT),
+    ) -> None:
         self.uri = uri
         self.backend = backend
+        self.open_deadline_s = open_deadline_s
+        self.keepalive = keepalive
         self._libvirt: Any = None
         self._conn: Any = None
 
     def open(self) -> LibvirtConnection:
-        """Connect.
+        """Connect, and keep the connection alive (see the module note).
 
         Raises:
-            BackendUnavailable: no libvirt-python, or nothing answers at the URI.
+            BackendUnavailable: no libvirt-python, nothing answers at the URI, or the daemon
+                did not answer within ``open_deadline_s``.
         """
         libvirt = import_libvirt(self.backend)
         try:
-            self._conn = libvirt.open(self.uri)
+            conn = _open_within(libvirt, self.uri, self.open_deadline_s)
         except libvirt.libvirtError as exc:
             raise BackendUnavailable(
                 f"{self.backend} backend: cannot connect to libvirt at {self.uri}: "
                 f"{exc.get_error_message()} (is libvirtd running? scripts/engines start libvirt)"
             ) from exc
+        if conn is None:
+            raise BackendUnavailable(
+                f"{self.backend} backend: libvirt at {self.uri} did not answer within "
+                f"{self.open_deadline_s:g} s (libvirtd stopped or hung?)"
+            )
+        with contextlib.suppress(libvirt.libvirtError):  # a driver without keepalive (test:)
+            conn.setKeepAlive(*self.keepalive)
+        self._conn = conn
         self._libvirt = libvirt
         return self
 
@@ -212,10 +308,20 @@ class LibvirtConnection:
             raise BackendError(f"cannot read the memory of domain {name}: {exc}") from exc
 
     def tagged(self) -> list[tuple[str, RunTag]]:
-        """``(name, tag)`` of every domain this backend's runs tagged, live or dead."""
+        """``(name, tag)`` of every domain this backend's runs tagged, live or dead.
+
+        Raises:
+            BackendUnavailable: the daemon stopped answering (the keepalive ended it).
+        """
         libvirt = self._libvirt
         found = []
-        for domain in self.handle.listAllDomains():
+        try:
+            domains = self.handle.listAllDomains()
+        except libvirt.libvirtError as exc:
+            raise BackendUnavailable(
+                f"libvirt at {self.uri} did not list its domains: {exc.get_error_message()}"
+            ) from exc
+        for domain in domains:
             name = domain.name()
             parsed = parse_name(name)
             if parsed is None:
@@ -257,8 +363,9 @@ class LibvirtConnection:
 def reap_domains(uri: str, rule: ReapRule, *, dry_run: bool, backend: str) -> CleanupReport:
     """Destroy the domains ``backend`` tagged for the runs ``rule`` takes, at ``uri``.
 
-    A missing libvirt-python or a libvirt that does not answer reaps as empty (cleanup must
-    never fail on an engine that is not there) and is named in ``uninspected``.
+    A missing libvirt-python or a libvirt that does not answer (or stops answering) reaps as
+    empty (cleanup must never fail or hang on an engine that is not there) and is named in
+    ``uninspected``.
 
     Args:
         uri: the libvirt URI to look at.
@@ -266,9 +373,9 @@ def reap_domains(uri: str, rule: ReapRule, *, dry_run: bool, backend: str) -> Cl
         dry_run: only report what would be destroyed.
         backend: whose domains (``osv``, ``clickos``); no other backend's are touched.
     """
+    connection = LibvirtConnection(uri, backend)
     try:
-        connection = LibvirtConnection(uri, backend).open()
+        with connection:
+            return connection.reap(rule, dry_run=dry_run)
     except BackendUnavailable as exc:
         return CleanupReport(uninspected=[f"libvirt at {uri} ({backend} domains): {exc}"])
-    with connection:
-        return connection.reap(rule, dry_run=dry_run)
