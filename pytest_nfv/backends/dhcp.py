@@ -10,7 +10,7 @@ nothing.
 Its files live in ``/run/pytest-nfv/dhcp/<switch namespace>/`` (the run's name, so the reap
 rule knows the run): the hosts file it reads leases from and its pidfile. ``close`` kills it
 and removes the directory; after a ``kill -9`` of the run, ``reap`` finds the directory,
-kills the pidfile's process if it is still a dnsmasq, and removes the directory (the
+kills the pidfile's process if it is still the dnsmasq that wrote it, and removes the directory (the
 process also dies with the switch namespace, whose reaper kills what lives in it).
 
 Leases are written before the VMs that use them start: the first ``PREWRITTEN`` instance
@@ -181,11 +181,15 @@ def _owned_by_root(path: Path) -> bool:
         return False
 
 
-def _is_dnsmasq(pid: int) -> bool:
+def _is_our_dnsmasq(pid: int, pidfile: Path) -> bool:
+    """The process is a dnsmasq started to write this very pidfile: libvirt's own dnsmasq,
+    or any other process that took the pid since, is never ours."""
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "dnsmasq"
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
+    return comm == "dnsmasq" and f"--pid-file={pidfile}".encode() in argv
 
 
 def reap_dhcp(rule: ReapRule, *, dry_run: bool = False) -> CleanupReport:
@@ -203,7 +207,7 @@ def reap_dhcp(rule: ReapRule, *, dry_run: bool = False) -> CleanupReport:
                 pid = int(pidfile.read_text().strip())
             except (OSError, ValueError):
                 pid = 0
-            if pid > 0 and _owned_by_root(pidfile) and _is_dnsmasq(pid):
+            if pid > 0 and _owned_by_root(pidfile) and _is_our_dnsmasq(pid, pidfile):
                 try:
                     kill_and_wait([pid])
                 except BackendError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,35 @@ def test_reap_removes_dead_runs_servers_and_spares_live_ones_and_strangers(
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def _named_dnsmasq(*args: str) -> subprocess.Popen[bytes]:
+    """A process whose name (comm) is dnsmasq, with ``args`` on its command line."""
+    code = "open('/proc/self/comm', 'w').write('dnsmasq'); import time; time.sleep(30)"
+    process = subprocess.Popen([sys.executable, "-c", code, *args])
+    comm = Path(f"/proc/{process.pid}/comm")
+    for _ in range(200):
+        if comm.read_text().strip() == "dnsmasq":
+            return process
+        time.sleep(0.01)
+    raise AssertionError("the stand-in never took the name dnsmasq")
+
+
+def test_a_dnsmasq_that_did_not_write_the_pidfile_is_never_killed(dhcp_dir: Path) -> None:
+    """libvirt runs a dnsmasq of its own: the name alone says nothing about whose it is."""
+    dead = dhcp_dir / _dead_owner_name("sw")
+    dead.mkdir()
+    others = _named_dnsmasq("--conf-file=/var/lib/libvirt/dnsmasq/default.conf")
+    ours = _named_dnsmasq(f"--pid-file={dead / 'dnsmasq.pid'}")
+    try:
+        (dead / "dnsmasq.pid").write_text(f"{others.pid}\n")
+        reap_dhcp(ReapRule())
+        assert others.poll() is None
+        dead.mkdir()
+        (dead / "dnsmasq.pid").write_text(f"{ours.pid}\n")
+        reap_dhcp(ReapRule())
+        assert not Path(f"/proc/{ours.pid}").exists()  # killed, and reaped by the reap
+    finally:
+        for process in (others, ours):
+            process.kill()
+            process.wait()
