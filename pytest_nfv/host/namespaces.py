@@ -177,18 +177,23 @@ def namespace_inodes(names: Iterable[str]) -> set[NetnsInode]:
 
 
 def without_own_namespace(
-    inodes: set[NetnsInode], own: NetnsInode | None = None
+    inodes: set[NetnsInode], own: NetnsInode | None = None, init: NetnsInode | None = None
 ) -> set[NetnsInode]:
-    """``inodes`` less the namespace the harness itself runs in (``own``, read when None).
+    """``inodes`` less the namespace the harness itself runs in (``own``) and init's (``init``,
+    PID 1's: the host's); each read when None.
 
     A run's name can end up bound to the host's namespace (a namespace created from a thread
     whose process stayed in the host's is bound as ``/proc/self/ns/net``, the host's); its
     members are then every process of the host, and killing them would take the host down.
-    No namespace a run creates is the one its own process runs in.
+    No namespace a run creates is the one its own process runs in, nor the host's. The
+    second guard is for a reaper that does not run in the host's namespace (``cleanup`` in
+    a container that shares the host's PID namespace): its own namespace is not the host's.
     """
     if own is None:
         own = _netns_of(os.getpid())
-    return {inode for inode in inodes if inode != own}
+    if init is None:
+        init = _netns_of(1)
+    return {inode for inode in inodes if inode not in (own, init)}
 
 
 def _netns_of(pid: int) -> NetnsInode | None:

@@ -43,3 +43,10 @@ def test_no_namespace_is_created_from_another_thread() -> None:
     assert len(raised) == 1
     with pytest.raises(BackendError, match="other than the main one"):
         raise raised[0]
+
+
+def test_init_s_namespace_is_spared_by_a_reaper_running_elsewhere() -> None:
+    """``cleanup`` in a container of its own network but the host's PID namespace: its own
+    namespace is not the host's, and init's is."""
+    elsewhere = (0, 7)
+    assert without_own_namespace({(0, 1), (0, 2)}, own=elsewhere, init=(0, 1)) == {(0, 2)}
