@@ -8,6 +8,7 @@ Skipped, with the engine's own answer as the reason, only when no Docker engine 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 
 import psutil
 import pytest
+from holding import recording_then_holding
 from kernel_echo import assert_the_kernels_of_b_and_b2_answer
 
 from pytest_nfv.backends.coreos.backend import LABEL_PID, LABEL_ROLE, LABEL_RUN, CoreosBackend
@@ -36,7 +38,7 @@ from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.response import RoundTrip
 from pytest_nfv.host.identity import RunIdentity
-from pytest_nfv.host.namespaces import kill_and_wait
+from pytest_nfv.host.namespaces import kill_and_wait, list_namespaces
 
 docker = pytest.importorskip("docker", reason="the coreos extra (docker SDK) is not installed")
 
@@ -274,6 +276,37 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(
             victim.kill()
             victim.wait()
         bystander.remove(force=True)
+        subprocess.run(list(CLEANUP), capture_output=True, check=False)
+
+
+def test_sigterm_tears_the_session_down_and_saves_the_record(
+    client: Any, holding_session: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """``docker stop``, ``timeout`` or a cancelled CI job: no container, network, namespace or
+    process of the run is left, and the figure measured before is in the JSON."""
+    record = tmp_path / "record.json"
+    victim = holding_session(
+        "--backend=coreos", "--nfv-strict", f"--benchmark-json={record}",
+        tests=recording_then_holding(6),
+    )  # fmt: skip
+    try:
+        containers = _wait_for_containers(client, victim.pid)
+        members = _netns_members([c.attrs["State"]["Pid"] for c in containers])
+        victim.send_signal(signal.SIGTERM)
+        assert victim.wait(timeout=120) != 0
+        assert _ours(client, **{LABEL_PID: str(victim.pid)}) == []
+        assert client.networks.list(filters={"label": f"{LABEL_PID}={victim.pid}"}) == []
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{p}").exists() for p in members) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in members if Path(f"/proc/{p}").exists()]
+        assert [n for n in list_namespaces("nfv-") if f"-p{victim.pid}-" in n] == []
+        saved = json.loads(record.read_text())
+        assert [b["extra_info"]["metric"] for b in saved["benchmarks"]] == ["response_time"]
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
         subprocess.run(list(CLEANUP), capture_output=True, check=False)
 
 

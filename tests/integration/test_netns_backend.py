@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from holding import recording_then_holding
 from kernel_echo import assert_the_kernels_of_b_and_b2_answer
 from pyroute2 import IPRoute
 
@@ -442,26 +443,6 @@ def test_ctrl_c_tears_everything_down(
         subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, check=False)
 
 
-RECORDING_THEN_HOLDING_TEST = """
-import time
-
-import pytest
-
-from pytest_nfv import Series, summarize
-
-
-@pytest.mark.nfv_requirement("monitoring")
-def test_recorded(nfv_record):
-    figure = summarize([100e-6, 110e-6, 120e-6])
-    nfv_record.record(Series("response_time", figure, "time", primary=True), size=64)
-
-
-def test_hold(nfv_instances, nfv_testbed):
-    nfv_instances(6)
-    time.sleep(600)
-"""
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
 def test_sigterm_tears_everything_down_and_saves_the_record(
     holding_session: Callable[..., subprocess.Popen[bytes]], tmp_path: Path, signum: int
@@ -470,7 +451,7 @@ def test_sigterm_tears_everything_down_and_saves_the_record(
     session ends as on Ctrl-C, with every namespace and process of the run gone and the
     figures measured before it in the JSON."""
     record = tmp_path / "record.json"
-    victim = holding_session(f"--benchmark-json={record}", tests=RECORDING_THEN_HOLDING_TEST)
+    victim = holding_session(f"--benchmark-json={record}", tests=recording_then_holding(6))
     try:
         names = _wait_for_namespaces(victim.pid)
         pids = [p for ps in pids_by_namespace(names).values() for p in ps]

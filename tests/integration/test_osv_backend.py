@@ -6,15 +6,17 @@ backend and boot few VMs (N <= 2 here, one proxy).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from holding import recording_then_holding
 
 from pytest_nfv.backends.base import BackendSettings
 from pytest_nfv.backends.dhcp import DHCP_DIR
@@ -203,6 +205,41 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(tmp_path: Path, conn: o
         assert not [d for d in DHCP_DIR.glob(f"*{mine}*")]  # dnsmasq's directory ...
         assert not [pid for pid in dnsmasq_pids() if pid not in dhcp_before]  # ... and process
         assert not [link for link in _root_links() - before if link.startswith(("nv", "nfv"))]
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+        subprocess.run([*_CLI, "cleanup"], capture_output=True, check=False)
+
+
+def test_sigterm_tears_the_session_down_and_saves_the_record(
+    tmp_path: Path, conn: object, holding_session: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    """``timeout`` or a cancelled CI job: no domain, dnsmasq, namespace, link or log of the
+    run is left, and the figure measured before is in the JSON."""
+    before, dhcp_before = _root_links(), dnsmasq_pids()
+    record = tmp_path / "record.json"
+    victim = holding_session(
+        "--backend=osv", "--nfv-strict", f"--benchmark-json={record}",
+        tests=recording_then_holding(2),
+    )  # fmt: skip
+    mine = f"-p{victim.pid}-"
+    try:
+        deadline = time.monotonic() + 120
+        while len(_domains(conn, mine)) < 3 and time.monotonic() < deadline:
+            assert victim.poll() is None, "the holding session ended early"
+            time.sleep(0.2)
+        assert len(_domains(conn, mine)) == 3  # two instances and the proxy
+        victim.send_signal(signal.SIGTERM)
+        assert victim.wait(timeout=120) != 0
+        assert _domains(conn, mine) == []
+        assert [n for n in list_namespaces("nfv-") if mine in n] == []
+        assert not list(LOG_DIR.glob(f"*{mine}*.log"))
+        assert not [d for d in DHCP_DIR.glob(f"*{mine}*")]
+        assert not [pid for pid in dnsmasq_pids() if pid not in dhcp_before]
+        assert not [link for link in _root_links() - before if link.startswith(("nv", "nfv"))]
+        saved = json.loads(record.read_text())
+        assert [b["extra_info"]["metric"] for b in saved["benchmarks"]] == ["response_time"]
     finally:
         if victim.poll() is None:
             victim.kill()

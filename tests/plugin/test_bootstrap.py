@@ -115,3 +115,47 @@ def test_a_user_without_sudo_is_told_to_be_root(shared_dir: Path) -> None:
     assert done.returncode == 2
     assert "run as root" in done.stderr
     assert "sudo is not installed" in done.stderr
+
+
+CHECK_TOOLS = ("id", "dirname", "stat", "find", "readlink")
+
+
+@needs_root
+def test_root_refuses_a_venv_with_a_file_its_group_may_write(shared_dir: Path) -> None:
+    venv = shared_dir / "venv"
+    (venv / "bin").mkdir(parents=True)
+    planted = venv / "bin" / "python3"
+    planted.write_text("", encoding="utf-8")
+    planted.chmod(0o664)
+    done = _bootstrap(_tools(shared_dir, *CHECK_TOOLS), "suites", env={"NFV_VENV": str(venv)})
+    assert done.returncode == 2
+    assert "not root's alone" in done.stderr
+
+
+@needs_root
+def test_root_refuses_a_venv_another_user_could_swap(shared_dir: Path) -> None:
+    """A root-owned venv in a directory anyone may write: it can be renamed away and replaced
+    between the check and the run."""
+    open_dir = shared_dir / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    venv = open_dir / "venv"
+    (venv / "bin").mkdir(parents=True)
+    done = _bootstrap(_tools(shared_dir, *CHECK_TOOLS), "suites", env={"NFV_VENV": str(venv)})
+    assert done.returncode == 2
+    assert f"{open_dir} is writable by group or others (mode 777)" in done.stderr
+
+
+@needs_root
+def test_root_refuses_a_python_another_user_owns(shared_dir: Path) -> None:
+    """``PYTHON`` is kept through sudo: it must not name a program another user can change."""
+    theirs = shared_dir / "their-python"
+    shutil.copy(shutil.which("true") or "/bin/true", theirs)
+    os.chown(theirs, NOBODY, NOBODY)
+    done = _bootstrap(
+        _tools(shared_dir, *CHECK_TOOLS),
+        "suites",
+        env={"NFV_VENV": str(shared_dir / "venv"), "PYTHON": str(theirs)},
+    )
+    assert done.returncode == 2
+    assert f"{theirs} (PYTHON) is not root's alone" in done.stderr
