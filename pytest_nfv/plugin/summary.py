@@ -133,13 +133,21 @@ def skip_reasons(reports: Iterable[Any]) -> list[tuple[str, int]]:
 
 
 def failure_reasons(reports: Iterable[Any]) -> list[tuple[str, int]]:
-    """Distinct failure reasons (each report's last line, its error) and how many gave each.
+    """Distinct failure reasons (each report's exception with its message, else its last
+    line) and how many gave each.
 
     Ninety tests that all failed for one missing engine say so in one line, in full, where
     pytest's short summary cuts each of the ninety to the terminal's width.
     """
     reasons: Counter[str] = Counter()
     for report in reports:
+        crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+        message = str(getattr(crash, "message", "") or "")
+        if message:
+            # The exception and its whole message: the last line of a long traceback is only
+            # its location (``lab.py:144: BootTimeout``). pytest.fail's "Failed: " adds nothing.
+            reasons[message.strip().removeprefix("Failed: ")] += 1
+            continue
         lines = [line for line in str(getattr(report, "longreprtext", "")).splitlines() if line]
         if lines:
             reasons[lines[-1].removeprefix("E").strip()] += 1
@@ -187,7 +195,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"{len(failed)} test(s) failed or errored before recording a figure:"
         )
     for reason, count in failure_reasons(failed):
-        terminalreporter.write_line(f"failed ({count}): {reason}")
+        first, *more = reason.splitlines()
+        terminalreporter.write_line(f"failed ({count}): {first}")
+        for line in more:  # a console's tail, say
+            terminalreporter.write_line(f"    {line}")
     for reason, count in skip_reasons(skipped):
         terminalreporter.write_line(f"skipped ({count}): {reason}")
     if config.getoption("benchmark_json", None) or config.getoption("benchmark_autosave", None):

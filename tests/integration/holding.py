@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import subprocess
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
 
 def recording_then_holding(instances: int) -> str:
     """A test module: one recorded figure (so the JSON has something to save), then a test
@@ -24,3 +31,33 @@ def test_hold(nfv_instances, nfv_testbed):
     nfv_instances({instances})
     time.sleep(600)
 """
+
+
+def assert_the_record_was_saved(record: Path) -> None:
+    """The JSON of an ended session holds the figure ``test_recorded`` measured."""
+    saved = json.loads(record.read_text())
+    assert [b["extra_info"]["metric"] for b in saved["benchmarks"]] == ["response_time"]
+
+
+def assert_gone(pids: Iterable[int], within_s: float = 10.0) -> None:
+    """Every one of ``pids`` has exited within ``within_s`` seconds."""
+    pending = list(pids)
+    deadline = time.monotonic() + within_s
+    while any(Path(f"/proc/{p}").exists() for p in pending) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p in pending if Path(f"/proc/{p}").exists()]
+
+
+@contextlib.contextmanager
+def ended_anyway(
+    victim: subprocess.Popen[bytes], cleanup: Sequence[str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The session for the block; after it, killed if it still runs, and ``cleanup`` run, so
+    a failing test leaves nothing either."""
+    try:
+        yield victim
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+        subprocess.run(list(cleanup), capture_output=True, check=False)

@@ -8,7 +8,6 @@ Skipped, with the engine's own answer as the reason, only when no Docker engine 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from typing import Any
 
 import psutil
 import pytest
-from holding import recording_then_holding
+from holding import assert_gone, assert_the_record_was_saved, ended_anyway, recording_then_holding
 from kernel_echo import assert_the_kernels_of_b_and_b2_answer
 
 from pytest_nfv.backends.coreos.backend import LABEL_PID, LABEL_ROLE, LABEL_RUN, CoreosBackend
@@ -289,25 +288,16 @@ def test_sigterm_tears_the_session_down_and_saves_the_record(
         "--backend=coreos", "--nfv-strict", f"--benchmark-json={record}",
         tests=recording_then_holding(6),
     )  # fmt: skip
-    try:
+    with ended_anyway(victim, CLEANUP):
         containers = _wait_for_containers(client, victim.pid)
         members = _netns_members([c.attrs["State"]["Pid"] for c in containers])
         victim.send_signal(signal.SIGTERM)
         assert victim.wait(timeout=120) != 0
         assert _ours(client, **{LABEL_PID: str(victim.pid)}) == []
         assert client.networks.list(filters={"label": f"{LABEL_PID}={victim.pid}"}) == []
-        deadline = time.monotonic() + 10
-        while any(Path(f"/proc/{p}").exists() for p in members) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not [p for p in members if Path(f"/proc/{p}").exists()]
+        assert_gone(members)
         assert [n for n in list_namespaces("nfv-") if f"-p{victim.pid}-" in n] == []
-        saved = json.loads(record.read_text())
-        assert [b["extra_info"]["metric"] for b in saved["benchmarks"]] == ["response_time"]
-    finally:
-        if victim.poll() is None:
-            victim.kill()
-            victim.wait()
-        subprocess.run(list(CLEANUP), capture_output=True, check=False)
+        assert_the_record_was_saved(record)
 
 
 def test_netns_and_coreos_side_by_side(lab: Lab) -> None:

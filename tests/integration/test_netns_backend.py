@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from holding import recording_then_holding
+from holding import assert_the_record_was_saved, ended_anyway, recording_then_holding
 from kernel_echo import assert_the_kernels_of_b_and_b2_answer
 from pyroute2 import IPRoute
 
@@ -452,7 +452,7 @@ def test_sigterm_tears_everything_down_and_saves_the_record(
     figures measured before it in the JSON."""
     record = tmp_path / "record.json"
     victim = holding_session(f"--benchmark-json={record}", tests=recording_then_holding(6))
-    try:
+    with ended_anyway(victim, ["pytest-nfv", "cleanup"]):
         names = _wait_for_namespaces(victim.pid)
         pids = [p for ps in pids_by_namespace(names).values() for p in ps]
         victim.send_signal(signum)
@@ -462,13 +462,7 @@ def test_sigterm_tears_everything_down_and_saves_the_record(
             pytest.fail(f"still running 30 s after {signum}:\n{victim_stacks(victim, tmp_path)}")
         assert [n for n in _ours("nfv-") if f"-p{victim.pid}-" in n] == []
         assert not [p for p in pids if Path(f"/proc/{p}").exists()]
-        saved = json.loads(record.read_text())
-        assert [b["extra_info"]["metric"] for b in saved["benchmarks"]] == ["response_time"]
-    finally:
-        if victim.poll() is None:
-            victim.kill()
-            victim.wait()
-        subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, check=False)
+        assert_the_record_was_saved(record)
 
 
 def test_cleanup_with_nothing_to_do() -> None:

@@ -6,7 +6,6 @@ backend and boot few VMs (N <= 2 here, one proxy).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from holding import recording_then_holding
+from holding import assert_the_record_was_saved, ended_anyway, recording_then_holding
 
 from pytest_nfv.backends.base import BackendSettings
 from pytest_nfv.backends.dhcp import DHCP_DIR
@@ -70,6 +69,16 @@ def osv_lab(osv: OsvBackend) -> Iterator[Lab]:
 
 def _domains(conn: object, needle: str) -> list[str]:
     return sorted(d.name() for d in conn.listAllDomains() if needle in d.name())  # type: ignore[attr-defined]
+
+
+def _wait_for_domains(conn: object, victim: subprocess.Popen[bytes], count: int) -> list[str]:
+    """The session's domains once ``count`` of them run (or after two minutes)."""
+    mine = f"-p{victim.pid}-"
+    deadline = time.monotonic() + 120
+    while len(_domains(conn, mine)) < count and time.monotonic() < deadline:
+        assert victim.poll() is None, "the holding session ended early"
+        time.sleep(0.2)
+    return _domains(conn, mine)
 
 
 def _root_links() -> set[str]:
@@ -179,11 +188,7 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(tmp_path: Path, conn: o
     )
     mine = f"-p{victim.pid}-"
     try:
-        deadline = time.monotonic() + 120
-        while len(_domains(conn, mine)) < 3 and time.monotonic() < deadline:
-            assert victim.poll() is None, "the holding session ended early"
-            time.sleep(0.2)
-        domains = _domains(conn, mine)
+        domains = _wait_for_domains(conn, victim, 3)
         assert len(domains) == 3  # two instances and the proxy
         assert len(list(DHCP_DIR.glob(f"*{mine}*/dnsmasq.pid"))) == 1
         live = subprocess.run([*_CLI, "cleanup"], capture_output=True, text=True, check=True)
@@ -224,12 +229,8 @@ def test_sigterm_tears_the_session_down_and_saves_the_record(
         tests=recording_then_holding(2),
     )  # fmt: skip
     mine = f"-p{victim.pid}-"
-    try:
-        deadline = time.monotonic() + 120
-        while len(_domains(conn, mine)) < 3 and time.monotonic() < deadline:
-            assert victim.poll() is None, "the holding session ended early"
-            time.sleep(0.2)
-        assert len(_domains(conn, mine)) == 3  # two instances and the proxy
+    with ended_anyway(victim, [*_CLI, "cleanup"]):
+        assert len(_wait_for_domains(conn, victim, 3)) == 3  # two instances and the proxy
         victim.send_signal(signal.SIGTERM)
         assert victim.wait(timeout=120) != 0
         assert _domains(conn, mine) == []
@@ -238,13 +239,7 @@ def test_sigterm_tears_the_session_down_and_saves_the_record(
         assert not [d for d in DHCP_DIR.glob(f"*{mine}*")]
         assert not [pid for pid in dnsmasq_pids() if pid not in dhcp_before]
         assert not [link for link in _root_links() - before if link.startswith(("nv", "nfv"))]
-        saved = json.loads(record.read_text())
-        assert [b["extra_info"]["metric"] for b in saved["benchmarks"]] == ["response_time"]
-    finally:
-        if victim.poll() is None:
-            victim.kill()
-            victim.wait()
-        subprocess.run([*_CLI, "cleanup"], capture_output=True, check=False)
+        assert_the_record_was_saved(record)
 
 
 def dnsmasq_pids() -> set[int]:

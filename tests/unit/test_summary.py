@@ -145,6 +145,21 @@ def test_failure_reasons_are_each_reports_error_line_counted() -> None:
     ]
 
 
+def test_a_failure_reason_is_the_exception_s_message_not_the_traceback_s_last_line() -> None:
+    """A long traceback ends on its location (``lab.py:144: BootTimeout``); the crash entry
+    has the exception with its whole message."""
+    crash = SimpleNamespace(
+        message="pytest_nfv.errors.BootTimeout: 19 of 32 instances did not answer\nconsole: x"
+    )
+    report = SimpleNamespace(
+        longrepr=SimpleNamespace(reprcrash=crash),
+        longreprtext="...\npytest_nfv/harness/lab.py:144: BootTimeout",
+    )
+    assert failure_reasons([report]) == [
+        ("pytest_nfv.errors.BootTimeout: 19 of 32 instances did not answer\nconsole: x", 1)
+    ]
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 100.0
