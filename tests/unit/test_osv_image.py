@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,36 @@ import pytest
 from pytest_nfv.backends.base import BackendSettings
 from pytest_nfv.backends.osv import backend as osv
 from pytest_nfv.backends.osv.backend import OsvBackend
-from pytest_nfv.backends.osv.image import disk_format, kernel_cmdline, resolve_image
+from pytest_nfv.backends.osv.image import (
+    disk_cmdline,
+    disk_format,
+    kernel_cmdline,
+    resolve_image,
+)
 from pytest_nfv.backends.osv.kvm import KvmVerdict
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.host.identity import RunIdentity
+
+
+def _raw_disk(cmdline: str) -> bytes:
+    """A raw disk's first sectors: a boot sector, then OSv's command line at byte 512."""
+    return bytes(510) + b"\x55\xaa" + cmdline.encode() + bytes(1024 - len(cmdline))
+
+
+def _qcow2_disk(cmdline: str, cluster_bits: int = 16) -> bytes:
+    """A qcow2 file whose guest disk holds ``_raw_disk(cmdline)`` in its first cluster:
+    header, L1 table, L2 table and one data cluster, in the format's own layout."""
+    cluster = 1 << cluster_bits
+    l1, l2, data = cluster, 2 * cluster, 3 * cluster
+    header = struct.pack(">4sIQIIQIIQQIIQ", b"QFI\xfb", 2, 0, 0, cluster_bits, 1 << 30, 0, 1,
+                         l1, 0, 0, 0, 0)  # fmt: skip
+    content = bytearray(4 * cluster)
+    content[: len(header)] = header
+    content[l1 : l1 + 8] = struct.pack(">Q", l2 | 1 << 63)  # the copied flag, as qemu sets
+    content[l2 : l2 + 8] = struct.pack(">Q", data | 1 << 63)
+    disk = _raw_disk(cmdline)
+    content[data : data + len(disk)] = disk
+    return bytes(content)
 
 
 @pytest.fixture
@@ -24,7 +51,7 @@ def images(tmp_path: Path) -> Path:
         if not parent.stat().st_mode & 0o001:
             parent.chmod(parent.stat().st_mode | 0o001)
     (tmp_path / "usr.qcow2").write_bytes(b"QFI\xfb" + bytes(508))
-    (tmp_path / "usr.img").write_bytes(bytes(510) + b"\x55\xaa" + bytes(512))
+    (tmp_path / "usr.img").write_bytes(_raw_disk("/nfv-relay 7 12"))
     (tmp_path / "loader.elf").write_bytes(b"\x7fELF" + bytes(60))
     (tmp_path / "notes.txt").write_text("not an image\n" * 100)
     for path in tmp_path.iterdir():
@@ -128,3 +155,48 @@ def test_an_image_boots_from_the_64_mib_template(images: Path) -> None:
     assert os.path.basename(OsvBackend(RunIdentity.new(), BackendSettings())._template_path) == (
         "osv.xml"
     )
+
+
+@pytest.mark.parametrize("form", ["raw", "qcow2"])
+def test_a_disk_s_own_command_line_is_read_from_its_bytes(tmp_path: Path, form: str) -> None:
+    disk = tmp_path / "usr.img"
+    build = _raw_disk if form == "raw" else _qcow2_disk
+    disk.write_bytes(build("--verbose /nfv-relay 7 12"))
+    assert disk_cmdline(disk, disk_format(disk)) == "--verbose /nfv-relay 7 12"
+
+
+@pytest.mark.parametrize("form", ["raw", "qcow2"])
+def test_a_disk_whose_command_line_sets_an_address_is_refused_before_boot(
+    images: Path, form: str
+) -> None:
+    """Every instance would take that address: each boot waited out the whole timeout."""
+    build = _raw_disk if form == "raw" else _qcow2_disk
+    (images / "fixed.img").write_bytes(build("--ip=eth0,192.168.122.5,255.255.255.0 /nfv-relay"))
+    (images / "fixed.img").chmod(0o644)
+    with pytest.raises(NfvUsageError, match=r"sets an address .*--ip=eth0,192\.168\.122\.5"):
+        resolve_image(str(images / "fixed.img"), None)
+
+
+def test_a_disk_that_runs_another_program_is_refused_before_boot(images: Path) -> None:
+    (images / "other.img").write_bytes(_raw_disk("/tools/iperf3.so -s"))
+    (images / "other.img").chmod(0o644)
+    with pytest.raises(NfvUsageError, match=r"'/tools/iperf3\.so -s'\) does not run /nfv-relay"):
+        resolve_image(str(images / "other.img"), None)
+
+
+def test_with_a_kernel_the_disk_s_command_line_is_not_the_one_booted(images: Path) -> None:
+    (images / "fixed.img").write_bytes(_raw_disk("--ip=eth0,10.0.0.5,255.0.0.0 /other"))
+    (images / "fixed.img").chmod(0o644)
+    booted = resolve_image(str(images / "fixed.img"), images / "loader.elf")
+    assert booted is not None
+    assert booted.kernel == images / "loader.elf"
+
+
+def test_a_compressed_first_cluster_cannot_say_and_is_not_refused(tmp_path: Path) -> None:
+    disk = tmp_path / "usr.qcow2"
+    content = bytearray(_qcow2_disk("--ip=eth0,10.0.0.5,255.0.0.0 /other"))
+    l2 = 2 << 16
+    entry = struct.unpack(">Q", content[l2 : l2 + 8])[0]
+    content[l2 : l2 + 8] = struct.pack(">Q", entry | 1 << 62)
+    disk.write_bytes(bytes(content))
+    assert disk_cmdline(disk, "qcow2") is None
