@@ -28,6 +28,7 @@ __all__ = [
     "Backend",
     "BackendSettings",
     "CleanupReport",
+    "Consoles",
     "EngineInfo",
     "EngineMemory",
     "EngineTargets",
@@ -225,6 +226,19 @@ class ProxyVariants(Protocol):
     def use_proxy_b(self, testbed: Testbed, use: bool) -> None:
         """Make B (True) or A (False) the variant that forwards when the path is proxied; at
         once if it is proxied now, else from the next ``set_path(testbed, "proxy")``."""
+
+
+@runtime_checkable
+class Consoles(Protocol):
+    """Optional: a backend whose instances have a console the host can read.
+
+    A VM that never answers says why on its console (a kernel panic, a program it could not
+    load, an address it took that nobody planned), and the console goes with the domain: a
+    failure's message carries its last lines, read before the instance is stopped.
+    """
+
+    def console_tail(self, instance: Instance, lines: int = 20) -> str | None:
+        """The last ``lines`` lines of the instance's console; None if there is none."""
 
 
 def echo_protocol(backend: object, choice: str) -> EchoProtocol:

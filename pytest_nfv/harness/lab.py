@@ -15,6 +15,7 @@ from typing import Literal
 
 from pytest_nfv.backends.base import (
     Backend,
+    Consoles,
     EngineMemory,
     KernelMemory,
     ProxyVariants,
@@ -148,11 +149,13 @@ class Lab:
             raise
         result = self.prober.finish(on_reply)
         if result.unanswered or len(result.replies_ns) < len(instances):
+            silent = [i for i in instances if i.address in set(result.unanswered)]
+            console = _console_tail(self.backend, silent[0]) if silent else ""
             self.backend.stop(instances)
             shown = ", ".join(str(a) for a in result.unanswered[:5])
             raise BootTimeout(
                 f"{len(result.unanswered)} of {len(specs)} instances did not answer "
-                f"ICMP echo within {self.boot_timeout_s:g} s ({shown})"
+                f"ICMP echo within {self.boot_timeout_s:g} s ({shown}){console}"
             )
         per_instance = tuple((result.replies_ns[i.address] - i.start_ns) / 1e9 for i in instances)
         makespan = (max(result.replies_ns.values()) - first_request[0]) / 1e9
@@ -246,6 +249,18 @@ class Lab:
         return points
 
 
+def _console_tail(backend: Backend, instance: Instance) -> str:
+    """The end of ``instance``'s console, as lines to append to a failure's message; empty
+    where the backend keeps none (``Consoles``)."""
+    if not isinstance(backend, Consoles):
+        return ""
+    tail = backend.console_tail(instance)
+    if not tail:
+        return ""
+    indented = "\n".join(f"    {line}" for line in tail.splitlines())
+    return f"\nthe console of {instance.spec.name} ends:\n{indented}"
+
+
 GrowthPoint = tuple[int, float, float, float | None, float | None]
 """One step of ``Lab.memory_growth``: N, host delta, PSS, engine-counted, kernel-accounted (MiB)."""
 
@@ -328,7 +343,13 @@ class ProxyPath:
             self.proxy = None
         self._mode, self._to_b2 = "proxy", False
         self.proxy = self.backend.start_proxy(self.testbed, lambda spec: None)
-        replied = self._first_reply()
+        try:
+            replied = self._first_reply()
+        except ProbeError as exc:
+            console = _console_tail(self.backend, self.proxy)
+            if not console:
+                raise
+            raise ProbeError(f"{exc}{console}") from exc
         if self.variant_b is not None:
             self._start_b(self.variant_b)
         return (replied - self.proxy.start_ns) / 1e9

@@ -115,6 +115,20 @@ def test_boot_round_leaves_no_domain_and_no_root_link(
     assert not list(LOG_DIR.glob(f"{osv.identity.prefix}i*.log"))
 
 
+def test_an_instance_that_stopped_on_its_own_fails_the_round_that_stops_it(
+    osv_lab: Lab, osv: OsvBackend, conn: object
+) -> None:
+    """An OSv guest whose program fails to load answers the boot's echo, then powers off:
+    its domain is gone when the run stops it, and that must not pass as a boot."""
+    instances = osv_lab.start_ready(2)
+    gone = instances[1].spec.name
+    conn.lookupByName(gone).destroy()  # type: ignore[attr-defined]  # as if it powered off
+    with pytest.raises(BackendError, match=f"domain {gone} had stopped on its own"):
+        osv.stop(instances)
+    assert _domains(conn, osv.identity.prefix + "i") == []
+    assert not list(LOG_DIR.glob(f"{osv.identity.prefix}i*.log"))
+
+
 def test_running_vm_is_tagged_transient_and_on_the_switch(
     osv_lab: Lab, osv: OsvBackend, conn: object
 ) -> None:

@@ -385,8 +385,17 @@ class OsvBackend:
         def destroy(vm: _Vm) -> None:
             if self._image is None:  # only the stand-in says it is up
                 _report_silent_guest(vm.name)
+            console = _console_tail(vm.name, 15)
             try:
-                self._libvirt.destroy(vm.name, vm.domain)
+                if not self._libvirt.destroy(vm.name, vm.domain):
+                    # A transient domain that is gone before we destroy it stopped on its
+                    # own: an OSv guest powers off when its program fails to load, after it
+                    # answered the boot's echo. The round that timed it must not pass.
+                    shown = f"; its console ended:\n{console}" if console else ""
+                    failures.append(
+                        f"domain {vm.name} had stopped on its own before the run stopped it "
+                        f"(it answered, then powered off or crashed){shown}"
+                    )
             except BackendError as exc:
                 failures.append(str(exc))
             finally:
@@ -396,6 +405,11 @@ class OsvBackend:
             list(pool.map(destroy, vms))
         if failures:
             raise BackendError("; ".join(failures))
+
+    def console_tail(self, instance: Instance, lines: int = 20) -> str | None:
+        """The end of the domain's serial console log (``Consoles``): what OSv printed
+        before it went silent, a program it could not load, say."""
+        return _console_tail(instance.spec.name, lines)
 
     # ---- instances ----------------------------------------------------------------------
 
@@ -564,6 +578,14 @@ def _leases_to_prewrite() -> list[tuple[str, ipaddress.IPv4Address]]:
     offsets = range(FIRST_INSTANCE_OFFSET, FIRST_INSTANCE_OFFSET + PREWRITTEN)
     addresses = [PROXY, *(SUBNET[offset] for offset in offsets)]
     return [(mac_for(address, MAC_PREFIX), address) for address in addresses]
+
+
+def _console_tail(name: str, lines: int) -> str | None:
+    try:
+        console = (LOG_DIR / f"{name}.log").read_text(errors="replace")
+    except OSError:
+        return None
+    return "\n".join(console.splitlines()[-lines:]) or None
 
 
 def _report_silent_guest(name: str) -> None:
