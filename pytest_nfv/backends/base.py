@@ -27,6 +27,7 @@ from pytest_nfv.model import ECHO_CHOICES, EchoProtocol, Instance, InstanceSpec,
 __all__ = [
     "Backend",
     "BackendSettings",
+    "BootDeadlines",
     "CleanupReport",
     "Consoles",
     "EngineInfo",
@@ -226,6 +227,24 @@ class ProxyVariants(Protocol):
     def use_proxy_b(self, testbed: Testbed, use: bool) -> None:
         """Make B (True) or A (False) the variant that forwards when the path is proxied; at
         once if it is proxied now, else from the next ``set_path(testbed, "proxy")``."""
+
+
+@runtime_checkable
+class BootDeadlines(Protocol):
+    """Optional: a backend that knows its instances boot slowly on this host.
+
+    A guest emulated by TCG needs seconds of host CPU to boot, and the guests already running
+    take their share: how long ``starting`` new ones may take grows with them and shrinks
+    with the host's CPUs. With ``--nfv-boot-timeout auto`` the deadline is the larger of
+    this and the floor (60 s); a deadline the user gave is kept as given.
+    """
+
+    def boot_deadline_s(self, starting: int) -> float:
+        """Seconds ``starting`` new instances may take to answer, beside those running now."""
+
+    @property
+    def boot_deadline_rule(self) -> str:
+        """How ``boot_deadline_s`` is reckoned here, for the report header."""
 
 
 @runtime_checkable

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pytest_nfv.backends.base import (
     Backend,
+    BootDeadlines,
     Consoles,
     EngineMemory,
     KernelMemory,
@@ -104,11 +105,20 @@ class Lab:
         prober: EchoProber,
         boot_timeout_s: float,
         progress: Callable[[str], None] | None = None,
+        backend_deadlines: bool = False,
     ) -> None:
         self.backend = backend
         self.prober = prober
         self.boot_timeout_s = boot_timeout_s
         self.progress = progress
+        self.backend_deadlines = backend_deadlines
+
+    def boot_deadline_s(self, starting: int) -> float:
+        """How long ``starting`` new instances may take: ``boot_timeout_s``, or the backend's
+        longer deadline for them where it has one and ``backend_deadlines`` lets it."""
+        if self.backend_deadlines and isinstance(self.backend, BootDeadlines):
+            return max(self.boot_timeout_s, self.backend.boot_deadline_s(starting))
+        return self.boot_timeout_s
 
     def boot(self, specs: Sequence[InstanceSpec]) -> tuple[list[Instance], BootRound]:
         """Start ``specs`` together, probing each from its start request to its first reply.
@@ -118,7 +128,8 @@ class Lab:
             BackendError: the engine refused a start; the backend has stopped what it had
                 started and freed every address of ``specs``, and the prober waits no more.
         """
-        self.prober.begin(self.boot_timeout_s)
+        deadline_s = self.boot_deadline_s(len(specs))
+        self.prober.begin(deadline_s)
         first_request: list[int] = []
         report = self.progress
         total = len(specs)
@@ -155,7 +166,7 @@ class Lab:
             shown = ", ".join(str(a) for a in result.unanswered[:5])
             raise BootTimeout(
                 f"{len(result.unanswered)} of {len(specs)} instances did not answer "
-                f"ICMP echo within {self.boot_timeout_s:g} s ({shown}){console}"
+                f"ICMP echo within {deadline_s:.0f} s ({shown}){console}"
             )
         per_instance = tuple((result.replies_ns[i.address] - i.start_ns) / 1e9 for i in instances)
         makespan = (max(result.replies_ns.values()) - first_request[0]) / 1e9

@@ -122,7 +122,13 @@ def nfv_lab(
     report = None if progress is None else progress.report
     with EchoProber(nfv_backend.probe_netns, interval) as prober:
         request.config.stash[nfv_state_key].prober = prober.kind
-        yield Lab(nfv_backend, prober, nfv_settings.boot_timeout_s, report)
+        yield Lab(
+            nfv_backend,
+            prober,
+            nfv_settings.boot_timeout_s,
+            report,
+            backend_deadlines=nfv_settings.boot_timeout_auto,
+        )
 
 
 @pytest.fixture(scope="session")

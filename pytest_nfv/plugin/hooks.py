@@ -13,7 +13,7 @@ import pytest
 from _pytest.config import parse_warning_filter
 
 from pytest_nfv.backends import BUILTIN_BACKENDS, make_builtin
-from pytest_nfv.backends.base import Backend, ProxyVariants, echo_protocol
+from pytest_nfv.backends.base import Backend, BootDeadlines, ProxyVariants, echo_protocol
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.harness.probes.response import ECHO_METHODS
 from pytest_nfv.harness.stats import ABSOLUTE_FLOORS
@@ -24,7 +24,7 @@ from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import REQUIREMENTS
 from pytest_nfv.plugin import hookspecs, termination
 from pytest_nfv.plugin.budget_pick import budget_choice, load_chosen_budgets
-from pytest_nfv.plugin.options import add_options, settings_from_config
+from pytest_nfv.plugin.options import NfvSettings, add_options, settings_from_config
 from pytest_nfv.plugin.progress import setup_progress
 from pytest_nfv.plugin.recorder import time_groups_only
 from pytest_nfv.plugin.state import NfvState, nfv_settings_key, nfv_state_key
@@ -174,6 +174,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         state.add_canary_samples("cpu_loop", cpu_loop_seconds(PASSES_PER_TEST, warm_up=0))
 
 
+def _boot_deadline(settings: NfvSettings, backend: object) -> str:
+    if not settings.boot_timeout_auto:
+        return f"{settings.boot_timeout_s:g} s (--nfv-boot-timeout)"
+    if isinstance(backend, BootDeadlines):
+        return f"auto: at least {settings.boot_timeout_s:g} s; {backend.boot_deadline_rule}"
+    return f"auto: {settings.boot_timeout_s:g} s"
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(nfv_state_key, None)
     if state is None:
@@ -190,6 +198,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"{','.join(map(str, s.packet_sizes))} B; budgets {budgets}",
         f"nfv: response time: {ECHO_METHODS[state.echo]} (--nfv-echo {s.echo})"
         + (f"; variant B of the proxy VNF: {s.proxy_b.spec}" if s.proxy_b else ""),
+        f"nfv: boot deadline {_boot_deadline(s, state.backend)}",
         f"nfv: repeat until 95% CI within {rule.ci_width:.0%} of the mean or "
         f"{_floors()}, at least {rule.min_rounds} rounds, at most "
         f"{rule.max_rounds} rounds / {rule.max_seconds:g} s; round trips: at least "

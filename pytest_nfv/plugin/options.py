@@ -96,6 +96,17 @@ _positive_seconds = _number(
     f"must be more than 0 seconds and at most {MAX_SECONDS:g} (a day)",
 )
 
+BOOT_TIMEOUT_FLOOR_S = 60.0
+"""The boot deadline with ``auto``, for a backend that expects no slower boot (and the floor
+of one that does): a container, a namespace, a KVM guest answer in seconds."""
+
+
+def _boot_timeout(text: str) -> float | str:
+    """``auto`` (the backend's deadline for what it boots, at least 60 s) or seconds."""
+    if text.strip() == "auto":
+        return "auto"
+    return _positive_seconds(text)
+
 
 def _text(what: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
@@ -262,10 +273,12 @@ _OPTIONS = (
     _Option(
         "--nfv-boot-timeout",
         "nfv_boot_timeout",
-        _positive_seconds,
-        60.0,
-        "SECONDS",
-        "instances that have not answered ICMP echo after this long fail the test. Default: 60",
+        _boot_timeout,
+        "auto",
+        "SECONDS|auto",
+        "instances that have not answered ICMP echo after this long fail the test; auto: "
+        f"{BOOT_TIMEOUT_FLOOR_S:g} s, or longer where the backend expects a slower boot of so "
+        "many instances on this host (osv under TCG), as the header says. Default: auto",
     ),
     _Option(
         "--nfv-image",
@@ -412,6 +425,7 @@ class NfvSettings:
     strict: bool
     stop_rule: StopRule
     boot_timeout_s: float
+    """The boot deadline the user gave, else ``BOOT_TIMEOUT_FLOOR_S``."""
     image: str | None = None
     kernel: Path | None = None
     docker_url: str | None = None
@@ -426,6 +440,9 @@ class NfvSettings:
     """Variant B of the proxy VNF, timed beside A (``--nfv-proxy-b``); None: A alone."""
     round_trip_rule: StopRule | None = None
     """The stop rule of round-trip figures; None: the same as ``stop_rule``."""
+    boot_timeout_auto: bool = False
+    """``--nfv-boot-timeout auto``: the backend may lengthen the deadline for what it boots
+    (``BootDeadlines``), never below ``boot_timeout_s``."""
 
     def rule_for(self, kind: Kind) -> StopRule:
         """The stop rule of a figure of ``kind`` (``budgets.CATALOGUE`` declares each's)."""
@@ -475,6 +492,8 @@ def settings_from_config(config: pytest.Config) -> NfvSettings:
         max_rounds=max_rounds,
         max_seconds=float(values["nfv_max_seconds"]),  # type: ignore[arg-type]
     )
+    given = values["nfv_boot_timeout"]
+    boot_timeout = None if given == "auto" else float(given)  # type: ignore[arg-type]
     max_round_trips = int(values["nfv_max_round_trips"])  # type: ignore[call-overload]
     round_trip_rule = StopRule(
         ci_width=rule.ci_width,
@@ -489,7 +508,8 @@ def settings_from_config(config: pytest.Config) -> NfvSettings:
         budgets=values["nfv_budgets"],  # type: ignore[arg-type]
         strict=bool(strict),
         stop_rule=rule,
-        boot_timeout_s=float(values["nfv_boot_timeout"]),  # type: ignore[arg-type]
+        boot_timeout_s=BOOT_TIMEOUT_FLOOR_S if boot_timeout is None else boot_timeout,
+        boot_timeout_auto=boot_timeout is None,
         image=values["nfv_image"],  # type: ignore[arg-type]
         kernel=values["nfv_kernel"],  # type: ignore[arg-type]
         docker_url=values["nfv_docker_url"],  # type: ignore[arg-type]
