@@ -33,6 +33,7 @@ __all__ = [
     "EngineInfo",
     "EngineMemory",
     "EngineTargets",
+    "HostCapacity",
     "IcmpEchoProxy",
     "KernelMemory",
     "ProxyVariants",
@@ -245,6 +246,19 @@ class BootDeadlines(Protocol):
     @property
     def boot_deadline_rule(self) -> str:
         """How ``boot_deadline_s`` is reckoned here, for the report header."""
+
+
+@runtime_checkable
+class HostCapacity(Protocol):
+    """Optional: a backend that knows, before it opens, how many instances this host holds.
+
+    Guests emulated by TCG take CPU even idle: past some N the host has none left to boot or
+    measure with, and every larger N only fails. When the user did not choose N, the default
+    list stops at this many, and the header says why.
+    """
+
+    def most_instances(self) -> tuple[int, str] | None:
+        """The largest N worth running here and why; None: no limit known."""
 
 
 @runtime_checkable

@@ -7,13 +7,20 @@ are in ``fixtures.py``; the work is in the backends, probes, ``stats`` and ``bud
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from _pytest.config import parse_warning_filter
 
 from pytest_nfv.backends import BUILTIN_BACKENDS, make_builtin
-from pytest_nfv.backends.base import Backend, BootDeadlines, ProxyVariants, echo_protocol
+from pytest_nfv.backends.base import (
+    Backend,
+    BootDeadlines,
+    HostCapacity,
+    ProxyVariants,
+    echo_protocol,
+)
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.harness.probes.response import ECHO_METHODS
 from pytest_nfv.harness.stats import ABSOLUTE_FLOORS
@@ -95,6 +102,8 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--nfv-proxy-b: the {settings.backend} backend cannot run a second proxy VNF "
             "beside the first (variant B runs on netns)"
         )
+    settings = _fit_instances(settings, backend)
+    config.stash[nfv_settings_key] = settings
     path, why = budget_choice(settings, backend)
     budgets = load_chosen_budgets(path, why, settings.backend)
     config.stash[nfv_state_key] = NfvState(settings, budgets, identity, backend, why, echo)
@@ -114,6 +123,24 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_nfv.plugin.gate import setup_gate
 
         setup_gate(config, settings.compare, settings.gate)
+
+
+def _fit_instances(settings: NfvSettings, backend: object) -> NfvSettings:
+    """The default N list cut to what the host holds (``HostCapacity``), unless N was chosen."""
+    if settings.instances_given or not isinstance(backend, HostCapacity):
+        return settings
+    limit = backend.most_instances()
+    if limit is None:
+        return settings
+    most, why = limit
+    kept = tuple(n for n in settings.instances if n <= most) or settings.instances[:1]
+    if kept == settings.instances:
+        return settings
+    return replace(
+        settings,
+        instances=kept,
+        instances_why=f"the default list cut at {most}: {why}; --nfv-instances goes further",
+    )
 
 
 BIG_N = 64
@@ -194,7 +221,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"nfv: backend {s.backend} ({state.backend.engine().describe()})"
         f"{', strict' if s.strict else ''}",
         f"nfv: host {host_facts().describe()}; CPUs: {harness_cpus().describe()}",
-        f"nfv: N={','.join(map(str, s.instances))} (N>={BIG_N} marked nfv_big); packet sizes "
+        f"nfv: N={','.join(map(str, s.instances))} (N>={BIG_N} marked nfv_big"
+        + (f"; {s.instances_why}" if s.instances_why else "")
+        + "); packet sizes "
         f"{','.join(map(str, s.packet_sizes))} B; budgets {budgets}",
         f"nfv: response time: {ECHO_METHODS[state.echo]} (--nfv-echo {s.echo})"
         + (f"; variant B of the proxy VNF: {s.proxy_b.spec}" if s.proxy_b else ""),

@@ -440,6 +440,11 @@ class NfvSettings:
     """Variant B of the proxy VNF, timed beside A (``--nfv-proxy-b``); None: A alone."""
     round_trip_rule: StopRule | None = None
     """The stop rule of round-trip figures; None: the same as ``stop_rule``."""
+    instances_given: bool = True
+    """Whether the user chose N (command line or ini); if not, a backend may shorten the
+    default list to what the host holds (``HostCapacity``)."""
+    instances_why: str | None = None
+    """Why the N list is not the one asked for (the header says it); None: it is."""
     boot_timeout_auto: bool = False
     """``--nfv-boot-timeout auto``: the backend may lengthen the deadline for what it boots
     (``BootDeadlines``), never below ``boot_timeout_s``."""
@@ -510,6 +515,8 @@ def settings_from_config(config: pytest.Config) -> NfvSettings:
         stop_rule=rule,
         boot_timeout_s=BOOT_TIMEOUT_FLOOR_S if boot_timeout is None else boot_timeout,
         boot_timeout_auto=boot_timeout is None,
+        instances_given=config.getoption("nfv_instances") is not None
+        or bool(config.getini("nfv_instances")),
         image=values["nfv_image"],  # type: ignore[arg-type]
         kernel=values["nfv_kernel"],  # type: ignore[arg-type]
         docker_url=values["nfv_docker_url"],  # type: ignore[arg-type]

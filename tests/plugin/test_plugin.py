@@ -170,7 +170,7 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
     assert entries["--nfv-max-round-trips"].endswith("Default: 1000")
     assert entries["--nfv-max-round-trip-seconds"].endswith("Default: 3")
     assert "ROUND_TRIPS" in entries["--nfv-max-round-trips"]
-    assert entries["--nfv-boot-timeout"].endswith("Default: 60")
+    assert entries["--nfv-boot-timeout"].endswith("Default: auto")
     assert entries["--nfv-strict"].endswith("Default: off")
     assert entries["--nfv-inconclusive"].endswith("Default: report")
     assert entries["--nfv-cpus"].endswith("Default: auto")

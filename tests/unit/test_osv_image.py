@@ -200,3 +200,21 @@ def test_a_compressed_first_cluster_cannot_say_and_is_not_refused(tmp_path: Path
     content[l2 : l2 + 8] = struct.pack(">Q", entry | 1 << 62)
     disk.write_bytes(bytes(content))
     assert disk_cmdline(disk, "qcow2") is None
+
+
+def test_under_tcg_the_defaults_fit_the_host_and_under_kvm_nothing_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """16 stand-in guests booting beside 16 took 69 s here under TCG: past the 60 s floor."""
+    monkeypatch.setattr(osv.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(osv, "quick_verdict", lambda: KvmVerdict(False, "no vmx"))
+    emulated = OsvBackend(RunIdentity.new(), BackendSettings())
+    most = emulated.most_instances()
+    assert most is not None
+    assert most[0] == 16  # half of 2 CPUs at 0.06 CPU per idle guest
+    assert emulated.boot_deadline_s(16) == pytest.approx(3 * 16 * 5 / 2)  # none running yet
+    assert "under TCG" in emulated.boot_deadline_rule
+    monkeypatch.setattr(osv, "quick_verdict", lambda: KvmVerdict(True, "probe booted"))
+    accelerated = OsvBackend(RunIdentity.new(), BackendSettings())
+    assert accelerated.most_instances() is None
+    assert accelerated.boot_deadline_s(128) == 0.0

@@ -105,6 +105,14 @@ _BYPASS_NOTE = (
     "without the proxy VM"
 )
 _PARALLEL = max(2, os.cpu_count() or 2)
+TCG_BOOT_CPU_S = 5.0
+TCG_IDLE_CPU = 0.06
+"""Under TCG, what a stand-in guest costs the host: about 5 CPU-seconds to boot and 6% of a
+CPU while it idles (measured with 16 booting beside 16: benchmarks/osv_tcg_boot.py,
+benchmarks/RESULTS.md). An OSv image costs less; these bound it from above."""
+TCG_DEADLINE_MARGIN = 3.0
+TCG_IDLE_SHARE = 0.5
+"""The default N stops where the idle guests would take half the host's CPUs."""
 """Domains started at once. A guest's boot is CPU-bound (all of it under TCG), so starting
 more than the host has cores only makes each of them slower: on 2 cores, 16 VMs eight at a
 time took 62 s each and 75 s in all, two at a time 21 s each and 39 s in all."""
@@ -405,6 +413,40 @@ class OsvBackend:
             list(pool.map(destroy, vms))
         if failures:
             raise BackendError("; ".join(failures))
+
+    def _emulated(self) -> bool:
+        verdict = self._kvm if self._kvm is not None else quick_verdict()
+        return verdict is not None and not verdict.usable
+
+    def boot_deadline_s(self, starting: int) -> float:
+        """Under TCG (``BootDeadlines``): three times the CPU the new guests need to boot over
+        the CPUs the running ones leave idle; under KVM, nothing beyond the floor."""
+        if not self._emulated():
+            return 0.0
+        cpus = len(os.sched_getaffinity(0))
+        running = len(self._vms) + (self._proxy_vm is not None)
+        left = max(cpus - TCG_IDLE_CPU * running, 0.1 * cpus)
+        return TCG_DEADLINE_MARGIN * starting * TCG_BOOT_CPU_S / left
+
+    @property
+    def boot_deadline_rule(self) -> str:
+        if not self._emulated():
+            return "KVM (or not yet known): no longer"
+        return (
+            f"under TCG {TCG_DEADLINE_MARGIN:g} x {TCG_BOOT_CPU_S:g} CPU-s per guest booting, "
+            f"over the CPUs the running guests leave ({TCG_IDLE_CPU:g} CPU each)"
+        )
+
+    def most_instances(self) -> tuple[int, str] | None:
+        """Under TCG (``HostCapacity``): where idle guests would take half the CPUs."""
+        if not self._emulated():
+            return None
+        cpus = len(os.sched_getaffinity(0))
+        most = int(TCG_IDLE_SHARE * cpus / TCG_IDLE_CPU)
+        return most, (
+            f"under TCG an idle guest takes ~{TCG_IDLE_CPU:g} CPU here, so {most} of them take "
+            f"{TCG_IDLE_SHARE:.0%} of the {cpus} CPUs"
+        )
 
     def console_tail(self, instance: Instance, lines: int = 20) -> str | None:
         """The end of the domain's serial console log (``Consoles``): what OSv printed
