@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,3 +73,40 @@ def test_a_live_lab_and_one_recorded_in_another_pid_namespace_are_left_alone(
     assert live.exists()
     assert elsewhere.exists()
     assert owner.poll() is None
+
+
+def _tools_present() -> bool:
+    tools = ("debootstrap", "mke2fs", "dpkg-deb", "apt-get", "qemu-system-x86_64", "flock")
+    return all(shutil.which(tool) for tool in tools)
+
+
+needs_build_tools = pytest.mark.skipif(
+    not _tools_present(), reason="the lab's build tools are not installed (scripts/bootstrap tests)"
+)
+
+
+@needs_build_tools
+def test_a_session_waits_a_bounded_time_for_another_building_the_image(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o755)
+    key = run_script("xen-lab", "key", env={}).stdout.strip()
+    assert len(key) == 16
+    with open(cache / f"{key}.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another session building it
+        done = run_script(
+            "xen-lab",
+            "build",
+            env={"NFV_XEN_LAB_CACHE": str(cache), "NFV_XEN_LAB_LOCK_WAIT": "1"},
+        )
+    assert done.returncode == 2
+    assert f"another session held {cache}/{key}.lock for 1 s" in done.stderr
+
+
+@needs_build_tools
+def test_an_image_cache_others_can_write_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    done = run_script("xen-lab", "build", env={"NFV_XEN_LAB_CACHE": str(shared / "cache")})
+    assert done.returncode == 2
+    assert f"{shared} is writable by others (mode 777)" in done.stderr
