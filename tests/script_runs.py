@@ -1,4 +1,5 @@
-"""Running the project's bash scripts from a test, and the process records they keep."""
+"""Running the project's bash scripts from a test, the process records they keep, and
+whether a process still runs."""
 
 from __future__ import annotations
 
@@ -34,3 +35,13 @@ def pid_namespace() -> str:
 def pid_record(pid: int, namespace: str | None = None) -> str:
     """The line ``scripts/lib/processes.sh`` keeps for ``pid``."""
     return f"{pid} {start_ticks(pid)} {namespace or pid_namespace()}\n"
+
+
+def running(pid: int) -> bool:
+    """The process exists and has not exited: a killed process whose new parent (init, here a
+    process that reaps late) has not reaped it yet is a zombie, and counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(") ", 1)[1].split()[0] != "Z"

@@ -19,6 +19,7 @@ from pytest_nfv.errors import BackendUnavailable
 from pytest_nfv.host.cpus import harness_cpus, pin
 from pytest_nfv.host.namespaces import spawn_in
 from pytest_nfv.host.native import compiled
+from pytest_nfv.host.parent_death import dying_with_parent
 
 __all__ = ["Responder", "launch_helper", "responder"]
 
@@ -63,7 +64,7 @@ def launch_helper(
     if netns_path is not None:
         proc = spawn_in(netns_path, argv, **popen_kwargs)
     else:
-        proc = subprocess.Popen(list(argv), **popen_kwargs)  # type: ignore[call-overload]
+        proc = subprocess.Popen(dying_with_parent(argv), **popen_kwargs)  # type: ignore[call-overload]
     plan = harness_cpus()
     try:
         pin(proc.pid, plan.path if on_path else plan.allowed)

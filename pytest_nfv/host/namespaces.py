@@ -23,6 +23,7 @@ from pathlib import Path
 from pyroute2 import IPRoute, netns
 
 from pytest_nfv.errors import BackendError
+from pytest_nfv.host.parent_death import dying_with_parent
 
 __all__ = [
     "NETNS_DIR",
@@ -113,11 +114,12 @@ def spawn_in(
     """Start ``argv`` (no shell) with its network namespace set to ``netns_path``.
 
     The child inherits the namespace of the thread that forks it, so no ``nsenter`` or
-    ``ip netns exec`` process sits in between.
+    ``ip netns exec`` process sits in between. It dies with the session
+    (``host.parent_death``).
     """
     with entered(netns_path):
         try:
-            return subprocess.Popen(list(argv), **popen_kwargs)  # type: ignore[call-overload, no-any-return]
+            return subprocess.Popen(dying_with_parent(argv), **popen_kwargs)  # type: ignore[call-overload, no-any-return]
         except OSError as exc:
             raise BackendError(f"cannot start {argv[0]} in {netns_path}: {exc}") from exc
 

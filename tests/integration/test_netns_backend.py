@@ -19,6 +19,7 @@ import pytest
 from holding import assert_the_record_was_saved, ended_anyway, recording_then_holding
 from kernel_echo import assert_the_kernels_of_b_and_b2_answer
 from pyroute2 import IPRoute
+from script_runs import running
 
 from pytest_nfv.backends.netns import NetnsBackend
 from pytest_nfv.backends.switch import BRIDGE, BRIDGE_MAC, GATEWAY, NUD_PERMANENT
@@ -365,6 +366,11 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
         assert all(n in _ours("nfv-") for n in names)  # a killed run cannot clean up itself
+        # ... but its processes died with it (their parent-death signal), before any reap
+        deadline = time.monotonic() + 5
+        while any(running(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in pids if running(p)]
         dry = subprocess.run(
             ["pytest-nfv", "cleanup", "--dry-run"], capture_output=True, text=True, check=True
         )

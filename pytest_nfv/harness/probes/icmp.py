@@ -65,6 +65,7 @@ from typing import Any, TextIO
 from pytest_nfv.errors import BackendUnavailable, BootTimeout, ProbeError
 from pytest_nfv.host.cpus import harness_cpus, pin
 from pytest_nfv.host.native import compiled
+from pytest_nfv.host.parent_death import dying_with_parent
 from pytest_nfv.vnf.checksum import internet_checksum
 
 __all__ = [
@@ -207,7 +208,7 @@ class EchoProber:
         argv, self.kind = prober_command(self._native)
         kwargs: dict[str, object] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
         if self._netns_path is None:
-            self._proc = subprocess.Popen(argv, **kwargs)  # type: ignore[call-overload]
+            self._proc = subprocess.Popen(dying_with_parent(argv), **kwargs)  # type: ignore[call-overload]
         else:
             from pytest_nfv.host.namespaces import spawn_in
 
