@@ -111,3 +111,11 @@ def test_a_network_with_containers_attached_is_an_error() -> None:
     with pytest.raises(APIError) as raised:
         remove_network(_RefusingApi({"c1": {}}), "nfv-abcdef-p1-net", timeout_s=0.0)
     assert not isinstance(raised.value, Stuck)
+
+
+def test_a_boot_of_many_containers_may_take_longer_than_the_floor() -> None:
+    """dockerd took up to 0.5 s per container here: 128 at the 60 s floor failed by chance."""
+    backend = CoreosBackend(RunIdentity.new(), docker_url="unix:///nonexistent.sock")
+    assert backend.boot_deadline_s(128) == pytest.approx(192.0)
+    assert backend.boot_deadline_s(8) < 60  # the floor decides there
+    assert "per container" in backend.boot_deadline_rule

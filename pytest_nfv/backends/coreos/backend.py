@@ -100,6 +100,12 @@ class _Held:
     """The container's network namespace, held open once pinned (see ``_pin_netns``)."""
 
 
+CONTAINER_START_S = 0.5
+"""The most dockerd took per container on a 2-core host (0.2-0.5 s; README, "The coreos
+backend"): 128 take about a minute, at the 60 s floor of the boot deadline."""
+DEADLINE_MARGIN = 3.0
+
+
 class CoreosBackend:
     """Instances are Docker containers; see the module docstring for the topology."""
 
@@ -444,6 +450,14 @@ class CoreosBackend:
             for instance in instances:
                 if self._addresses is not None and any(h.name == instance.name for h in helds):
                     self._addresses.release(instance.address)
+
+    def boot_deadline_s(self, starting: int) -> float:
+        """``BootDeadlines``: three times what dockerd took per container here."""
+        return DEADLINE_MARGIN * CONTAINER_START_S * starting
+
+    @property
+    def boot_deadline_rule(self) -> str:
+        return f"{DEADLINE_MARGIN:g} x {CONTAINER_START_S:g} s per container started"
 
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         """The container's main process and its descendants, as this host sees them."""
