@@ -49,7 +49,7 @@ __all__ = [
     "reap_domains",
 ]
 
-OPEN_DEADLINE_S = 30.0
+OPEN_DEADLINE_S = 15.0
 """How long ``open`` waits for the daemon: a local libvirtd answers in milliseconds, and one
 starting up (its drivers probing the emulators) in a few seconds."""
 KEEPALIVE_INTERVAL_S = 5
