@@ -29,8 +29,20 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
             ["--counts", "1", "--sizes", "64", "--requests", "2"],
             "direct path (see the engine's notes)",
         ),
+        ("osv_tcg_boot.py", ["--steps", "1", "--idle-seconds", "0.5"], "| running | booting |"),
+        (
+            "memory_per_instance_audit.py",
+            ["--low", "1", "--high", "2", "--rounds", "1", "--settle-seconds", "0"],
+            "per added instance",
+        ),
+        (
+            "memory_per_instance_audit.py",
+            ["--backend", "coreos", "--low", "1", "--high", "2", "--rounds", "1",
+             "--settle-seconds", "0"],
+            "| engine helpers' PSS |",
+        ),
     ],
-)
+)  # fmt: skip
 def test_benchmark_script_runs(script: str, args: list[str], expected: str) -> None:
     if script.startswith("osv"):
         _skip_unless_answers(

@@ -1,0 +1,137 @@
+"""What one more instance costs the host, against what the memory figure counts of it.
+
+Run as root on an idle host (coreos: with dockerd up)::
+
+    python benchmarks/memory_per_instance_audit.py --backend coreos [--low 20] [--high 128]
+        [--rounds 3] [--settle-seconds 10]
+
+Per round: the backend opens with its testbed-free lab, ``--low`` instances start and the
+host settles, then more start up to ``--high`` and it settles again. Between the two points,
+per added instance:
+
+- **host used**: growth of MemTotal - MemAvailable (everything the host spent, noisy);
+- **kernel figure**: the backend's kernel-accounted memory of the instances (what the
+  instantiation suite judges as ``memory_kernel``);
+- **instances' PSS**: the instances' own processes;
+- **engine helpers' PSS** (coreos): each container's ``containerd-shim`` (the parent of its
+  init process), which lives outside every container's cgroup;
+- **engine daemons' PSS** (coreos): dockerd and containerd.
+
+It measures; it judges nothing. The figures go to ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Sequence
+
+import psutil
+
+from pytest_nfv.backends import make_builtin
+from pytest_nfv.backends.base import BackendSettings, KernelMemory
+from pytest_nfv.harness.lab import Lab, instance_memory_mib
+from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.probes.memory import settled_available_mib
+from pytest_nfv.host.identity import RunIdentity
+from pytest_nfv.model import Instance
+from pytest_nfv.units import MIB
+
+DAEMONS = ("dockerd", "containerd")
+
+
+def used_mib() -> float:
+    total = psutil.virtual_memory().total / MIB
+    return total - settled_available_mib(timeout_s=10.0)
+
+
+def pss_mib(pids: Sequence[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += psutil.Process(pid).memory_full_info().pss / MIB
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return total
+
+
+def shim_pids(instances: Sequence[Instance]) -> list[int]:
+    """The engine's per-container helper of each instance: its init process's parent."""
+    found = []
+    for instance in instances:
+        for pid in instance.pids:
+            try:
+                parent = psutil.Process(pid).parent()
+            except psutil.NoSuchProcess:
+                continue
+            if parent is not None and parent.name().startswith("containerd-shim"):
+                found.append(parent.pid)
+    return found
+
+
+def daemon_pids() -> list[int]:
+    return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] in DAEMONS]
+
+
+def point(lab: Lab, instances: Sequence[Instance]) -> dict[str, float]:
+    backend = lab.backend
+    kernel = (
+        backend.kernel_memory_mib(instances)
+        if isinstance(backend, KernelMemory) and backend.kernel_memory_method
+        else float("nan")
+    )
+    return {
+        "host used": used_mib(),
+        "kernel figure": kernel,
+        "instances' PSS": instance_memory_mib(backend, instances),
+        "engine helpers' PSS": pss_mib(shim_pids(instances)),
+        "engine daemons' PSS": pss_mib(daemon_pids()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--backend", default="netns")
+    parser.add_argument("--low", type=int, default=20)
+    parser.add_argument("--high", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--settle-seconds", type=float, default=10.0)
+    parser.add_argument("--boot-timeout", type=float, default=600.0)
+    args = parser.parse_args()
+    slopes: dict[str, list[float]] = {}
+    for _ in range(args.rounds):
+        backend = make_builtin(args.backend, RunIdentity.new(), BackendSettings())
+        assert backend is not None, args.backend
+        backend.open()
+        try:
+            interval = getattr(backend, "probe_interval_s", None)
+            prober_args = () if interval is None else (interval,)
+            with EchoProber(backend.probe_netns, *prober_args) as prober:
+                lab = Lab(backend, prober, boot_timeout_s=args.boot_timeout)
+                running: list[Instance] = []
+                try:
+                    running += lab.start_ready(args.low)
+                    time.sleep(args.settle_seconds)
+                    low = point(lab, running)
+                    running += lab.start_ready(args.high - args.low)
+                    time.sleep(args.settle_seconds)
+                    high = point(lab, running)
+                finally:
+                    backend.stop(running)
+        finally:
+            backend.close()
+        added = args.high - args.low
+        for key in low:
+            slopes.setdefault(key, []).append((high[key] - low[key]) / added)
+        print(" | ".join(f"{k} {v[-1]:.3f}" for k, v in slopes.items()), flush=True)
+    print(f"\nper added instance, N={args.low} -> {args.high}, {args.rounds} rounds "
+          f"({args.backend}), MiB:")  # fmt: skip
+    print("| what | mean | min | max |")
+    print("| --- | --- | --- | --- |")
+    for key, values in slopes.items():
+        print(f"| {key} | {statistics.fmean(values):.3f} | {min(values):.3f} | {max(values):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
