@@ -10,14 +10,24 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
-def run_script(name: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """``scripts/NAME ARGS`` under bash with only ``env`` and a system PATH."""
+def run_script(
+    name: str,
+    *args: str,
+    env: dict[str, str],
+    first_on_path: Path | None = None,
+    timeout_s: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """``scripts/NAME ARGS`` under bash with only ``env`` and a system PATH (after
+    ``first_on_path``, where a test puts stand-ins for programs)."""
+    path = "/usr/sbin:/usr/bin:/sbin:/bin"
+    if first_on_path is not None:
+        path = f"{first_on_path}:{path}"
     return subprocess.run(
         ["bash", str(SCRIPTS / name), *args],
-        env={**env, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        env={**env, "PATH": path},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout_s,
         check=False,
     )
 

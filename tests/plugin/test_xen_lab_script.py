@@ -6,6 +6,7 @@ import fcntl
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +111,46 @@ def test_an_image_cache_others_can_write_is_refused(tmp_path: Path) -> None:
     done = run_script("xen-lab", "build", env={"NFV_XEN_LAB_CACHE": str(shared / "cache")})
     assert done.returncode == 2
     assert f"{shared} is writable by others (mode 777)" in done.stderr
+
+
+FAKE_QEMU = """#!/bin/sh
+# stands for QEMU: writes to the serial file it is given, then ends before dom0 finishes
+for arg in "$@"; do
+  case "$arg" in file:*) printf 'xen console line\\n' > "${arg#file:}" ;; esac
+done
+exit 1
+"""
+
+
+@needs_build_tools
+def test_the_console_is_written_in_the_private_share_and_copied_out_through_no_link(
+    tmp_path: Path,
+) -> None:
+    """QEMU runs as root: a console.log link planted in OUT must not be written through."""
+    key = run_script("xen-lab", "key", env={}).stdout.strip()
+    cache = tmp_path / "cache"
+    (cache / key).mkdir(parents=True, mode=0o755)
+    cache.chmod(0o755)
+    (cache / key / "manifest").write_text("recipe (a stand-in entry)\n")
+    fakes = tmp_path / "bin"
+    fakes.mkdir()
+    (fakes / "qemu-system-x86_64").write_text(FAKE_QEMU)
+    (fakes / "qemu-system-x86_64").chmod(0o755)
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    (out / "console.log").symlink_to(victim)
+    done = run_script(
+        "xen-lab", "run", str(out), "--", "-q",
+        env={"NFV_XEN_LAB_CACHE": str(cache), "NFV_XEN_LAB_SHARES": str(tmp_path),
+             "NFV_PYTHON": sys.executable},
+        first_on_path=fakes,
+        timeout_s=600,  # the stand-in guest is built once if no run built it yet
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "QEMU ended before dom0 finished" in done.stderr
+    assert victim.read_text() == "keep\n"
+    assert not (out / "console.log").is_symlink()
+    assert (out / "console.log").read_text() == "xen console line\n"
+    assert list(tmp_path.glob("nfv-xen-lab.*")) == []  # the share went with the lab
