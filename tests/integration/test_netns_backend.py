@@ -461,13 +461,17 @@ def test_sigterm_tears_everything_down_and_saves_the_record(
     with ended_anyway(victim, ["pytest-nfv", "cleanup"]):
         names = _wait_for_namespaces(victim.pid)
         pids = [p for ps in pids_by_namespace(names).values() for p in ps]
+        hierarchy = memory_hierarchy()
+        cgroups = [] if hierarchy is None else list(hierarchy.root.glob(f"nfv-*-p{victim.pid}-*"))
+        assert hierarchy is None or cgroups, "the run keeps its instances in a memory cgroup"
         victim.send_signal(signum)
         try:
             assert victim.wait(timeout=30) != 0
         except subprocess.TimeoutExpired:
             pytest.fail(f"still running 30 s after {signum}:\n{victim_stacks(victim, tmp_path)}")
         assert [n for n in _ours("nfv-") if f"-p{victim.pid}-" in n] == []
-        assert not [p for p in pids if Path(f"/proc/{p}").exists()]
+        assert not [p for p in pids if running(p)]
+        assert not [c for c in cgroups if c.exists()]
         assert_the_record_was_saved(record)
 
 
