@@ -10,12 +10,10 @@ host settles, then more start up to ``--high`` and it settles again. Between the
 per added instance:
 
 - **host used**: growth of MemTotal - MemAvailable (everything the host spent, noisy);
-- **kernel figure**: the backend's kernel-accounted memory of the instances (what the
-  instantiation suite judges as ``memory_kernel``);
-- **instances' PSS**: the instances' own processes;
-- **engine helpers' PSS** (coreos): each container's ``containerd-shim`` (the parent of its
-  init process), which lives outside every container's cgroup;
-- **engine daemons' PSS** (coreos): dockerd and containerd.
+- **figure**: what the instantiation suite judges as ``memory_kernel``: what the host spends
+  for the instances (``harness.host_spend``), and below it each of its parts (the fixed
+  part's growth is zero by construction: it is read once, before the population);
+- **instances' PSS**: the instances' own processes, beside.
 
 It measures; it judges nothing. The figures go to ``benchmarks/RESULTS.md``.
 """
@@ -26,11 +24,13 @@ import argparse
 import statistics
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import psutil
 
 from pytest_nfv.backends import make_builtin
 from pytest_nfv.backends.base import BackendSettings, KernelMemory
+from pytest_nfv.harness.host_spend import SpendBaseline, host_spend, spend_baseline
 from pytest_nfv.harness.lab import Lab, instance_memory_mib
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.memory import settled_available_mib
@@ -38,56 +38,30 @@ from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import Instance
 from pytest_nfv.units import MIB
 
-DAEMONS = ("dockerd", "containerd")
-
 
 def used_mib() -> float:
-    total = psutil.virtual_memory().total / MIB
+    total = float(psutil.virtual_memory().total) / MIB
     return total - settled_available_mib(timeout_s=10.0)
 
 
-def pss_mib(pids: Sequence[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            total += psutil.Process(pid).memory_full_info().pss / MIB
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total
+def meminfo_mib(field: str) -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name == field:
+            return int(value.split()[0]) / 1024
+    raise KeyError(field)
 
 
-def shim_pids(instances: Sequence[Instance]) -> list[int]:
-    """The engine's per-container helper of each instance: its init process's parent."""
-    found = []
-    for instance in instances:
-        for pid in instance.pids:
-            try:
-                parent = psutil.Process(pid).parent()
-            except psutil.NoSuchProcess:
-                continue
-            if parent is not None and parent.name().startswith("containerd-shim"):
-                found.append(parent.pid)
-    return found
-
-
-def daemon_pids() -> list[int]:
-    return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] in DAEMONS]
-
-
-def point(lab: Lab, instances: Sequence[Instance]) -> dict[str, float]:
+def point(lab: Lab, instances: Sequence[Instance], since: SpendBaseline) -> dict[str, float]:
     backend = lab.backend
-    kernel = (
-        backend.kernel_memory_mib(instances)
-        if isinstance(backend, KernelMemory) and backend.kernel_memory_method
-        else float("nan")
-    )
-    return {
-        "host used": used_mib(),
-        "kernel figure": kernel,
-        "instances' PSS": instance_memory_mib(backend, instances),
-        "engine helpers' PSS": pss_mib(shim_pids(instances)),
-        "engine daemons' PSS": pss_mib(daemon_pids()),
-    }
+    reading = {"host used": used_mib()}
+    if isinstance(backend, KernelMemory) and backend.kernel_memory_method:
+        spend = host_spend(backend, instances, backend.kernel_memory_mib(instances), since)
+        reading["figure (what the host spends)"] = spend.total_mib
+        reading.update({f"- {name}": value for name, value in spend.parts().items()})
+    reading["instances' PSS (beside)"] = instance_memory_mib(backend, instances)
+    reading["host reclaimable slab (beside)"] = meminfo_mib("SReclaimable")
+    return reading
 
 
 def main() -> None:
@@ -111,12 +85,13 @@ def main() -> None:
                 lab = Lab(backend, prober, boot_timeout_s=args.boot_timeout)
                 running: list[Instance] = []
                 try:
+                    since = spend_baseline(backend)
                     running += lab.start_ready(args.low)
                     time.sleep(args.settle_seconds)
-                    low = point(lab, running)
+                    low = point(lab, running, since)
                     running += lab.start_ready(args.high - args.low)
                     time.sleep(args.settle_seconds)
-                    high = point(lab, running)
+                    high = point(lab, running, since)
                 finally:
                     backend.stop(running)
         finally:

@@ -28,10 +28,12 @@ __all__ = [
     "Backend",
     "BackendSettings",
     "BootDeadlines",
+    "ChargedKernelMemory",
     "CleanupReport",
     "Consoles",
     "EngineInfo",
     "EngineMemory",
+    "EngineProcesses",
     "EngineTargets",
     "HostCapacity",
     "IcmpEchoProxy",
@@ -186,6 +188,40 @@ class KernelMemory(Protocol):
         Raises:
             BackendError: it cannot be read (an instance is gone, no cgroup to read).
         """
+
+
+@runtime_checkable
+class ChargedKernelMemory(Protocol):
+    """Optional: the kernel-memory part of ``KernelMemory``'s figure.
+
+    Creating an instance also allocates kernel objects that no instance's cgroup is charged
+    for (sysfs and procfs nodes of its devices, a veth the engine's daemon made in its own
+    cgroup); the host's kernel counters grow by them. Telling them apart needs what the
+    instances' cgroups were charged of kernel memory.
+    """
+
+    def charged_kernel_mib(self, instances: Sequence[Instance]) -> float:
+        """The kernel memory charged to these instances' cgroups, in MiB.
+
+        Raises:
+            BackendError: it cannot be read.
+        """
+
+
+@runtime_checkable
+class EngineProcesses(Protocol):
+    """Optional: a backend whose engine runs host processes for its instances.
+
+    An engine's memory is part of what an instance costs the host: a helper it starts per
+    instance outside the instance's cgroup (Docker's ``containerd-shim``), and what its
+    daemons grow by as they track more instances. Neither is in the instances' cgroups.
+    """
+
+    def engine_daemon_pids(self) -> Sequence[int]:
+        """The engine's long-lived processes on this host (daemons), present or not."""
+
+    def engine_helper_pids(self, instances: Sequence[Instance]) -> Sequence[int]:
+        """Processes the engine runs for these instances outside their cgroups."""
 
 
 @runtime_checkable

@@ -87,6 +87,7 @@ class NetnsBackend:
         self._memory: MemoryCgroup | None = None
         self._population: MemoryCgroup | None = None
         self._populations = 0
+        self._population_fresh = False
         self.memory_unavailable = ""
         """Why there is no kernel-accounted memory figure, when there is none."""
 
@@ -154,9 +155,10 @@ class NetnsBackend:
         """
         if self._memory is None:
             return self._start(specs, on_start)
-        if not self._instances or self._population is None:
+        if self._population is None or (not self._instances and not self._population_fresh):
             self._new_population(self._memory)
         assert self._population is not None
+        self._population_fresh = False
         with self._population.charged():
             return self._start(specs, on_start)
 
@@ -201,6 +203,16 @@ class NetnsBackend:
         harness_heap = max(0, self._population.anon_bytes() - own_anon)
         return charged - harness_heap / MIB
 
+    def charged_kernel_mib(self, instances: Sequence[Instance]) -> float:
+        """``ChargedKernelMemory``: the kernel memory charged to the population's cgroup.
+
+        Raises:
+            BackendError: no cgroup, or not the whole running population.
+        """
+        self.kernel_memory_mib(instances)  # the same checks
+        assert self._population is not None
+        return self._population.kernel_mib()
+
     def _start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Start the namespaces one after another; all of them, or (on a refusal) none."""
         started: list[Instance] = []
@@ -243,6 +255,12 @@ class NetnsBackend:
         finally:
             for address in addresses:
                 self._switch.release(address)
+        if ports and not self._instances and self._memory is not None:
+            # The population's last instance is gone: its cgroup goes now and a fresh one
+            # waits, so that the kernel frees the one and allocates the other before the next
+            # population's baseline is read (``harness.host_spend``), not while it grows.
+            self._new_population(self._memory)
+            self._population_fresh = True
 
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         return instance.pids

@@ -271,6 +271,9 @@ class Judgement:
     message: str = ""
     insufficient: bool = False
     percentiles: Mapping[str, float] | None = None
+    parts: Mapping[str, float] | None = None
+    """The figure by part, in its base unit (what the host spends for N instances: the
+    instances, the engine's helpers, ...), where the record keeps a breakdown."""
     """A round-trip figure's distribution (``Summary.percentiles``, base unit; its sample
     count is ``rounds``), else None."""
 

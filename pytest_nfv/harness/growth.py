@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pytest_nfv.harness.host_spend import ENGINE_FIXED
 from pytest_nfv.harness.lab import GrowthPoint, Lab
 from pytest_nfv.harness.stats import Summary
 
@@ -52,9 +53,31 @@ class GrowthFigures:
     rounds: tuple[tuple[GrowthPoint, ...], ...]
 
     def column(self, n: int, index: int) -> list[float]:
-        """One field of N's point in each round (1 host, 2 PSS, 3 engine, 4 kernel)."""
+        """One field of N's point in each round (1 host, 2 PSS, 3 engine, 4 kernel: what the
+        host spends, kernel-accounted)."""
         values = [next(p for p in points if p[0] == n)[index] for points in self.rounds]
-        return [float(v) for v in values if v is not None]
+        return [float(v) for v in values if isinstance(v, int | float)]
+
+    def breakdown(self, n: int) -> dict[str, float]:
+        """The mean over rounds of each part of N's figure (``HostSpend.parts``), in MiB;
+        empty where the figure has no parts."""
+        return _mean_parts(
+            [p.spend.parts() for points in self.rounds for p in points if p.n == n and p.spend]
+        )
+
+    def breakdown_slopes(self) -> dict[str, float]:
+        """The mean over rounds of each part's slope over N: what one more instance adds to
+        each part, in MiB."""
+        per_round = []
+        for points in self.rounds:
+            spends = [p.spend for p in points]
+            if len(points) < 2 or any(spend is None for spend in spends):
+                continue
+            parts = [spend.parts() for spend in spends if spend is not None]
+            names = set.intersection(*(set(part) for part in parts)) - {ENGINE_FIXED}
+            xs = [p.n for p in points]
+            per_round.append({name: slope(xs, [part[name] for part in parts]) for name in names})
+        return _mean_parts(per_round)
 
     def slopes(self, index: int) -> list[float]:
         """Per round, the slope over N of one field, for rounds where every point has it."""
@@ -64,6 +87,16 @@ class GrowthFigures:
             if all(y is not None for y in ys):
                 out.append(slope([p[0] for p in points], [float(y) for y in ys]))  # type: ignore[arg-type]
         return out
+
+
+def _mean_parts(readings: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Each part's mean over the readings that have it, in the first reading's order."""
+    if not readings:
+        return {}
+    return {
+        name: sum(r[name] for r in readings if name in r) / sum(1 for r in readings if name in r)
+        for name in readings[0]
+    }
 
 
 class SharedGrowth:
@@ -122,7 +155,7 @@ class SharedGrowth:
             values: dict[str, float] = {}
             for point in points:
                 value = point[field]
-                if value is not None:
+                if isinstance(value, int | float):
                     values[_key(point[0])] = float(value)
             if self.with_slope:
                 values[SLOPE] = slope([p[0] for p in points], [values[_key(p[0])] for p in points])

@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pytest_nfv.backends.base import (
     Backend,
@@ -24,6 +24,7 @@ from pytest_nfv.backends.base import (
 )
 from pytest_nfv.backends.variant import ProxyVariant
 from pytest_nfv.errors import BootTimeout, NfvUsageError, ProbeError
+from pytest_nfv.harness.host_spend import HostSpend, host_spend, spend_baseline, spend_method
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.memory import pss_mib, settled_available_mib
 from pytest_nfv.harness.probes.response import RoundTrip, RoundTripSample
@@ -219,6 +220,13 @@ class Lab:
         return self.backend.kernel_memory_method
 
     @property
+    def host_spend_method(self) -> str | None:
+        """How the figure of what the host spends for the instances is made (``memory_growth``);
+        None where the kernel does not account them."""
+        method = self.kernel_memory_method
+        return None if method is None else spend_method(self.backend, method)
+
+    @property
     def counts_kernel_memory(self) -> bool:
         """Whether the kernel (or hypervisor) accounts the backend's instances' memory here."""
         return self.kernel_memory_method is not None
@@ -237,24 +245,40 @@ class Lab:
     def memory_growth(self, counts: Sequence[int]) -> list[GrowthPoint]:
         """Grow one population through ``counts`` (ascending), reading memory at each step.
 
-        Returns ``(N, host delta MiB, PSS MiB, engine-counted MiB or None, kernel-accounted MiB
-        or None)`` per step: the points a per-instance slope is fitted to, taken in one pass so
-        that every point shares the same baseline. Where the kernel accounts the instances,
-        the engine's own count (the same cgroups through a slower API) is not read again.
+        Returns a ``GrowthPoint`` per step: the points a per-instance slope is fitted to,
+        taken in one pass so that every point shares the same baseline. Where the kernel
+        accounts the instances, the figure is what the host spends for them
+        (``harness.host_spend``: the instances' cgroups and the engine's per-instance cost),
+        and the engine's own count (the same cgroups through a slower API) is not read again.
         """
         points: list[GrowthPoint] = []
         started: list[Instance] = []
         by_kernel = self.counts_kernel_memory
         baseline = settled_available_mib()
+        since = spend_baseline(self.backend) if by_kernel else None
         try:
             for count in sorted(set(counts)):
                 more, _ = self.boot(self.backend.plan(count - len(started)))
                 started += more
                 now = settled_available_mib()
                 kernel = self._kernel(started)
+                spend = (
+                    host_spend(self.backend, started, kernel, since)
+                    if kernel is not None and since is not None
+                    else None
+                )
                 pss = self._pss(started)
                 engine = () if by_kernel else self._engine(started)
-                points.append((count, baseline - now, pss, sum(engine) if engine else None, kernel))
+                points.append(
+                    GrowthPoint(
+                        count,
+                        baseline - now,
+                        pss,
+                        sum(engine) if engine else None,
+                        spend.total_mib if spend is not None else kernel,
+                        spend,
+                    )
+                )
         finally:
             self.backend.stop(started)
         return points
@@ -272,8 +296,21 @@ def _console_tail(backend: Backend, instance: Instance) -> str:
     return f"\nthe console of {instance.spec.name} ends:\n{indented}"
 
 
-GrowthPoint = tuple[int, float, float, float | None, float | None]
-"""One step of ``Lab.memory_growth``: N, host delta, PSS, engine-counted, kernel-accounted (MiB)."""
+class GrowthPoint(NamedTuple):
+    """One step of ``Lab.memory_growth`` (MiB); a field is None where it is not counted."""
+
+    n: int
+    host_mib: float
+    """The host's ``MemAvailable`` drop since before the population."""
+    pss_mib: float
+    """The instances' own processes."""
+    engine_mib: float | None
+    """The instances as their engine counts them."""
+    kernel_mib: float | None
+    """What the host spends for the instances, kernel-accounted where it can be: the total of
+    ``spend`` where there is one."""
+    spend: HostSpend | None = None
+    """``kernel_mib`` by part."""
 
 
 TimedPath = Literal["proxy", "direct", "proxy_b"]

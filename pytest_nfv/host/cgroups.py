@@ -43,6 +43,7 @@ from pytest_nfv.units import MIB
 __all__ = [
     "MemoryCgroup",
     "cgroup_of_process",
+    "kernel_bytes",
     "memory_hierarchy",
     "pss_anon_bytes",
     "reap_cgroups",
@@ -158,6 +159,33 @@ def working_set_bytes(path: Path, hierarchy: Hierarchy) -> int:
     return usage - inactive if inactive < usage else usage
 
 
+V2_KERNEL_PARTS = ("kernel_stack", "pagetables", "percpu", "sock", "slab", "vmalloc")
+"""cgroup v2 ``memory.stat`` fields that add up to ``kernel`` on kernels that lack that field."""
+
+
+def kernel_bytes(path: Path, hierarchy: Hierarchy) -> int:
+    """The kernel memory charged to cgroup ``path`` (slab, stacks, page tables), in bytes.
+
+    What the cgroup's usage holds beside its tasks' pages: the part the host's own kernel
+    counters (``/proc/meminfo``) also show, so that kernel memory charged to no instance can
+    be told from the host's growth (``harness.host_spend``).
+
+    Raises:
+        BackendError: the cgroup cannot be read.
+    """
+    try:
+        if hierarchy.version == 1:
+            return int((path / "memory.kmem.usage_in_bytes").read_text())
+        stat = dict(
+            line.split(maxsplit=1) for line in (path / "memory.stat").read_text().splitlines()
+        )
+        if "kernel" in stat:
+            return int(stat["kernel"])
+        return sum(int(stat.get(part, "0")) for part in V2_KERNEL_PARTS)
+    except (OSError, ValueError) as exc:
+        raise BackendError(f"cannot read the kernel memory of cgroup {path}: {exc}") from exc
+
+
 class MemoryCgroup:
     """One run's memory cgroup: what is created while ``charged`` is counted in it.
 
@@ -233,6 +261,14 @@ class MemoryCgroup:
         except (OSError, ValueError) as exc:
             raise BackendError(f"cannot read memory.stat of cgroup {self.path}: {exc}") from exc
         raise BackendError(f"memory.stat of cgroup {self.path} has no {key}")
+
+    def kernel_mib(self) -> float:
+        """The kernel memory charged to the cgroup (``kernel_bytes``), in MiB.
+
+        Raises:
+            BackendError: the cgroup cannot be read.
+        """
+        return kernel_bytes(self.path, self.hierarchy) / MIB
 
     def settled_mib(self, tolerance_bytes: int = 16384, timeout_s: float = 2.0) -> float:
         """The usage once two reads 20 ms apart agree within ``tolerance_bytes``, in MiB.

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pytest_nfv.errors import BackendError
 from pytest_nfv.host.namespaces import kill_and_wait
 
-__all__ = ["expect_line", "stop_processes"]
+__all__ = ["expect_line", "pids_named", "stop_processes"]
 
 
 def expect_line(
@@ -96,3 +96,13 @@ def stop_processes(processes: Sequence[subprocess.Popen[bytes]]) -> None:
                 proc.wait(timeout=1)
             if proc.stdout:
                 proc.stdout.close()
+
+
+def pids_named(names: Sequence[str]) -> list[int]:
+    """The processes on this host whose name (``comm``) is one of ``names``, to read only.
+
+    For an engine's daemons, which the engine started and the run never signals.
+    """
+    import psutil
+
+    return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] in names]

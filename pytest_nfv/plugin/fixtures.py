@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -342,16 +342,19 @@ class Recorder:
             **(extra or {}),
         }
         judgements = [
-            assess(
-                self.budget(s.metric),
-                s.summary,
-                requirement=self.requirement,
-                metric=s.metric,
-                dimension=s.dimension,
-                backend=state.settings.backend,
-                nodeid=self._request.node.nodeid,
-                n=n,
-                size_bytes=size,
+            replace(
+                assess(
+                    self.budget(s.metric),
+                    s.summary,
+                    requirement=self.requirement,
+                    metric=s.metric,
+                    dimension=s.dimension,
+                    backend=state.settings.backend,
+                    nodeid=self._request.node.nodeid,
+                    n=n,
+                    size_bytes=size,
+                ),
+                parts=(s.extra or {}).get("breakdown_mib") or None,
             )
             for s in series
         ]

@@ -124,6 +124,30 @@ def test_memory_round_reads_each_cgroup(lab: Lab) -> None:
     assert result.kernel_mib == pytest.approx(sum(result.engine_mib), rel=0.5, abs=2)
 
 
+def test_each_container_s_shim_is_counted_and_the_parts_add_up(
+    lab: Lab, coreos: CoreosBackend
+) -> None:
+    """The engine's per-container helper lives in the daemon's cgroup, outside every
+    container's: the figure finds it as the parent of each container's main process."""
+    import psutil
+
+    points = lab.memory_growth([2, 4])
+    with lab.running(2) as instances:
+        shims = coreos.engine_helper_pids(instances)
+        assert len(set(shims)) == 2
+        assert all(psutil.Process(pid).name().startswith("containerd-shim") for pid in shims)
+        assert not {pid for i in instances for pid in coreos.memory_pids(i)} & set(shims)
+    for point in points:
+        assert point.spend is not None
+        parts = point.spend.parts()
+        assert parts["engine helpers"] > 0.5 * point.n  # a shim holds MiB, a container's sleep KiB
+        assert parts["engine helpers"] > parts["instances"]
+        assert point.spend.engine_fixed_mib is not None
+        assert point.spend.engine_fixed_mib > 10  # dockerd and containerd
+        del parts["engine daemons before (fixed, not in the figure)"]
+        assert sum(parts.values()) == pytest.approx(point.kernel_mib)
+
+
 def _dnat_packets(coreos: CoreosBackend) -> int:
     """Packets the proxy container's DNAT rule (A -> B) has translated so far."""
     proxy = coreos._proxy

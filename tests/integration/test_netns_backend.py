@@ -104,9 +104,13 @@ def test_instances_are_charged_to_the_run_cgroup(lab: Lab, backend: NetnsBackend
     if not lab.counts_kernel_memory:
         pytest.skip(f"no memory cgroup here: {backend.memory_unavailable}")
     points = lab.memory_growth([8, 32])
-    per_instance = [p[4] / p[0] for p in points if p[4] is not None]
+    per_instance = [p.kernel_mib / p.n for p in points if p.kernel_mib is not None]
     assert len(per_instance) == 2
     assert all(0.05 < m < 1.0 for m in per_instance), per_instance
+    for point in points:  # no engine process: the harness itself makes the namespaces
+        assert point.spend is not None
+        assert point.spend.helpers_mib is None
+        assert point.spend.kernel_outside_mib is not None
 
 
 def test_each_population_is_charged_to_a_fresh_cgroup(lab: Lab, backend: NetnsBackend) -> None:

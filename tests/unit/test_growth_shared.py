@@ -9,6 +9,7 @@ import pytest
 
 from pytest_nfv.errors import BootTimeout
 from pytest_nfv.harness.growth import SharedGrowth
+from pytest_nfv.harness.host_spend import HostSpend
 from pytest_nfv.harness.lab import GrowthPoint
 from pytest_nfv.harness.stats import StopRule, Summary
 from pytest_nfv.harness.together import repeat_together
@@ -30,7 +31,7 @@ class FakeLab:
             raise BootTimeout("1 of 1 instances did not answer")
         jitter = 0.001 * (self.calls % 2)
         return [
-            (
+            GrowthPoint(
                 n,
                 0.2 * n + 5 * jitter,
                 0.1 * n,
@@ -96,3 +97,45 @@ def test_a_failed_measurement_is_reported_to_every_n_and_not_retried() -> None:
         with pytest.raises(BootTimeout):
             growth.figures(_together([]))
     assert lab.calls == 1
+
+
+def _spend(n: int) -> HostSpend:
+    """0.3 MiB per instance of its own, a 2.4 MiB helper each, 0.3 MiB of daemon growth
+    each, 0.1 MiB of kernel memory charged to no instance, 50 MiB of daemons before."""
+    return HostSpend(0.3 * n, 2.4 * n, 0.3 * n, 0.1 * n, 50.0)
+
+
+class SpendingLab(FakeLab):
+    def memory_growth(self, counts: Sequence[int]) -> list[GrowthPoint]:
+        self.calls += 1
+        return [
+            GrowthPoint(n, 3.0 * n, 0.05 * n, None, _spend(n).total_mib, _spend(n)) for n in counts
+        ]
+
+
+def test_the_figure_s_parts_are_kept_per_n_and_per_instance() -> None:
+    lab: Any = SpendingLab()
+    figures = SharedGrowth(lab, [20, 128]).figures(_together([]))
+    assert figures.summaries[128].mean == pytest.approx(3.1 * 128)
+    parts = figures.breakdown(128)
+    assert list(parts) == [
+        "instances",
+        "engine helpers",
+        "engine daemons' growth",
+        "kernel memory charged to no instance",
+        "engine daemons before (fixed, not in the figure)",
+    ]
+    fixed = parts.pop("engine daemons before (fixed, not in the figure)")
+    assert fixed == pytest.approx(50.0)
+    assert sum(parts.values()) == pytest.approx(figures.summaries[128].mean)  # adds up
+    slopes = figures.breakdown_slopes()
+    assert "engine daemons before (fixed, not in the figure)" not in slopes
+    assert slopes["engine helpers"] == pytest.approx(2.4)
+    assert sum(slopes.values()) == pytest.approx(figures.slope.mean if figures.slope else 0)
+
+
+def test_no_parts_where_the_figure_has_none() -> None:
+    lab: Any = FakeLab()
+    figures = SharedGrowth(lab, [1, 2]).figures(_together([]))
+    assert figures.breakdown(2) == {}
+    assert figures.breakdown_slopes() == {}

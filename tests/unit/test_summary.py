@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -205,3 +206,15 @@ def test_pytest_benchmark_table_keeps_times_and_plain_benchmarks_only() -> None:
         ("instantiation/boot_makespan [s]", [_bench("test_boot_time[N=1]", "s")]),
         (None, [_bench("test_plain", None)]),
     ]
+
+
+def test_a_figure_with_parts_shows_them_beneath_its_row() -> None:
+    memory = replace(
+        _judgement("instantiation", "memory_kernel", "memory", 51.6, "kept", n=128),
+        parts={"instances": 44.2, "kernel memory charged to no instance": 7.4},
+    )
+    lines = render_summary([memory])
+    row = lines.index(next(line for line in lines if "memory_kernel" in line))
+    assert lines[row + 1].strip() == (
+        "of which: instances 44.2 MiB, kernel memory charged to no instance 7.4 MiB"
+    )

@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pytest_nfv.backends.addressing import AddressPool, mac_for
@@ -54,10 +55,16 @@ from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER, ensure
 from pytest_nfv.backends.responder import Responder, launch_helper, responder
 from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable
-from pytest_nfv.host.cgroups import cgroup_of_process, memory_hierarchy, working_set_bytes
+from pytest_nfv.host.cgroups import (
+    Hierarchy,
+    cgroup_of_process,
+    kernel_bytes,
+    memory_hierarchy,
+    working_set_bytes,
+)
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import entered
-from pytest_nfv.host.processes import expect_line, stop_processes
+from pytest_nfv.host.processes import expect_line, pids_named, stop_processes
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.units import MIB
@@ -72,6 +79,9 @@ ECHO_PORT = 7
 DEFAULT_PARALLEL = 8
 ENGINE_TIMEOUT_S = 120
 HOLD = ("sleep", "2147483647")
+ENGINE_DAEMONS = ("dockerd", "containerd")
+SHIM_PREFIX = "containerd-shim"
+"""Docker runs one shim per container (``containerd-shim-runc-v2``) as its main process's parent."""
 _QUIET = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
 _HOST_SYSCTLS = {
     **_QUIET,
@@ -488,6 +498,19 @@ class CoreosBackend:
         Raises:
             BackendError: no memory controller, or a container is gone.
         """
+        return self._sum_over_cgroups(instances, working_set_bytes)
+
+    def charged_kernel_mib(self, instances: Sequence[Instance]) -> float:
+        """``ChargedKernelMemory``: the kernel memory charged to the containers' cgroups.
+
+        Raises:
+            BackendError: no memory controller, or a container is gone.
+        """
+        return self._sum_over_cgroups(instances, kernel_bytes)
+
+    def _sum_over_cgroups(
+        self, instances: Sequence[Instance], read: Callable[[Path, Hierarchy], int]
+    ) -> float:
         hierarchy = memory_hierarchy()
         if hierarchy is None:
             raise BackendError("no memory cgroup controller on this host")
@@ -496,8 +519,27 @@ class CoreosBackend:
             held = self._held.get(instance.name)
             if held is None or not held.pid:
                 raise BackendError(f"{instance.name} is not running here")
-            total += working_set_bytes(cgroup_of_process(held.pid, hierarchy), hierarchy)
+            total += read(cgroup_of_process(held.pid, hierarchy), hierarchy)
         return total / MIB
+
+    def engine_daemon_pids(self) -> Sequence[int]:
+        """``EngineProcesses``: dockerd and containerd, on this host (a remote engine's are
+        not here to read, and count nothing)."""
+        return pids_named(ENGINE_DAEMONS)
+
+    def engine_helper_pids(self, instances: Sequence[Instance]) -> Sequence[int]:
+        """``EngineProcesses``: each container's ``containerd-shim``, the parent of its main
+        process, which lives in the daemon's cgroup, not the container's."""
+        import psutil
+
+        found = []
+        for instance in instances:
+            for pid in instance.pids:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    parent = psutil.Process(pid).parent()
+                    if parent is not None and parent.name().startswith(SHIM_PREFIX):
+                        found.append(parent.pid)
+        return found
 
     def engine_memory_mib(self, instances: Sequence[Instance]) -> list[float]:
         """Each container's own memory as its cgroup counts it, from the engine's stats.

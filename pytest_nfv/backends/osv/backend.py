@@ -38,7 +38,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,9 +78,16 @@ from pytest_nfv.backends.switch import (
 )
 from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable, NfvUsageError
-from pytest_nfv.host.cgroups import cgroup_of_process, memory_hierarchy, working_set_bytes
+from pytest_nfv.host.cgroups import (
+    Hierarchy,
+    cgroup_of_process,
+    kernel_bytes,
+    memory_hierarchy,
+    working_set_bytes,
+)
 from pytest_nfv.host.identity import REGISTRY_DIR, RunIdentity
 from pytest_nfv.host.namespaces import entered
+from pytest_nfv.host.processes import pids_named
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.resources import budgets_file, fixtures_dir
@@ -95,6 +102,7 @@ CONTROL_PORT = 7070
 TAP_PREFIX = "nv"
 LOG_DIR = REGISTRY_DIR / "osv"
 QEMU_PIDFILES = Path("/run/libvirt/qemu")
+ENGINE_DAEMONS = ("libvirtd", "virtqemud", "virtlogd")
 _CONTROL_TIMEOUT_S = 5.0
 RELAY_ARGS = (HOST_A, HOST_B, ECHO_PORT, ECHO_PORT, CONTROL_PORT, GATEWAY)
 """The relay's arguments (``proxy_vnf/c/relay.c``): A, B, its data port, B's port, its control
@@ -521,6 +529,19 @@ class OsvBackend:
         Raises:
             BackendError: no memory controller, or a domain's QEMU is gone.
         """
+        return self._sum_over_domains(instances, working_set_bytes)
+
+    def charged_kernel_mib(self, instances: Sequence[Instance]) -> float:
+        """``ChargedKernelMemory``: the kernel memory charged to the domains' cgroups.
+
+        Raises:
+            BackendError: no memory controller, or a domain's QEMU is gone.
+        """
+        return self._sum_over_domains(instances, kernel_bytes)
+
+    def _sum_over_domains(
+        self, instances: Sequence[Instance], read: Callable[[Path, Hierarchy], int]
+    ) -> float:
         hierarchy = memory_hierarchy()
         if hierarchy is None:
             raise BackendError("no memory cgroup controller on this host")
@@ -531,8 +552,17 @@ class OsvBackend:
             path = cgroup_of_process(instance.pids[0], hierarchy)
             if path.name == "emulator":
                 path = path.parent
-            total += working_set_bytes(path, hierarchy)
+            total += read(path, hierarchy)
         return total / MIB
+
+    def engine_daemon_pids(self) -> Sequence[int]:
+        """``EngineProcesses``: libvirt's daemons on this host (none to read for a remote
+        libvirt)."""
+        return pids_named(ENGINE_DAEMONS) if _is_local(self._libvirt.uri) else []
+
+    def engine_helper_pids(self, instances: Sequence[Instance]) -> Sequence[int]:
+        """``EngineProcesses``: none; each domain's QEMU is the instance, in its own cgroup."""
+        return []
 
     # ---- testbed ------------------------------------------------------------------------
 
