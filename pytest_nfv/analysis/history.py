@@ -76,6 +76,9 @@ class Record:
     percentiles: Mapping[str, float] | None = None
     """A round-trip figure's distribution as the run wrote it (p50 ... max, in ``unit``), with
     its sample count under ``n``; None for other figures and for runs that wrote none."""
+    parts: Mapping[str, float] | None = None
+    """The figure by part as the run wrote it (``breakdown_mib``: what the host spends for N
+    instances, by part, in ``unit``); None for figures without one."""
 
     @property
     def mean(self) -> float:
@@ -162,6 +165,8 @@ class Run:
     """The host canaries the run timed (``host.canary``), seconds per sample, by name."""
     injected: Mapping[str, str] = field(default_factory=dict)
     """Slowdowns injected on purpose while the run measured (``NFV_PROXY_HOLD_US``)."""
+    echo: str | None = None
+    """The protocol the run's round trips used (``icmp`` or ``udp``), where it wrote one."""
 
     @property
     def backends(self) -> list[str]:
@@ -222,12 +227,14 @@ def _series(
         per_round=per_round,
         verdict=str(fields["verdict"]) if isinstance(fields.get("verdict"), str) else None,
         percentiles=_percentiles(fields.get("percentiles")),
+        parts=_percentiles(fields.get("breakdown_mib")),
     )
 
 
 def _percentiles(table: object) -> Mapping[str, float] | None:
-    """The ``percentiles`` table of a series, its finite numbers only (an optional field: a
-    malformed one is left out rather than refusing the whole file)."""
+    """A table of numbers of a series (``percentiles``, ``breakdown_mib``), its finite numbers
+    only (an optional field: a malformed one is left out rather than refusing the whole
+    file)."""
     if not isinstance(table, dict):
         return None
     kept = {str(k): float(v) for k, v in table.items() if _number(v)}
@@ -311,6 +318,12 @@ def _injected(machine_info: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
+def _echo(machine_info: object) -> str | None:
+    nfv = machine_info.get("nfv") if isinstance(machine_info, dict) else None
+    echo = nfv.get("echo") if isinstance(nfv, dict) else None
+    return echo if isinstance(echo, str) and echo else None
+
+
 def run_from_json(data: object, source: str, label: str | None = None) -> Run:
     """A ``Run`` from parsed pytest-benchmark JSON (a file's content, or one built in-process).
 
@@ -350,6 +363,7 @@ def run_from_json(data: object, source: str, label: str | None = None) -> Run:
         records=records,
         canary=_canary(data.get("machine_info"), source),
         injected=_injected(data.get("machine_info")),
+        echo=_echo(data.get("machine_info")),
     )
 
 

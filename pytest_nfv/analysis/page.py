@@ -30,7 +30,9 @@ _ORDER = ("kept", "blown", "inconclusive", "not judged")
 _STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left; white-space: nowrap; }
+th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left; }
+table.verdicts td, table.verdicts th { font-size: 0.85em; overflow-wrap: anywhere; }
+img { max-width: 100%; height: auto; }
 th { background: #eee; }
 td.kept { color: #126b12; } td.blown { color: #b00; font-weight: bold; }
 td.inconclusive { color: #a60; } td.not-judged { color: #666; }
@@ -46,6 +48,7 @@ window.addEventListener("load", function () {
     else { img.classList.add("missing"); img.alt = "missing figure: " + img.getAttribute("src"); }
   });
   document.body.setAttribute("data-images", loaded + "/" + images.length);
+  document.body.setAttribute("data-width", document.documentElement.scrollWidth);
 });
 """
 
@@ -125,10 +128,7 @@ def _scorecard(runs: Sequence[Run]) -> list[str]:
                 [f"<td>{_e(label)}</td>"]
                 + [f"<td>{_e(cell_text(cells.get(b)))}</td>" for b in backends]
             )
-        status = []
-        for b in backends:
-            within, judged = v.budgets[b]
-            status.append(f"<td>{_e(f'{within}/{judged} within' if judged else 'no budgets')}</td>")
+        status = [f"<td>{_e(v.budgets[b].describe())}</td>" for b in backends]
         rows.append(["<td>budgets</td>", *status])
         out += _table(["figure", *backends], rows)
     return out

@@ -2,8 +2,11 @@
 
 Three panels answer the operator's question backend by backend, one line per backend with 95%
 confidence-interval error bars: boot time against the number of instances started together,
-response time through the proxy VNF against the packet size, host memory against N. A fourth
-figure follows one metric across saved runs, so a drift shows before it breaks a budget.
+response time through the proxy VNF against the packet size, and what the host spends in
+memory for N instances (the primary figure, kernel-accounted where it can be; the host's
+MemAvailable reading only for a backend without one, and its line says so). A fourth shows
+that memory by part at the largest N (the instances' own, the engine's helpers, ...), and a
+fifth follows one metric across saved runs, so a drift shows before it breaks a budget.
 
 matplotlib is an optional dependency (``pip install 'pytest-nfv[report]'``): the gate and the
 scorecard work without it, and asking for figures without it is one clear error.
@@ -32,6 +35,12 @@ __all__ = [
 
 INSTALL_HINT = "pip install 'pytest-nfv[report]'"
 
+FALLBACK_LABELS = {"memory": "host MemAvailable drop"}
+"""How a panel's line names a fallback metric."""
+
+PAYLOADS = {"icmp": "ICMP echo payload (bytes)", "udp": "UDP payload (bytes)"}
+"""The response-time axis by the protocol the runs' round trips used."""
+
 
 @dataclass(frozen=True)
 class Panel:
@@ -44,6 +53,9 @@ class Panel:
     title: str
     ylabel: str
     scale: float  # record unit -> plotted unit
+    fallback: str | None = None
+    """The metric drawn for a backend whose runs lack ``metric`` (the host's reading where the
+    kernel accounts nothing); its line says so."""
 
 
 PANELS: tuple[Panel, ...] = (
@@ -68,11 +80,12 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "memory",
         "instantiation",
-        "memory",
+        "memory_kernel",
         "n",
-        "Host memory used by N running instances",
+        "Memory the host spends for N running instances",
         "memory (MiB)",
         1.0,
+        fallback="memory",
     ),
 )
 
@@ -121,7 +134,11 @@ def panel_series(panel: Panel, runs: Sequence[Run]) -> list[Series]:
     """The lines of ``panel``: one per backend, from its newest run, sorted by x."""
     lines = []
     for backend in backends_of(runs):
+        label = backend
         found = newest_records(runs, backend, panel.requirement, panel.metric)
+        if found is None and panel.fallback is not None:
+            found = newest_records(runs, backend, panel.requirement, panel.fallback)
+            label = f"{backend}, {FALLBACK_LABELS.get(panel.fallback, panel.fallback)}"
         if found is None:
             continue
         run, records = found
@@ -133,8 +150,27 @@ def panel_series(panel: Panel, runs: Sequence[Run]) -> list[Series]:
             y, err = _point(record, panel.scale)
             points[x] = (float(x), y, err)
         if points:
-            lines.append(Series(backend, tuple(points[x] for x in sorted(points)), run.label))
+            lines.append(Series(label, tuple(points[x] for x in sorted(points)), run.label))
     return lines
+
+
+def parts_series(runs: Sequence[Run]) -> list[Series]:
+    """What the host spends per backend at its largest N, by part: one line per part, a point
+    per backend (x: the backend's index in ``backends_of``), from its newest run."""
+    parts: dict[str, dict[int, float]] = {}
+    for index, backend in enumerate(backends_of(runs)):
+        found = newest_records(runs, backend, "instantiation", "memory_kernel")
+        with_parts = [r for r in (found[1] if found else []) if r.parts and r.key.n is not None]
+        if not with_parts:
+            continue
+        largest = max(with_parts, key=lambda r: r.key.n or 0)
+        for name, value in (largest.parts or {}).items():
+            if "fixed" not in name:  # paid once, not per instance: not in the figure
+                parts.setdefault(name, {})[index] = value
+    return [
+        Series(name, tuple((float(i), v, 0.0) for i, v in sorted(values.items())))
+        for name, values in parts.items()
+    ]
 
 
 def trend_series(runs: Sequence[Run], requirement: str, metric: str) -> list[Series]:
@@ -238,10 +274,11 @@ def write_figures(
     written = []
     for panel in PANELS:
         series = panel_series(panel, runs)
-        xlabel = "instances started together (N)" if panel.axis == "n" else "UDP payload (bytes)"
+        xlabel = "instances started together (N)" if panel.axis == "n" else payload_label(runs)
         log_y = panel.name != "memory"  # a host memory delta can be 0 or below
         fig = _draw(plt, series, panel.title, xlabel, panel.ylabel, log_x=True, log_y=log_y)
         written.append(_save(plt, fig, out / f"{panel.name}.png", panel.title, series))
+    written.append(_write_parts(plt, runs, out))
     requirement, metric = trend
     series = trend_series(runs, requirement, metric)
     ordered = oldest_first(runs)
@@ -254,6 +291,41 @@ def write_figures(
     fig.tight_layout()
     written.append(_save(plt, fig, out / f"trend_{requirement}_{metric}.png", title, series))
     return written
+
+
+def payload_label(runs: Sequence[Run]) -> str:
+    """The response-time axis: the payload of the protocol the runs used, or of both."""
+    protocols = {run.echo for run in runs if run.echo}
+    if len(protocols) == 1:
+        return PAYLOADS.get(next(iter(protocols)), "payload (bytes)")
+    return "payload (bytes; ICMP echo or UDP, as each run says)"
+
+
+PARTS_TITLE = "What the host spends for the largest N, by part"
+
+
+def _write_parts(plt: Any, runs: Sequence[Run], out: Path) -> FigureInfo:
+    """Stacked bars, one per backend: the instances' own memory, then the engine's parts."""
+    series = parts_series(runs)
+    backends = backends_of(runs)
+    fig, ax = plt.subplots(figsize=(7.0, 4.5), dpi=110)
+    bottoms = [0.0] * len(backends)
+    for line in series:
+        xs = [int(p[0]) for p in line.points]
+        heights = [p[1] for p in line.points]
+        ax.bar(xs, heights, bottom=[bottoms[x] for x in xs], label=line.label)
+        for x, height in zip(xs, heights, strict=True):
+            bottoms[x] += height
+    ax.set_xticks(range(len(backends)))
+    ax.set_xticklabels(backends)
+    ax.set_ylabel("memory (MiB)")
+    ax.set_title(PARTS_TITLE, fontsize=10)
+    if series:
+        ax.legend(title="part", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no parts in these runs", ha="center", transform=ax.transAxes)
+    fig.tight_layout()
+    return _save(plt, fig, out / "memory_parts.png", PARTS_TITLE, series)
 
 
 def _trend_unit(runs: Sequence[Run], requirement: str, metric: str) -> str:

@@ -35,13 +35,21 @@ class Figure:
     metric: str
     label: str
     at: str | None = None  # "n", "size" or None
+    fallback: str | None = None
+    """The metric taken for a backend whose runs lack ``metric`` (the host's memory reading
+    where the kernel accounts nothing)."""
 
 
 FIGURES: dict[str, tuple[Figure, ...]] = {
     "instantiation": (
         Figure("instantiation", "boot_makespan", "boot time of N together", "n"),
-        Figure("instantiation", "memory", "host memory of N", "n"),
-        Figure("instantiation", "memory_per_instance", "memory per instance"),
+        Figure("instantiation", "memory_kernel", "host memory spent for N", "n", "memory"),
+        Figure(
+            "instantiation",
+            "memory_kernel_per_instance",
+            "memory per instance",
+            fallback="memory_per_instance",
+        ),
     ),
     "deployment": (
         Figure("deployment", "boot_time", "proxy VNF deployment time"),
@@ -53,7 +61,9 @@ FIGURES: dict[str, tuple[Figure, ...]] = {
         Figure("monitoring", "proxy_overhead", "added by the proxy VNF", "size"),
     ),
     "coexistence": (
-        Figure("coexistence", "memory", "host memory beside the testbed", "n"),
+        Figure(
+            "coexistence", "memory_kernel", "host memory spent beside the testbed", "n", "memory"
+        ),
         Figure("coexistence", "response_time", "response time among N", "n"),
     ),
 }
@@ -75,34 +85,67 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class BudgetStatus:
+    """A backend's budget verdicts for one requirement: inconclusive is not blown."""
+
+    kept: int = 0
+    blown: int = 0
+    inconclusive: int = 0
+
+    @property
+    def judged(self) -> int:
+        return self.kept + self.blown + self.inconclusive
+
+    def describe(self) -> str:
+        if not self.judged:
+            return "no budgets"
+        text = f"{self.kept}/{self.judged} kept"
+        if self.blown:
+            text += f", {self.blown} blown"
+        if self.inconclusive:
+            text += f", {self.inconclusive} inconclusive"
+        return text
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The scorecard of one requirement."""
 
     requirement: str
     rows: tuple[tuple[Figure, str, dict[str, Cell]], ...]
-    budgets: dict[str, tuple[int, int]]  # backend -> (within, judged)
+    budgets: dict[str, BudgetStatus]
     ranks: dict[str, int]
     best: str | None
     reason: str
 
 
 def _candidates(runs: Sequence[Run], backend: str, figure: Figure) -> list[Record]:
-    found = newest_records(runs, backend, figure.requirement, figure.metric)
-    return found[1] if found else []
+    for metric in (figure.metric, figure.fallback):
+        found = newest_records(runs, backend, figure.requirement, metric) if metric else None
+        if found:
+            return found[1]
+    return []
 
 
-def _budget_status(runs: Sequence[Run], backend: str, requirement: str) -> tuple[int, int]:
-    """(within, judged) over the newest run of ``backend`` that has ``requirement``."""
+def _budget_status(runs: Sequence[Run], backend: str, requirement: str) -> BudgetStatus:
+    """The verdicts of the newest run of ``backend`` that has ``requirement``."""
     for run in newest_first(runs):
-        verdicts = [
-            r.within_budget
+        records = [
+            r
             for k, r in run.records.items()
             if k.backend == backend and k.requirement == requirement
         ]
-        if verdicts:
-            judged = [v for v in verdicts if v is not None]
-            return sum(judged), len(judged)
-    return 0, 0
+        if records:
+            verdicts = [
+                r.verdict
+                if r.verdict in ("kept", "blown", "inconclusive")
+                else {True: "kept", False: "blown", None: None}[r.within_budget]
+                for r in records
+            ]
+            return BudgetStatus(
+                verdicts.count("kept"), verdicts.count("blown"), verdicts.count("inconclusive")
+            )
+    return BudgetStatus()
 
 
 def _pick(figure: Figure, by_backend: dict[str, list[Record]]) -> tuple[str, dict[str, Cell]]:
@@ -161,7 +204,7 @@ def score(runs: Sequence[Run], requirement: str) -> Verdict:
             if backend not in cells:
                 totals[backend] += len(backends)  # not measured: ranks last
     budgets = {b: _budget_status(runs, b, requirement) for b in backends}
-    eligible = [b for b in backends if budgets[b][0] == budgets[b][1]]
+    eligible = [b for b in backends if not budgets[b].blown]
     if not rows:
         return Verdict(requirement, (), budgets, {}, None, "no figures for it in these runs")
     if not eligible:  # naming a winner among backends that all failed would read as a fit
@@ -177,6 +220,8 @@ def score(runs: Sequence[Run], requirement: str) -> Verdict:
         reason = f"best or tied-best on {firsts} of {len(rows)} figures"
         if eligible != backends:
             reason += f"; over budget: {', '.join(b for b in backends if b not in eligible)}"
+    if budgets[best].inconclusive:  # not blown, not proven either: the reader should know
+        reason += f"; {budgets[best].inconclusive} of its budgets inconclusive"
     return Verdict(requirement, tuple(rows), budgets, totals, best, reason)
 
 
@@ -225,10 +270,6 @@ def render_scorecard(runs: Sequence[Run]) -> str:
             lines.append(
                 f"| {label} | " + " | ".join(cell_text(cells.get(b)) for b in backends) + " |"
             )
-        status = []
-        for b in backends:
-            within, judged = v.budgets[b]
-            status.append(f"{within}/{judged} within" if judged else "no budgets")
-        lines.append("| budgets | " + " | ".join(status) + " |")
+        lines.append("| budgets | " + " | ".join(v.budgets[b].describe() for b in backends) + " |")
         lines += ["", f"**Fits best: {v.best or 'none'}** ({v.reason})."]
     return "\n".join(lines) + "\n"

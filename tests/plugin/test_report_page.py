@@ -22,14 +22,15 @@ from pytest_nfv.cli.main import main
 CHROMIUM = next(
     (path for name in ("chromium", "chromium-browser") if (path := shutil.which(name))), None
 )
-FIGURES = 4
+FIGURES = 5
+WIDTH = 1280
 
 
 def _dom(page: Path, tmp_path: Path) -> str:
     """The page's DOM after its load event, as headless Chromium renders it."""
     if CHROMIUM is None:
         pytest.skip("needs Chromium (Debian: apt-get install chromium)")
-    command = [CHROMIUM, "--headless", "--disable-gpu", "--dump-dom"]
+    command = [CHROMIUM, "--headless", "--disable-gpu", "--dump-dom", f"--window-size={WIDTH},900"]
     command += ["--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
     if os.geteuid() == 0:
         command.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
@@ -68,6 +69,9 @@ def test_page_shows_every_figure_the_scorecard_and_the_verdicts(
     for word in ("kept", "blown", "inconclusive", "not-judged"):
         assert f'<td class="{word}">' in dom
     assert "1 kept, 1 blown, 1 inconclusive," in dom
+    width = re.search(r'data-width="(\d+)"', dom)
+    assert width is not None
+    assert int(width.group(1)) <= WIDTH  # nothing runs off a 1280 px wide window
 
 
 def test_page_marks_a_figure_that_did_not_load(report: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import synthetic_runs as sr
 
 from pytest_nfv.analysis.history import Run, run_from_json
 from pytest_nfv.analysis.report import load_pyplot, write_figures
-from pytest_nfv.analysis.scorecard import render_scorecard, score
+from pytest_nfv.analysis.scorecard import BudgetStatus, render_scorecard, score
 from pytest_nfv.errors import NfvUsageError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -56,6 +56,7 @@ def test_figures_are_png_files_with_one_line_per_backend(runs: list[Run], tmp_pa
     assert sorted(figures) == [
         "boot_time.png",
         "memory.png",
+        "memory_parts.png",
         "response_time.png",
         "trend_instantiation_boot_makespan.png",
     ]
@@ -74,6 +75,56 @@ def test_figures_are_png_files_with_one_line_per_backend(runs: list[Run], tmp_pa
     assert [p[0] for p in response.series[0].points] == [64, 1024, 65507]
     memory = figures["memory.png"]
     assert [p[1] for p in memory.series[0].points] == pytest.approx([6.0, 24.0, 96.0])
+    # these runs hold no kernel-accounted figure: the host's reading stands in, and says so
+    assert memory.series[0].label == "clickos, host MemAvailable drop"
+    assert figures["memory_parts.png"].series == ()
+
+
+def test_memory_draws_the_primary_figure_and_its_parts(tmp_path: Path) -> None:
+    benches = []
+    for n in (1, 128):
+        host = ("instantiation", "memory", "MiB", n, None, 0.0, "spiky")
+        benches.append(sr.benchmark(host, [-30.0, 40.0, 5.0], "coreos"))
+        kernel = sr.benchmark(
+            ("instantiation", "memory_kernel", "MiB", n, None, 0.0, "steady"),
+            [3.9 * n] * 3,
+            "coreos",
+        )
+        kernel["extra_info"]["breakdown_mib"] = {
+            "instances": 0.3 * n,
+            "engine helpers": 2.4 * n,
+            "engine daemons' growth": 0.35 * n,
+            "kernel memory charged to no instance": 0.85 * n,
+            "engine daemons before (fixed, not in the figure)": 90.0,
+        }
+        benches.append(kernel)
+    data = sr.run_json(benches)
+    data["machine_info"]["nfv"]["echo"] = "icmp"
+    run = run_from_json(data, "coreos.json")
+    figures = {f.path.name: f for f in write_figures([run], tmp_path)}
+    memory = figures["memory.png"]
+    assert [s.label for s in memory.series] == ["coreos"]
+    assert [p[1] for p in memory.series[0].points] == pytest.approx([3.9, 3.9 * 128])
+    parts = figures["memory_parts.png"]
+    assert [s.label for s in parts.series] == [
+        "instances",
+        "engine helpers",
+        "engine daemons' growth",
+        "kernel memory charged to no instance",
+    ]  # at the largest N; the fixed cost is not per instance
+    assert sum(s.points[0][1] for s in parts.series) == pytest.approx(3.9 * 128)
+    assert parts.path.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_the_response_axis_names_the_protocol_that_ran(runs: list[Run]) -> None:
+    from pytest_nfv.analysis.report import payload_label
+
+    assert payload_label([dataclasses.replace(r, echo="icmp") for r in runs]) == (
+        "ICMP echo payload (bytes)"
+    )
+    assert payload_label([dataclasses.replace(r, echo="udp") for r in runs]).startswith("UDP")
+    mixed = [dataclasses.replace(runs[0], echo="icmp"), dataclasses.replace(runs[1], echo="udp")]
+    assert "ICMP echo or UDP" in payload_label(mixed)
 
 
 def test_trend_follows_one_metric_across_runs_in_time_order(
@@ -118,7 +169,7 @@ def test_a_backend_over_budget_does_not_fit_best() -> None:
     verdict = score(runs, "instantiation")
     assert verdict.best == "coreos"
     assert "over budget: clickos" in verdict.reason
-    assert verdict.budgets["clickos"] == (0, 3)
+    assert verdict.budgets["clickos"] == BudgetStatus(kept=0, blown=3)
 
 
 def test_scorecard_markdown_has_a_summary_and_a_table_per_requirement(runs: list[Run]) -> None:
@@ -180,3 +231,19 @@ def test_the_runs_own_verdict_wins_over_its_limit() -> None:
     assert inconclusive.within_budget is False
     assert dataclasses.replace(record, verdict="not judged").within_budget is None
     assert dataclasses.replace(record, verdict="blown").within_budget is False
+
+
+def test_inconclusive_budgets_are_not_blown_ones() -> None:
+    """A backend whose figures are only inconclusive still fits, and the scorecard says how
+    many of its budgets are unproven; "none within budget" is kept for blown ones."""
+    run = _backend_run("netns", 0.001, 0.4, 20e-6, "2026-11-21T10:00:00+00:00", boot_limit=1.0)
+    records = {
+        k: dataclasses.replace(r, verdict="inconclusive") if k.metric == "boot_makespan" else r
+        for k, r in run.records.items()
+    }
+    run = dataclasses.replace(run, records=records)
+    verdict = score([run], "instantiation")
+    assert verdict.best == "netns"
+    assert verdict.budgets["netns"] == BudgetStatus(inconclusive=3)
+    assert verdict.reason == "the only backend in these runs; 3 of its budgets inconclusive"
+    assert "| budgets | 0/3 kept, 3 inconclusive |" in render_scorecard([run]).splitlines()
