@@ -28,6 +28,7 @@ __all__ = [
     "Backend",
     "BackendSettings",
     "BootDeadlines",
+    "BudgetChoice",
     "ChargedKernelMemory",
     "CleanupReport",
     "Consoles",
@@ -38,6 +39,7 @@ __all__ = [
     "HostCapacity",
     "IcmpEchoProxy",
     "KernelMemory",
+    "ProbeInterval",
     "ProxyVariants",
     "StartCallback",
     "echo_protocol",
@@ -295,6 +297,36 @@ class HostCapacity(Protocol):
 
     def most_instances(self) -> tuple[int, str] | None:
         """The largest N worth running here and why; None: no limit known."""
+
+
+@runtime_checkable
+class ProbeInterval(Protocol):
+    """Optional: a backend whose instances want a slower readiness probe than the default.
+
+    VMs that take seconds to boot gain nothing from the default sub-millisecond pace, and on a
+    small host the flood of echo requests (one per waiting instance per interval, from a
+    real-time prober) takes CPU from the very guests being timed. Backends without it are
+    probed at the prober's default interval.
+    """
+
+    @property
+    def probe_interval_s(self) -> float:
+        """Seconds between two echo requests to one waiting instance."""
+
+
+@runtime_checkable
+class BudgetChoice(Protocol):
+    """Optional: a backend that knows better than its name which shipped budgets fit.
+
+    The paper's figures hold for what the paper ran: OSv on KVM, ClickOS on Xen. Where the
+    backend runs something else (a stand-in guest, an emulated CPU), its name's default
+    budgets would judge it by figures it was never meant to meet. The plugin asks once when
+    the session is configured (from cheap checks) and again once the backend is open and
+    knows what runs; ``--nfv-budgets`` overrides both.
+    """
+
+    def budget_choice(self) -> tuple[Path, str] | None:
+        """The budgets file that fits and why; None: the backend's default budgets."""
 
 
 @runtime_checkable
