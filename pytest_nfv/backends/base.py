@@ -122,6 +122,16 @@ class Backend(Protocol):
     def plan(self, count: int) -> list[InstanceSpec]:
         """Names and addresses for ``count`` new VNF instances (reserved until stopped)."""
 
+    def release(self, specs: Sequence[InstanceSpec]) -> None:
+        """Give back the addresses of planned instances that were never started.
+
+        ``plan`` reserves; ``stop`` frees what ``start`` started, and a failed ``start`` frees
+        all it was given. A caller that plans and then starts nothing, or starts the
+        instances some other way (a benchmark driving the engine itself), returns the
+        addresses here, so the next ``plan`` hands them out again. Specs of instances this
+        backend runs are left alone: their addresses stay reserved until ``stop``.
+        """
+
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Issue the start requests, calling ``on_start(spec)`` just before each one.
 

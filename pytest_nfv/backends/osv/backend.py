@@ -32,12 +32,14 @@ switch namespace, which a remote hypervisor's cannot.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import logging
 import os
 import socket
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -255,6 +257,23 @@ class OsvBackend:
     def probe_netns(self) -> str | None:
         return self._switch.probe_netns
 
+    @property
+    def libvirt_uri(self) -> str:
+        """The hypervisor the domains run on, for tools driven beside the backend (``virsh``)."""
+        return self._libvirt.uri
+
+    @property
+    def domain_template(self) -> ET.Element:
+        """A copy of the parsed domain template (``domain.load_template``) every instance's
+        domain is made from: give it to ``domain.domain_xml`` with ``instance_domain``'s spec.
+
+        Raises:
+            BackendError: the backend is not open (the template is read by ``open``).
+        """
+        if self._template is None:
+            raise BackendError("osv backend is not open")
+        return copy.deepcopy(self._template)
+
     def _describe(self) -> EngineInfo:
         try:
             hypervisor, lib = self._libvirt.versions()
@@ -469,6 +488,12 @@ class OsvBackend:
         if self._dhcp is not None:
             self._dhcp.add((spec.mac, spec.address) for spec in specs)
         return specs
+
+    def release(self, specs: Sequence[InstanceSpec]) -> None:
+        """The DHCP leases stay: a planned address comes back with its MAC, and its lease."""
+        for spec in specs:
+            if spec.name not in self._vms:
+                self._switch.release(spec.address)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Start the domains together, a few createXML calls at a time."""
