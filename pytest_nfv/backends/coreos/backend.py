@@ -135,8 +135,8 @@ class _Held:
 
 
 CONTAINER_START_S = 0.5
-"""The most dockerd took per container on a 2-core host (0.2-0.5 s; docs/backends/coreos.md):
-128 take about a minute, at the 60 s floor of the boot deadline."""
+"""At least what dockerd took per container on a 2-core host (docs/backends/coreos.md), so
+that the boot deadline it gives (``BootDeadlines``) fails no start that was merely slow."""
 DEADLINE_MARGIN = 3.0
 
 

@@ -117,15 +117,17 @@ _BYPASS_NOTE = (
 _PARALLEL = max(2, os.cpu_count() or 2)
 TCG_BOOT_CPU_S = 5.0
 TCG_IDLE_CPU = 0.06
-"""Under TCG, what a stand-in guest costs the host: about 5 CPU-seconds to boot and 6% of a
-CPU while it idles (measured with 16 booting beside 16: benchmarks/osv_tcg_boot.py,
-benchmarks/RESULTS.md). An OSv image costs less; these bound it from above."""
+"""Under TCG, what a stand-in guest costs the host: CPU-seconds to boot and a share of a CPU
+while it idles, as ``benchmarks/osv_tcg_boot.py`` found them with guests booting beside as
+many running (benchmarks/RESULTS.md, "Stand-in guests under TCG: what a boot and an idle
+guest cost"). An OSv image costs less; these bound it from above."""
 TCG_DEADLINE_MARGIN = 3.0
 TCG_IDLE_SHARE = 0.5
 """The default N stops where the idle guests would take half the host's CPUs."""
 """Domains started at once. A guest's boot is CPU-bound (all of it under TCG), so starting
-more than the host has cores only makes each of them slower: on 2 cores, 16 VMs eight at a
-time took 62 s each and 75 s in all, two at a time 21 s each and 39 s in all."""
+more than the host has cores only makes each of them slower, and the whole population no
+sooner done (benchmarks/RESULTS.md, "Boot time and memory, N VMs started together, next to
+a `virsh create` + `ping` loop")."""
 
 
 @dataclass
@@ -151,8 +153,9 @@ class OsvBackend:
     """The proxy is a UDP relay (OSv has no packet sockets): echo sent to it is answered by the
     guest's own stack, never carried to B (``IcmpEchoProxy``)."""
     probe_interval_s = 0.01
-    """Probe pace: 10 ms is 0.5% of the quickest boot here, and keeps the prober (real-time
-    priority, one echo per waiting VM per interval) from starving TCG guests of CPU."""
+    """Probe pace (``ProbeInterval``): 10 ms is a small share of the quickest boot here, and
+    keeps the prober (real-time priority, one echo per waiting VM per interval) from starving
+    TCG guests of CPU."""
 
     def __init__(self, identity: RunIdentity, settings: BackendSettings) -> None:
         """Checks the user's image options at once: a wrong file is a usage error, not a skip.
