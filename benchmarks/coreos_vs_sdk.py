@@ -31,8 +31,9 @@ def plain_round(
     backend: CoreosBackend, prober: EchoProber, n: int, parallel: int
 ) -> tuple[float, float]:
     """Makespan (s) and host memory drop (MiB) of N containers started with the plain SDK."""
-    client: Any = backend._client  # the same engine connection settings as the backend
-    network = backend._network
+    docker = backend.docker  # the same engine, network and image as the backend's
+    client: Any = docker.client
+    network = docker.network
     specs = backend.plan(n)  # addresses (and the probe's neighbour entries) like ours
     containers: list[Any] = []
     before = settled_available_mib()
@@ -41,7 +42,7 @@ def plain_round(
         spec = specs[index]
         prober.started(spec.address)
         return client.containers.run(
-            backend._image,
+            docker.image,
             ["sleep", "2147483647"],
             name=f"nfvbench-sdk-{index}",
             detach=True,
@@ -66,8 +67,7 @@ def plain_round(
     finally:
         for container in containers:  # one at a time, as the backend does (moby/moby#42119)
             container.remove(force=True)
-        for spec in specs:
-            backend._addresses.release(spec.address)  # type: ignore[union-attr]
+        backend.release(specs)  # the backend never started them: their addresses only
 
 
 def main() -> int:

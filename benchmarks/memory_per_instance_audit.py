@@ -29,7 +29,7 @@ from pathlib import Path
 import psutil
 
 from pytest_nfv.backends import make_builtin
-from pytest_nfv.backends.base import BackendSettings, KernelMemory
+from pytest_nfv.backends.base import BackendSettings, KernelMemory, ProbeInterval
 from pytest_nfv.harness.host_spend import SpendBaseline, host_spend, spend_baseline
 from pytest_nfv.harness.lab import Lab, instance_memory_mib
 from pytest_nfv.harness.probes.icmp import EchoProber
@@ -79,8 +79,7 @@ def main() -> None:
         assert backend is not None, args.backend
         backend.open()
         try:
-            interval = getattr(backend, "probe_interval_s", None)
-            prober_args = () if interval is None else (interval,)
+            prober_args = (backend.probe_interval_s,) if isinstance(backend, ProbeInterval) else ()
             with EchoProber(backend.probe_netns, *prober_args) as prober:
                 lab = Lab(backend, prober, boot_timeout_s=args.boot_timeout)
                 running: list[Instance] = []

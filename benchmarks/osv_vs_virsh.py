@@ -49,6 +49,7 @@ def virsh_round(backend: OsvBackend, n: int, workdir: Path) -> float:
     """N VMs by ``virsh create`` and ``ip``, then a ping loop until all have answered."""
     switch = Path(backend.probe_netns or "").name
     specs = backend.plan(n)
+    template = backend.domain_template
     names: list[str] = []
     try:
         start = time.monotonic()
@@ -56,8 +57,8 @@ def virsh_round(backend: OsvBackend, n: int, workdir: Path) -> float:
             name = backend.identity.name(f"v{k}")
             dspec = backend.instance_domain(spec, "vnf", name=name)
             xml = workdir / f"{name}.xml"
-            xml.write_text(domain_xml(backend._template, dspec))
-            run("virsh", "-q", "-c", backend._libvirt.uri, "create", str(xml))
+            xml.write_text(domain_xml(template, dspec))
+            run("virsh", "-q", "-c", backend.libvirt_uri, "create", str(xml))
             names.append(name)
             run("ip", "link", "set", str(dspec.tap), "netns", switch)
             run("ip", "-n", switch, "link", "set", str(dspec.tap), "master", "br0", "up")
@@ -74,14 +75,13 @@ def virsh_round(backend: OsvBackend, n: int, workdir: Path) -> float:
     finally:
         for name in names:
             subprocess.run(
-                ["virsh", "-q", "-c", backend._libvirt.uri, "destroy", name],
+                ["virsh", "-q", "-c", backend.libvirt_uri, "destroy", name],
                 capture_output=True,
                 check=False,
             )
             (workdir / f"{name}.xml").unlink(missing_ok=True)
             (LOG_DIR / f"{name}.log").unlink(missing_ok=True)
-        for spec in specs:
-            backend._switch.release(spec.address)
+        backend.release(specs)  # the backend never started them: their addresses only
 
 
 def main() -> int:

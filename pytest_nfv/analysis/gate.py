@@ -5,7 +5,7 @@ A change is a regression only when all three hold:
 1. **significant**: a one-sided Mann-Whitney U test of the current raw samples against the
    baseline's says the current ones are larger (smaller, for a higher-is-better metric). Rank
    based, because the samples of a shared host are skewed with heavy tails (one descheduled
-   round reads 5-15x the median): a test on means would be driven by those few rounds. It makes
+   round reads many times the median): a test on means would be driven by those few rounds. It makes
    no assumption about the distribution, and it is exact for small samples without ties;
 2. **controlled for many comparisons**: a run holds dozens of records, each tested, so the
    p-values are adjusted with Benjamini-Hochberg and compared with ``alpha``. When nothing
@@ -433,10 +433,11 @@ def host_slowdown(drift: Sequence[CanaryDrift]) -> float | None:
     Every canary both runs timed must have slowed beyond its floor, and the host is taken to
     be slower only by the least of their slowdowns. One canary alone is not enough: each
     samples the host through one door (the interpreter's share of a core, the kernel's
-    forwarding), and on a host whose speed swings from second to second (measured here: a
-    CPU loop near 7 ms or near 12 ms, mode by mode) one door can catch a slow moment that the
-    figures did not live through. A drift that let one canary excuse every record would let
-    a real regression through as the host's fault.
+    forwarding), and on a host whose speed swings from second to second (the CPU loop
+    switches between two modes for seconds at a time: benchmarks/RESULTS.md, "Host drift
+    needs every canary") one door can catch a slow moment that the figures did not live
+    through. A drift that let one canary excuse every record would let a real regression
+    through as the host's fault.
     """
     if not drift or not all(d.slower for d in drift):
         return None

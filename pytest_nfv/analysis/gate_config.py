@@ -108,13 +108,13 @@ SINGLE_BASELINE_FLOORS: Mapping[str, Floor] = MappingProxyType(
 )
 
 
-#: Relative slowdown of each host canary below which it is not host drift: the largest
-#: slowdown of that canary between runs of unchanged code on the 2-core reference host, with
-#: the harness's processes pinned, over 60 comparisons (benchmarks/RESULTS.md, "The regression
-#: gate over back-to-back pairs"): the CPU loop moved by up to +78% (the host runs it near 7 ms
-#: or near 12 ms for seconds at a time), the kernel-forwarded path by up to +60% timed with
-#: UDP and by up to +65% in 20 more comparisons timed with ICMP echo. A canary not named here
-#: gets ``DEFAULT_CANARY_FLOOR``.
+#: Relative slowdown of each host canary below which it is not host drift: just above the
+#: largest slowdown of that canary between runs of unchanged code on the 2-core reference
+#: host, with the harness's processes pinned, the kernel-forwarded path timed with UDP and
+#: with ICMP echo (benchmarks/RESULTS.md, "The regression gate over back-to-back pairs" and
+#: "Host drift needs every canary"). The CPU loop's floor is the wider: the host runs it in
+#: one of two modes for seconds at a time. A canary not named here gets
+#: ``DEFAULT_CANARY_FLOOR``.
 CANARY_FLOORS: Mapping[str, float] = MappingProxyType({"cpu_loop": 0.8, "direct_path": 0.7})
 DEFAULT_CANARY_FLOOR = 0.8
 

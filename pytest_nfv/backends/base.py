@@ -28,6 +28,7 @@ __all__ = [
     "Backend",
     "BackendSettings",
     "BootDeadlines",
+    "BudgetChoice",
     "ChargedKernelMemory",
     "CleanupReport",
     "Consoles",
@@ -38,6 +39,7 @@ __all__ = [
     "HostCapacity",
     "IcmpEchoProxy",
     "KernelMemory",
+    "ProbeInterval",
     "ProxyVariants",
     "StartCallback",
     "echo_protocol",
@@ -119,6 +121,16 @@ class Backend(Protocol):
 
     def plan(self, count: int) -> list[InstanceSpec]:
         """Names and addresses for ``count`` new VNF instances (reserved until stopped)."""
+
+    def release(self, specs: Sequence[InstanceSpec]) -> None:
+        """Give back the addresses of planned instances that were never started.
+
+        ``plan`` reserves; ``stop`` frees what ``start`` started, and a failed ``start`` frees
+        all it was given. A caller that plans and then starts nothing, or starts the
+        instances some other way (a benchmark driving the engine itself), returns the
+        addresses here, so the next ``plan`` hands them out again. Specs of instances this
+        backend runs are left alone: their addresses stay reserved until ``stop``.
+        """
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Issue the start requests, calling ``on_start(spec)`` just before each one.
@@ -295,6 +307,36 @@ class HostCapacity(Protocol):
 
     def most_instances(self) -> tuple[int, str] | None:
         """The largest N worth running here and why; None: no limit known."""
+
+
+@runtime_checkable
+class ProbeInterval(Protocol):
+    """Optional: a backend whose instances want a slower readiness probe than the default.
+
+    VMs that take seconds to boot gain nothing from the default sub-millisecond pace, and on a
+    small host the flood of echo requests (one per waiting instance per interval, from a
+    real-time prober) takes CPU from the very guests being timed. Backends without it are
+    probed at the prober's default interval.
+    """
+
+    @property
+    def probe_interval_s(self) -> float:
+        """Seconds between two echo requests to one waiting instance."""
+
+
+@runtime_checkable
+class BudgetChoice(Protocol):
+    """Optional: a backend that knows better than its name which shipped budgets fit.
+
+    The paper's figures hold for what the paper ran: OSv on KVM, ClickOS on Xen. Where the
+    backend runs something else (a stand-in guest, an emulated CPU), its name's default
+    budgets would judge it by figures it was never meant to meet. The plugin asks once when
+    the session is configured (from cheap checks) and again once the backend is open and
+    knows what runs; ``--nfv-budgets`` overrides both.
+    """
+
+    def budget_choice(self) -> tuple[Path, str] | None:
+        """The budgets file that fits and why; None: the backend's default budgets."""
 
 
 @runtime_checkable

@@ -146,6 +146,11 @@ class NetnsBackend:
     def plan(self, count: int) -> list[InstanceSpec]:
         return self._switch.plan(count)
 
+    def release(self, specs: Sequence[InstanceSpec]) -> None:
+        for spec in specs:
+            if spec.name not in self._instances:
+                self._switch.release(spec.address)
+
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Create each instance from inside a memory cgroup of the run, so the kernel charges
         its namespace, veth and VNF process there (see ``kernel_memory_mib``).

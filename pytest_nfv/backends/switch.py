@@ -18,8 +18,8 @@ every instance's MAC in advance: the prober can fire an echo request at an insta
 does not exist yet without that request being flooded to 127 other ports or waiting on ARP's
 one-second retry.
 
-Namespaces are created in-process (``namespaces.inside_new``), not by forking ``ip``: about
-7 ms per instance instead of ~20.
+Namespaces are created in-process (``namespaces.inside_new``), not by forking ``ip``: a fork
+and exec per instance would cost more than the rest of its creation.
 
 The switch is a component, not a backend: each backend that uses it holds one, registers
 its run, and says what runs on the switch's ports.

@@ -13,9 +13,10 @@ Canaries (each a series of samples in seconds, stored in the run's ``machine_inf
   ``CPU_ROUNDS`` times after ``WARM_UP_ROUNDS`` discarded ones when the lab opens, then
   ``PASSES_PER_TEST`` more times before every test that follows: the interpreter's share of a
   core, as every harness process written in Python gets it, sampled across the whole run. A
-  host's speed can swing from second to second (on the 2-core reference host the loop takes
-  near 7 ms or near 12 ms, mode by mode, for seconds at a time), so a canary timed at one
-  moment says little about the minutes the figures were measured in;
+  host's speed can swing from second to second (on the 2-core reference host the loop runs
+  in one of two modes for seconds at a time: benchmarks/RESULTS.md, "Host drift needs every
+  canary"), so a canary timed at one moment says little about the minutes the figures were
+  measured in;
 - ``direct_path``: 64-byte round trips over the testbed's kernel-forwarded path (host A ->
   the proxy's hop with the VNF paused -> B -> A, ``harness.lab.ProxyPath.canary``): wake-up
   latency and the kernel's forwarding, without the VNF. Only runs that deploy the testbed

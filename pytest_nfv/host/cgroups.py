@@ -1,7 +1,8 @@
 """A memory cgroup per run, so the kernel itself says what the run's instances cost.
 
-The host's ``MemAvailable`` moves by tens of MiB with anything else on the host, while a
-namespace with a veth costs about 0.2 MiB, almost all of it kernel memory (the namespace's
+The host's ``MemAvailable`` moves with anything else on the host by far more than a
+namespace with a veth costs (benchmarks/RESULTS.md, "Memory of N netns instances, by the
+run's cgroup"), and that cost is almost all kernel memory (the namespace's
 structures, the veth pair, sysctl tables). A memory cgroup charges exactly what its tasks
 allocate, kernel objects included, so instances created by a task inside the run's cgroup are
 measured by the kernel's own counter:
@@ -10,9 +11,9 @@ measured by the kernel's own counter:
   memory. Only the creating *thread* is moved in (v1 tasks are threads): kernel objects it
   allocates and the processes it forks are charged there. Anonymous pages go to the cgroup of
   the address space's owner, so the harness's own heap growth is charged there too while its
-  main thread creates instances (a few dozen KiB in a warm process, more in its first rounds).
+  main thread creates instances (little in a warm process, more in its first rounds).
   The counter is read after ``memory.force_empty``, which drains the per-CPU charge stock (up
-  to 64 pre-charged pages per CPU: 0.5 MiB of fuzz on 2 CPUs, more than one instance costs);
+  to 64 pre-charged pages per CPU: on a few CPUs, more fuzz than one instance costs);
   with no swap it can only drop page cache.
 - cgroup v2: ``memory.current``; v2 moves whole processes, so the run's process is moved in
   while it creates instances. Tested here only up to that boundary: this host has v1.

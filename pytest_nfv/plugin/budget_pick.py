@@ -2,8 +2,8 @@
 
 A backend may know better than its name which figures fit (osv: the paper's OS^v figures
 for OSv on KVM, figures measured under TCG, or the stand-in guest's); it says so through an
-optional ``budget_choice()`` returning the file and the reason, asked once when the session is
-configured and again once the backend is open and knows what runs.
+optional ``budget_choice()`` (``BudgetChoice``) returning the file and the reason, asked once
+when the session is configured and again once the backend is open and knows what runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends.base import Backend
+from pytest_nfv.backends.base import Backend, BudgetChoice
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.harness.budgets import BudgetBook, load_budgets
 from pytest_nfv.plugin.options import NfvSettings
@@ -26,8 +26,7 @@ def budget_choice(settings: NfvSettings, backend: Backend) -> tuple[Path | None,
     (``budget_choice()``: osv picks by accelerator and guest), else its default file."""
     if settings.budgets is not None:
         return settings.budgets, "--nfv-budgets"
-    choose = getattr(backend, "budget_choice", None)
-    chosen = choose() if callable(choose) else None
+    chosen = backend.budget_choice() if isinstance(backend, BudgetChoice) else None
     if chosen is not None:
         return Path(chosen[0]), str(chosen[1])
     return budgets_file(settings.backend), f"default budgets of {settings.backend}"

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_nfv.backends import EngineTargets, reap_all
+from pytest_nfv.backends.base import ProbeInterval
 from pytest_nfv.errors import BackendUnavailable, BudgetExceeded, NfvUsageError
 from pytest_nfv.harness.budgets import CATALOGUE, Budget, assess, metric_kind
 from pytest_nfv.harness.lab import Lab, ProxyPath
@@ -108,11 +109,15 @@ def nfv_lab(
 ) -> Iterator[Lab]:
     """The backend plus a running ICMP readiness prober in its probe namespace.
 
-    A backend may set ``probe_interval_s``: VMs that take seconds to boot gain nothing from
-    the default sub-millisecond pace, and on a small host the flood of probes would take CPU
-    from the very guests being timed.
+    A backend may pace the prober itself (``ProbeInterval``): VMs that take seconds to boot
+    gain nothing from the default sub-millisecond pace, and on a small host the flood of
+    probes would take CPU from the very guests being timed.
     """
-    interval = float(getattr(nfv_backend, "probe_interval_s", DEFAULT_PROBE_INTERVAL_S))
+    interval = (
+        float(nfv_backend.probe_interval_s)
+        if isinstance(nfv_backend, ProbeInterval)
+        else DEFAULT_PROBE_INTERVAL_S
+    )
     _state(request.config).canary["cpu_loop"] = canary_entry(
         cpu_loop_seconds(),
         f"a Python loop of {CPU_LOOP_ITERATIONS} additions, when the lab opens and "

@@ -233,6 +233,12 @@ class ClickosBackend:
     def plan(self, count: int) -> list[InstanceSpec]:
         return self._switch.plan(count)
 
+    def release(self, specs: Sequence[InstanceSpec]) -> None:
+        """Planned instances have no neighbour entry yet (``start`` adds it): only addresses."""
+        for spec in specs:
+            if spec.name not in self._instances:
+                self._switch.release(spec.address)
+
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Create every domain, then give each its configuration as soon as it is up."""
         started: list[Instance] = []

@@ -69,7 +69,15 @@ from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
 from pytest_nfv.units import MIB
 
-__all__ = ["LABEL_PID", "LABEL_ROLE", "LABEL_RUN", "CoreosBackend", "make", "reap"]
+__all__ = [
+    "LABEL_PID",
+    "LABEL_ROLE",
+    "LABEL_RUN",
+    "CoreosBackend",
+    "DockerHandles",
+    "make",
+    "reap",
+]
 
 POOL = ipaddress.IPv4Network("10.214.0.0/16")
 SUBNET_PREFIX = 20
@@ -99,6 +107,22 @@ _PROXY_SYSCTLS = {
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class DockerHandles:
+    """What an open coreos backend runs its containers with, read-only.
+
+    A benchmark that compares the backend with the plain Docker SDK starts its own containers
+    on the same engine, network and image, so that only the way they are started differs.
+    """
+
+    client: Any
+    """The ``docker.DockerClient`` of the run (the backend's connection settings)."""
+    network: str
+    """The run's internal bridge network, on which every instance and the probe stand."""
+    image: str
+    """The tag of the image every container of the run is created from."""
+
+
 @dataclass
 class _Held:
     """A container this backend created and has not removed yet."""
@@ -111,8 +135,8 @@ class _Held:
 
 
 CONTAINER_START_S = 0.5
-"""The most dockerd took per container on a 2-core host (0.2-0.5 s; docs/backends/coreos.md):
-128 take about a minute, at the 60 s floor of the boot deadline."""
+"""At least what dockerd took per container on a 2-core host (docs/backends/coreos.md), so
+that the boot deadline it gives (``BootDeadlines``) fails no start that was merely slow."""
 DEADLINE_MARGIN = 3.0
 
 
@@ -253,6 +277,18 @@ class CoreosBackend:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def docker(self) -> DockerHandles:
+        """The run's engine connection, network and image (valid while open), for whoever
+        drives the engine beside the backend (a benchmark's plain SDK loop) on the same terms.
+
+        Raises:
+            BackendError: the backend is not open.
+        """
+        if self._client is None or self._network is None or not self._image:
+            raise BackendError("coreos backend is not open")
+        return DockerHandles(self._client, self._network, self._image)
+
     def engine(self) -> EngineInfo:
         target = target_of(self._url)
         if not self._version:
@@ -391,6 +427,15 @@ class CoreosBackend:
         specs = self._addresses.plan(count, self.identity)
         self._learn_neighbours(specs)
         return specs
+
+    def release(self, specs: Sequence[InstanceSpec]) -> None:
+        """The probe's neighbour entries stay: a planned address comes back with its MAC."""
+        if self._addresses is None:
+            return
+        with self._lock:
+            unheld = [spec for spec in specs if spec.name not in self._held]
+        for spec in unheld:
+            self._addresses.release(spec.address)
 
     def _learn_neighbours(self, specs: Sequence[InstanceSpec]) -> None:
         """Tell the probe's namespace every planned MAC, so no probe waits on ARP."""

@@ -4,7 +4,7 @@ No registry is needed (or reachable, on CI): the image is ``FROM scratch`` plus 
 ``busybox-static`` (the shell, ``sleep`` and ``sed`` the VNF scripts use), the ``iptables``
 (nf_tables) and ``conntrack`` binaries, the xtables extensions iptables loads at run time,
 every shared library ``ldd`` says these need, and ``proxy_vnf/iptables/`` under ``/proxy``.
-About 8 MB: a container of it starts as fast as Docker can start anything.
+Nothing more: a container of it starts as fast as Docker can start anything.
 
 The build context is a deterministic tar (fixed owners and times, sorted), so its SHA-256 is
 the image's content hash: the tag carries it and an unchanged recipe on an unchanged host is

@@ -32,12 +32,14 @@ switch namespace, which a remote hypervisor's cannot.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import logging
 import os
 import socket
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -115,15 +117,17 @@ _BYPASS_NOTE = (
 _PARALLEL = max(2, os.cpu_count() or 2)
 TCG_BOOT_CPU_S = 5.0
 TCG_IDLE_CPU = 0.06
-"""Under TCG, what a stand-in guest costs the host: about 5 CPU-seconds to boot and 6% of a
-CPU while it idles (measured with 16 booting beside 16: benchmarks/osv_tcg_boot.py,
-benchmarks/RESULTS.md). An OSv image costs less; these bound it from above."""
+"""Under TCG, what a stand-in guest costs the host: CPU-seconds to boot and a share of a CPU
+while it idles, as ``benchmarks/osv_tcg_boot.py`` found them with guests booting beside as
+many running (benchmarks/RESULTS.md, "Stand-in guests under TCG: what a boot and an idle
+guest cost"). An OSv image costs less; these bound it from above."""
 TCG_DEADLINE_MARGIN = 3.0
 TCG_IDLE_SHARE = 0.5
 """The default N stops where the idle guests would take half the host's CPUs."""
 """Domains started at once. A guest's boot is CPU-bound (all of it under TCG), so starting
-more than the host has cores only makes each of them slower: on 2 cores, 16 VMs eight at a
-time took 62 s each and 75 s in all, two at a time 21 s each and 39 s in all."""
+more than the host has cores only makes each of them slower, and the whole population no
+sooner done (benchmarks/RESULTS.md, "Boot time and memory, N VMs started together, next to
+a `virsh create` + `ping` loop")."""
 
 
 @dataclass
@@ -149,8 +153,9 @@ class OsvBackend:
     """The proxy is a UDP relay (OSv has no packet sockets): echo sent to it is answered by the
     guest's own stack, never carried to B (``IcmpEchoProxy``)."""
     probe_interval_s = 0.01
-    """Probe pace: 10 ms is 0.5% of the quickest boot here, and keeps the prober (real-time
-    priority, one echo per waiting VM per interval) from starving TCG guests of CPU."""
+    """Probe pace (``ProbeInterval``): 10 ms is a small share of the quickest boot here, and
+    keeps the prober (real-time priority, one echo per waiting VM per interval) from starving
+    TCG guests of CPU."""
 
     def __init__(self, identity: RunIdentity, settings: BackendSettings) -> None:
         """Checks the user's image options at once: a wrong file is a usage error, not a skip.
@@ -254,6 +259,23 @@ class OsvBackend:
     @property
     def probe_netns(self) -> str | None:
         return self._switch.probe_netns
+
+    @property
+    def libvirt_uri(self) -> str:
+        """The hypervisor the domains run on, for tools driven beside the backend (``virsh``)."""
+        return self._libvirt.uri
+
+    @property
+    def domain_template(self) -> ET.Element:
+        """A copy of the parsed domain template (``domain.load_template``) every instance's
+        domain is made from: give it to ``domain.domain_xml`` with ``instance_domain``'s spec.
+
+        Raises:
+            BackendError: the backend is not open (the template is read by ``open``).
+        """
+        if self._template is None:
+            raise BackendError("osv backend is not open")
+        return copy.deepcopy(self._template)
 
     def _describe(self) -> EngineInfo:
         try:
@@ -469,6 +491,12 @@ class OsvBackend:
         if self._dhcp is not None:
             self._dhcp.add((spec.mac, spec.address) for spec in specs)
         return specs
+
+    def release(self, specs: Sequence[InstanceSpec]) -> None:
+        """The DHCP leases stay: a planned address comes back with its MAC, and its lease."""
+        for spec in specs:
+            if spec.name not in self._vms:
+                self._switch.release(spec.address)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Start the domains together, a few createXML calls at a time."""

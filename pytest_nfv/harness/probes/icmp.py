@@ -16,10 +16,11 @@ Each target has its own pace: the first probes go every ``interval`` (0.5 ms by 
 and while the target stays silent the gap grows with the time it has waited (a sixteenth of
 it), up to ``max_interval`` (1.5 ms by default). A fast boot is timed finely, a slow one
 costs few probes, and the prober wakes only when some target is due, so on a 2-core host it
-takes little of the CPU the starts being timed need. A wake-up costs the C child about 35 µs
-on a 2-vCPU cloud guest whatever it sends, and while N=128 instances boot some target is
-always new, so the first interval sets most of the prober's CPU: at N=128 0.25 ms took 9% of
-a core there, 0.5 ms 5% (``benchmarks/prober_resolution.py``).
+takes little of the CPU the starts being timed need. A wake-up costs the C child about the
+same whatever it sends, and while many instances boot some target is always new, so the
+first interval sets most of the prober's CPU: halving the default pace nearly halves it at
+N=128 (``benchmarks/prober_resolution.py``; benchmarks/RESULTS.md, "Boot time
+(instantiation): start request → first ICMP echo reply, N started together").
 
 Every round reports its worst gap between two probes of a waiting target, its resolution
 (the largest gap that preceded the probe a target first answered, which bounds every boot
