@@ -9,6 +9,8 @@ The tree, so that callers can catch at the level they care about::
     ├── BackendError                  the engine refused or failed an operation
     │   └── BootTimeout               instances did not answer ICMP echo in time
     ├── ProbeError                    a measurement could not be taken
+    ├── TrafficError                  a load trial failed: its sender or receiver died, hung or
+    │                                 could not start (the round fails, not the session)
     ├── HistoryError                  a saved run cannot be read or compared (names the file)
     └── BudgetExceeded                a measured figure broke its budget (also an AssertionError,
                                       so pytest reports it as a test failure, not an error)
@@ -29,6 +31,7 @@ __all__ = [
     "NfvError",
     "NfvUsageError",
     "ProbeError",
+    "TrafficError",
 ]
 
 
@@ -62,6 +65,14 @@ class BootTimeout(BackendError):
 
 class ProbeError(NfvError):
     """A measurement could not be taken (socket refused, peer silent, no samples)."""
+
+
+class TrafficError(NfvError):
+    """A traffic trial could not be run or counted: the generator or host B's receiver failed.
+
+    Raised within a deadline, never after a hang: a dead receiver fails the trial (and the
+    round that ran it) with what it was doing and how it exited.
+    """
 
 
 class HistoryError(NfvError):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pytest_nfv.errors import BackendError
 from pytest_nfv.host.namespaces import kill_and_wait
 
-__all__ = ["expect_line", "pids_named", "stop_processes"]
+__all__ = ["expect_line", "pids_named", "read_line", "stop_processes"]
 
 
 def expect_line(
@@ -55,6 +55,15 @@ def expect_line(
             f"{what}: expected {expected!r}, got {line!r}"
             + (f" (exited with status {status})" if status is not None else "")
         )
+
+
+def read_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
+    """The next line of ``proc``'s stdout, or what came of it within ``timeout`` ("" if none).
+
+    For a helper whose answer carries data, where ``expect_line`` knows only one answer.
+    """
+    assert proc.stdout is not None
+    return _line_within(proc.stdout.fileno(), time.monotonic() + timeout)
 
 
 def _line_within(fd: int, deadline: float) -> str:

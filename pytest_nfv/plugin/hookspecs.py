@@ -21,6 +21,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_nfv.backends.base import Backend
+    from pytest_nfv.harness.traffic.generator import Stream, TrafficGenerator
     from pytest_nfv.host.identity import RunIdentity
 
 hookspec = pluggy.HookspecMarker("pytest")
@@ -49,4 +50,20 @@ def pytest_nfv_make_backend(
 
         def pytest_nfv_make_backend(name, identity, config):
             return MyBackend(identity) if name == "mine" else None
+    """
+
+
+@hookspec(firstresult=True)
+def pytest_nfv_traffic_generator(
+    name: str, stream: Stream, config: pytest.Config
+) -> TrafficGenerator | None:
+    """Build the traffic generator called ``name`` for ``stream`` (not yet opened), or None.
+
+    Asked before the registry (``harness.traffic.registry``), so a hardware runner's plugin
+    can bring its own generator (TRex) or replace a built-in one.
+
+    Example::
+
+        def pytest_nfv_traffic_generator(name, stream, config):
+            return TrexGenerator(stream) if name == "trex" else None
     """

@@ -29,6 +29,11 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
             ["--counts", "1", "--sizes", "64", "--requests", "2"],
             "direct path (see the engine's notes)",
         ),
+        (
+            "traffic_ceiling.py",
+            ["--sizes", "64", "--repeats", "1", "--duration", "0.2", "--generators", "csender"],
+            "| csender | paced | 64 |",
+        ),
         ("osv_tcg_boot.py", ["--steps", "1", "--idle-seconds", "0.5"], "| running | booting |"),
         (
             "memory_per_instance_audit.py",
