@@ -34,6 +34,11 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
             ["--sizes", "64", "--repeats", "1", "--duration", "0.2", "--generators", "csender"],
             "| csender | paced | 64 |",
         ),
+        (
+            "throughput_ndr_pdr.py",
+            ["--sizes", "1518", "--repeats", "1"],
+            "| netns | 1518 |",
+        ),
         ("osv_tcg_boot.py", ["--steps", "1", "--idle-seconds", "0.5"], "| running | booting |"),
         (
             "memory_per_instance_audit.py",
