@@ -264,8 +264,14 @@ class NetnsBackend:
             # The population's last instance is gone: its cgroup goes now and a fresh one
             # waits, so that the kernel frees the one and allocates the other before the next
             # population's baseline is read (``harness.host_spend``), not while it grows.
-            self._new_population(self._memory)
-            self._population_fresh = True
+            # A task still leaving keeps the old one busy: then the next start makes the
+            # fresh one, and closing removes the old with the run's cgroup; a stop that
+            # unwinds a refused start must not fail on it in place of the refusal.
+            try:
+                self._new_population(self._memory)
+                self._population_fresh = True
+            except BackendError:
+                self._population_fresh = False
 
     def memory_pids(self, instance: Instance) -> Sequence[int]:
         return instance.pids
