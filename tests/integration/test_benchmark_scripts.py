@@ -49,7 +49,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
             "memory_per_instance_audit.py",
             ["--backend", "coreos", "--low", "1", "--high", "2", "--rounds", "1",
              "--settle-seconds", "0"],
-            "| engine helpers' PSS |",
+            "| - engine helpers |",
         ),
     ],
 )  # fmt: skip
