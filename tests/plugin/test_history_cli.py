@@ -138,6 +138,7 @@ def test_report_writes_the_scorecard_and_figures(
         "boot_time.png",
         "index.html",
         "memory.png",
+        "memory_parts.png",
         "response_time.png",
         "scorecard.md",
         "trend_instantiation_boot_makespan.png",
