@@ -42,6 +42,13 @@ from typing import Any, TypeVar
 
 from pytest_nfv.backends.addressing import AddressPool, mac_for
 from pytest_nfv.backends.base import BackendSettings, EngineInfo, EngineTargets, StartCallback
+from pytest_nfv.backends.coreos.checkpoint import (
+    CHECKPOINT_METHOD,
+    LIVE_REASON,
+    checkpoint_and_restore,
+    checkpoint_block,
+    checkpoint_dir,
+)
 from pytest_nfv.backends.coreos.engine import (
     LABEL_PID,
     LABEL_ROLE,
@@ -52,6 +59,7 @@ from pytest_nfv.backends.coreos.engine import (
     target_of,
 )
 from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER, ensure
+from pytest_nfv.backends.migration import ColdMigration, LiveMigration, ProgressCallback
 from pytest_nfv.backends.responder import Responder, launch_helper, responder
 from pytest_nfv.backends.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable
@@ -177,6 +185,7 @@ class CoreosBackend:
         self._proxy: _Held | None = None
         self._lock = threading.Lock()
         self._responder: Responder | None = None
+        self._checkpoint_block: tuple[str] | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -708,6 +717,40 @@ class CoreosBackend:
     def reconfigure_proxy(self, testbed: Testbed, host_b_is_b2: bool) -> None:
         target = testbed.host_b2 if host_b_is_b2 else testbed.host_b
         self._apply(str(testbed.host_a.address), str(target.address), str(testbed.proxy.address))
+
+    # ---- migration (``Migratable``; Docker's checkpoint in ``coreos.checkpoint``) ---------
+
+    def migration_block(self) -> str | None:
+        """CRIU's and the daemon's word on checkpoints here (probed once per backend)."""
+        if self._client is None:
+            return "the coreos backend is not open"
+        if self._checkpoint_block is None:
+            self._checkpoint_block = (checkpoint_block(self._client.version()) or "",)
+        return self._checkpoint_block[0] or None
+
+    def migrate_live(
+        self, instance: Instance, on_progress: ProgressCallback | None = None
+    ) -> LiveMigration:
+        """Never: Docker moves a container only by stopping it (``save_restore``)."""
+        raise BackendUnavailable(self.migration_block() or LIVE_REASON)
+
+    def save_restore(self, instance: Instance) -> ColdMigration:
+        """Checkpoint the container with CRIU and start it from the checkpoint."""
+        reason = self.migration_block()
+        if reason is not None:
+            raise BackendUnavailable(reason)
+        held = self._held.get(instance.spec.name)
+        if held is None:
+            raise BackendError(f"{instance.name} is not a container this backend runs")
+        name = self.identity.name("ckpt")
+        save_s, restore_s, size = checkpoint_and_restore(
+            self._api, held.container_id, name, checkpoint_dir(name)
+        )
+        _unpin_netns(held)
+        held.pid = int(self._api.inspect_container(held.container_id)["State"]["Pid"])
+        self._pin_netns(held)
+        moved = Instance(instance.spec, instance.start_ns, f"/proc/{held.pid}/ns/net", (held.pid,))
+        return ColdMigration(moved, save_s, restore_s, size, CHECKPOINT_METHOD)
 
 
 def _eth0(ipr: Any) -> int:
