@@ -87,6 +87,13 @@ CATALOGUE: Mapping[str, Mapping[str, MetricSpec]] = MappingProxyType(
                 "boot_time": MetricSpec("time"),
                 "reconfigure_time": MetricSpec("time"),
                 "memory": MetricSpec("memory"),
+                # moving the proxy VNF under host A's probe stream (harness.migration)
+                "migration_time": MetricSpec("time"),
+                "migration_downtime": MetricSpec("time"),
+                "migration_seen_downtime": MetricSpec("time"),
+                "migration_moved": MetricSpec("memory"),
+                "save_restore_time": MetricSpec("time"),
+                "save_image": MetricSpec("memory"),
             }
         ),
         "monitoring": MappingProxyType(

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -401,6 +401,16 @@ class Recorder:
         failures = [j.message for j in judgements if j.verdict in failing]
         if failures:
             raise BudgetExceeded("\n".join(failures))
+
+    def not_measured(self, metrics: Sequence[str], reason: str) -> None:
+        """Say that ``metrics`` were not taken here, and why (a backend that cannot move its
+        instances, an engine without the feature): the terminal summary lists them with the
+        reason, so that a figure missing is never read as a figure kept."""
+        benchmark = self._benchmark
+        benchmark.extra_info.update(
+            {"requirement": self.requirement, "metrics": list(metrics), "not_measured": reason}
+        )
+        self._state.not_measured.append((self.requirement, tuple(metrics), reason))
 
 
 @pytest.fixture
