@@ -7,10 +7,12 @@ its C programs statically (``native``), pack an initramfs with ``debian_guest``'
 deterministic cpio, and write a manifest naming every package's version. A ``GuestRecipe``
 names the parts; ``ensure`` builds it once per recipe key into a cache entry.
 
-The key hashes everything that decides the guest's bytes apart from the Debian packages: the
-recipe's version, the modules that carry its steps (this one, ``debian_guest``, the native
-build and the guest's own module), its init scripts (files shipped beside the guest's module,
-one form for all of them) and its C sources. Changing any of them builds a new entry.
+Every guest's scripts are shell files shipped in the package, one form for all of them:
+``guest_boot.sh`` (the start every ``/init`` sources) beside this module, the guest's own
+``/init`` and hooks beside its module. The key hashes everything that decides the guest's
+bytes apart from the Debian packages: the recipe's version, the modules that carry its steps
+(this one, ``debian_guest``, the native build and the guest's own module), those scripts and
+its C sources. Changing any of them builds a new entry.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ __all__ = ["BASE_DIRECTORIES", "Entry", "GuestRecipe"]
 
 Entry = tuple[str, int, bytes | str | tuple[int, int] | None]
 """One initramfs entry: path, mode, content (see ``debian_guest.write_cpio``)."""
-BASE_DIRECTORIES = ("bin", "dev", "lib", "lib/modules", "proc", "sys")
+BASE_DIRECTORIES = ("bin", "dev", "lib", "lib/modules", "lib/nfv", "proc", "sys")
+BOOT = Path(__file__).with_name("guest_boot.sh")
+"""The start every guest's ``/init`` sources as ``/lib/nfv/boot.sh``."""
 KERNEL_META = "linux-image-cloud-amd64"
 """The flavour for VMs: fewer drivers, a quicker boot, and built with ``XEN_PV``."""
 
@@ -86,7 +90,7 @@ class GuestRecipe:
     def sources(self) -> tuple[Path, ...]:
         steps = (Path(__file__), Path(debian_guest.__file__), Path(gcc.__file__))
         programs = tuple(source(name) for name in self.programs.values())
-        return (*steps, self.module, *self.scripts.values(), *programs)
+        return (*steps, BOOT, self.module, *self.scripts.values(), *programs)
 
     def key(self) -> str:
         """Hash of everything that decides the guest's bytes apart from the Debian packages."""
@@ -154,7 +158,7 @@ class GuestRecipe:
         files += [(f"bin/{applet}", stat.S_IFLNK | 0o777, "busybox") for applet in self.applets]
         files += [
             (path, stat.S_IFREG | 0o755, self.script(script))
-            for path, script in self.scripts.items()
+            for path, script in {"lib/nfv/boot.sh": BOOT, **self.scripts}.items()
         ]
         for name, program in self.programs.items():
             binary = build(source(program), work / name, what=self.what, flags=STATIC)
