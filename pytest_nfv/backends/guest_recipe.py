@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import stat
 from collections.abc import Callable, Mapping
@@ -40,7 +41,7 @@ from pytest_nfv.backends.debian_guest import (
 from pytest_nfv.errors import BackendUnavailable
 from pytest_nfv.native import STATIC, build, gcc, source
 
-__all__ = ["BASE_DIRECTORIES", "Entry", "GuestRecipe"]
+__all__ = ["BASE_DIRECTORIES", "BOOT", "BuiltGuest", "Entry", "GuestRecipe", "guest_cache"]
 
 Entry = tuple[str, int, bytes | str | tuple[int, int] | None]
 """One initramfs entry: path, mode, content (see ``debian_guest.write_cpio``)."""
@@ -53,6 +54,28 @@ KERNEL_META = "linux-image-cloud-amd64"
 
 def _no_entries(tree: Path) -> list[Entry]:
     return []
+
+
+def guest_cache() -> Path:
+    """``$PYTEST_NFV_GUEST_CACHE``, else ``/var/cache/pytest-nfv/guest``.
+
+    Not under ``$HOME``: QEMU under ``qemu:///system`` runs as its own user and must be able
+    to read the kernel and initramfs, which ``/root``'s mode would forbid.
+    """
+    return Path(os.environ.get("PYTEST_NFV_GUEST_CACHE", "/var/cache/pytest-nfv/guest"))
+
+
+@dataclass(frozen=True)
+class BuiltGuest:
+    """A built guest: the kernel and initramfs a domain boots, and what they came from."""
+
+    kernel: Path
+    initrd: Path
+    manifest: dict[str, str]
+
+    @property
+    def description(self) -> str:
+        return f"guest {self.manifest.get('kernel_package', '?')} + busybox initramfs"
 
 
 @dataclass(frozen=True)
@@ -72,6 +95,7 @@ class GuestRecipe:
         directories: directories besides ``BASE_DIRECTORIES``.
         entries: more entries taken from the unpacked packages' tree.
         manifest: more manifest fields.
+        cache: its directory under ``guest_cache()``, if not that directory itself.
     """
 
     what: str
@@ -86,6 +110,7 @@ class GuestRecipe:
     directories: tuple[str, ...] = ()
     entries: Callable[[Path], list[Entry]] = _no_entries
     manifest: Mapping[str, str] = field(default_factory=dict)
+    cache: str = ""
 
     def sources(self) -> tuple[Path, ...]:
         steps = (Path(__file__), Path(debian_guest.__file__), Path(gcc.__file__))
@@ -99,19 +124,21 @@ class GuestRecipe:
             digest.update(len(part).to_bytes(8, "big") + part)
         return digest.hexdigest()[:16]
 
-    def ensure(self, root: Path) -> tuple[Path, Path, dict[str, str]]:
-        """The kernel, initramfs and manifest cached under ``root``, built first if missing.
+    def ensure(self, root: Path | None = None) -> BuiltGuest:
+        """The guest cached under ``root`` (default: its cache), built first if missing.
 
         Raises:
             BackendUnavailable: a tool or package it needs is missing (the message says which).
         """
+        root = guest_cache() / self.cache if root is None else root
         return cached_build(self.what, root / self.key(), self._build, self._load)
 
     def script(self, path: Path) -> bytes:
         return path.read_text().replace("@MODULES@", " ".join(self.modules)).encode()
 
-    def _load(self, directory: Path) -> tuple[Path, Path, dict[str, str]] | None:
-        return built_files(directory, self.kernel_file)
+    def _load(self, directory: Path) -> BuiltGuest | None:
+        found = built_files(directory, self.kernel_file)
+        return None if found is None else BuiltGuest(*found)
 
     def _build(self, out: Path) -> None:
         work = out / "work"

@@ -33,14 +33,12 @@ builds (or finds) it and prints where it is.
 from __future__ import annotations
 
 import json
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_nfv.backends.guest_recipe import GuestRecipe
+from pytest_nfv.backends.guest_recipe import BuiltGuest, GuestRecipe
 
-__all__ = ["RECIPE", "Guest", "cache_root", "ensure_guest", "recipe_key"]
+__all__ = ["RECIPE", "Guest", "ensure_guest"]
 
 _HERE = Path(__file__).resolve().parent
 RECIPE = GuestRecipe(
@@ -66,31 +64,7 @@ RECIPE = GuestRecipe(
 )
 
 
-@dataclass(frozen=True)
-class Guest:
-    """A built guest: what the domain XML boots, and what it was built from."""
-
-    kernel: Path
-    initrd: Path
-    manifest: dict[str, str]
-
-    @property
-    def description(self) -> str:
-        return f"guest {self.manifest.get('kernel_package', '?')} + busybox initramfs"
-
-
-def cache_root() -> Path:
-    """``$PYTEST_NFV_GUEST_CACHE``, else ``/var/cache/pytest-nfv/guest``.
-
-    Not under ``$HOME``: QEMU under ``qemu:///system`` runs as its own user and must be able
-    to read the kernel and initramfs, which ``/root``'s mode would forbid.
-    """
-    return Path(os.environ.get("PYTEST_NFV_GUEST_CACHE", "/var/cache/pytest-nfv/guest"))
-
-
-def recipe_key() -> str:
-    """Hash of everything that decides the guest's bytes apart from the Debian packages."""
-    return RECIPE.key()
+Guest = BuiltGuest
 
 
 def ensure_guest(root: Path | None = None) -> Guest:
@@ -99,7 +73,7 @@ def ensure_guest(root: Path | None = None) -> Guest:
     Raises:
         BackendUnavailable: a tool or package it needs is missing (the message says which).
     """
-    return Guest(*RECIPE.ensure(cache_root() if root is None else root))
+    return RECIPE.ensure(root)
 
 
 def main() -> int:

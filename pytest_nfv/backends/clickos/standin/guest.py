@@ -27,23 +27,18 @@ boots it.
 from __future__ import annotations
 
 import json
-import os
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_nfv.backends.guest_recipe import Entry, GuestRecipe
+from pytest_nfv.backends.guest_recipe import BuiltGuest, Entry, GuestRecipe
 
 __all__ = [
     "FIELDS",
     "INIT",
     "RECIPE",
-    "StandinGuest",
-    "cache_root",
     "ensure_standin",
     "manifest_beside",
-    "recipe_key",
 ]
 
 XENSTORE_TOOLS = ("xenstore-read", "xenstore-write", "xenstore-watch", "xenstore-list")
@@ -91,36 +86,17 @@ RECIPE = GuestRecipe(
     directories=("lib/nfv-standin", "lib/x86_64-linux-gnu", "lib64", "tmp"),
     entries=_xenstore,
     manifest={"stands_in_for": "MiniOS + Click (a ClickOS image)"},
+    cache="clickos-standin",
 )
 
 
-@dataclass(frozen=True)
-class StandinGuest:
-    """A built stand-in: the kernel and initramfs a domain boots, and what they came from."""
-
-    kernel: Path
-    initrd: Path
-    manifest: dict[str, str]
-
-
-def cache_root() -> Path:
-    """``$PYTEST_NFV_GUEST_CACHE/clickos-standin`` (default ``/var/cache/pytest-nfv/guest``)."""
-    base = os.environ.get("PYTEST_NFV_GUEST_CACHE", "/var/cache/pytest-nfv/guest")
-    return Path(base) / "clickos-standin"
-
-
-def recipe_key() -> str:
-    """Hash of everything that decides the guest's bytes apart from the Debian packages."""
-    return RECIPE.key()
-
-
-def ensure_standin(root: Path | None = None) -> StandinGuest:
+def ensure_standin(root: Path | None = None) -> BuiltGuest:
     """The cached stand-in for this recipe, built first if missing.
 
     Raises:
         BackendUnavailable: a tool or package it needs is missing (the message says which).
     """
-    return StandinGuest(*RECIPE.ensure(cache_root() if root is None else root))
+    return RECIPE.ensure(root)
 
 
 def manifest_beside(image: str | None) -> dict[str, str] | None:
