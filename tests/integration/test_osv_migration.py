@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -125,3 +128,61 @@ def test_a_destination_killed_half_way_leaves_the_source_running(
     assert _proxy_domains(conn, path) == before  # no destination left, the source kept
     assert conn.lookupByName(before[0]).state()[0] == libvirt.VIR_DOMAIN_RUNNING  # type: ignore[attr-defined]
     _path_answers(path)
+
+
+_HOLDER = """
+import sys, time
+from pytest_nfv.backends.base import BackendSettings
+from pytest_nfv.backends.osv.backend import OsvBackend
+from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.host.identity import RunIdentity
+
+def hold(progress):
+    print("moving", flush=True)
+    time.sleep(3600)
+
+backend = OsvBackend(RunIdentity.new(), BackendSettings(boot_timeout_s=90))
+with backend, EchoProber(backend.probe_netns, backend.probe_interval_s) as prober:
+    path = ProxyPath(Lab(backend, prober, boot_timeout_s=90), 60, echo="udp")
+    assert path.proxy is not None
+    backend.migrate_live(path.proxy, hold)
+"""
+_CLI = (sys.executable, "-m", "pytest_nfv.cli.main")
+
+
+def _named(conn: object, needle: str) -> list[str]:
+    return sorted(d.name() for d in conn.listAllDomains() if needle in d.name())  # type: ignore[attr-defined]
+
+
+def test_kill_9_mid_migration_then_cleanup_reaps_both_ends(conn: object) -> None:
+    """A run killed while its proxy moves leaves the source and the destination; both carry
+    the run's identity, so ``pytest-nfv cleanup`` removes both."""
+    victim = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    mine = f"-p{victim.pid}-"
+    try:
+        assert victim.stdout is not None
+        assert victim.stdout.readline().strip() == "moving", "the holder ended before moving"
+        ends = _named(conn, mine)
+        assert len(ends) == 2  # the source and the destination being moved to
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        done = subprocess.run([*_CLI, "cleanup"], capture_output=True, text=True, check=True)
+        assert all(f"removed domain {d}" in done.stdout for d in ends), done.stdout
+        deadline = time.monotonic() + 10
+        while _named(conn, mine) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _named(conn, mine) == []
+        assert not list(LOG_DIR.glob(f"*{mine}*"))
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+        if victim.stdout is not None:
+            victim.stdout.close()
+        subprocess.run([*_CLI, "cleanup"], capture_output=True, check=False)

@@ -63,6 +63,8 @@ MIGRATION_TIMEOUT_S = 300.0
 the link carries it never converges under pre-copy."""
 POLL_S = 0.01
 """Between two ``query-migrate``: the switch-over waits at most this long for the port move."""
+SETTLE_S = 2.0
+"""How long QEMU may take to reckon a completed move's figures."""
 _ENDED = ("completed", "failed", "cancelled")
 _SAVE_SUFFIX = ".save"
 
@@ -165,6 +167,7 @@ class QmpMove:
             if not qmp(destination, "query-status").get("running"):
                 raise BackendError("the destination QEMU received the state but does not run")
             self._switch_over()
+            info = self._settled(info)
         except BaseException as exc:
             self._abandon(destination)
             if isinstance(exc, BackendError):
@@ -187,6 +190,20 @@ class QmpMove:
                 qmp(self._source, "migrate_cancel")
                 raise BackendError(f"not done within {timeout_s:g} s (cancelled)")
             time.sleep(POLL_S)
+
+    def _settled(self, info: dict[str, Any]) -> dict[str, Any]:
+        """QEMU's report once its figures are in.
+
+        QEMU says ``completed`` a moment before it has reckoned the move's total time and
+        downtime, and reports them as 0 until then: asked again until they are there.
+        """
+        deadline = time.monotonic() + SETTLE_S
+        while not info.get("total-time") and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+            info = qmp(self._source, "query-migrate")
+        if not info.get("total-time"):
+            raise BackendError(f"QEMU reported the move done but never its total time: {info}")
+        return info
 
     def _abandon(self, destination: Any) -> None:
         """The destination goes whatever happened; a migration still running is cancelled."""
