@@ -63,8 +63,9 @@ MIGRATION_TIMEOUT_S = 300.0
 the link carries it never converges under pre-copy."""
 POLL_S = 0.01
 """Between two ``query-migrate``: the switch-over waits at most this long for the port move."""
-SETTLE_S = 2.0
-"""How long QEMU may take to reckon a completed move's figures."""
+SETTLE_S = 10.0
+"""How long QEMU may take, once the source is done, to run the destination and to reckon the
+move's figures (an emulated CPU on a loaded host is slow at both)."""
 _ENDED = ("completed", "failed", "cancelled")
 _SAVE_SUFFIX = ".save"
 
@@ -164,8 +165,7 @@ class QmpMove:
                     f"QEMU's migration ended {info.get('status')}: "
                     f"{info.get('error-desc', 'no reason given')}"
                 )
-            if not qmp(destination, "query-status").get("running"):
-                raise BackendError("the destination QEMU received the state but does not run")
+            self._await_running(destination)
             self._switch_over()
             info = self._settled(info)
         except BaseException as exc:
@@ -189,6 +189,28 @@ class QmpMove:
             if time.monotonic() > deadline:
                 qmp(self._source, "migrate_cancel")
                 raise BackendError(f"not done within {timeout_s:g} s (cancelled)")
+            time.sleep(POLL_S)
+
+    def _await_running(self, destination: Any) -> None:
+        """Until the destination runs: the source is done once it has sent the last pages,
+        the destination a moment later, once it has loaded them.
+
+        Raises:
+            BackendError: it stopped migrating without running, or did not run in time.
+        """
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            status = qmp(destination, "query-status")
+            if status.get("running"):
+                return
+            if status.get("status") not in ("inmigrate", "finish-migrate", "prelaunch"):
+                raise BackendError(
+                    f"the destination QEMU received the state but is {status.get('status')}"
+                )
+            if time.monotonic() > deadline:
+                raise BackendError(
+                    f"the destination QEMU did not run within {SETTLE_S:g} s of the move"
+                )
             time.sleep(POLL_S)
 
     def _settled(self, info: dict[str, Any]) -> dict[str, Any]:
