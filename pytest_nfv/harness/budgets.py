@@ -22,19 +22,15 @@ from typing import Literal
 
 from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
 from pytest_nfv.harness.stats import MIN_ROUNDS, PERCENTILES, STATISTICS, Summary
+from pytest_nfv.model import METRICS, Kind, metric_of
 from pytest_nfv.units import UNITS, factor, format_value, significant, to_base
 
 __all__ = [
-    "CATALOGUE",
-    "KINDS",
-    "METRICS",
     "STATISTICS",
     "VERDICTS",
     "Budget",
     "BudgetBook",
     "Judgement",
-    "Kind",
-    "MetricSpec",
     "Verdict",
     "assess",
     "judge",
@@ -42,92 +38,14 @@ __all__ = [
     "metric_kind",
 ]
 
-Kind = Literal["round", "round_trip"]
-"""What one sample of a figure costs, which decides its stop rule's caps.
-
-``round``: a round boots, grows or deploys instances (seconds each), so a few tens of them is
-all a run can afford. ``round_trip``: a sample is one request through the testbed (well under
-a millisecond), so a figure takes hundreds until its interval is narrow, and its tail
-(p99, p99.9) becomes measurable at all.
-"""
-
-KINDS: tuple[Kind, ...] = ("round", "round_trip")
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """One entry of the metric catalogue: what a figure measures and what a sample costs."""
-
-    dimension: str  # "time" or "memory"
-    kind: Kind = "round"
-
-
-_ROUND_TRIP = MetricSpec("time", "round_trip")
-
-#: requirement -> metric -> its spec: the one place a figure's dimension and kind are
-#: declared; the requirements in the order of ``REQUIREMENTS``.
-CATALOGUE: Mapping[str, Mapping[str, MetricSpec]] = MappingProxyType(
-    {
-        "instantiation": MappingProxyType(
-            {
-                "boot_makespan": MetricSpec("time"),
-                "boot_per_instance": MetricSpec("time"),
-                "memory": MetricSpec("memory"),
-                "memory_per_instance": MetricSpec("memory"),
-                "memory_pss": MetricSpec("memory"),
-                "memory_pss_per_instance": MetricSpec("memory"),
-                "memory_engine": MetricSpec("memory"),
-                "memory_engine_per_instance": MetricSpec("memory"),
-                "memory_kernel": MetricSpec("memory"),
-                "memory_kernel_per_instance": MetricSpec("memory"),
-            }
-        ),
-        "deployment": MappingProxyType(
-            {
-                "boot_time": MetricSpec("time"),
-                "reconfigure_time": MetricSpec("time"),
-                "memory": MetricSpec("memory"),
-            }
-        ),
-        "monitoring": MappingProxyType(
-            {
-                "response_time": _ROUND_TRIP,
-                "direct_response_time": _ROUND_TRIP,
-                "proxy_overhead": _ROUND_TRIP,
-                # --nfv-proxy-b: variant B's, timed round by round beside A's
-                "variant_response_time": _ROUND_TRIP,
-                "variant_proxy_overhead": _ROUND_TRIP,
-            }
-        ),
-        "coexistence": MappingProxyType(
-            {
-                "memory": MetricSpec("memory"),
-                "memory_kernel": MetricSpec("memory"),
-                "response_time": _ROUND_TRIP,
-            }
-        ),
-    }
-)
-
-#: requirement -> metric -> dimension (``CATALOGUE`` without the kinds).
-METRICS: Mapping[str, Mapping[str, str]] = MappingProxyType(
-    {
-        requirement: MappingProxyType({metric: spec.dimension for metric, spec in specs.items()})
-        for requirement, specs in CATALOGUE.items()
-    }
-)
-
 
 def metric_kind(requirement: str, metric: str) -> Kind:
     """The kind of ``requirement``/``metric`` (its stop rule's caps follow from it).
 
     Raises:
-        NfvUsageError: not a metric of the catalogue.
+        NfvUsageError: not a metric of the catalogue (``pytest_nfv.model.METRICS``).
     """
-    spec = CATALOGUE.get(requirement, {}).get(metric)
-    if spec is None:
-        raise NfvUsageError(f"unknown requirement/metric {requirement}/{metric}")
-    return spec.kind
+    return metric_of(requirement, metric).kind
 
 
 MAX_BUDGET_NUMBER = 1e9
@@ -414,7 +332,7 @@ def assess(
 
 
 def _kind_of(requirement: str, metric: str) -> Kind | None:
-    spec = CATALOGUE.get(requirement, {}).get(metric)
+    spec = METRICS.get(requirement, {}).get(metric)
     return None if spec is None else spec.kind
 
 
@@ -635,7 +553,7 @@ class _File:
             if name not in table:
                 raise self.error((*head, name), "missing required field")
         unit = self.string((*head, "unit"), table["unit"])
-        dimension = METRICS[requirement][metric]
+        dimension = METRICS[requirement][metric].dimension
         if unit not in UNITS[dimension]:
             allowed = ", ".join(UNITS[dimension])
             raise self.error((*head, "unit"), f"{unit!r} is not a {dimension} unit; use {allowed}")

@@ -18,10 +18,9 @@ import pytest
 from pytest_nfv.backends.base import BackendSettings
 from pytest_nfv.backends.variant import ProxyVariant, parse_proxy_variant
 from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.harness.budgets import Kind
 from pytest_nfv.harness.stats import StopRule
 from pytest_nfv.host.cpus import parse_cpus
-from pytest_nfv.model import ECHO_CHOICES, MAX_UDP_PAYLOAD, MIN_PAYLOAD
+from pytest_nfv.model import ECHO_CHOICES, MAX_UDP_PAYLOAD, MIN_PAYLOAD, Kind
 
 __all__ = ["NfvSettings", "add_options", "settings_from_config"]
 
@@ -450,7 +449,7 @@ class NfvSettings:
     (``BootDeadlines``), never below ``boot_timeout_s``."""
 
     def rule_for(self, kind: Kind) -> StopRule:
-        """The stop rule of a figure of ``kind`` (``budgets.CATALOGUE`` declares each's)."""
+        """The stop rule of a figure of ``kind`` (``model.METRICS`` declares each's)."""
         if kind == "round_trip" and self.round_trip_rule is not None:
             return self.round_trip_rule
         return self.stop_rule

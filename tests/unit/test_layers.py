@@ -12,7 +12,7 @@ held to the same rules as any other.
     backends  -> host, vnf, leaf
     host      -> leaf
     vnf       -> leaf                                 VNF processes import it: it stays light
-    leaf      -> leaf                                 errors, model, units, resources
+    leaf      -> leaf                                 errors, model, record, units, resources
 
 A layer may always import its own modules. ``pytest_nfv/__init__.py`` is the public facade
 and may name anything; nothing inside the package may import it.
@@ -32,7 +32,7 @@ import pytest_nfv
 PACKAGE = "pytest_nfv"
 ROOT = Path(pytest_nfv.__file__).parent
 FACADE = PACKAGE
-LEAF = frozenset({"errors", "model", "units", "resources"})
+LEAF = frozenset({"errors", "model", "record", "units", "resources"})
 #: what a wheel carries inside the package as data (see ``resources``): users' code, not ours.
 SHIPPED_DATA = frozenset({"suites", "fixtures", "proxy_vnf"})
 
