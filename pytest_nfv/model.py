@@ -203,6 +203,14 @@ class Metric:
     parts: bool = False
     stands_in_for: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.panel is not None and self.axis is None:
+            raise NfvUsageError(f"metric {self.label!r}: a panel needs an axis (n or size)")
+        if (self.role == "secondary") != (self.stands_in_for is not None):
+            raise NfvUsageError(
+                f"metric {self.label!r}: a secondary metric, and only one, stands in for a primary"
+            )
+
     @property
     def unit(self) -> str:
         """The base unit its figures are measured and recorded in (``s`` or ``MiB``)."""

@@ -23,8 +23,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, TypedDict
 
+from pytest_nfv import model
 from pytest_nfv.errors import HistoryError
-from pytest_nfv.model import AXES, KINDS, METRICS, ROLES, Metric
+from pytest_nfv.model import AXES, KINDS, ROLES, Metric
 from pytest_nfv.units import dimension_of
 
 __all__ = [
@@ -303,7 +304,7 @@ def read_figure(requirement: str, metric: str, unit: str, fields: Mapping[str, A
     the catalogue's entry for its name, and a metric the catalogue does not know (a user's
     own, or one since removed) a supporting, lower-is-better figure of its unit.
     """
-    known = METRICS.get(requirement, {}).get(metric)
+    known = model.METRICS.get(requirement, {}).get(metric)
     plain = known or Metric(dimension_of(unit) or unit, metric, f"{requirement}/{metric}")
     raw = fields.get("figure")
     if not isinstance(raw, dict):

@@ -559,7 +559,7 @@ def _judge(
                 f"{key.label()}: unit {cur.unit} in {current.source} but {base.unit} in "
                 f"{baseline.source}"
             )
-        sign = 1.0 if config.worse_is_higher(key) else -1.0
+        sign = 1.0 if config.worse_is_higher(key, cur.figure.lower_is_better) else -1.0
         centers = all_centers[key]
         found = thresholds.family(family_of(key)) if thresholds and len(centers) < 2 else None
         if found is not None and base.median > 0 and cur.median > 0:

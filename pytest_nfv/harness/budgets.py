@@ -20,9 +20,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from pytest_nfv import model
 from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
 from pytest_nfv.harness.stats import MIN_ROUNDS, PERCENTILES, STATISTICS, Summary
-from pytest_nfv.model import METRICS, Kind, metric_of
+from pytest_nfv.model import Kind, metric_of
 from pytest_nfv.units import UNITS, factor, format_value, significant, to_base
 
 __all__ = [
@@ -147,7 +148,7 @@ class BudgetBook:
         Raises:
             NfvUsageError: the pair is not a known metric; a typo must not read as "no budget".
         """
-        if metric not in METRICS.get(requirement, {}):
+        if metric not in model.METRICS.get(requirement, {}):
             raise NfvUsageError(f"unknown requirement/metric {requirement}/{metric}")
         return self.budgets.get((requirement, metric))
 
@@ -332,7 +333,7 @@ def assess(
 
 
 def _kind_of(requirement: str, metric: str) -> Kind | None:
-    spec = METRICS.get(requirement, {}).get(metric)
+    spec = model.METRICS.get(requirement, {}).get(metric)
     return None if spec is None else spec.kind
 
 
@@ -553,7 +554,7 @@ class _File:
             if name not in table:
                 raise self.error((*head, name), "missing required field")
         unit = self.string((*head, "unit"), table["unit"])
-        dimension = METRICS[requirement][metric].dimension
+        dimension = model.METRICS[requirement][metric].dimension
         if unit not in UNITS[dimension]:
             allowed = ", ".join(UNITS[dimension])
             raise self.error((*head, "unit"), f"{unit!r} is not a {dimension} unit; use {allowed}")
@@ -623,15 +624,17 @@ def load_budgets(path: Path, backend: str | None = None) -> BudgetBook:
                     f"the file holds budgets of {written_for!r}, but the run measures "
                     f"{backend!r}; pass the budgets of {backend!r} with --nfv-budgets",
                 )
-        elif name not in METRICS:
+        elif name not in model.METRICS:
             what = "requirement" if isinstance(value, dict) else "top-level key"
-            raise file.error((name,), f"unknown {what}; {_suggest(name, ('backend', *METRICS))}")
+            raise file.error(
+                (name,), f"unknown {what}; {_suggest(name, ('backend', *model.METRICS))}"
+            )
         elif not isinstance(value, dict):
             raise file.error((name,), f"expected a table of metrics, got {_toml_type(value)}")
         else:
             for metric, table in value.items():
-                if metric not in METRICS[name]:
-                    hint = _suggest(metric, tuple(METRICS[name]))
+                if metric not in model.METRICS[name]:
+                    hint = _suggest(metric, tuple(model.METRICS[name]))
                     raise file.error((name, metric), f"unknown metric for {name}; {hint}")
                 if not isinstance(table, dict):
                     raise file.error(
