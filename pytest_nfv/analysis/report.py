@@ -1,12 +1,17 @@
 """Figures of saved runs in the paper's style (its Fig. 2), and a trend across runs.
 
-Three panels answer the operator's question backend by backend, one line per backend with 95%
+The panels answer the operator's question backend by backend, one line per backend with 95%
 confidence-interval error bars: boot time against the number of instances started together,
 response time through the proxy VNF against the packet size, and what the host spends in
 memory for N instances (the primary figure, kernel-accounted where it can be; the host's
-MemAvailable reading only for a backend without one, and its line says so). A fourth shows
-that memory by part at the largest N (the instances' own, the engine's helpers, ...), and a
-fifth follows one metric across saved runs, so a drift shows before it breaks a budget.
+MemAvailable reading only for a backend without one, and its line says so). Another shows
+that memory by part at the largest N (the instances' own, the engine's helpers, ...), and the
+last follows one metric across saved runs, so a drift shows before it breaks a budget.
+
+Which metric a panel draws, against what, in which unit, and which metric stands in for it,
+is read from the records (each carries its metric's catalogue entry), not from a list here:
+a metric added to the catalogue with a ``panel`` gets its figure with no change to this
+module.
 
 matplotlib is an optional dependency (``pip install 'pytest-nfv[report]'``): the gate and the
 scorecard work without it, and asking for figures without it is one clear error.

@@ -9,9 +9,12 @@ backend that fits best.
 
 "Best" is decided plainly, so a reader can redo it: on each figure a backend ranks 1 plus the
 number of backends that are lower *beyond both confidence intervals* (a difference inside the
-noise is a tie, as it should be); the backend with the lowest sum of ranks among those within
-their budgets wins. Qualities the numbers cannot show (migration, tooling, a shell in the
-guest), which the paper weighs too, are left to the reader.
+noise is a tie, as it should be; "better" is lower unless the figure's record says higher);
+the backend with the lowest sum of ranks among those within their budgets wins. Which figures
+a requirement is judged on comes from the records themselves (each carries its metric's role,
+label and axis), so a metric added to the catalogue joins the table with no change here.
+Qualities the numbers cannot show (migration, tooling, a shell in the guest), which the paper
+weighs too, are left to the reader.
 """
 
 from __future__ import annotations
@@ -176,9 +179,13 @@ def _pick(figure: Figure, by_backend: dict[str, list[Record]]) -> tuple[str, dic
 
 
 def _rank(cells: dict[str, Cell]) -> dict[str, int]:
+    """1 plus the number of backends better beyond both intervals, in the direction each
+    record says its metric improves (lower, unless it is a figure like a throughput)."""
+
     def bounds(c: Cell) -> tuple[float, float]:
         half = c.record.ci_half_width or 0.0
-        return c.record.mean - half, c.record.mean + half
+        low, high = c.record.mean - half, c.record.mean + half
+        return (low, high) if c.record.figure.lower_is_better else (-high, -low)
 
     ranks = {}
     for backend, cell in cells.items():
@@ -254,8 +261,8 @@ def render_scorecard(runs: Sequence[Run]) -> str:
         + ", ".join(
             f"{r.label} ({', '.join(r.backends)}, {r.datetime or 'no date'})" for r in ordered
         )
-        + ". Each figure comes from the newest run that measured it. Lower is better; "
-        "mean ± 95% CI half-width.",
+        + ". Each figure comes from the newest run that measured it. Lower is better unless "
+        "a figure says otherwise; mean ± 95% CI half-width.",
         "",
         "| requirement | fits best | why |",
         "| --- | --- | --- |",

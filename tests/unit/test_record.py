@@ -169,3 +169,21 @@ def test_a_run_of_records_without_figures_still_loads_from_json() -> None:
     raw = json.loads(SAVED.read_text(encoding="utf-8"))
     run = run_from_json(raw, "saved.json")
     assert run.echo == raw["machine_info"]["nfv"]["echo"]
+
+
+def test_a_figure_better_higher_ranks_the_higher_backend_first() -> None:
+    from pytest_nfv.analysis.scorecard import score
+
+    rate = Metric("time", "custom rate", "Higher is better here", lower_is_better=False,
+                  role="primary")  # fmt: skip
+    benches = []
+    for backend, scale in (("netns", 1.0), ("coreos", 3.0)):
+        bench = _written(rate)
+        info = bench["extra_info"]
+        info["backend"] = backend
+        info["samples"] = [s * scale for s in info["samples"]]
+        benches.append(bench)
+    run = run_from_json({"benchmarks": benches, "datetime": "2026-12-07T10:00:00"}, "r.json")
+    verdict = score([run], "deployment")
+    assert verdict.ranks == {"coreos": 1, "netns": 2}
+    assert verdict.best == "coreos"
