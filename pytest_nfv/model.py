@@ -29,6 +29,7 @@ __all__ = [
     "MAX_UDP_PAYLOAD",
     "METRICS",
     "MIN_PAYLOAD",
+    "POOLINGS",
     "REQUIREMENTS",
     "ROLES",
     "Axis",
@@ -39,6 +40,7 @@ __all__ = [
     "Kind",
     "Metric",
     "PathMode",
+    "Pooling",
     "Role",
     "Testbed",
     "metric_of",
@@ -161,6 +163,17 @@ against a budget and gated, not drawn (each instance's own boot time, the PSS re
 """
 ROLES: tuple[Role, ...] = ("primary", "secondary", "supporting")
 
+Pooling = Literal["per_round", "per_instance", "repeated"]
+"""How a series' samples relate to its rounds.
+
+``per_round``: one sample per round, independent enough for the regression gate.
+``per_instance``: one per instance per round, so several per round when N > 1 (the recorder
+sees that from the counts and records the series as not per round; older records without that
+field are taken as pooled). ``repeated``: one quantity read again each round (a process's
+memory): never independent samples.
+"""
+POOLINGS: tuple[Pooling, ...] = ("per_round", "per_instance", "repeated")
+
 Axis = Literal["n", "size"]
 """What a figure is read against: the number of instances, or the packet size."""
 AXES: tuple[Axis, ...] = ("n", "size")
@@ -177,9 +190,8 @@ class Metric:
         kind: what a sample costs (:data:`Kind`).
         lower_is_better: the direction a regression goes; a throughput would say False.
         role: :data:`Role`.
-        pooled: several samples per round (pooled over instances, or one quantity read again
-            each round): its samples are not independent, so the regression gate and the
-            calibration leave it out.
+        pooling: how its samples relate to rounds (:data:`Pooling`); the regression gate
+            and the calibration compare only series with one sample per round.
         axis: the parameter the figure is drawn and compared against, if any.
         panel: the name of the report figure that draws it (``boot_time`` writes
             ``boot_time.png``); None: not drawn. A secondary metric names its primary's
@@ -197,7 +209,7 @@ class Metric:
     kind: Kind = "round"
     lower_is_better: bool = True
     role: Role = "supporting"
-    pooled: bool = False
+    pooling: Pooling = "per_round"
     axis: Axis | None = None
     panel: str | None = None
     parts: bool = False
@@ -255,7 +267,7 @@ METRICS: Mapping[str, Mapping[str, Metric]] = MappingProxyType(
                     "time",
                     "boot time of each instance",
                     "Each instance's own boot time, pooled over the rounds",
-                    pooled=True,
+                    pooling="per_instance",
                     axis="n",
                 ),
                 "memory_kernel": Metric(
@@ -328,7 +340,7 @@ METRICS: Mapping[str, Mapping[str, Metric]] = MappingProxyType(
                     "proxy VNF memory",
                     "PSS of the proxy VNF's processes, the same processes read again each round",
                     role="primary",
-                    pooled=True,
+                    pooling="repeated",
                 ),
             }
         ),

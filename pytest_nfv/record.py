@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypedDict
 
 from pytest_nfv import model
 from pytest_nfv.errors import HistoryError
-from pytest_nfv.model import AXES, KINDS, ROLES, Metric
+from pytest_nfv.model import AXES, KINDS, POOLINGS, ROLES, Metric
 from pytest_nfv.units import dimension_of
 
 __all__ = [
@@ -313,8 +313,13 @@ def read_figure(requirement: str, metric: str, unit: str, fields: Mapping[str, A
 
 
 _TEXTS = frozenset({"dimension", "label", "description", "panel", "stands_in_for"})
-_FLAGS = frozenset({"lower_is_better", "pooled", "parts"})
-_CHOICES: Mapping[str, tuple[object, ...]] = {"kind": KINDS, "role": ROLES, "axis": (*AXES, None)}
+_FLAGS = frozenset({"lower_is_better", "parts"})
+_CHOICES: Mapping[str, tuple[object, ...]] = {
+    "kind": KINDS,
+    "role": ROLES,
+    "axis": (*AXES, None),
+    "pooling": POOLINGS,
+}
 
 
 def _valid(name: str, value: object) -> bool:
@@ -346,7 +351,7 @@ def _series(
     half = fields.get("ci_half_width")
     per_round = fields.get("per_round")
     if not isinstance(per_round, bool):  # saved before the record said so itself
-        per_round = not figure.pooled
+        per_round = figure.pooling == "per_round"
     return Record(
         key=RecordKey(base.requirement, metric, base.backend, base.n, base.size, base.test),
         unit=str(unit),

@@ -412,7 +412,7 @@ class Recorder:
             verdict=judgement.verdict,
             insufficient=judgement.insufficient,
             # A series with more samples than its test had rounds pools several per round.
-            per_round=not figure.pooled and s.summary.rounds == primary.summary.rounds,
+            per_round=figure.pooling != "repeated" and s.summary.rounds == primary.summary.rounds,
             parts=s.parts,
             extra=s.extra,
         )

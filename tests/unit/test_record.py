@@ -73,7 +73,7 @@ def test_a_saved_record_is_judged_and_scored_as_before() -> None:
     result = compare_runs(run, run, GateConfig())
     assert not result.failed
     gated = {c.key.metric for c in result.comparisons}
-    assert "boot_per_instance" not in gated  # pooled: never gated
+    assert "boot_per_instance" not in gated  # pooled over instances: not gated
     assert {"boot_makespan", "memory_kernel", "response_time"} <= gated
     card = render_scorecard([run]).splitlines()
     assert any(line.startswith("| host memory spent for N (N=2) | 0.7 MiB ± ") for line in card)
@@ -154,12 +154,12 @@ def test_a_figure_unknown_or_malformed_falls_back_plainly() -> None:
         "instantiation",
         "boot_makespan",
         "s",
-        {"figure": {"role": "leading", "pooled": "yes", "label": 7, "axis": "size"}},
+        {"figure": {"role": "leading", "pooling": "yes", "label": 7, "axis": "size"}},
     )
     expected = METRICS["instantiation"]["boot_makespan"]
-    assert (odd.role, odd.pooled, odd.label, odd.axis) == (
+    assert (odd.role, odd.pooling, odd.label, odd.axis) == (
         expected.role,
-        expected.pooled,
+        expected.pooling,
         expected.label,
         "size",
     )
