@@ -18,6 +18,7 @@ from pytest_nfv.analysis.gate import compare_runs
 from pytest_nfv.analysis.gate_config import GateConfig
 from pytest_nfv.analysis.history import load_run, run_from_json
 from pytest_nfv.analysis.scorecard import render_scorecard
+from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.harness.stats import summarize
 from pytest_nfv.model import METRICS, Metric
 from pytest_nfv.record import (
@@ -187,3 +188,32 @@ def test_a_figure_better_higher_ranks_the_higher_backend_first() -> None:
     verdict = score([run], "deployment")
     assert verdict.ranks == {"coreos": 1, "netns": 2}
     assert verdict.best == "coreos"
+
+
+def test_the_catalogue_is_consistent() -> None:
+    """Every secondary stands in for a primary of its own requirement, in the same unit and
+    drawn on the same panel; every panel has one primary."""
+    for metrics in METRICS.values():
+        for metric in metrics.values():
+            if metric.role != "secondary":
+                continue
+            assert metric.stands_in_for is not None
+            primary = metrics[metric.stands_in_for]
+            assert primary.role == "primary"
+            assert (primary.unit, primary.panel, primary.axis) == (
+                metric.unit,
+                metric.panel,
+                metric.axis,
+            )
+    panels = [(m.panel, r) for r, ms in METRICS.items() for m in ms.values() if m.role == "primary"]
+    drawn = [panel for panel, _ in panels if panel is not None]
+    assert len(drawn) == len(set(drawn))
+
+
+def test_a_catalogue_entry_that_contradicts_itself_is_refused() -> None:
+    with pytest.raises(NfvUsageError, match="a panel needs an axis"):
+        Metric("time", "x", "y", panel="x")
+    with pytest.raises(NfvUsageError, match="stands in for a primary"):
+        Metric("memory", "x", "y", role="secondary")
+    with pytest.raises(NfvUsageError, match="stands in for a primary"):
+        Metric("memory", "x", "y", role="primary", stands_in_for="memory")
