@@ -6,6 +6,9 @@ unchanged); pytest-nfv's part of it is each entry's ``extra_info``: the test's e
 its other series under ``secondary``. This module is the one place those keys are spelled, on
 both sides: the recorder writes through :func:`series_fields` and :func:`benchmark_info`, and
 the analysis reads through :func:`read_benchmark`, so a key renamed here is renamed for both.
+The run's own part (``machine_info["nfv"]``: the host's facts, the protocol the round trips
+used, the host canaries, slowdowns injected on purpose) is read here too
+(:func:`read_run_facts`), and its canaries are written through :func:`canary_entry`.
 
 Each series also carries what its metric is (``figure``: dimension, label, direction, role,
 pooling, axis, the catalogue's entry as the run knew it), so the analysis judges and draws a
@@ -20,7 +23,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, TypedDict
 
 from pytest_nfv import model
@@ -32,12 +35,16 @@ __all__ = [
     "BudgetFields",
     "Record",
     "RecordKey",
+    "RunFacts",
     "SummaryLike",
     "benchmark_info",
     "budget_fields",
+    "canary_entry",
+    "extend_canary",
     "is_time_entry",
     "read_benchmark",
     "read_figure",
+    "read_run_facts",
     "series_fields",
 ]
 
@@ -181,6 +188,16 @@ def is_time_entry(benchmark: Mapping[str, Any]) -> bool:
     info = benchmark.get("extra_info") or {}
     unit = info.get("unit") if isinstance(info, dict) else None
     return not isinstance(unit, str) or dimension_of(unit) in (None, "time")
+
+
+def canary_entry(samples: Sequence[float], method: str) -> dict[str, Any]:
+    """One host canary as a run records it (``machine_info["nfv"]["canary"][name]``)."""
+    return {"unit": "s", "samples": [float(s) for s in samples], "method": method}
+
+
+def extend_canary(entry: dict[str, Any], samples: Sequence[float]) -> None:
+    """More samples of a canary already timed this run (the CPU loop, test by test)."""
+    entry["samples"].extend(float(s) for s in samples)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -400,3 +417,75 @@ def read_benchmark(bench: Mapping[str, Any], source: str) -> list[Record]:
         _check(isinstance(fields, dict), source, where, f"secondary {metric} is not a table")
         records.append(_series(base, str(metric), fields, engine, source, where))
     return records
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a saved run says about itself beside its records (``machine_info["nfv"]``).
+
+    ``host`` is ``(cpu_model, cores, memory_gib, kernel)``, None where the run wrote none (or
+    not all of it); ``echo`` the protocol its round trips used, None for runs saved before
+    they said so; ``canary`` the host canaries it timed, seconds per sample, by name;
+    ``injected`` the slowdowns injected on purpose while it measured.
+    """
+
+    host: tuple[str, int, float, str] | None = None
+    echo: str | None = None
+    canary: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    injected: Mapping[str, str] = field(default_factory=dict)
+
+
+def read_run_facts(machine_info: object, source: str) -> RunFacts:
+    """The run's facts from pytest-benchmark's ``machine_info``.
+
+    Raises:
+        HistoryError: a canary is malformed (a missing one is just absent): the gate would
+            otherwise take a broken canary for a steady host.
+    """
+    nfv = machine_info.get("nfv") if isinstance(machine_info, dict) else None
+    if not isinstance(nfv, dict):
+        return RunFacts()
+    echo = nfv.get("echo")
+    injected = nfv.get("injected")
+    return RunFacts(
+        host=_host(nfv.get("host")),
+        echo=echo if isinstance(echo, str) and echo else None,
+        canary=_canaries(nfv.get("canary"), source),
+        injected={str(k): str(v) for k, v in injected.items()}
+        if isinstance(injected, dict)
+        else {},
+    )
+
+
+def _host(host: object) -> tuple[str, int, float, str] | None:
+    if not isinstance(host, dict):
+        return None
+    try:
+        return (
+            str(host["cpu_model"]),
+            int(host["cores"]),
+            float(host["memory_gib"]),
+            str(host["kernel"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _canaries(raw: object, source: str) -> dict[str, tuple[float, ...]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise HistoryError(f"{source}: machine_info nfv: canary is not a table")
+    canaries = {}
+    for name, entry in raw.items():
+        samples = entry.get("samples") if isinstance(entry, dict) else None
+        _check(
+            isinstance(samples, list)
+            and len(samples) > 0
+            and all(_number(s) and s > 0 for s in samples),
+            source,
+            f"machine_info nfv canary {name}",
+            "samples are missing or not a list of positive numbers",
+        )
+        canaries[str(name)] = tuple(float(s) for s in samples)  # type: ignore[union-attr]
+    return canaries

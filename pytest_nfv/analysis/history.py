@@ -14,13 +14,12 @@ each entry, this module the files and runs around them.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_nfv.errors import HistoryError
-from pytest_nfv.record import Record, RecordKey, read_benchmark
+from pytest_nfv.record import Record, RecordKey, RunFacts, read_benchmark, read_run_facts
 
 __all__ = [
     "HostFingerprint",
@@ -102,62 +101,14 @@ def _check(condition: bool, source: str, where: str, problem: str) -> None:
         raise HistoryError(f"{source}: {where}: {problem}")
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _fingerprint(machine_info: object, records: Sequence[Record]) -> HostFingerprint | None:
-    if not isinstance(machine_info, dict):
-        return None
-    nfv = machine_info.get("nfv")
-    if not isinstance(nfv, dict) or not isinstance(host := nfv.get("host"), dict):
+def _fingerprint(facts: RunFacts, records: Sequence[Record]) -> HostFingerprint | None:
+    if facts.host is None:
         return None
     engines = sorted({(r.key.backend, r.engine) for r in records if r.engine})
-    try:
-        return HostFingerprint(
-            cpu_model=str(host["cpu_model"]),
-            cores=int(host["cores"]),
-            memory_gib=float(host["memory_gib"]),
-            kernel=str(host["kernel"]),
-            engines=tuple(engines),
-            echo=str(nfv.get("echo") or "udp"),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _canary(machine_info: object, source: str) -> dict[str, tuple[float, ...]]:
-    """The run's host canaries; a malformed one is an error, a missing one just absent."""
-    nfv = machine_info.get("nfv") if isinstance(machine_info, dict) else None
-    raw = nfv.get("canary") if isinstance(nfv, dict) else None
-    if raw is None:
-        return {}
-    _check(isinstance(raw, dict), source, "machine_info nfv", "canary is not a table")
-    canaries = {}
-    for name, entry in raw.items():
-        samples = entry.get("samples") if isinstance(entry, dict) else None
-        _check(
-            isinstance(samples, list)
-            and len(samples) > 0
-            and all(_number(s) and s > 0 for s in samples),
-            source,
-            f"machine_info nfv canary {name}",
-            "samples are missing or not a list of positive numbers",
-        )
-        canaries[str(name)] = tuple(float(s) for s in samples)  # type: ignore[union-attr]
-    return canaries
-
-
-def _injected(machine_info: object) -> dict[str, str]:
-    nfv = machine_info.get("nfv") if isinstance(machine_info, dict) else None
-    raw = nfv.get("injected") if isinstance(nfv, dict) else None
-    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-
-
-def _echo(machine_info: object) -> str | None:
-    nfv = machine_info.get("nfv") if isinstance(machine_info, dict) else None
-    echo = nfv.get("echo") if isinstance(nfv, dict) else None
-    return echo if isinstance(echo, str) and echo else None
+    cpu_model, cores, memory_gib, kernel = facts.host
+    return HostFingerprint(
+        cpu_model, cores, memory_gib, kernel, engines=tuple(engines), echo=facts.echo or "udp"
+    )
 
 
 def run_from_json(data: object, source: str, label: str | None = None) -> Run:
@@ -191,15 +142,16 @@ def run_from_json(data: object, source: str, label: str | None = None) -> Run:
         "(extra_info without backend/requirement/metric)",
     )
     stamp = data.get("datetime")
+    facts = read_run_facts(data.get("machine_info"), source)
     return Run(
         source=source,
         label=label or Path(source).stem,
         datetime=stamp if isinstance(stamp, str) else None,
-        fingerprint=_fingerprint(data.get("machine_info"), list(records.values())),
+        fingerprint=_fingerprint(facts, list(records.values())),
         records=records,
-        canary=_canary(data.get("machine_info"), source),
-        injected=_injected(data.get("machine_info")),
-        echo=_echo(data.get("machine_info")),
+        canary=facts.canary,
+        injected=facts.injected,
+        echo=facts.echo,
     )
 
 

@@ -26,7 +26,6 @@ from pytest_nfv.harness.together import Key, Taken, repeat_together
 from pytest_nfv.host.canary import (
     CPU_LOOP_ITERATIONS,
     PASSES_PER_TEST,
-    canary_entry,
     cpu_loop_seconds,
 )
 from pytest_nfv.model import Instance, Metric, metric_of
@@ -35,7 +34,7 @@ from pytest_nfv.plugin.options import NfvSettings
 from pytest_nfv.plugin.progress import TerminalProgress, progress_of
 from pytest_nfv.plugin.recorder import record_summary
 from pytest_nfv.plugin.state import NfvState, nfv_state_key, recorded_key
-from pytest_nfv.record import benchmark_info, budget_fields, series_fields
+from pytest_nfv.record import benchmark_info, budget_fields, canary_entry, series_fields
 
 __all__ = [
     "Recorder",

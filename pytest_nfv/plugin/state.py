@@ -18,6 +18,7 @@ from pytest_nfv.harness.budgets import BudgetBook, Judgement
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import EchoProtocol
 from pytest_nfv.plugin.options import NfvSettings
+from pytest_nfv.record import extend_canary
 from pytest_nfv.vnf.proxy import HOLD_ENV
 from pytest_nfv.vnf.slowdown import SLOWDOWN_ENV
 
@@ -58,7 +59,7 @@ class NfvState:
 
     def add_canary_samples(self, name: str, samples: tuple[float, ...]) -> None:
         """More samples of a canary already timed this run (the CPU loop, test by test)."""
-        self.canary[name]["samples"].extend(float(s) for s in samples)
+        extend_canary(self.canary[name], samples)
 
     def run_conditions(self) -> dict[str, Any]:
         """What a saved run says about the conditions it ran in, beside the host's facts:

@@ -18,7 +18,7 @@ from pytest_nfv.analysis.gate import compare_runs
 from pytest_nfv.analysis.gate_config import GateConfig
 from pytest_nfv.analysis.history import load_run, run_from_json
 from pytest_nfv.analysis.scorecard import render_scorecard
-from pytest_nfv.errors import NfvUsageError
+from pytest_nfv.errors import HistoryError, NfvUsageError
 from pytest_nfv.harness.stats import summarize
 from pytest_nfv.model import METRICS, Metric
 from pytest_nfv.record import (
@@ -217,3 +217,22 @@ def test_a_catalogue_entry_that_contradicts_itself_is_refused() -> None:
         Metric("memory", "x", "y", role="secondary")
     with pytest.raises(NfvUsageError, match="stands in for a primary"):
         Metric("memory", "x", "y", role="primary", stands_in_for="memory")
+
+
+def test_the_run_s_own_facts_are_read_beside_its_records() -> None:
+    from pytest_nfv.record import canary_entry, extend_canary, read_run_facts
+
+    raw = json.loads(SAVED.read_text(encoding="utf-8"))
+    facts = read_run_facts(raw["machine_info"], "saved.json")
+    assert facts.host is not None
+    assert facts.host[1] == raw["machine_info"]["nfv"]["host"]["cores"]
+    assert facts.echo == raw["machine_info"]["nfv"]["echo"]
+    entry = canary_entry([0.001, 0.002], "a loop")
+    extend_canary(entry, [0.003])
+    written = {"nfv": {"canary": {"cpu_loop": entry}, "injected": {"HOLD": "30"}}}
+    facts = read_run_facts(json.loads(json.dumps(written)), "run.json")
+    assert facts.canary == {"cpu_loop": (0.001, 0.002, 0.003)}
+    assert facts.injected == {"HOLD": "30"}
+    assert facts.host is None
+    with pytest.raises(HistoryError, match=r"run\.json: machine_info nfv: canary is not a table"):
+        read_run_facts({"nfv": {"canary": [1.0]}}, "run.json")
