@@ -45,7 +45,9 @@ __all__ = [
     "read_benchmark",
     "read_figure",
     "read_run_facts",
+    "run_conditions",
     "series_fields",
+    "write_run_info",
 ]
 
 # --- writing -------------------------------------------------------------------------------
@@ -188,6 +190,42 @@ def is_time_entry(benchmark: Mapping[str, Any]) -> bool:
     info = benchmark.get("extra_info") or {}
     unit = info.get("unit") if isinstance(info, dict) else None
     return not isinstance(unit, str) or dimension_of(unit) in (None, "time")
+
+
+def run_conditions(
+    canary: Mapping[str, Any], proxy_b: str | None, injected: Mapping[str, str]
+) -> dict[str, Any]:
+    """What a run says about the conditions it ran in, beside the host's facts: its canaries
+    (:func:`canary_entry` each), the variant B of the proxy VNF timed beside A, and slowdowns
+    injected on purpose; each only when there is one."""
+    conditions: dict[str, Any] = {}
+    if canary:
+        conditions["canary"] = dict(canary)
+    if proxy_b is not None:
+        conditions["proxy_b"] = proxy_b
+    if injected:
+        conditions["injected"] = dict(injected)
+    return conditions
+
+
+def write_run_info(
+    machine_info: dict[str, Any],
+    *,
+    host: Mapping[str, object],
+    echo: str,
+    conditions: Mapping[str, Any],
+    **facts: object,
+) -> None:
+    """The run's own part of the record into pytest-benchmark's ``machine_info``.
+
+    Args:
+        machine_info: pytest-benchmark's table, updated in place.
+        host: the host's facts (``host.capabilities.HostFacts.as_dict``).
+        echo: what the round trips were (``udp`` or ``icmp``).
+        conditions: :func:`run_conditions`.
+        facts: more facts of the run (backend, engine, pinned CPUs, prober, budgets file).
+    """
+    machine_info["nfv"] = {**facts, "host": dict(host), "echo": echo, **conditions}
 
 
 def canary_entry(samples: Sequence[float], method: str) -> dict[str, Any]:
