@@ -7,8 +7,9 @@ its other series under ``secondary``. This module is the one place those keys ar
 both sides: the recorder writes through :func:`series_fields` and :func:`benchmark_info`, and
 the analysis reads through :func:`read_benchmark`, so a key renamed here is renamed for both.
 The run's own part (``machine_info["nfv"]``: the host's facts, the protocol the round trips
-used, the host canaries, slowdowns injected on purpose) is read here too
-(:func:`read_run_facts`), and its canaries are written through :func:`canary_entry`.
+used, the host canaries, slowdowns injected on purpose) is written (:func:`write_run_info`)
+and read (:func:`read_run_facts`) here too. Being both sides of one format is what makes the
+module longer than most: split, the two sides could drift apart.
 
 Each series also carries what its metric is (``figure``: dimension, label, direction, role,
 pooling, axis, the catalogue's entry as the run knew it), so the analysis judges and draws a
