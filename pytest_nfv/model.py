@@ -9,6 +9,7 @@ analysis of saved runs reads them back, and neither may import the other.
 Adding a metric is one entry in ``METRICS`` (and the code that measures it): the entry says
 everything the recorder, the stop rule, the gate, the report and the scorecard need to know
 about it, and the record carries those properties, so none of them spells a metric's name.
+The catalogue is data, one entry per metric, which is what makes this module longer than most.
 """
 
 from __future__ import annotations
