@@ -31,7 +31,7 @@ from pytest_nfv.backends.coreos.image import (
     OWNER,
     ensure,
 )
-from pytest_nfv.backends.netns import NetnsBackend
+from pytest_nfv.backends.netns.backend import NetnsBackend
 from pytest_nfv.errors import BackendUnavailable
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import EchoProber

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends import dhcp
 from pytest_nfv.backends.base import BackendSettings, EngineTargets
-from pytest_nfv.backends.libvirt import METADATA_NS, RunTag
 from pytest_nfv.backends.osv import backend as osv
 from pytest_nfv.backends.osv.backend import OsvBackend, reap
 from pytest_nfv.backends.osv.domain import DomainSpec, domain_xml, load_template
+from pytest_nfv.backends.shared import dhcp
+from pytest_nfv.backends.shared.libvirt import METADATA_NS, RunTag
 from pytest_nfv.errors import BackendUnavailable, NfvUsageError
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.reap import ReapRule

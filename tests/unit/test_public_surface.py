@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from pytest_nfv.backends import BUILTIN_BACKENDS, BackendSettings, make_builtin
-from pytest_nfv.backends.addressing import AddressPool
 from pytest_nfv.backends.base import Backend, BudgetChoice, ProbeInterval
+from pytest_nfv.backends.shared.addressing import AddressPool
 from pytest_nfv.host.identity import RunIdentity
 
 ROOT = Path(__file__).resolve().parents[2]

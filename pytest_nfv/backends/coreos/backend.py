@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pytest_nfv.backends.addressing import AddressPool, mac_for
 from pytest_nfv.backends.base import BackendSettings, EngineInfo, EngineTargets, StartCallback
 from pytest_nfv.backends.coreos.engine import (
     LABEL_PID,
@@ -52,8 +51,9 @@ from pytest_nfv.backends.coreos.engine import (
     target_of,
 )
 from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER, ensure
-from pytest_nfv.backends.responder import Responder, launch_helper, responder
-from pytest_nfv.backends.teardown import Teardown
+from pytest_nfv.backends.shared.addressing import AddressPool, mac_for
+from pytest_nfv.backends.shared.responder import Responder, launch_helper, responder
+from pytest_nfv.backends.shared.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.cgroups import (
     Hierarchy,

@@ -6,7 +6,7 @@ raw sockets inside the proxy's guest (``proxy_vnf/c/proxy.c``). Each VM is a tra
 domain (``createXML``): it exists while it runs and leaves no definition behind.
 
 Network, all of it in namespaces this backend owns (the run's switch,
-``pytest_nfv.backends.switch``; the host's root namespace ends up exactly as it was)::
+``pytest_nfv.backends.shared.switch``; the host's root namespace ends up exactly as it was)::
 
     switch ns  "<run>-sw":  bridge br0 10.213.0.1/16   <- ICMP prober, proxy control
         |-- tap "nv<run>t<k>" == virtio NIC of VM "<run>-i<k>"    10.213.1.0 + k
@@ -19,9 +19,10 @@ QEMU keeps its file descriptor across the move, so the tap is in the root namesp
 milliseconds and goes with the domain (or with the switch namespace) afterwards.
 
 Identity: domain names are the run's names (``nfv-<run>-p<pid>-i<k>``) and every domain
-carries the run's tag with ``backend='osv'`` in its metadata (``pytest_nfv.backends.libvirt``);
-``reap`` destroys only domains with both, of runs whose owner is gone, and their console
-logs. The switch and host namespaces are reaped by the netns backend's reap.
+carries the run's tag with ``backend='osv'`` in its metadata
+(``pytest_nfv.backends.shared.libvirt``); ``reap`` destroys only domains with both, of runs
+whose owner is gone, and their console logs. The switch and host namespaces are reaped by
+the netns backend's reap.
 
 Domain type: ``kvm`` only where ``osv.kvm.decide`` found evidence that KVM guests really
 boot; otherwise ``qemu`` (TCG), and the report header says why.
@@ -47,7 +48,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_nfv.backends.addressing import FIRST_INSTANCE_OFFSET, mac_for
 from pytest_nfv.backends.base import (
     BackendSettings,
     CleanupReport,
@@ -55,18 +55,19 @@ from pytest_nfv.backends.base import (
     EngineTargets,
     StartCallback,
 )
-from pytest_nfv.backends.dhcp import PREWRITTEN, DhcpServer, reap_dhcp
-from pytest_nfv.backends.libvirt import (
+from pytest_nfv.backends.osv.domain import DomainSpec, domain_xml, load_template
+from pytest_nfv.backends.osv.guest import Guest, ensure_guest
+from pytest_nfv.backends.osv.image import OSV_PROGRAM, OsvImage, kernel_cmdline, resolve_image
+from pytest_nfv.backends.osv.kvm import UP_MARKER, KvmVerdict, decide, probe_boot, quick_verdict
+from pytest_nfv.backends.shared.addressing import FIRST_INSTANCE_OFFSET, mac_for
+from pytest_nfv.backends.shared.dhcp import PREWRITTEN, DhcpServer, reap_dhcp
+from pytest_nfv.backends.shared.libvirt import (
     LibvirtConnection,
     RunTag,
     import_libvirt,
     reap_domains,
 )
-from pytest_nfv.backends.osv.domain import DomainSpec, domain_xml, load_template
-from pytest_nfv.backends.osv.guest import Guest, ensure_guest
-from pytest_nfv.backends.osv.image import OSV_PROGRAM, OsvImage, kernel_cmdline, resolve_image
-from pytest_nfv.backends.osv.kvm import UP_MARKER, KvmVerdict, decide, probe_boot, quick_verdict
-from pytest_nfv.backends.switch import (
+from pytest_nfv.backends.shared.switch import (
     BRIDGE,
     BRIDGE_MAC,
     ECHO_PORT,
@@ -78,7 +79,7 @@ from pytest_nfv.backends.switch import (
     SUBNET,
     Switch,
 )
-from pytest_nfv.backends.teardown import Teardown
+from pytest_nfv.backends.shared.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable, NfvUsageError
 from pytest_nfv.host.cgroups import (
     Hierarchy,

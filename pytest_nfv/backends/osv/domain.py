@@ -3,7 +3,7 @@
 The template (``fixtures/domains/osv.xml`` or ``--nfv-domain-template``) is plain libvirt
 XML that says what every VM gets (vCPUs, memory, machine type); nothing in it is a
 placeholder. This module sets what belongs to one instance on a copy of it: the domain type,
-the name, the run identity in ``<metadata>`` (a ``backends.libvirt.RunTag``), the kernel,
+the name, the run identity in ``<metadata>`` (a ``backends.shared.libvirt.RunTag``), the kernel,
 initrd and command line (or the user's image as a disk), the NIC, and a serial console
 written to a log file. Kept free of libvirt calls so it can be checked against the
 ``test:///default`` driver and by itself.
@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_nfv.backends.libvirt import RunTag
+from pytest_nfv.backends.shared.libvirt import RunTag
 from pytest_nfv.errors import NfvUsageError
 
 __all__ = ["DomainSpec", "domain_xml", "load_template"]

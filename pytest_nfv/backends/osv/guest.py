@@ -39,7 +39,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_nfv.backends.debian_guest import (
+from pytest_nfv.backends.shared.debian_guest import (
     built_files,
     cached_build,
     deb_field,
@@ -137,7 +137,11 @@ def cache_root() -> Path:
 def recipe_key() -> str:
     """Hash of everything that decides the guest's bytes apart from the Debian packages."""
     digest = hashlib.sha256()
-    sources = (Path(__file__), Path(__file__).parents[1] / "debian_guest.py", relay_source())
+    sources = (
+        Path(__file__),
+        Path(__file__).parents[1] / "shared" / "debian_guest.py",
+        relay_source(),
+    )
     for part in (RECIPE_VERSION.encode(), *(path.read_bytes() for path in sources)):
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()[:16]

@@ -12,7 +12,7 @@ The guest is a paravirtualised Linux domU:
 - the kernel of ``linux-image-cloud-amd64`` (built with ``XEN_PV``), decompressed from its
   bzImage and gzip'd again: libxc's loader takes a gzip'd ELF far quicker than the xz
   bzImage under emulation;
-- an initramfs (``backends.debian_guest``'s deterministic cpio) holding ``busybox`` from
+- an initramfs (``backends.shared.debian_guest``'s deterministic cpio) holding ``busybox`` from
   ``busybox-static``, ``xen-netfront``, the xenstore client tools of ``xenstore-utils`` with
   the libraries they load (``libxenstore4``, ``libxentoolcore1``, ``libc6``), ``/init``,
   ``fields.sh`` (what it reads out of a configuration), and ``nfv-proxy``
@@ -36,7 +36,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_nfv.backends.debian_guest import (
+from pytest_nfv.backends.shared.debian_guest import (
     built_files,
     cached_build,
     deb_field,
@@ -92,7 +92,7 @@ def cache_root() -> Path:
 
 def _sources() -> tuple[Path, ...]:
     c = proxy_vnf_dir() / "c"
-    shared = Path(__file__).parents[2] / "debian_guest.py"
+    shared = Path(__file__).parents[2] / "shared" / "debian_guest.py"
     return (Path(__file__), shared, INIT, FIELDS, c / "proxy.c", c / "udp-command.c")
 
 

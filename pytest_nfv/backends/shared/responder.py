@@ -23,7 +23,7 @@ from pytest_nfv.host.parent_death import dying_with_parent
 
 __all__ = ["Responder", "launch_helper", "responder"]
 
-_ECHO_SOURCE = Path(__file__).resolve().parents[1] / "vnf" / "echo.c"
+_ECHO_SOURCE = Path(__file__).resolve().parents[2] / "vnf" / "echo.c"
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_nfv.backends.addressing import AddressPool, mac_for
 from pytest_nfv.backends.base import CleanupReport
-from pytest_nfv.backends.responder import Responder, launch_helper, responder
+from pytest_nfv.backends.shared.addressing import AddressPool, mac_for
+from pytest_nfv.backends.shared.responder import Responder, launch_helper, responder
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.capabilities import has_netns_capabilities
 from pytest_nfv.host.identity import PREFIX, RunIdentity
