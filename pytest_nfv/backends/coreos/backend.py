@@ -35,10 +35,9 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pytest_nfv.backends.base import BackendSettings, EngineInfo, EngineTargets, StartCallback
 from pytest_nfv.backends.coreos.engine import (
@@ -52,6 +51,7 @@ from pytest_nfv.backends.coreos.engine import (
 )
 from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER, ensure
 from pytest_nfv.backends.shared.addressing import AddressPool, mac_for
+from pytest_nfv.backends.shared.parallel import all_or_nothing, map_together
 from pytest_nfv.backends.shared.responder import Responder, launch_helper, responder
 from pytest_nfv.backends.shared.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable
@@ -104,7 +104,6 @@ _PROXY_SYSCTLS = {
     "net.ipv4.conf.default.send_redirects": "0",
     "net.ipv4.conf.eth0.send_redirects": "0",
 }
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -388,13 +387,6 @@ class CoreosBackend:
         held.pid = int(self._api.inspect_container(held.container_id)["State"]["Pid"])
         return held
 
-    def _pool_map(self, work: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
-        """``work`` over ``items`` with at most ``parallel`` engine requests in flight."""
-        if len(items) <= 1:
-            return [work(item) for item in items]
-        with ThreadPoolExecutor(min(self._parallel, len(items))) as pool:
-            return list(pool.map(work, items))
-
     def _remove_all(self, helds: Sequence[_Held]) -> None:
         """Remove containers one request at a time.
 
@@ -474,28 +466,23 @@ class CoreosBackend:
             except Exception as exc:
                 raise BackendError(f"cannot inspect container {held.name}: {exc}") from exc
 
-        try:
-            started = self._pool_map(one, list(specs))
+        with all_or_nothing(specs, self._remove_specs, self._release_address):
+            started = map_together(one, specs, self._parallel)
             # Only once every request is out: looking up pids must not delay a start.
-            pids = self._pool_map(pid_of, [held for held, _ in started])
-        except BaseException:
-            self._abandon(specs)
-            raise
+            pids = map_together(pid_of, [held for held, _ in started], self._parallel)
         instances = []
         for spec, (held, start_ns), pid in zip(specs, started, pids, strict=True):
             held.pid = pid
             instances.append(Instance(spec, start_ns, f"/proc/{pid}/ns/net", (pid,)))
         return instances
 
-    def _abandon(self, specs: Sequence[InstanceSpec]) -> None:
-        """A start failed part-way: remove what it created and free every address it had."""
-        helds = [self._held[s.name] for s in specs if s.name in self._held]
-        try:
-            self._remove_all(helds)
-        finally:
-            if self._addresses is not None:
-                for spec in specs:
-                    self._addresses.release(spec.address)
+    def _remove_specs(self, specs: Sequence[InstanceSpec]) -> None:
+        """Remove the containers of ``specs`` that were created (a start that failed)."""
+        self._remove_all([self._held[s.name] for s in specs if s.name in self._held])
+
+    def _release_address(self, address: ipaddress.IPv4Address) -> None:
+        if self._addresses is not None:
+            self._addresses.release(address)
 
     def stop(self, instances: Sequence[Instance]) -> None:
         helds = [self._held[i.name] for i in instances if i.name in self._held]
@@ -608,7 +595,7 @@ class CoreosBackend:
                 raise BackendError(f"the engine reports no memory usage for {held.name}")
             return (usage - inactive if inactive < usage else usage) / MIB
 
-        return self._pool_map(one, list(instances))
+        return map_together(one, instances, self._parallel)
 
     # ---- testbed ------------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ from pytest_nfv.backends.shared.libvirt import (
     import_libvirt,
     reap_domains,
 )
+from pytest_nfv.backends.shared.parallel import all_or_nothing, map_together
 from pytest_nfv.backends.shared.switch import (
     BRIDGE,
     BRIDGE_MAC,
@@ -501,24 +502,16 @@ class OsvBackend:
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Start the domains together, a few createXML calls at a time."""
-        if not specs:
-            return []
-        with ThreadPoolExecutor(min(_PARALLEL, len(specs))) as pool:
-            futures = [pool.submit(self._boot, spec, "vnf", RELAY_ARGS, on_start) for spec in specs]
-            results, failures = [], []
-            for future in futures:
-                try:
-                    results.append(future.result())
-                except BaseException as exc:
-                    failures.append(exc)
-        if failures:
-            self._abandon(specs)
-            raise failures[0]
-        return results
 
-    def _abandon(self, specs: Sequence[InstanceSpec]) -> None:
-        """A start failed part-way: destroy the domains it created, free all its addresses."""
-        self._remove(specs, every_address=True)
+        def boot(spec: InstanceSpec) -> Instance:
+            return self._boot(spec, "vnf", RELAY_ARGS, on_start)
+
+        with all_or_nothing(specs, self._remove_created, self._switch.release):
+            return map_together(boot, specs, _PARALLEL)
+
+    def _remove_created(self, specs: Sequence[InstanceSpec]) -> None:
+        """Destroy the domains of ``specs`` that were created (a start that failed)."""
+        self._remove(specs, every_address=False)
 
     def stop(self, instances: Sequence[Instance]) -> None:
         self._remove([i.spec for i in instances], every_address=False)
