@@ -15,10 +15,13 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_nfv.backends.osv.guest import Guest
+from pytest_nfv.backends.osv.image import OsvImage, kernel_cmdline
 from pytest_nfv.backends.shared.libvirt import RunTag
+from pytest_nfv.backends.shared.switch import GATEWAY, SUBNET
 from pytest_nfv.errors import NfvUsageError
 
-__all__ = ["DomainSpec", "domain_xml", "load_template"]
+__all__ = ["DomainSpec", "domain_xml", "load_template", "osv_domain", "standin_domain"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,46 @@ class DomainSpec:
     disk_format: str = "raw"
     mac: str | None = None
     tap: str | None = None
+
+
+def standin_domain(
+    name: str, tag: RunTag, domain_type: str, console_log: Path, guest: Guest, cmdline: str
+) -> DomainSpec:
+    """The stand-in guest: its role on the command line, its address by DHCP; no NIC yet."""
+    return DomainSpec(
+        name=name,
+        tag=tag,
+        domain_type=domain_type,
+        console_log=console_log,
+        kernel=guest.kernel,
+        initrd=guest.initrd,
+        cmdline=f"console=ttyS0 quiet panic=-1 {cmdline}".strip(),
+    )
+
+
+def osv_domain(
+    name: str,
+    tag: RunTag,
+    domain_type: str,
+    console_log: Path,
+    image: OsvImage,
+    address: str,
+    program: str,
+) -> DomainSpec:
+    """A user's OSv image: the kernel with our command line, or the disk with its own."""
+    cmdline = ""
+    if image.kernel is not None:
+        cmdline = kernel_cmdline(address, str(SUBNET.netmask), str(GATEWAY), program)
+    return DomainSpec(
+        name=name,
+        tag=tag,
+        domain_type=domain_type,
+        console_log=console_log,
+        kernel=image.kernel,
+        cmdline=cmdline,
+        disk=image.disk,
+        disk_format=image.disk_format,
+    )
 
 
 def load_template(path: Path) -> ET.Element:
