@@ -301,8 +301,10 @@ class OsvBackend:
             number = self._taps
         return f"{TAP_PREFIX}{self.identity.run_id}{'p' if role == 'proxy' else 't'}{number}"
 
-    def _tag(self, role: str) -> RunTag:
-        return RunTag(self.identity.run_id, self.identity.owner_pid, role, self.name)
+    def _base(self, name: str, role: str, domain_type: str) -> DomainSpec:
+        """What every domain of the run has: its name, the run's tag, its console log."""
+        tag = RunTag(self.identity.run_id, self.identity.owner_pid, role, self.name)
+        return DomainSpec(name, tag, domain_type, consoles.console_log(name))
 
     def _standin_spec(
         self,
@@ -314,8 +316,7 @@ class OsvBackend:
     ) -> DomainSpec:
         """The stand-in guest (``domain.standin_domain``), on a new tap if it is an instance."""
         assert self._guest is not None
-        log = consoles.console_log(name)
-        dspec = standin_domain(name, self._tag(role), domain_type, log, self._guest, cmdline)
+        dspec = standin_domain(self._base(name, role, domain_type), self._guest, cmdline)
         if spec is None:
             return dspec
         return replace(dspec, mac=spec.mac, tap=self._new_tap(role))
@@ -339,10 +340,8 @@ class OsvBackend:
             cmdline = f"nfv.role={role}" + (f" nfv.relay={words}" if role == "proxy" else "")
             return self._standin_spec(name, role, self._domain_type(), spec, cmdline)
         program = " ".join(map(str, (OSV_PROGRAM, *relay_args)))
-        log = consoles.console_log(name)
-        dspec = osv_domain(
-            name, self._tag(role), self._domain_type(), log, self._image, str(spec.address), program
-        )
+        base = self._base(name, role, self._domain_type())
+        dspec = osv_domain(base, self._image, str(spec.address), program)
         return replace(dspec, mac=spec.mac, tap=self._new_tap(role))
 
     def _boot(

@@ -12,7 +12,7 @@ written to a log file. Kept free of libvirt calls so it can be checked against t
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pytest_nfv.backends.osv.guest import Guest
@@ -48,39 +48,24 @@ class DomainSpec:
     tap: str | None = None
 
 
-def standin_domain(
-    name: str, tag: RunTag, domain_type: str, console_log: Path, guest: Guest, cmdline: str
-) -> DomainSpec:
-    """The stand-in guest: its role on the command line, its address by DHCP; no NIC yet."""
-    return DomainSpec(
-        name=name,
-        tag=tag,
-        domain_type=domain_type,
-        console_log=console_log,
+def standin_domain(base: DomainSpec, guest: Guest, cmdline: str) -> DomainSpec:
+    """``base`` booting the stand-in guest: its role on the command line, its address by DHCP."""
+    return replace(
+        base,
         kernel=guest.kernel,
         initrd=guest.initrd,
         cmdline=f"console=ttyS0 quiet panic=-1 {cmdline}".strip(),
     )
 
 
-def osv_domain(
-    name: str,
-    tag: RunTag,
-    domain_type: str,
-    console_log: Path,
-    image: OsvImage,
-    address: str,
-    program: str,
-) -> DomainSpec:
-    """A user's OSv image: the kernel with our command line, or the disk with its own."""
+def osv_domain(base: DomainSpec, image: OsvImage, address: str, program: str) -> DomainSpec:
+    """``base`` booting a user's OSv image: the kernel with our command line, or the disk with
+    its own."""
     cmdline = ""
     if image.kernel is not None:
         cmdline = kernel_cmdline(address, str(SUBNET.netmask), str(GATEWAY), program)
-    return DomainSpec(
-        name=name,
-        tag=tag,
-        domain_type=domain_type,
-        console_log=console_log,
+    return replace(
+        base,
         kernel=image.kernel,
         cmdline=cmdline,
         disk=image.disk,
