@@ -29,6 +29,10 @@ boot; otherwise ``qemu`` (TCG), and the report header says why.
 
 Only a local ``qemu:///system`` is driven in this version: the taps must join this host's
 switch namespace, which a remote hypervisor's cannot.
+
+Longer than its siblings: ``OsvBackend`` keeps the domains' state (``_vms``, the proxy's
+domain) and every step that changes it (lifecycle, instances, testbed) in one class, so
+that one lock guards it; what only reads or computes lives in the modules beside it.
 """
 
 from __future__ import annotations
