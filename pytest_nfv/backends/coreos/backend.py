@@ -36,6 +36,7 @@ from typing import Any
 from pytest_nfv.backends.base import BackendSettings, EngineInfo, EngineTargets, StartCallback
 from pytest_nfv.backends.coreos import memory
 from pytest_nfv.backends.coreos.containers import (
+    HOLD,
     MAC_PREFIX,
     Containers,
     Held,
@@ -53,7 +54,7 @@ from pytest_nfv.backends.coreos.engine import (
 )
 from pytest_nfv.backends.coreos.image import ensure
 from pytest_nfv.backends.coreos.probe import Probe
-from pytest_nfv.backends.coreos.testbed import HOLD, DockerTestbed
+from pytest_nfv.backends.coreos.testbed import DockerTestbed
 from pytest_nfv.backends.shared.addressing import AddressPool
 from pytest_nfv.backends.shared.parallel import all_or_nothing, map_together
 from pytest_nfv.backends.shared.teardown import Teardown

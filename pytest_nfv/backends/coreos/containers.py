@@ -21,10 +21,14 @@ from pytest_nfv.backends.shared.addressing import mac_for
 from pytest_nfv.errors import BackendError
 from pytest_nfv.host.identity import RunIdentity
 
-__all__ = ["MAC_PREFIX", "Containers", "Held", "in_its_cgroup", "pinned_path"]
+__all__ = ["HOLD", "MAC_PREFIX", "QUIET", "Containers", "Held", "in_its_cgroup", "pinned_path"]
 
 MAC_PREFIX = "02:4e:44"
 """Instance MACs: derived from the address like the switch's, under a prefix of their own."""
+HOLD = ("sleep", "2147483647")
+"""What a container without a program of its own runs: the instances, the probe, the hosts."""
+QUIET = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
+"""No IPv6 chatter (router solicitations, DAD) on the run's network."""
 
 
 @dataclass

@@ -12,8 +12,8 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_nfv.backends.coreos.containers import Containers, Held, pinned_path
-from pytest_nfv.backends.coreos.testbed import HOLD, QUIET, eth0_of
+from pytest_nfv.backends.coreos.containers import HOLD, QUIET, Containers, Held, pinned_path
+from pytest_nfv.backends.coreos.testbed import eth0_of
 from pytest_nfv.errors import BackendError
 from pytest_nfv.host.namespaces import entered
 from pytest_nfv.model import InstanceSpec

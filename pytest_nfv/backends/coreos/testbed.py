@@ -16,7 +16,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytest_nfv.backends.base import StartCallback
-from pytest_nfv.backends.coreos.containers import MAC_PREFIX, Containers, Held, pinned_path
+from pytest_nfv.backends.coreos.containers import (
+    HOLD,
+    MAC_PREFIX,
+    QUIET,
+    Containers,
+    Held,
+    pinned_path,
+)
 from pytest_nfv.backends.shared.addressing import mac_for
 from pytest_nfv.backends.shared.responder import Responder, launch_helper, responder
 from pytest_nfv.errors import BackendError
@@ -24,11 +31,9 @@ from pytest_nfv.host.namespaces import entered
 from pytest_nfv.host.processes import expect_line, stop_processes
 from pytest_nfv.model import Endpoint, Instance, InstanceSpec, PathMode, Testbed
 
-__all__ = ["ECHO_PORT", "HOLD", "QUIET", "DockerTestbed", "eth0_of"]
+__all__ = ["ECHO_PORT", "DockerTestbed", "eth0_of"]
 
 ECHO_PORT = 7
-HOLD = ("sleep", "2147483647")
-QUIET = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
 _HOST_SYSCTLS = {
     **QUIET,
     "net.ipv4.conf.all.accept_redirects": "0",
