@@ -235,9 +235,7 @@ class ClickosBackend:
 
     def release(self, specs: Sequence[InstanceSpec]) -> None:
         """Planned instances have no neighbour entry yet (``start`` adds it): only addresses."""
-        for spec in specs:
-            if spec.name not in self._instances:
-                self._switch.release(spec.address)
+        self._switch.release_planned(specs, self._instances)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Create every domain, then give each its configuration as soon as it is up."""

@@ -147,9 +147,7 @@ class NetnsBackend:
         return self._switch.plan(count)
 
     def release(self, specs: Sequence[InstanceSpec]) -> None:
-        for spec in specs:
-            if spec.name not in self._instances:
-                self._switch.release(spec.address)
+        self._switch.release_planned(specs, self._instances)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Create each instance from inside a memory cgroup of the run, so the kernel charges

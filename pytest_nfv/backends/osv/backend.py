@@ -438,9 +438,7 @@ class OsvBackend:
 
     def release(self, specs: Sequence[InstanceSpec]) -> None:
         """The DHCP leases stay: a planned address comes back with its MAC, and its lease."""
-        for spec in specs:
-            if spec.name not in self._vms:
-                self._switch.release(spec.address)
+        self._switch.release_planned(specs, self._vms)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Start the domains together, a few createXML calls at a time."""

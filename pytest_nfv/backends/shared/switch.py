@@ -33,7 +33,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -243,6 +243,13 @@ class Switch:
     def release(self, address: ipaddress.IPv4Address) -> None:
         """Give a stopped instance's address back to the plan."""
         self._addresses.release(address)
+
+    def release_planned(self, specs: Sequence[InstanceSpec], running: Container[str]) -> None:
+        """Give back the addresses of ``specs`` that never started (``Backend.release``);
+        those ``running`` names are kept until their instance stops."""
+        for spec in specs:
+            if spec.name not in running:
+                self._addresses.release(spec.address)
 
     # ---- ports --------------------------------------------------------------------------
 
