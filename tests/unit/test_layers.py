@@ -181,7 +181,7 @@ def test_analysis_and_cli_never_import_a_backend_engine() -> None:
 
 
 BACKENDS = f"{PACKAGE}.backends"
-#: the modules of ``backends`` that are no backend: the protocol, the registry and what they share.
+#: the modules of ``backends`` that are no backend: the protocol's and what backends share.
 BACKEND_COMMONS = frozenset({"base", "variant", "shared"})
 
 
@@ -208,7 +208,10 @@ def test_every_builtin_backend_is_a_package_of_its_own() -> None:
     from pytest_nfv.backends import BUILTIN_BACKENDS
 
     direct = {m.rpartition(".")[2] for m in MODULES if m.rpartition(".")[0] == BACKENDS}
-    assert direct == {*BUILTIN_BACKENDS, *BACKEND_COMMONS}
+    assert direct == {*BUILTIN_BACKENDS, *BACKEND_COMMONS}, (
+        "a module directly under backends/ is either part of the protocol (name it in "
+        "BACKEND_COMMONS) or belongs inside one backend's package or shared/"
+    )
     for name in BUILTIN_BACKENDS:
         assert MODULES[f"{BACKENDS}.{name}"].name == "__init__.py", name
 
