@@ -2,8 +2,9 @@
 
 ``switch`` (the switch namespace: bridge, prober, hosts A, B and B2), ``addressing`` (the
 address plan and MACs), ``dhcp`` (fixed leases on the switch for guests that ask),
-``libvirt`` (connection, transient domains, their tags and reap), ``debian_guest`` (the
-stand-in guests' kernel and initramfs), ``responder`` (the echo helper of hosts B and B2),
+``libvirt`` (connection, transient domains, their tags and reap), ``debian_guest`` and
+``guest_recipe`` (the stand-in guests' kernel, initramfs and the one recipe pipeline that
+builds them), ``responder`` (the echo helper of hosts B and B2),
 ``parallel`` (an all-or-nothing start of many instances) and ``teardown`` (close every part,
 report every failure).
 
