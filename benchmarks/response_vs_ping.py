@@ -26,8 +26,8 @@ import statistics
 import subprocess
 
 from pytest_nfv.backends.coreos.backend import CoreosBackend
-from pytest_nfv.backends.netns import NetnsBackend
-from pytest_nfv.backends.responder import launch_helper
+from pytest_nfv.backends.netns.backend import NetnsBackend
+from pytest_nfv.backends.shared.responder import launch_helper
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.response import ECHO_METHODS, RoundTrip

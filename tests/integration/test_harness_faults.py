@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pytest_nfv.backends.netns import NetnsBackend
+from pytest_nfv.backends.netns.backend import NetnsBackend
 from pytest_nfv.errors import BackendError, ProbeError
 from pytest_nfv.harness.lab import Lab, ProxyPath
 from pytest_nfv.harness.probes import icmp

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_nfv.backends.clickos.xen.domains import DomainSpec, render_domain
-from pytest_nfv.backends.libvirt import METADATA_NS, LibvirtConnection, RunTag, reap_domains
+from pytest_nfv.backends.shared.libvirt import METADATA_NS, LibvirtConnection, RunTag, reap_domains
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.reap import ReapRule
