@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
 from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
+from pytest_nfv.harness.budget_file import load_budgets
 from pytest_nfv.harness.budgets import (
     CATALOGUE,
     METRICS,
@@ -22,7 +23,6 @@ from pytest_nfv.harness.budgets import (
     Budget,
     assess,
     judge,
-    load_budgets,
     metric_kind,
 )
 from pytest_nfv.harness.stats import (
