@@ -23,7 +23,8 @@ if TYPE_CHECKING:
         ProbeError,
     )
     from pytest_nfv.harness.budgets import Budget, BudgetBook
-    from pytest_nfv.harness.lab import Lab, ProxyPath
+    from pytest_nfv.harness.lab import Lab
+    from pytest_nfv.harness.proxy_path import ProxyPath
     from pytest_nfv.harness.stats import StopRule, Summary, summarize
     from pytest_nfv.model import Endpoint, Instance, InstanceSpec, Testbed
     from pytest_nfv.plugin.fixtures import Recorder, Series
@@ -74,7 +75,7 @@ _HOME = {
     "NfvUsageError": "errors",
     "ProbeError": "errors",
     "Lab": "harness.lab",
-    "ProxyPath": "harness.lab",
+    "ProxyPath": "harness.proxy_path",
     "Recorder": "plugin.fixtures",
     "Series": "plugin.fixtures",
     "Endpoint": "model",
