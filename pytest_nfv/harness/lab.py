@@ -1,7 +1,7 @@
 """The paper's experiments, each as one round that returns plain numbers.
 
 A ``Lab`` joins a backend to the probes. Its methods are single rounds; repetition belongs
-to ``stats.repeat_until_converged`` and judgement to ``budgets``, so each of the three can be
+to ``repeat.repeat_until_converged`` and judgement to ``budgets``, so each of the three can be
 read (and tested) on its own. The instances' rounds (boot, memory, growth) are here; the
 testbed's (deployment, reconfiguration, response time through the proxy VNF) are
 ``harness.proxy_path``'s, which runs on a lab's backend.

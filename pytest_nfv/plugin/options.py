@@ -22,7 +22,7 @@ import pytest
 from pytest_nfv.backends.base import BackendSettings
 from pytest_nfv.backends.variant import ProxyVariant
 from pytest_nfv.harness.budgets import Kind
-from pytest_nfv.harness.stats import StopRule
+from pytest_nfv.harness.repeat import StopRule
 from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD
 from pytest_nfv.plugin.option_types import (
     BOOT_TIMEOUT_FLOOR_S,

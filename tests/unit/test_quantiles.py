@@ -25,14 +25,12 @@ from pytest_nfv.harness.budgets import (
     judge,
     metric_kind,
 )
+from pytest_nfv.harness.repeat import StopRule, repeat_until_converged, straddles
 from pytest_nfv.harness.stats import (
     PERCENTILES,
-    StopRule,
     interval,
     quantile,
     quantile_interval,
-    repeat_until_converged,
-    straddles,
     summarize,
 )
 from pytest_nfv.harness.together import repeat_together
