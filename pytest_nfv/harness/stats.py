@@ -3,8 +3,9 @@
 The paper repeats every measurement "until guarantee a minimum confidence interval of 95%".
 We make that precise (``harness.repeat``): after each round the Student-t interval of the
 mean is computed; we stop once its half-width is at most ``max(ci_width * |mean|, absolute)``
-(after ``min_rounds``), or when ``max_rounds`` or ``max_seconds`` is reached. Whether it converged is part of the result,
-so a figure that merely ran out of time is never presented as a tight one.
+(after ``min_rounds``), or when ``max_rounds`` or ``max_seconds`` is reached. Whether it
+converged is part of the result, so a figure that merely ran out of time is never presented
+as a tight one.
 
 Why an absolute floor: a width relative to the mean never converges for a quantity near zero
 (a memory delta of a namespace, what a proxy adds to a round trip), so those series always ran
