@@ -1,9 +1,9 @@
 """The Python prober child: ``prober.c``'s protocol and pace, for hosts that cannot build it.
 
-The C child (``harness/probes/prober.c``) is what times boots wherever it can be used. It
+The C child (``native/prober.c``) is what times boots wherever it can be used. It
 cannot be on a host without gcc (gcc is no dependency of a pip-installed plugin: a slim
 container or CI image may lack it), when the run is not root but holds ``CAP_NET_RAW``
-(``host.native`` builds and hands out helpers for root only), or when the native cache is
+(``native`` builds and hands out helpers for root only), or when the native cache is
 not private; a run there still
 times its boots with this child instead of refusing to start, and ``EchoProber.kind`` puts
 which child it was, and why, in the record, so figures of the two are never compared
