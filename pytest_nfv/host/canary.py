@@ -18,7 +18,7 @@ Canaries (each a series of samples in seconds, stored in the run's ``machine_inf
   canary"), so a canary timed at one moment says little about the minutes the figures were
   measured in;
 - ``direct_path``: 64-byte round trips over the testbed's kernel-forwarded path (host A ->
-  the proxy's hop with the VNF paused -> B -> A, ``harness.lab.ProxyPath.canary``): wake-up
+  the proxy's hop with the VNF paused -> B -> A, ``harness.proxy_path.ProxyPath.canary``): wake-up
   latency and the kernel's forwarding, without the VNF. Only runs that deploy the testbed
   record it.
 """

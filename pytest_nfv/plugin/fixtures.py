@@ -19,9 +19,11 @@ from pytest_nfv.backends import EngineTargets, reap_all
 from pytest_nfv.backends.base import ProbeInterval
 from pytest_nfv.errors import BackendUnavailable, BudgetExceeded, NfvUsageError
 from pytest_nfv.harness.budgets import Budget, Judgement, assess
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
-from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
+from pytest_nfv.harness.proxy_path import ProxyPath
+from pytest_nfv.harness.repeat import StopRule, repeat_until_converged
+from pytest_nfv.harness.stats import Summary
 from pytest_nfv.harness.together import Key, Taken, repeat_together
 from pytest_nfv.host.canary import (
     CPU_LOOP_ITERATIONS,

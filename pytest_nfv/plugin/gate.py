@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from pytest_nfv.analysis.calibration import find_calibration
+from pytest_nfv.analysis.calibration_file import find_calibration
 from pytest_nfv.analysis.gate import compare_runs
 from pytest_nfv.analysis.gate_config import GateConfig, load_gate_config
 from pytest_nfv.analysis.gate_render import format_text

@@ -33,9 +33,10 @@ from pytest_nfv.backends.coreos.image import (
 )
 from pytest_nfv.backends.netns.backend import NetnsBackend
 from pytest_nfv.errors import BackendUnavailable
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.response import RoundTrip
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import kill_and_wait, list_namespaces
 

@@ -24,8 +24,9 @@ from script_runs import running
 from pytest_nfv.backends.netns.backend import NetnsBackend
 from pytest_nfv.backends.shared.switch import BRIDGE, BRIDGE_MAC, GATEWAY, NUD_PERMANENT
 from pytest_nfv.errors import BackendError, ProbeError
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.response import RoundTrip
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.cgroups import memory_hierarchy
 from pytest_nfv.host.namespaces import (
     entered,

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
+from pytest_nfv.harness.budget_file import load_budgets
 from pytest_nfv.harness.budgets import (
     VERDICTS,
     Budget,
@@ -17,7 +18,6 @@ from pytest_nfv.harness.budgets import (
     Judgement,
     assess,
     judge,
-    load_budgets,
 )
 from pytest_nfv.harness.stats import summarize
 from pytest_nfv.model import METRICS, REQUIREMENTS

@@ -160,7 +160,7 @@ def test_reap_of_an_unreachable_libvirt_is_empty() -> None:
 
 
 def test_the_default_budgets_are_the_papers_clickos_figures() -> None:
-    from pytest_nfv.harness.budgets import load_budgets
+    from pytest_nfv.harness.budget_file import load_budgets
     from pytest_nfv.resources import budgets_file
 
     path = budgets_file("clickos")

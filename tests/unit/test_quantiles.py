@@ -15,22 +15,20 @@ from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
 from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
+from pytest_nfv.harness.budget_file import load_budgets
 from pytest_nfv.harness.budgets import (
     STATISTICS,
     Budget,
     assess,
     judge,
-    load_budgets,
     metric_kind,
 )
+from pytest_nfv.harness.repeat import StopRule, repeat_until_converged, straddles
 from pytest_nfv.harness.stats import (
     PERCENTILES,
-    StopRule,
     interval,
     quantile,
     quantile_interval,
-    repeat_until_converged,
-    straddles,
     summarize,
 )
 from pytest_nfv.harness.together import repeat_together
