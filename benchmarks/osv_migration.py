@@ -23,9 +23,10 @@ from pathlib import Path
 
 from pytest_nfv.backends.base import BackendSettings
 from pytest_nfv.backends.osv.backend import OsvBackend
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.migration import MigrationRounds
 from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.units import MIB
 

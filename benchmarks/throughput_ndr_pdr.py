@@ -29,8 +29,9 @@ import statistics
 
 from pytest_nfv.backends import make_builtin
 from pytest_nfv.backends.base import BackendSettings, ProbeInterval
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.harness.traffic.generator import Stream
 from pytest_nfv.harness.traffic.registry import make_generator
 from pytest_nfv.harness.traffic.search import (

@@ -54,21 +54,18 @@ def test_live_migration(nfv_testbed: ProxyPath, nfv_repeat: Repeat, nfv_record: 
         Series(
             "migration_seen_downtime",
             measured["migration_seen_downtime"],
-            "time",
             primary=True,
             extra={"from": "longest gap between replies of host A's probe stream", **stream},
         ),
         Series(
             "migration_time",
             measured["migration_time"],
-            "time",
             extra={"method": last.engine.method, "settings": last.engine.settings},
         ),
-        Series("migration_downtime", measured["migration_downtime"], "time"),
+        Series("migration_downtime", measured["migration_downtime"]),
         Series(
             "migration_moved",
             measured["migration_moved"],
-            "memory",
             extra={"iterations": [r.engine.iterations for r in rounds]},
         ),
     )
@@ -95,7 +92,6 @@ def test_save_restore(nfv_testbed: ProxyPath, nfv_repeat: Repeat, nfv_record: Re
         Series(
             "save_restore_time",
             measured["save_restore_time"],
-            "time",
             primary=True,
             extra={
                 "method": last.engine.method,
@@ -103,5 +99,5 @@ def test_save_restore(nfv_testbed: ProxyPath, nfv_repeat: Repeat, nfv_record: Re
                 "lost_replies": [r.seen.lost for r in rounds],
             },
         ),
-        Series("save_image", measured["save_image"], "memory"),
+        Series("save_image", measured["save_image"]),
     )

@@ -85,28 +85,23 @@ def test_response_time(
             Series(
                 "variant_response_time",
                 measured["variant_response_time"],
-                "time",
                 extra={"path": "A -> proxy VNF variant B -> B -> variant B -> A", **about_b},
             ),
-            Series(
-                "variant_proxy_overhead", measured["variant_proxy_overhead"], "time", extra=about_b
-            ),
+            Series("variant_proxy_overhead", measured["variant_proxy_overhead"], extra=about_b),
         )
     nfv_record.record(
         Series(
             "response_time",
             measured["response_time"],
-            "time",
             primary=True,
             extra={"path": "A -> proxy VNF -> B -> proxy VNF -> A", "tx_clock": sorted(clocks)},
         ),
         Series(
             "direct_response_time",
             measured["direct_response_time"],
-            "time",
             extra={"path": "A -> same hop, kernel forwarding -> B -> A"},
         ),
-        Series("proxy_overhead", measured["proxy_overhead"], "time"),
+        Series("proxy_overhead", measured["proxy_overhead"]),
         *variant_b,
         size=nfv_packet_size,
     )

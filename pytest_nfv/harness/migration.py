@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pytest_nfv.backends.base import Migratable
 from pytest_nfv.backends.migration import ColdMigration, LiveMigration, ProgressCallback
 from pytest_nfv.errors import BackendUnavailable, ProbeError
-from pytest_nfv.harness.lab import ProxyPath
 from pytest_nfv.harness.probes.stream import DEFAULT_RATE_HZ, ProbeStream, StreamLog
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.model import Instance
 
 __all__ = [

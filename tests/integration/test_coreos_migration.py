@@ -18,9 +18,10 @@ from pytest_nfv.backends.base import Migratable
 from pytest_nfv.backends.coreos.backend import CoreosBackend
 from pytest_nfv.backends.coreos.checkpoint import LIVE_REASON, trusted_criu
 from pytest_nfv.errors import BackendUnavailable
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.migration import MigrationRounds
 from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.identity import RunIdentity
 
 docker = pytest.importorskip("docker", reason="the coreos extra (docker SDK) is not installed")

@@ -17,13 +17,14 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_nfv.backends.base import BackendSettings, Migratable
-from pytest_nfv.backends.libvirt import METADATA_NS, RunTag
 from pytest_nfv.backends.migration import MigrationProgress
 from pytest_nfv.backends.osv.backend import LOG_DIR, OsvBackend
+from pytest_nfv.backends.shared.libvirt import METADATA_NS, RunTag
 from pytest_nfv.errors import BackendError
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.migration import MigrationRounds
 from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.identity import RunIdentity
 
 libvirt = pytest.importorskip("libvirt")
@@ -134,7 +135,8 @@ _HOLDER = """
 import sys, time
 from pytest_nfv.backends.base import BackendSettings
 from pytest_nfv.backends.osv.backend import OsvBackend
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.host.identity import RunIdentity
 

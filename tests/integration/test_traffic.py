@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_nfv.errors import TrafficError
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.harness.traffic.generator import Stream, TrafficGenerator
 from pytest_nfv.harness.traffic.pair import veth_pair
 from pytest_nfv.harness.traffic.registry import make_generator

@@ -38,8 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_nfv.backends.libvirt import LibvirtConnection
 from pytest_nfv.backends.migration import MigrationProgress, ProgressCallback
+from pytest_nfv.backends.shared.libvirt import LibvirtConnection
 from pytest_nfv.errors import BackendError
 from pytest_nfv.host.reap import CleanupReport, ReapRule
 
