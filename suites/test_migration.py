@@ -16,6 +16,7 @@ import pytest
 from pytest_nfv import ProxyPath, Recorder, Repeat, Series
 from pytest_nfv.errors import BackendUnavailable
 from pytest_nfv.harness.migration import ColdRound, LiveRound, MigrationRounds
+from pytest_nfv.record import TIMELINE
 from pytest_nfv.units import MIB
 
 pytestmark = pytest.mark.nfv_requirement("deployment")
@@ -47,7 +48,7 @@ def test_live_migration(nfv_testbed: ProxyPath, nfv_repeat: Repeat, nfv_record: 
         "lost_replies": [r.seen.lost for r in rounds],
         "requests": [r.seen.sent for r in rounds],
         "stream_interval_s": last.seen.interval_s,
-        "last_round_gaps": [list(pair) for pair in last.seen.gaps],
+        TIMELINE: [list(pair) for pair in last.seen.gaps],
         "last_round_move_began_s": last.move_began_s,
     }
     nfv_record.record(
