@@ -36,7 +36,13 @@ from pytest_nfv.plugin.options import NfvSettings
 from pytest_nfv.plugin.progress import TerminalProgress, progress_of
 from pytest_nfv.plugin.recorder import record_summary
 from pytest_nfv.plugin.state import NfvState, nfv_state_key, recorded_key
-from pytest_nfv.record import benchmark_info, budget_fields, canary_entry, series_fields
+from pytest_nfv.record import (
+    NotMeasured,
+    benchmark_info,
+    budget_fields,
+    canary_entry,
+    series_fields,
+)
 
 __all__ = [
     "Recorder",
@@ -422,11 +428,7 @@ class Recorder:
         """Say that ``metrics`` were not taken here, and why (a backend that cannot move its
         instances, an engine without the feature): the terminal summary lists them with the
         reason, so that a figure missing is never read as a figure kept."""
-        benchmark = self._benchmark
-        benchmark.extra_info.update(
-            {"requirement": self.requirement, "metrics": list(metrics), "not_measured": reason}
-        )
-        self._state.not_measured.append((self.requirement, tuple(metrics), reason))
+        self._state.not_measured.append(NotMeasured(self.requirement, tuple(metrics), reason))
 
 
 @pytest.fixture
