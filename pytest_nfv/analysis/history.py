@@ -79,6 +79,9 @@ class Record:
     parts: Mapping[str, float] | None = None
     """The figure by part as the run wrote it (``breakdown_mib``: what the host spends for N
     instances, by part, in ``unit``); None for figures without one."""
+    loss_curve: tuple[tuple[float, float], ...] | None = None
+    """A throughput figure's trials, every search's, as (offered frames/s, loss ratio): the
+    rate-vs-loss plot's points; None for other figures."""
 
     @property
     def mean(self) -> float:
@@ -228,7 +231,25 @@ def _series(
         verdict=str(fields["verdict"]) if isinstance(fields.get("verdict"), str) else None,
         percentiles=_percentiles(fields.get("percentiles")),
         parts=_percentiles(fields.get("breakdown_mib")),
+        loss_curve=_loss_curve(fields.get("searches")),
     )
+
+
+def _loss_curve(searches: object) -> tuple[tuple[float, float], ...] | None:
+    """(offered, loss ratio) of every trial of a throughput record's searches (each trial
+    saved as ``[offered, achieved, sent, received]``); a malformed trial is left out."""
+    if not isinstance(searches, list):
+        return None
+    points = []
+    for search in searches:
+        trials = search.get("trials") if isinstance(search, dict) else None
+        for trial in trials if isinstance(trials, list) else []:
+            if not (isinstance(trial, list) and len(trial) == 4 and all(map(_number, trial))):
+                continue
+            offered, _achieved, sent, received = (float(v) for v in trial)
+            if sent > 0:
+                points.append((offered, max(0.0, sent - received) / sent))
+    return tuple(points) or None
 
 
 def _percentiles(table: object) -> Mapping[str, float] | None:

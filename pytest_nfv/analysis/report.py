@@ -30,6 +30,7 @@ __all__ = [
     "Panel",
     "Series",
     "load_pyplot",
+    "save_figure",
     "write_figures",
 ]
 
@@ -277,7 +278,7 @@ def write_figures(
         xlabel = "instances started together (N)" if panel.axis == "n" else payload_label(runs)
         log_y = panel.name != "memory"  # a host memory delta can be 0 or below
         fig = _draw(plt, series, panel.title, xlabel, panel.ylabel, log_x=True, log_y=log_y)
-        written.append(_save(plt, fig, out / f"{panel.name}.png", panel.title, series))
+        written.append(save_figure(plt, fig, out / f"{panel.name}.png", panel.title, series))
     written.append(_write_parts(plt, runs, out))
     requirement, metric = trend
     series = trend_series(runs, requirement, metric)
@@ -289,7 +290,7 @@ def write_figures(
     ax.set_xticks(range(len(ordered)))
     ax.set_xticklabels([r.label[:18] for r in ordered], rotation=30, ha="right", fontsize=7)
     fig.tight_layout()
-    written.append(_save(plt, fig, out / f"trend_{requirement}_{metric}.png", title, series))
+    written.append(save_figure(plt, fig, out / f"trend_{requirement}_{metric}.png", title, series))
     return written
 
 
@@ -325,7 +326,7 @@ def _write_parts(plt: Any, runs: Sequence[Run], out: Path) -> FigureInfo:
     else:
         ax.text(0.5, 0.5, "no parts in these runs", ha="center", transform=ax.transAxes)
     fig.tight_layout()
-    return _save(plt, fig, out / "memory_parts.png", PARTS_TITLE, series)
+    return save_figure(plt, fig, out / "memory_parts.png", PARTS_TITLE, series)
 
 
 def _trend_unit(runs: Sequence[Run], requirement: str, metric: str) -> str:
@@ -336,7 +337,12 @@ def _trend_unit(runs: Sequence[Run], requirement: str, metric: str) -> str:
     return ""
 
 
-def _save(plt: Any, fig: Any, path: Path, title: str, series: Sequence[Series]) -> FigureInfo:
+def save_figure(plt: Any, fig: Any, path: Path, title: str, series: Sequence[Series]) -> FigureInfo:
+    """Write ``fig`` as a PNG, close it, and say what is on it.
+
+    Raises:
+        NfvUsageError: the file cannot be written.
+    """
     try:
         fig.savefig(path, format="png")
     except OSError as exc:

@@ -97,6 +97,9 @@ CATALOGUE: Mapping[str, Mapping[str, MetricSpec]] = MappingProxyType(
                 # --nfv-proxy-b: variant B's, timed round by round beside A's
                 "variant_response_time": _ROUND_TRIP,
                 "variant_proxy_overhead": _ROUND_TRIP,
+                # throughput: 1 / NDR and 1 / PDR, a round being one whole search
+                "ndr_frame_interval": MetricSpec("time"),
+                "pdr_frame_interval": MetricSpec("time"),
             }
         ),
         "coexistence": MappingProxyType(
@@ -274,6 +277,8 @@ class Judgement:
     parts: Mapping[str, float] | None = None
     """The figure by part, in its base unit (what the host spends for N instances: the
     instances, the engine's helpers, ...), where the record keeps a breakdown."""
+    note: str = ""
+    """What a person reads beneath the figure's row (a throughput figure's rates)."""
     """A round-trip figure's distribution (``Summary.percentiles``, base unit; its sample
     count is ``rounds``), else None."""
 

@@ -303,6 +303,8 @@ class Series:
     primary: bool = False
     extra: dict[str, Any] | None = None
     per_round: bool = True
+    note: str = ""
+    """Shown beneath the figure's row in the terminal summary (a throughput's rates)."""
 
 
 class Recorder:
@@ -360,6 +362,7 @@ class Recorder:
                     size_bytes=size,
                 ),
                 parts=(s.extra or {}).get("breakdown_mib") or None,
+                note=s.note,
             )
             for s in series
         ]
