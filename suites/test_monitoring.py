@@ -26,7 +26,8 @@ can still collapse under load). ``test_throughput`` finds the NDR and PDR (RFC 2
 MLRsearch) through the proxy VNF per frame size, a whole search per round, and records the
 time per frame at each (``1 / rate``: lower is better, as every other time figure), with the
 rates in frames/s and bit/s, the generator's ceiling on the testbed and every search's
-trials beside them (``harness.traffic.throughput``).
+trials beside them (``harness.traffic.throughput``), and the p50, p99 and maximum of round
+trips through the proxy while it forwards 10%, 50% and 90% of that NDR (latency under load).
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def test_response_time(
 
 
 def test_throughput(
+    nfv_testbed: ProxyPath,
     nfv_throughput: ThroughputRounds,
     nfv_frame_size: int,
     nfv_repeat: Repeat,
@@ -143,6 +145,9 @@ def test_throughput(
     measured = nfv_repeat.together(
         one_search, {"ndr": ("ndr_frame_interval", None), "pdr": ("pdr_frame_interval", None)}
     )
+    # latency under load: 64 B round trips through the same proxy, interleaved with a stream
+    # at 10%, 50% and 90% of the NDR just found
+    nfv_throughput.under_load(lambda: nfv_testbed.round_trip(64, "proxy").seconds)
     about = nfv_throughput.record_info()
     nfv_record.record(
         Series(

@@ -9,11 +9,13 @@ it shares with the VNF), while the path drops every 100th frame above ``clean_fp
 from __future__ import annotations
 
 import ipaddress
+import time
 
 import pytest
 
 from pytest_nfv import model
 from pytest_nfv.harness.traffic.generator import ReceiverCount, Stream, Trial
+from pytest_nfv.harness.traffic.loaded import latency_under_load
 from pytest_nfv.harness.traffic.search import CEILING_MARGIN
 from pytest_nfv.harness.traffic.throughput import ThroughputRounds
 
@@ -96,3 +98,30 @@ def test_the_summary_note_lists_every_search() -> None:
     assert note.startswith("NDR kfps per search ")
     assert note.split(";")[0].count(",") == 1
     assert "ceiling 200.0 kfps" in note
+
+
+class SleepingGenerator(ArithmeticGenerator):
+    """Takes as long as a trial would, so round trips interleave with it."""
+
+    def trial(self, frame_size: int, offered_fps: float, duration_s: float) -> Trial:
+        time.sleep(duration_s)
+        return super().trial(frame_size, offered_fps, duration_s)
+
+
+def test_round_trips_interleave_with_a_stream_at_each_share_of_the_ndr() -> None:
+    generator = SleepingGenerator(Stream.through_proxy(TESTBED), 1e6, 1e6, 1e6)
+    calls = []
+
+    def round_trip() -> float:
+        calls.append(time.monotonic())
+        time.sleep(0.01)
+        return 1e-4 * len(calls)
+
+    taken = latency_under_load(generator, round_trip, 64, 5e4, duration_s=0.3)
+    assert [t.share for t in taken] == [0.1, 0.5, 0.9]
+    assert [t.trial.offered_fps for t in taken] == [pytest.approx(5e3), 2.5e4, 4.5e4]
+    for loaded in taken:
+        info = loaded.info()
+        assert 5 <= info["n"] <= 25  # only while the stream runs, after it settled
+        assert info["p50_s"] <= info["p99_s"] <= info["max_s"]
+        assert loaded.describe().startswith(f"{loaded.share:.0%}: p50/p99/max ")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_nfv.harness.traffic.generator import L1_OVERHEAD_BYTES, Stream, TrafficGenerator
+from pytest_nfv.harness.traffic.loaded import LoadedLatency, latency_under_load
 from pytest_nfv.harness.traffic.search import (
     CEILING_MARGIN,
     GoalRate,
@@ -131,6 +132,7 @@ class ThroughputRounds:
     generator: str = ""
     pacing: str = ""
     results: list[SearchResult] = field(default_factory=list)
+    loaded: list[LoadedLatency] = field(default_factory=list)
 
     def take_ceiling(self) -> float:
         """The generator's ceiling on this testbed, A straight to B (taken once).
@@ -188,6 +190,26 @@ class ThroughputRounds:
         self.results.append(result)
         return result
 
+    def under_load(self, round_trip: Callable[[], float]) -> list[LoadedLatency]:
+        """Round trips under 10%, 50% and 90% of the mean NDR of the searches so far
+        (``loaded.latency_under_load``); none where no search found an NDR.
+
+        Raises:
+            TrafficError: a trial failed.
+            ProbeError: a round trip got no reply.
+        """
+        found = [r.ndr.fps for r in self.results if r.ndr is not None]
+        if not found:
+            return []
+        generator = self.make(Stream.through_proxy(self.testbed))
+        generator.open()
+        try:
+            ndr = sum(found) / len(found)
+            self.loaded = latency_under_load(generator, round_trip, self.frame_size, ndr)
+        finally:
+            generator.close()
+        return self.loaded
+
     def record_info(self) -> dict[str, Any]:
         """What the record keeps beside the figure: the generator, its ceiling, every search."""
         return {
@@ -199,6 +221,7 @@ class ThroughputRounds:
             "bit_rates": "bps_l2: the frame, FCS included; bps_l1: plus 20 B per frame of "
             "preamble, start delimiter and inter-frame gap",
             "searches": [search_info(r) for r in self.results],
+            "latency_under_load": [taken.info() for taken in self.loaded],
         }
 
     def summary_note(self) -> str:
@@ -219,4 +242,7 @@ class ThroughputRounds:
         text += f"; generator {self.generator} ceiling {ceiling} kfps"
         if any(r.ndr is not None and r.ndr.at_ceiling for r in self.results):
             text += " (+: at the generator ceiling, a lower bound)"
+        if self.loaded:
+            text += "\n      round trips under load (share of NDR): "
+            text += "; ".join(taken.describe() for taken in self.loaded)
         return text
