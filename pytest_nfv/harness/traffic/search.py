@@ -8,9 +8,12 @@ repeated until their durations add up to ``duration_sum_s``, as MLRsearch decide
 Two things the search itself would get wrong are caught here:
 
 - A generator that could not send what it was offered: a trial whose achieved rate fell
-  below ``achieved_floor`` of the offered one stops the search at once, with
-  "generator limit: offered X, achieved Y", and no NDR or PDR. Loss counted then would be
-  the generator's ceiling taken for the path's.
+  below ``achieved_floor`` of the offered one, and which lost no more than the PDR allows,
+  stops the search at once, with "generator limit: offered X, achieved Y", and no NDR or
+  PDR: it cannot vouch for the rate it was offered, and a bound taken from it would be the
+  generator's ceiling taken for the path's. A short trial that lost more than the PDR allows
+  is kept, as a failure at the offered rate: the path lost that much at a lower rate already,
+  and loss only grows with the load (on two CPUs a VNF past its limit starves the sender).
 - A path loss-free up to ``max_fps``: MLRsearch then finds no upper bound, and the NDR is
   reported with ``at_ceiling`` set: it is a lower bound, the most this generator could offer,
   not the path's limit.
@@ -180,13 +183,16 @@ def search_ndr_pdr(
     """
     mlr = _mlrsearch()
     trials: list[Trial] = []
+    short_but_lossy: list[Trial] = []
 
     class Measurer(mlr.AbstractMeasurer):  # type: ignore[misc, name-defined]
         def measure(self, intended_duration: float, intended_load: float) -> Any:
             trial = generator.trial(settings.frame_size, intended_load, intended_duration)
             trials.append(trial)
             if trial.short_of_offered(settings.achieved_floor):
-                raise _GeneratorLimit(trial)
+                if trial.loss_ratio <= settings.pdr_loss:
+                    raise _GeneratorLimit(trial)
+                short_but_lossy.append(trial)
             # Loss against what was sent: no intended count, so nothing unsent is loss.
             return mlr.MeasurementResult(
                 intended_duration=intended_duration,
@@ -223,6 +229,12 @@ def search_ndr_pdr(
         )
     elapsed = time.monotonic() - started
     ndr, pdr = (_rate(results[goal], goal.loss_ratio, settings) for goal in goals)
+    notes: tuple[str, ...] = ()
+    if short_but_lossy:
+        notes = (
+            f"{len(short_but_lossy)} trial(s) fell short of the offered rate but lost more "
+            "than the PDR allows: kept as upper bounds (loss only grows with the load)",
+        )
     return SearchResult(
         settings.frame_size,
         generator.name,
@@ -231,6 +243,7 @@ def search_ndr_pdr(
         pdr,
         tuple(trials),
         elapsed,
+        notes=notes,
     )
 
 
