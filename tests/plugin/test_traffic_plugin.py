@@ -71,4 +71,6 @@ def test_a_builtin_name_no_plugin_answers_finds_the_builtin(suite: pytest.Pytest
 def test_a_name_nobody_answers_fails_with_the_known_names(suite: pytest.Pytester) -> None:
     result = suite.runpytest_subprocess("--nfv-generator", "nosuch")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*no traffic generator called 'nosuch'; known: csender, trafgen*"])
+    result.stdout.fnmatch_lines(
+        ["*no traffic generator called 'nosuch'; known: csender, csender-imix, trafgen*"]
+    )
