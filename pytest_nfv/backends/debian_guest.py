@@ -5,7 +5,8 @@ busybox initramfs, built from ``apt-get download`` (nothing installed, nothing t
 ``/boot``). What they share is here: running the Debian tools (a missing one, or a failure,
 is ``BackendUnavailable`` naming the guest), fetching packages, the ELF kernel inside a
 bzImage, a newc cpio written byte for byte, and the lock that keeps two sessions from
-building one cache entry at once. ``what`` names the guest in every message.
+building one cache entry at once. ``what`` names the guest in every message. The pipeline
+both run on these parts is ``guest_recipe``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The response time runs from A's request leaving A's stack to B's reply arriving there, so the
 responder's own cost is inside every figure, proxied and direct alike. The C responder
-(``pytest_nfv/vnf/echo.c``, built by ``host.native``) answers with one ``recvfrom`` and one
+(``pytest_nfv/native/echo.c``, built by ``native``) answers with one ``recvfrom`` and one
 ``sendto``; the Python one (``pytest_nfv.vnf.echo``) stays as the fallback where gcc is
 missing, and ``Responder.kind`` says which one a record was measured with.
 """
@@ -13,17 +13,14 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from pytest_nfv.errors import BackendUnavailable
 from pytest_nfv.host.cpus import harness_cpus, pin
 from pytest_nfv.host.namespaces import spawn_in
-from pytest_nfv.host.native import compiled
 from pytest_nfv.host.parent_death import dying_with_parent
+from pytest_nfv.native import compiled, source
 
 __all__ = ["Responder", "launch_helper", "responder"]
-
-_ECHO_SOURCE = Path(__file__).resolve().parents[1] / "vnf" / "echo.c"
 
 
 @dataclass(frozen=True)
@@ -40,7 +37,7 @@ class Responder:
 def responder() -> Responder:
     """The C responder where it can be built privately, else the Python one (with why)."""
     try:
-        return Responder((str(compiled(_ECHO_SOURCE, "nfv-echo")),), "C (vnf/echo.c)")
+        return Responder((str(compiled(source("echo.c"), "nfv-echo")),), "C (native/echo.c)")
     except BackendUnavailable as exc:
         python = (sys.executable, "-m", "pytest_nfv.vnf.echo", "--port")
         return Responder(python, f"Python, since the C one cannot be used: {exc}")

@@ -19,7 +19,7 @@ import pytest
 
 from pytest_nfv.backends.clickos.backend import ClickosBackend
 from pytest_nfv.backends.clickos.click.render import instance_config, proxy_config
-from pytest_nfv.backends.clickos.standin.guest import FIELDS, INIT, manifest_beside, recipe_key
+from pytest_nfv.backends.clickos.standin.guest import FIELDS, INIT, RECIPE, manifest_beside
 from pytest_nfv.backends.clickos.xen.domains import DomainSpec, render_domain
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import Endpoint
@@ -65,7 +65,7 @@ def test_the_proxy_takes_a_b_and_b2_from_the_rewrites() -> None:
 
 def test_the_recipe_key_covers_the_init_and_its_fields() -> None:
     assert "fields.sh" in INIT.read_text()
-    assert len(recipe_key()) == 16
+    assert len(RECIPE.key()) == 16
 
 
 def test_the_standin_domain_template_renders_with_kernel_and_initramfs() -> None:

@@ -6,10 +6,11 @@ still ties the importer to the imported, and a type-only one ties their designs,
 held to the same rules as any other.
 
     cli       -> analysis, backends, host, leaf       the commands around the suites
-    plugin    -> harness, analysis, backends, host, vnf, leaf
+    plugin    -> harness, analysis, backends, native, host, vnf, leaf
     analysis  -> leaf                                 saved runs only: never a backend
-    harness   -> backends, host, vnf, leaf
-    backends  -> host, vnf, leaf
+    harness   -> backends, native, host, vnf, leaf
+    backends  -> native, host, vnf, leaf
+    native    -> host, leaf                           the C sources and their one build path
     host      -> leaf
     vnf       -> leaf                                 VNF processes import it: it stays light
     leaf      -> leaf                                 errors, model, units, resources
@@ -41,10 +42,11 @@ ALLOWED: dict[str, frozenset[str]] = {
     "leaf": frozenset(),
     "vnf": frozenset({"leaf"}),
     "host": frozenset({"leaf"}),
-    "backends": frozenset({"host", "vnf", "leaf"}),
-    "harness": frozenset({"backends", "host", "vnf", "leaf"}),
+    "native": frozenset({"host", "leaf"}),
+    "backends": frozenset({"native", "host", "vnf", "leaf"}),
+    "harness": frozenset({"backends", "native", "host", "vnf", "leaf"}),
     "analysis": frozenset({"leaf"}),
-    "plugin": frozenset({"harness", "analysis", "backends", "host", "vnf", "leaf"}),
+    "plugin": frozenset({"harness", "analysis", "backends", "native", "host", "vnf", "leaf"}),
     "cli": frozenset({"analysis", "backends", "host", "leaf"}),
 }
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_nfv.errors import BackendUnavailable
-from pytest_nfv.host.native import compiled
+from pytest_nfv.native import compiled
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="helpers are built by root only")
 

@@ -14,7 +14,7 @@ import pytest
 
 from pytest_nfv.backends.debian_guest import extract_vmlinux, write_cpio
 from pytest_nfv.backends.osv import kvm as osv_kvm
-from pytest_nfv.backends.osv.guest import recipe_key
+from pytest_nfv.backends.osv.guest import RECIPE
 from pytest_nfv.backends.osv.kvm import KvmVerdict, cpu_has_virtualization, decide
 from pytest_nfv.errors import BackendUnavailable
 
@@ -65,8 +65,8 @@ def test_a_bzimage_without_a_kernel_inside_is_refused() -> None:
 
 
 def test_recipe_key_is_stable() -> None:
-    assert recipe_key() == recipe_key()
-    assert len(recipe_key()) == 16
+    assert RECIPE.key() == RECIPE.key()
+    assert len(RECIPE.key()) == 16
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """The UDP relay (``proxy_vnf/c/relay.c``) on loopback: Algorithm 1 at the socket layer.
 
-Built with gcc as the osv backend builds it; A is 127.0.0.1, B and B2 listen on 127.0.0.2
-and 127.0.0.3. ``pause`` is left to the osv integration tests: it switches IP forwarding of
-the namespace the relay runs in, which here would be the host's.
+Built by ``native`` as an OSv image runs it (a position-independent executable); A is
+127.0.0.1, B and B2 listen on 127.0.0.2 and 127.0.0.3. ``pause`` is left to the osv
+integration tests: it switches IP forwarding of the namespace the relay runs in, which here
+would be the host's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends.osv.guest import relay_source
+from pytest_nfv.native import build, source
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 A, B, B2 = "127.0.0.1", "127.0.0.2", "127.0.0.3"
@@ -50,11 +51,7 @@ class _Echo:
 @pytest.fixture(scope="module")
 def relay_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("relay") / "nfv-relay"
-    subprocess.run(
-        ["gcc", "-O2", "-Wall", "-Werror", "-fpie", "-pie", "-o", str(out), str(relay_source())],
-        check=True,
-    )
-    return out
+    return build(source("relay.c"), out, what="nfv-relay", flags=("-fpie", "-pie"))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ that probing never competes with the start requests for the GIL, and it probes a
 from the moment its start request was issued. Where the host has two CPUs or more, it is
 pinned to one of its own and the starts run on another (``host.cpus``).
 
-That process is ``prober.c`` where root can build it privately (``host.native``), else this
+That process is ``prober.c`` where root can build it privately (``native``), else this
 module's ``serve``: the same protocol and pace. The prober's cost is its wake-ups, thousands a
 second while instances boot, and the interpreter's share of each is what the C child saves;
 ``EchoProber.kind`` says which one a record was measured with.
@@ -60,13 +60,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
 from pytest_nfv.errors import BackendUnavailable, BootTimeout, ProbeError
 from pytest_nfv.host.cpus import harness_cpus, pin
-from pytest_nfv.host.native import compiled
 from pytest_nfv.host.parent_death import dying_with_parent
+from pytest_nfv.native import compiled, source
 from pytest_nfv.vnf.checksum import internet_checksum
 
 __all__ = [
@@ -88,7 +87,6 @@ BACKOFF_FRACTION = 0.0625
 """A silent target's gap grows to this fraction of the time it has waited (up to the cap)."""
 COALESCE_S = 0.0001
 """Targets due within this much of each other are probed in one wake-up."""
-_PROBER_SOURCE = Path(__file__).with_name("prober.c")
 ANSWER_GRACE_S = 10.0
 """How long the parent waits for the prober beyond what the round itself may take."""
 
@@ -151,12 +149,12 @@ class _LineReader:
 
 
 def prober_command(native: bool) -> tuple[list[str], str]:
-    """The C child where it can be built privately (``host.native``), else this module."""
+    """The C child where it can be built privately (``native``), else this module."""
     python = [sys.executable, "-m", "pytest_nfv.harness.probes.icmp"]
     if not native:
         return python, "Python (chosen)"
     try:
-        return [str(compiled(_PROBER_SOURCE, "nfv-prober"))], "C (harness/probes/prober.c)"
+        return [str(compiled(source("prober.c"), "nfv-prober"))], "C (native/prober.c)"
     except BackendUnavailable as exc:
         return python, f"Python, since the C one cannot be used: {exc}"
 

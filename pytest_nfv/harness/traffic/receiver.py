@@ -1,6 +1,6 @@
 """Host B's receiver: counts one stream's datagrams, checks their order, within deadlines.
 
-The receiver is ``receiver.c``, built by ``host.native`` like the prober and B's echo
+The receiver is ``receiver.c``, built by ``native`` like the prober and B's echo
 responder: it reads datagrams in batches of 256 (``recvmmsg``), looks only at each one's
 first bytes, and keeps a bitmap of the sequence numbers it has seen, so a Python loop never
 stands between the wire and the count. It lives as long as the generator, in B's namespace,
@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-from pathlib import Path
 
 from pytest_nfv.backends.responder import launch_helper
 from pytest_nfv.errors import BackendError, TrafficError
 from pytest_nfv.harness.traffic.generator import ReceiverCount, Stream
-from pytest_nfv.host.native import compiled
 from pytest_nfv.host.processes import expect_line, read_line, stop_processes
+from pytest_nfv.native import compiled, source
 
 __all__ = ["Receiver"]
 
-_SOURCE = Path(__file__).with_name("receiver.c")
 ANSWER_S = 5.0
 """The longest a receiver may take to answer a command before it counts as hung."""
 
@@ -55,7 +53,7 @@ class Receiver:
         """
         if self._proc is not None:
             return
-        binary = compiled(_SOURCE, "nfv-receiver")
+        binary = compiled(source("receiver.c"), "nfv-receiver")
         try:
             self._proc = launch_helper(
                 [str(binary), str(self.stream.port)],

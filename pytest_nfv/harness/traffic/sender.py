@@ -5,7 +5,7 @@ depend on trafgen: it sends through A's UDP socket (the kernel addresses the fra
 the next hop by ARP, so ``Stream.next_hop_mac`` is not needed), looks for due frames every
 50 microseconds and sends all of them at once, so the stream is smooth at that scale and a
 late wake-up costs a larger batch, not a lower rate. Its frames carry the send time, so the
-receiver reports a one-way delay for them. It is built on this host by ``host.native`` as
+receiver reports a one-way delay for them. It is built on this host by ``native`` as
 the receiver is.
 """
 
@@ -18,11 +18,10 @@ from pytest_nfv.errors import NfvUsageError, TrafficError
 from pytest_nfv.harness.traffic.generator import Stream, Trial, mix_mean, payload_bytes
 from pytest_nfv.harness.traffic.receiver import Receiver
 from pytest_nfv.harness.traffic.trial import GRACE_S, SendReport, run_sender, run_trial
-from pytest_nfv.host.native import compiled
+from pytest_nfv.native import compiled, source
 
 __all__ = ["CSender"]
 
-_SOURCE = Path(__file__).with_name("sender.c")
 PACED = "csender: frames due in each 50 us sent together (sendmmsg), smooth beyond that"
 FAST = "csender, unpaced: as fast as the sender goes (sendmmsg)"
 
@@ -57,7 +56,7 @@ class CSender:
         self.close()
 
     def open(self) -> None:
-        self._binary = compiled(_SOURCE, "nfv-sender")
+        self._binary = compiled(source("sender.c"), "nfv-sender")
         self._receiver.open()
 
     def close(self) -> None:

@@ -13,19 +13,9 @@
 # kernel answers, once the configuration runs and not before); the "proxy" runs Algorithm 1
 # on raw frames with nfv-proxy (proxy_vnf/c/proxy.c), fed the addresses the configuration
 # names. Lines on the console start with "nfv-standin:" for the boot log.
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-for m in @MODULES@; do
-  insmod /lib/modules/$m.ko || echo "nfv-standin: insmod $m failed"
-done
+guest=nfv-standin
+. /lib/nfv/boot.sh
 mkdir -p /proc/xen && mount -t xenfs xenfs /proc/xen 2>/dev/null
-echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6
-echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6
-echo 0 > /proc/sys/net/ipv4/conf/all/send_redirects
-echo 0 > /proc/sys/net/ipv4/conf/default/send_redirects
-echo 0 > /proc/sys/net/ipv4/conf/all/accept_redirects
 # Click sends no ICMP errors: the kernel must not answer the datagrams nfv-proxy takes off
 # the wire with port-unreachable (echo replies are not rate-limited, so they still go out).
 echo 0 > /proc/sys/net/ipv4/icmp_msgs_burst
