@@ -87,7 +87,7 @@ def test_a_sender_short_through_the_proxy_is_searched_again_below_what_it_achiev
     assert search["ndr"]["at_generator_ceiling"] is True
     assert search["trials"][0][:2] == [pytest.approx(1.9e5), pytest.approx(1e5)]
     assert search["ndr"]["bps_l1"] == search["ndr"]["fps"] * 84 * 8
-    assert "at the generator ceiling" in measured.summary_note()
+    assert "at the generator's ceiling" in measured.summary_note()
 
 
 def test_the_summary_note_lists_every_search() -> None:
@@ -125,3 +125,28 @@ def test_round_trips_interleave_with_a_stream_at_each_share_of_the_ndr() -> None
         assert 5 <= info["n"] <= 25  # only while the stream runs, after it settled
         assert info["p50_s"] <= info["p99_s"] <= info["max_s"]
         assert loaded.describe().startswith(f"{loaded.share:.0%}: p50/p99/max ")
+
+
+def test_a_search_stopped_at_the_generator_limit_every_time_reports_lower_bounds() -> None:
+    """Through the proxy the sender reaches only 30% of its straight ceiling, and each try
+    below what it achieved falls short again (it achieves 90% of whatever it is offered)."""
+
+    class Starved(ArithmeticGenerator):
+        def trial(self, frame_size: int, offered_fps: float, duration_s: float) -> Trial:
+            if self.ceiling == 2e5:  # straight to B: the ceiling
+                return super().trial(frame_size, offered_fps, duration_s)
+            sent = round(offered_fps * 0.9 * duration_s)
+            count = ReceiverCount(sent, 0, 0, sent, 0, 0)
+            return Trial("starved", frame_size, offered_fps, duration_s, sent, sent / duration_s,
+                         count, "")  # fmt: skip
+
+    measured = ThroughputRounds(TESTBED, lambda stream: Starved(stream, 2e5, 6e4, 1e9), 64)
+    result = measured.search()
+    assert result.stopped is not None
+    assert result.stopped.startswith("generator limit")
+    assert result.ndr is not None
+    assert result.pdr is not None
+    assert result.ndr.at_ceiling
+    assert result.ndr.fps == result.trials[-1].achieved_fps
+    assert len(result.notes) == 3  # searched again lower three times
+    assert "1 search(es) stopped at the generator limit" in measured.summary_note()

@@ -34,6 +34,7 @@ from pytest_nfv.harness.traffic.generator import L1_OVERHEAD_BYTES, TrafficGener
 
 __all__ = [
     "CEILING_MARGIN",
+    "PDR_LOSS",
     "PROBE_FPS",
     "GoalRate",
     "SearchResult",
@@ -44,6 +45,8 @@ __all__ = [
 
 PROBE_FPS = 1e8
 """A rate no software sender reaches: offered, it makes a generator show its paced ceiling."""
+PDR_LOSS = 0.005
+"""The loss ratio a PDR allows unless a search says otherwise: 0.5%, as NFVbench and CSIT."""
 CEILING_MARGIN = 0.95
 """Below its ceiling a search's maximum stays, so a generator's own jitter near its limit
 does not stop a search the path would have let through."""
@@ -71,7 +74,7 @@ class SearchSettings:
     frame_size: int
     max_fps: float
     min_fps: float = 1000.0
-    pdr_loss: float = 0.005
+    pdr_loss: float = PDR_LOSS
     initial_duration_s: float = 0.25
     final_duration_s: float = 1.0
     duration_sum_s: float = 3.0

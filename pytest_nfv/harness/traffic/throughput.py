@@ -22,13 +22,14 @@ overhead per frame) beside it in the record.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pytest_nfv.harness.traffic.generator import L1_OVERHEAD_BYTES, Stream, TrafficGenerator
 from pytest_nfv.harness.traffic.loaded import LoadedLatency, latency_under_load
 from pytest_nfv.harness.traffic.search import (
     CEILING_MARGIN,
+    PDR_LOSS,
     GoalRate,
     SearchResult,
     SearchSettings,
@@ -159,6 +160,11 @@ class ThroughputRounds:
         """One search through the proxy VNF (one round); again lower (``LOWERED_SEARCHES``
         times at most) while it stops at the generator's limit.
 
+        A search that still stops there reports what its last trial shows: the path
+        forwarded all the sender achieved (NDR) or lost no more than the PDR allows of it
+        (PDR), so each is at least that rate, marked at the generator's ceiling (a lower
+        bound, the sender's limit, not the path's); ``stopped`` keeps the reason.
+
         Raises:
             TrafficError: a trial failed (its sender or receiver died or fell silent).
         """
@@ -187,6 +193,8 @@ class ThroughputRounds:
                 )
         finally:
             generator.close()
+        if result.stopped is not None and result.trials:
+            result = _at_generator_limit(result)
         self.results.append(result)
         return result
 
@@ -241,8 +249,23 @@ class ThroughputRounds:
         text = f"NDR kfps per search {rates(lambda r: r.ndr)}; PDR {rates(lambda r: r.pdr)}"
         text += f"; generator {self.generator} ceiling {ceiling} kfps"
         if any(r.ndr is not None and r.ndr.at_ceiling for r in self.results):
-            text += " (+: at the generator ceiling, a lower bound)"
+            text += " (+: at the generator's ceiling, a lower bound)"
+        limited = sum(r.stopped is not None for r in self.results)
+        if limited:
+            text += f"; {limited} search(es) stopped at the generator limit"
         if self.loaded:
             text += "\n      round trips under load (share of NDR): "
             text += "; ".join(taken.describe() for taken in self.loaded)
         return text
+
+
+def _at_generator_limit(result: SearchResult) -> SearchResult:
+    """A stopped search's rates as lower bounds at what its last trial achieved."""
+    last = result.trials[-1]
+
+    def bound(loss_ratio: float) -> GoalRate | None:
+        if last.loss_ratio > loss_ratio:
+            return None
+        return GoalRate(loss_ratio, last.achieved_fps, last.frame_size, True, last.achieved_fps)
+
+    return replace(result, ndr=bound(0.0), pdr=bound(PDR_LOSS))
