@@ -64,6 +64,7 @@ def _draw(plt: Any, series: Sequence[Series], title: str) -> Any:
         ax.scatter([p[0] for p in line.points], [p[1] for p in line.points], s=14, label=line.label)
     ax.axhline(0.5, color="grey", linestyle="--", linewidth=0.8, label="PDR's 0.5% loss")
     ax.set_yscale("symlog", linthresh=0.01)
+    ax.set_ylim(-0.002, 100)  # no loss sits on the floor; nothing is below it
     ax.set_xlabel("offered rate (kframes/s)")
     ax.set_ylabel("frames lost (%)")
     ax.set_title(title, fontsize=9)
