@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pytest_nfv.record import read_benchmark
+
 SUITE = Path(__file__).resolve().parents[1] / "suites" / "test_instantiation.py"
 
 NOISE = """
@@ -62,18 +64,17 @@ def run_suite(backend: str, instances: str, out: Path) -> float:
 def rows(path: Path) -> list[str]:
     lines = []
     for bench in json.loads(path.read_text())["benchmarks"]:
-        info = bench["extra_info"]
-        n = info["n"]
-        series = {info["metric"]: info, **(info.get("secondary") or {})}
+        series = {r.key.metric: r for r in read_benchmark(bench, str(path))}
         for metric in ("memory_kernel", "memory"):
             if metric not in series:
                 continue
             s = series[metric]
-            half = s["ci_half_width"]
-            rel = f"{half / abs(s['mean']):.1%}" if half is not None and s["mean"] else "n/a"
+            n = s.key.n or 1
+            half = s.ci_half_width
+            rel = f"{half / abs(s.mean):.1%}" if half is not None and s.mean else "n/a"
             lines.append(
-                f"{n:>4} {metric:>14} {s['mean'] / n:>10.3f} "
-                f"{(half or float('nan')) / n:>9.3f} {rel:>7} {s['rounds']:>6} {s['verdict']:>12}"
+                f"{n:>4} {metric:>14} {s.mean / n:>10.3f} {(half or float('nan')) / n:>9.3f}"
+                f" {rel:>7} {len(s.samples):>6} {s.verdict or '-':>12}"
             )
     return lines
 

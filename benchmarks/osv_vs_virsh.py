@@ -36,8 +36,9 @@ from pathlib import Path
 from pytest_nfv.backends.base import BackendSettings
 from pytest_nfv.backends.osv.backend import LOG_DIR, OsvBackend
 from pytest_nfv.backends.osv.domain import domain_xml
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.identity import RunIdentity
 
 

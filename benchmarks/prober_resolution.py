@@ -34,7 +34,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from pytest_nfv.backends.netns import NetnsBackend
+from pytest_nfv.backends.netns.backend import NetnsBackend
 from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber, prober_command
 from pytest_nfv.host.cpus import CpuPlan, configure, pin, plan_cpus

@@ -26,11 +26,12 @@ import statistics
 import subprocess
 
 from pytest_nfv.backends.coreos.backend import CoreosBackend
-from pytest_nfv.backends.netns import NetnsBackend
-from pytest_nfv.backends.responder import launch_helper
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.backends.netns.backend import NetnsBackend
+from pytest_nfv.backends.shared.responder import launch_helper
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.response import ECHO_METHODS, RoundTrip
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.cpus import configure, harness_cpus, pinned_thread, plan_cpus
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import ECHO_CHOICES, PathMode

@@ -17,7 +17,7 @@ import statistics
 import subprocess
 import time
 
-from pytest_nfv.backends.netns import NetnsBackend
+from pytest_nfv.backends.netns.backend import NetnsBackend
 from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.host.identity import RunIdentity

@@ -31,8 +31,9 @@ import statistics
 
 from pytest_nfv.backends import make_builtin
 from pytest_nfv.backends.base import BackendSettings, ProbeInterval
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.harness.traffic.generator import SIMPLE_IMIX, Stream, mix_mean
 from pytest_nfv.harness.traffic.registry import make_generator
 from pytest_nfv.harness.traffic.search import (

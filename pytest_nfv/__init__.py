@@ -23,8 +23,10 @@ if TYPE_CHECKING:
         ProbeError,
     )
     from pytest_nfv.harness.budgets import Budget, BudgetBook
-    from pytest_nfv.harness.lab import Lab, ProxyPath
-    from pytest_nfv.harness.stats import StopRule, Summary, summarize
+    from pytest_nfv.harness.lab import Lab
+    from pytest_nfv.harness.proxy_path import ProxyPath
+    from pytest_nfv.harness.repeat import StopRule
+    from pytest_nfv.harness.stats import Summary, summarize
     from pytest_nfv.model import Endpoint, Instance, InstanceSpec, Testbed
     from pytest_nfv.plugin.fixtures import Recorder, Series
     from pytest_nfv.plugin.fixtures import Repeater as Repeat
@@ -74,7 +76,7 @@ _HOME = {
     "NfvUsageError": "errors",
     "ProbeError": "errors",
     "Lab": "harness.lab",
-    "ProxyPath": "harness.lab",
+    "ProxyPath": "harness.proxy_path",
     "Recorder": "plugin.fixtures",
     "Series": "plugin.fixtures",
     "Endpoint": "model",
@@ -82,7 +84,7 @@ _HOME = {
     "InstanceSpec": "model",
     "Testbed": "model",
     "NfvSettings": "plugin.options",
-    "StopRule": "harness.stats",
+    "StopRule": "harness.repeat",
     "Summary": "harness.stats",
     "summarize": "harness.stats",
 }

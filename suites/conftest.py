@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_nfv.harness.growth import SharedGrowth
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.model import Instance
 from pytest_nfv.plugin.options import NfvSettings
 

@@ -39,7 +39,6 @@ def test_memory_beside_testbed(
         else summarize(
             growth.column(nfv_n, 1), ci_width=nfv_settings.stop_rule.ci_width, absolute=0.25
         ),
-        "memory",
         primary=not growth.by_kernel,
         extra=host_method,
     )
@@ -49,13 +48,9 @@ def test_memory_beside_testbed(
     kernel = Series(
         "memory_kernel",
         measured,
-        "memory",
         primary=True,
-        extra={
-            "method": nfv_lab.host_spend_method,
-            "breakdown_mib": growth.breakdown(nfv_n),
-            "beside": "the running testbed",
-        },
+        extra={"method": nfv_lab.host_spend_method, "beside": "the running testbed"},
+        parts=growth.breakdown(nfv_n),
     )
     nfv_record.record(kernel, host, n=nfv_n)
 
@@ -73,7 +68,7 @@ def test_response_time_among_instances(
         lambda: nfv_testbed.round_trip(nfv_packet_size, "proxy").seconds, "response_time"
     )
     nfv_record.record(
-        Series("response_time", proxied, "time", primary=True, extra={"running_instances": nfv_n}),
+        Series("response_time", proxied, primary=True, extra={"running_instances": nfv_n}),
         n=nfv_n,
         size=nfv_packet_size,
     )

@@ -21,7 +21,6 @@ def test_deploy_time(nfv_testbed: ProxyPath, nfv_repeat: Repeat, nfv_record: Rec
         Series(
             "boot_time",
             deployed,
-            "time",
             primary=True,
             extra={"from": "proxy start request", "to": "first reply via proxy"},
         )
@@ -34,7 +33,6 @@ def test_reconfigure_time(nfv_testbed: ProxyPath, nfv_repeat: Repeat, nfv_record
         Series(
             "reconfigure_time",
             reconfigured,
-            "time",
             primary=True,
             extra={"change": "proxy destination B <-> B2"},
         )
@@ -47,9 +45,7 @@ def test_proxy_memory(nfv_testbed: ProxyPath, nfv_repeat: Repeat, nfv_record: Re
         Series(
             "memory",
             memory,
-            "memory",
             primary=True,
             extra={"method": "PSS of the proxy VNF's processes"},
-            per_round=False,  # the same process read again: one quantity, not a sample per round
         )
     )

@@ -42,7 +42,6 @@ def test_boot_time(warmed_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: 
         Series(
             "boot_makespan",
             makespan,
-            "time",
             primary=True,
             extra={
                 "probe_interval_s": warmed_lab.prober.interval_s,
@@ -50,7 +49,7 @@ def test_boot_time(warmed_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: 
                 "prober_cpu_share": max(prober_cpu),
             },
         ),
-        Series("boot_per_instance", summarize(per_instance), "time", per_round=False),
+        Series("boot_per_instance", summarize(per_instance)),
         n=nfv_n,
     )
 
@@ -82,7 +81,6 @@ def test_memory(
             Series(
                 "memory_engine",
                 summarize(engine),
-                "memory",
                 extra={"method": "sum of the instances' memory as their engine counts it"},
             )
         ]
@@ -95,12 +93,8 @@ def test_memory(
             Series(
                 "memory_kernel",
                 measured,
-                "memory",
-                extra={
-                    "method": nfv_lab.host_spend_method,
-                    "breakdown_mib": growth.breakdown(nfv_n),
-                    **shared,
-                },
+                extra={"method": nfv_lab.host_spend_method, **shared},
+                parts=growth.breakdown(nfv_n),
             )
             if growth.by_kernel
             else None,
@@ -109,13 +103,11 @@ def test_memory(
                 measured
                 if not growth.by_kernel
                 else summarize(growth.column(nfv_n, 1), ci_width=width, absolute=0.25),
-                "memory",
                 extra={"method": "host MemAvailable before - after N running instances", **shared},
             ),
             Series(
                 "memory_pss",
                 summarize(growth.column(nfv_n, 2)),
-                "memory",
                 extra={"method": "sum of PSS of the instances' processes"},
             ),
             *engine_series,
@@ -140,9 +132,7 @@ def test_memory_per_instance(
     width = nfv_settings.stop_rule.ci_width
     engine_slopes = growth.slopes(3)
     engine_series = (
-        [Series("memory_engine_per_instance", summarize(engine_slopes), "memory")]
-        if engine_slopes
-        else []
+        [Series("memory_engine_per_instance", summarize(engine_slopes))] if engine_slopes else []
     )
     host_method = {
         "method": "slope of host MemAvailable drop over N",
@@ -154,11 +144,8 @@ def test_memory_per_instance(
             Series(
                 metric,
                 growth.slope,
-                "memory",
-                extra={
-                    "method": f"slope over N of {nfv_lab.host_spend_method}",
-                    "breakdown_mib": growth.breakdown_slopes(),
-                },
+                extra={"method": f"slope over N of {nfv_lab.host_spend_method}"},
+                parts=growth.breakdown_slopes(),
             )
             if growth.by_kernel
             else None,
@@ -167,10 +154,9 @@ def test_memory_per_instance(
                 growth.slope
                 if not growth.by_kernel
                 else summarize(growth.slopes(1), ci_width=width),
-                "memory",
                 extra=host_method,
             ),
-            Series("memory_pss_per_instance", summarize(growth.slopes(2)), "memory"),
+            Series("memory_pss_per_instance", summarize(growth.slopes(2))),
             *engine_series,
         ),
         n=max(counts),

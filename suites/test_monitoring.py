@@ -96,28 +96,23 @@ def test_response_time(
             Series(
                 "variant_response_time",
                 measured["variant_response_time"],
-                "time",
                 extra={"path": "A -> proxy VNF variant B -> B -> variant B -> A", **about_b},
             ),
-            Series(
-                "variant_proxy_overhead", measured["variant_proxy_overhead"], "time", extra=about_b
-            ),
+            Series("variant_proxy_overhead", measured["variant_proxy_overhead"], extra=about_b),
         )
     nfv_record.record(
         Series(
             "response_time",
             measured["response_time"],
-            "time",
             primary=True,
             extra={"path": "A -> proxy VNF -> B -> proxy VNF -> A", "tx_clock": sorted(clocks)},
         ),
         Series(
             "direct_response_time",
             measured["direct_response_time"],
-            "time",
             extra={"path": "A -> same hop, kernel forwarding -> B -> A"},
         ),
-        Series("proxy_overhead", measured["proxy_overhead"], "time"),
+        Series("proxy_overhead", measured["proxy_overhead"]),
         *variant_b,
         size=nfv_packet_size,
     )
@@ -161,11 +156,10 @@ def test_throughput(
         Series(
             "ndr_frame_interval",
             measured["ndr"],
-            "time",
             primary=True,
             extra={"path": "A -> proxy VNF -> B", "rate": "NDR (loss 0)", **about},
             note=nfv_throughput.summary_note(),
         ),
-        Series("pdr_frame_interval", measured["pdr"], "time", extra={"rate": "PDR (loss <= 0.5%)"}),
+        Series("pdr_frame_interval", measured["pdr"], extra={"rate": "PDR (loss <= 0.5%)"}),
         size=nfv_frame_size,
     )

@@ -2,20 +2,13 @@
 
 A change is a regression only when all three hold:
 
-1. **significant**: a one-sided Mann-Whitney U test of the current raw samples against the
-   baseline's says the current ones are larger (smaller, for a higher-is-better metric). Rank
-   based, because the samples of a shared host are skewed with heavy tails (one descheduled
-   round reads many times the median): a test on means would be driven by those few rounds. It makes
-   no assumption about the distribution, and it is exact for small samples without ties;
+1. **significant**: the current run is worse than the baseline by a one-sided test (the
+   Mann-Whitney U test of the raw samples within two runs, a prediction test on run medians
+   with history; ``analysis.gate_stats`` says why each);
 2. **controlled for many comparisons**: a run holds dozens of records, each tested, so the
-   p-values are adjusted with Benjamini-Hochberg and compared with ``alpha``. When nothing
-   changed at all, BH keeps the chance of *any* alarm in the whole comparison at ``alpha``
-   (the same as Holm there), which is the false-alarm rate a CI gate is judged by; when a
-   change moved a family of records (boot time at every N), BH finds it with far more power
-   than Holm, which would demand ``alpha/m`` of each;
-3. **larger than the noise floor**: the Hodges-Lehmann shift (median of all pairwise
-   differences, the estimate that goes with the U test) is beyond both the relative and the
-   absolute floor of the metric (see ``gate_config``), in the worse direction.
+   p-values are adjusted with Benjamini-Hochberg and compared with ``alpha``;
+3. **larger than the noise floor**: the shift is beyond both the relative and the absolute
+   floor of the metric (see ``gate_config``), in the worse direction.
 
 Samples within two runs cannot show what differs between runs: where each process was
 scheduled, cache and frequency state, what else ran. On a shared 2-core host most of the
@@ -54,8 +47,9 @@ With ``two_sided`` the tests are two-sided and significant changes for the bette
 floor are flagged too: the baseline is stale and should be renewed.
 
 The three kinds of evidence share one judgement loop (``_judge``: tests, Benjamini-Hochberg,
-floors, the host canary's second pass), which is why they live in one module; how a verdict
-is laid out for a log or a job summary is ``analysis.gate_render``.
+floors, the host canary's second pass), which is why they live in one module. The tests
+themselves are ``analysis.gate_stats``, the host canaries' drift ``analysis.gate_canary``, and
+how a verdict is laid out for a log or a job summary ``analysis.gate_render``.
 
 A test cannot be more certain than its sample counts allow: with 5 and 5 samples the smallest
 one-sided p-value there is is 1/252. Rows that could not have reached significance are marked
@@ -65,7 +59,6 @@ one-sided p-value there is is 1/252. Rows that could not have reached significan
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -75,24 +68,26 @@ from pytest_nfv.analysis.calibration import (
     Thresholds,
     family_of,
 )
+from pytest_nfv.analysis.gate_canary import CanaryDrift, canary_drift, host_slowdown, scaled
 from pytest_nfv.analysis.gate_config import Floor, GateConfig
+from pytest_nfv.analysis.gate_stats import (
+    between_runs_p,
+    bh_adjust,
+    hodges_lehmann,
+    log_spread,
+    pooled_spreads,
+    smallest_p,
+    u_test_p,
+)
 from pytest_nfv.analysis.history import Record, RecordKey, Run
 from pytest_nfv.errors import HistoryError
-from pytest_nfv.units import dimension_of
 
 __all__ = [
-    "CanaryDrift",
     "Comparison",
     "GateResult",
-    "bh_adjust",
     "calibrated_threshold",
-    "canary_drift",
     "compare_runs",
     "detectable_level",
-    "hodges_lehmann",
-    "host_slowdown",
-    "pooled_spreads",
-    "run_to_run_drift",
 ]
 
 REGRESSION = "REGRESSION"
@@ -111,45 +106,6 @@ HISTORY = "history"
 CALIBRATED = "calibrated"
 """One baseline and this runner's A/A calibration: the run-level log ratio against the
 family's threshold."""
-
-
-def hodges_lehmann(current: Sequence[float], baseline: Sequence[float]) -> float:
-    """Median of all pairwise differences ``current[i] - baseline[j]``."""
-    import numpy as np
-
-    diffs = np.subtract.outer(np.asarray(current, float), np.asarray(baseline, float))
-    return float(np.median(diffs))
-
-
-def bh_adjust(pvalues: Sequence[float]) -> list[float]:
-    """Benjamini-Hochberg adjusted p-values (q-values), in the order given."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    adjusted = [1.0] * m
-    running = 1.0
-    for rank in range(m, 0, -1):
-        i = order[rank - 1]
-        running = min(running, pvalues[i] * m / rank)
-        adjusted[i] = min(1.0, running)
-    return adjusted
-
-
-def _pvalue(current: Sequence[float], baseline: Sequence[float], alternative: str) -> float:
-    """Mann-Whitney U p-value; 1 when the samples cannot tell anything apart."""
-    if len(current) < 2 or len(baseline) < 2 or len(set(current) | set(baseline)) == 1:
-        return 1.0
-    from scipy import stats as scipy_stats  # only when comparing: keeps imports light
-
-    result = scipy_stats.mannwhitneyu(current, baseline, alternative=alternative)
-    p = float(result.pvalue)
-    return 1.0 if math.isnan(p) else p
-
-
-def smallest_p(n1: int, n2: int, two_sided: bool) -> float:
-    """The smallest p-value an exact U test can give for these sample counts."""
-    if n1 < 2 or n2 < 2:
-        return 1.0
-    return min(1.0, (2.0 if two_sided else 1.0) / math.comb(n1 + n2, n1))
 
 
 @dataclass(frozen=True)
@@ -247,35 +203,6 @@ class GateResult:
     def failed(self) -> bool:
         return bool(self.regressions or self.improvements or self.host_drift)
 
-    def summary(self) -> str:
-        parts = [
-            f"{len(self.regressions)} regression(s)",
-            *(
-                [f"{len(self.host_drift)} worse as far as host drift explains"]
-                if self.host_drift
-                else []
-            ),
-            *([f"{len(self.improvements)} improvement(s)"] if self.config.two_sided else []),
-            f"{len(self.comparisons)} compared",
-        ]
-        if self.missing:
-            parts.append(f"{len(self.missing)} only in baseline")
-        if self.added:
-            parts.append(f"{len(self.added)} new")
-        if self.not_gated:
-            parts.append(f"{len(self.not_gated)} not gated (pooled or repeated reads)")
-        if self.host_slower:
-            slower = ", ".join(f"{d.name} x{d.ratio:.2f}" for d in self.host_slower)
-            parts.append(
-                f"HOST DRIFT: the host ran slower ({slower})"
-                if self.host_slowdown is not None
-                else f"not host drift: only some canaries slowed ({slower})"
-            )
-        low = sum(c.low_n for c in self.comparisons)
-        if low:
-            parts.append(f"{low} with too few samples to show a change")
-        return ", ".join(parts)
-
 
 def _host_differences(baseline: Run, current: Run) -> list[str]:
     if baseline.fingerprint is None or current.fingerprint is None:
@@ -293,166 +220,6 @@ def _verdict(c: Comparison, config: GateConfig, worse_sign: float) -> str:
     if config.two_sided and -worse_by > c.threshold:
         return IMPROVED
     return BELOW_FLOOR
-
-
-def run_to_run_drift(key: RecordKey, runs: Sequence[Run]) -> float | None:
-    """How far the medians of ``key`` spread over earlier runs (max - min), if two have it."""
-    medians = [run.records[key].median for run in runs if key in run.records]
-    return max(medians) - min(medians) if len(medians) >= 2 else None
-
-
-def between_runs_p(
-    current: float,
-    earlier: Sequence[float],
-    worse_sign: float,
-    pooled: tuple[float, int] | None = None,
-) -> float:
-    """One-sided p of a Student-t prediction test: is ``current`` beyond where the next run
-    of unchanged code would land, given the ``earlier`` runs' centers?
-
-    Needs two earlier runs (one degree of freedom); with identical earlier centers any change
-    in the worse direction is significant (the floors then decide). Positive figures are
-    compared on a log scale: what differs between runs scales a figure (a slower core, a
-    busier host) rather than adding to it, so their logs are the closer to normal.
-
-    ``pooled`` is a run-to-run variance of the logs and its degrees of freedom, estimated
-    over a family of records (``pooled_spreads``). When the record is compared on the log
-    scale, its own variance is shrunk towards the family's others, which weigh as much as
-    the record's own runs at most: the estimate gains up to twice the degrees of freedom.
-    Weighing the family more gains little power and raises false alarms (the records of a
-    family then share one denominator and alarm together): in seeded simulations, at alpha
-    0.01, equal weight kept whole-comparison false alarms at 16 of 1500, twice the weight
-    raised them to 29.
-    """
-    from scipy import stats as scipy_stats
-
-    k = len(earlier)
-    if k < 2:
-        return 1.0
-    on_log = current > 0 and min(earlier) > 0
-    if on_log:  # run effects are multiplicative: test on log scale
-        current, earlier = math.log(current), [math.log(e) for e in earlier]
-    center = math.fsum(earlier) / k
-    spread, df = _spread(earlier, on_log, pooled)
-    worse_by = (current - center) * worse_sign
-    if spread == 0:
-        return 0.0 if worse_by > 0 else 1.0
-    t = worse_by / (spread * math.sqrt(1.0 + 1.0 / k))
-    return float(scipy_stats.t.sf(t, df))
-
-
-def _spread(
-    earlier: Sequence[float], on_log: bool, pooled: tuple[float, int] | None
-) -> tuple[float, int]:
-    """The run-to-run spread of ``earlier`` (logs when ``on_log``) and its degrees of freedom,
-    shrunk towards the family's pooled variance as ``between_runs_p`` describes."""
-    k = len(earlier)
-    spread, df = statistics.stdev(earlier), k - 1
-    if pooled is not None and on_log and pooled[1] > df:
-        # the others of the family, weighted as at most as many runs as this record's own
-        total, total_df = pooled
-        others_df = total_df - df
-        others = (total * total_df - spread**2 * df) / others_df
-        weight = min(others_df, df)
-        spread = math.sqrt((spread**2 * df + max(others, 0.0) * weight) / (df + weight))
-        df = df + weight
-    return spread, df
-
-
-def pooled_spreads(
-    centers: Mapping[RecordKey, Sequence[float]],
-) -> dict[tuple[str, str, str], tuple[float, int]]:
-    """Run-to-run variance of log medians pooled over each metric's records (all its N and
-    sizes), with its degrees of freedom: ``sum((k_i - 1) * s_i**2) / sum(k_i - 1)``.
-
-    How far a metric's figure moves from run to run, relative to its size, is a property of
-    the metric on the host (the same processes, the same path), much less of the N or size it
-    is measured at; its other records sharpen the estimate one record's few runs give
-    (``between_runs_p``). Only records with positive medians in at least two runs take part.
-    """
-    sums: dict[tuple[str, str, str], tuple[float, int]] = {}
-    for key, values in centers.items():
-        if len(values) < 2 or min(values) <= 0:
-            continue
-        logs = [math.log(v) for v in values]
-        family = (key.backend, key.requirement, key.metric)
-        total, df = sums.get(family, (0.0, 0))
-        sums[family] = (total + statistics.variance(logs) * (len(logs) - 1), df + len(logs) - 1)
-    return {family: (total / df, df) for family, (total, df) in sums.items()}
-
-
-@dataclass(frozen=True)
-class CanaryDrift:
-    """One host canary in the current run against the baseline (and history)."""
-
-    name: str
-    reference: float
-    """The baseline's median, or the mean of the baseline's and earlier runs' medians."""
-    current: float
-    p: float
-    runs: int
-    """How many runs the reference comes from (1: the baseline alone, within-run test)."""
-    slower: bool
-
-    @property
-    def ratio(self) -> float:
-        return self.current / self.reference
-
-
-def canary_drift(
-    baseline: Run, current: Run, config: GateConfig, history: Sequence[Run] = ()
-) -> tuple[CanaryDrift, ...]:
-    """Whether the host got slower, by each canary both runs timed.
-
-    The tests are the records' (a prediction test on run medians with history, the one-sided
-    U test on the samples with one baseline), at ``alpha`` unadjusted: a drift missed costs a
-    mislabelled regression, a drift seen by mistake only a label. A canary must also be
-    slower by more than its floor (``GateConfig.canary_floor_for``), the run-to-run movement
-    of the canary itself between runs of unchanged code, to count.
-    """
-    drifts = []
-    for name in sorted(set(baseline.canary) & set(current.canary)):
-        samples = current.canary[name]
-        now = statistics.median(samples)
-        runs = [r for r in (baseline, *history) if name in r.canary]
-        centers = [statistics.median(r.canary[name]) for r in runs]
-        if len(centers) >= 2:
-            p = between_runs_p(now, centers, 1.0)
-            reference = math.fsum(centers) / len(centers)
-        else:
-            p = _pvalue(samples, baseline.canary[name], "greater")
-            reference = centers[0]
-        slower = p <= config.alpha and now > reference * (1.0 + config.canary_floor_for(name))
-        drifts.append(CanaryDrift(name, reference, now, p, len(centers), slower))
-    return tuple(drifts)
-
-
-def host_slowdown(drift: Sequence[CanaryDrift]) -> float | None:
-    """How much slower the host ran, as far as every canary agrees; None: no host drift.
-
-    Every canary both runs timed must have slowed beyond its floor, and the host is taken to
-    be slower only by the least of their slowdowns. One canary alone is not enough: each
-    samples the host through one door (the interpreter's share of a core, the kernel's
-    forwarding), and on a host whose speed swings from second to second (the CPU loop
-    switches between two modes for seconds at a time: benchmarks/RESULTS.md, "Host drift
-    needs every canary") one door can catch a slow moment that the figures did not live
-    through. A drift that let one canary excuse every record would let a real regression
-    through as the host's fault.
-    """
-    if not drift or not all(d.slower for d in drift):
-        return None
-    return min(d.ratio for d in drift)
-
-
-def _scaled(run: Run, factor: float) -> Run:
-    """``run`` with every time sample multiplied by ``factor``: as if on the reference host."""
-    records = {
-        key: replace(r, samples=tuple(x * factor for x in r.samples))
-        if dimension_of(r.unit) == "time"
-        else r
-        for key, r in run.records.items()
-    }
-    return replace(run, records=records)
 
 
 def _floor(config: GateConfig, key: RecordKey, unit: str, single: bool) -> Floor:
@@ -559,7 +326,7 @@ def _judge(
                 f"{key.label()}: unit {cur.unit} in {current.source} but {base.unit} in "
                 f"{baseline.source}"
             )
-        sign = 1.0 if config.worse_is_higher(key) else -1.0
+        sign = 1.0 if config.worse_is_higher(key, cur.figure.lower_is_better) else -1.0
         centers = all_centers[key]
         found = thresholds.family(family_of(key)) if thresholds and len(centers) < 2 else None
         if found is not None and base.median > 0 and cur.median > 0:
@@ -573,9 +340,9 @@ def _judge(
             shift = cur.median - math.fsum(centers) / len(centers)
         else:
             if config.two_sided:
-                p = _pvalue(cur.samples, base.samples, "two-sided")
+                p = u_test_p(cur.samples, base.samples, "two-sided")
             else:
-                p = _pvalue(cur.samples, base.samples, "greater" if sign > 0 else "less")
+                p = u_test_p(cur.samples, base.samples, "greater" if sign > 0 else "less")
             shift = hodges_lehmann(cur.samples, base.samples)
         comparison = Comparison(
             key=key,
@@ -624,7 +391,7 @@ def _history_detectable(
     """The prediction test's detectable change for ``c`` with the spread the verdict used."""
     on_log = c.current.median > 0 and min(centers) > 0
     values = [math.log(v) for v in centers] if on_log else list(centers)
-    spread, df = _spread(values, on_log, pooled.get(family_of(c.key)))
+    spread, df = log_spread(values, on_log, pooled.get(family_of(c.key)))
     effect = runlevel.prediction(
         c.current.median,
         centers,
@@ -688,7 +455,7 @@ def compare_runs(
         # is more than the slower host explains; the rest is labelled, neither passed nor
         # failed as the code's.
         again = _judge(
-            baseline, _scaled(current, 1.0 / explained), gated, config, history, thresholds
+            baseline, scaled(current, 1.0 / explained), gated, config, history, thresholds
         )
         still = {c.key for c in again if c.verdict == REGRESSION}
         done = [

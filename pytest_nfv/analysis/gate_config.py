@@ -170,10 +170,12 @@ class GateConfig:
             return self.canary_floor
         return CANARY_FLOORS.get(name, DEFAULT_CANARY_FLOOR)
 
-    def worse_is_higher(self, key: RecordKey) -> bool:
-        """Time and memory: higher is worse. A metric declared higher-is-better flips it."""
+    def worse_is_higher(self, key: RecordKey, lower_is_better: bool = True) -> bool:
+        """Higher is worse unless the record says its metric is better higher
+        (``lower_is_better``, the catalogue's direction as the run recorded it) or this
+        configuration declares it so."""
         names = {key.metric, f"{key.requirement}.{key.metric}"}
-        return not names & self.higher_is_better
+        return lower_is_better and not names & self.higher_is_better
 
     def with_floor(self, name: str, floor: Floor) -> GateConfig:
         return replace(self, floors={**self.floors, name: floor})

@@ -23,7 +23,7 @@ from pytest_nfv.analysis.gate import (
 )
 from pytest_nfv.units import display_unit, format_value
 
-__all__ = ["HEADERS", "format_markdown", "format_text", "missed_line"]
+__all__ = ["HEADERS", "format_markdown", "format_text", "missed_line", "summary"]
 
 
 def _share(value: float) -> str:
@@ -259,7 +259,7 @@ def format_text(result: GateResult, everything: bool = False) -> str:
         for key in result.missing:
             lines.append(f"only in baseline: {key.label()} {key.backend} ({key.test})")
     lines.append(missed_line(result))
-    lines.append(("FAIL: " if result.failed else "PASS: ") + result.summary())
+    lines.append(("FAIL: " if result.failed else "PASS: ") + summary(result))
     return "\n".join(lines)
 
 
@@ -269,5 +269,36 @@ def format_markdown(result: GateResult) -> str:
     lines += ["", "| " + " | ".join(HEADERS) + " |", "|" + " --- |" * len(HEADERS)]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(result, True)]
     lines += ["", missed_line(result)]
-    lines += ["", ("**FAIL**: " if result.failed else "**PASS**: ") + result.summary(), ""]
+    lines += ["", ("**FAIL**: " if result.failed else "**PASS**: ") + summary(result), ""]
     return "\n".join(lines)
+
+
+def summary(result: GateResult) -> str:
+    """The verdict in one line: the counts, the host's drift, the rows too small to tell."""
+    parts = [
+        f"{len(result.regressions)} regression(s)",
+        *(
+            [f"{len(result.host_drift)} worse as far as host drift explains"]
+            if result.host_drift
+            else []
+        ),
+        *([f"{len(result.improvements)} improvement(s)"] if result.config.two_sided else []),
+        f"{len(result.comparisons)} compared",
+    ]
+    if result.missing:
+        parts.append(f"{len(result.missing)} only in baseline")
+    if result.added:
+        parts.append(f"{len(result.added)} new")
+    if result.not_gated:
+        parts.append(f"{len(result.not_gated)} not gated (pooled or repeated reads)")
+    if result.host_slower:
+        slower = ", ".join(f"{d.name} x{d.ratio:.2f}" for d in result.host_slower)
+        parts.append(
+            f"HOST DRIFT: the host ran slower ({slower})"
+            if result.host_slowdown is not None
+            else f"not host drift: only some canaries slowed ({slower})"
+        )
+    low = sum(c.low_n for c in result.comparisons)
+    if low:
+        parts.append(f"{low} with too few samples to show a change")
+    return ", ".join(parts)

@@ -7,23 +7,19 @@ from deep inside a comparison is not, and a file that silently yields nothing is
 
 A record is one measured series of one test (the primary series of a pytest-benchmark entry, or
 one of the secondary series beside it in ``extra_info``), matched across runs by
-``(backend, requirement, metric, N, packet size, test function)``. The key uses ``extra_info``
-rather than the benchmark's ``fullname``, because the fullname changes with the path the suites
-were collected from (a clone's ``suites/`` or the wheel's ``pytest_nfv/suites``) while the
-experiment does not.
+``(backend, requirement, metric, N, packet size, test function)``; ``pytest_nfv.record`` reads
+each entry, this module the files and runs around them.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pytest_nfv.errors import HistoryError
+from pytest_nfv.record import Record, RecordKey, RunFacts, read_benchmark, read_run_facts
 
 __all__ = [
     "HostFingerprint",
@@ -34,82 +30,6 @@ __all__ = [
     "resolve_ref",
     "run_from_json",
 ]
-
-
-@dataclass(frozen=True, order=True)
-class RecordKey:
-    """What makes two records the same experiment, so that comparing them means something."""
-
-    requirement: str
-    metric: str
-    backend: str
-    n: int | None
-    size: int | None
-    test: str
-
-    def label(self) -> str:
-        """``coexistence/response_time N=16 1024B``: how a row of a table names it."""
-        parts = [f"{self.requirement}/{self.metric}"]
-        if self.n is not None:
-            parts.append(f"N={self.n}")
-        if self.size is not None:
-            parts.append(f"{self.size}B")
-        return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class Record:
-    """One measured series as a run saved it, in its own ``unit`` (``s`` or ``MiB``)."""
-
-    key: RecordKey
-    unit: str
-    samples: tuple[float, ...]
-    ci_half_width: float | None = None
-    converged: bool | None = None
-    engine: str = ""
-    budget_limit: float | None = None
-    budget_statistic: str = "mean"
-    per_round: bool = True
-    """One sample per round: samples independent enough for the regression gate."""
-    verdict: str | None = None
-    """The run's own budget verdict (kept, blown, inconclusive, not judged), when it wrote one."""
-    percentiles: Mapping[str, float] | None = None
-    """A round-trip figure's distribution as the run wrote it (p50 ... max, in ``unit``), with
-    its sample count under ``n``; None for other figures and for runs that wrote none."""
-    parts: Mapping[str, float] | None = None
-    """The figure by part as the run wrote it (``breakdown_mib``: what the host spends for N
-    instances, by part, in ``unit``); None for figures without one."""
-    loss_curve: tuple[tuple[float, float], ...] | None = None
-    """A throughput figure's trials, every search's, as (offered frames/s, loss ratio): the
-    rate-vs-loss plot's points; None for other figures."""
-
-    @property
-    def mean(self) -> float:
-        return math.fsum(self.samples) / len(self.samples)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    def statistic(self, name: str) -> float:
-        if name == "median":
-            return self.median
-        if name == "max":
-            return max(self.samples)
-        return self.mean
-
-    @property
-    def within_budget(self) -> bool | None:
-        """Whether the figure kept its budget; ``None`` when it was not judged.
-
-        The run's own verdict wins where it wrote one: an inconclusive figure is not within
-        its budget, whatever its mean says. Older runs without one are judged by the limit.
-        """
-        if self.verdict is not None:
-            return {"kept": True, "blown": False, "inconclusive": False}.get(self.verdict)
-        if self.budget_limit is None:
-            return None
-        return self.statistic(self.budget_statistic) <= self.budget_limit
 
 
 @dataclass(frozen=True)
@@ -181,168 +101,14 @@ def _check(condition: bool, source: str, where: str, problem: str) -> None:
         raise HistoryError(f"{source}: {where}: {problem}")
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _optional_int(value: object, source: str, where: str, name: str) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise HistoryError(f"{source}: {where}: {name} is {value!r}, not an integer")
-    return value
-
-
-#: Series that have more than one sample per round, for records saved before they said so
-#: themselves (``per_round`` in their fields): each instance's boot time pooled over the rounds,
-#: and the proxy VNF's PSS read again each round.
-POOLED_SERIES = frozenset({("instantiation", "boot_per_instance"), ("deployment", "memory")})
-
-
-def _series(
-    base: RecordKey, metric: str, fields: Mapping[str, Any], engine: str, source: str, where: str
-) -> Record:
-    where = f"{where} {base.requirement}/{metric}"
-    samples = fields.get("samples")
-    _check(
-        isinstance(samples, list) and len(samples) > 0 and all(_number(s) for s in samples),
-        source,
-        where,
-        "samples are missing or not a non-empty list of finite numbers",
-    )
-    unit = fields.get("unit")
-    _check(isinstance(unit, str) and bool(unit), source, where, "unit is missing")
-    budget = fields.get("budget")
-    limit = budget.get("limit") if isinstance(budget, dict) else None
-    half = fields.get("ci_half_width")
-    per_round = fields.get("per_round")
-    if not isinstance(per_round, bool):
-        per_round = (base.requirement, metric) not in POOLED_SERIES
-    return Record(
-        key=RecordKey(base.requirement, metric, base.backend, base.n, base.size, base.test),
-        unit=str(unit),
-        samples=tuple(float(s) for s in samples),  # type: ignore[union-attr]
-        ci_half_width=float(half) if isinstance(half, int | float) and _number(half) else None,
-        converged=fields.get("converged") if isinstance(fields.get("converged"), bool) else None,
-        engine=engine,
-        budget_limit=float(limit) if isinstance(limit, int | float) and _number(limit) else None,
-        budget_statistic=str(budget.get("statistic", "mean")) if isinstance(budget, dict) else "",
-        per_round=per_round,
-        verdict=str(fields["verdict"]) if isinstance(fields.get("verdict"), str) else None,
-        percentiles=_percentiles(fields.get("percentiles")),
-        parts=_percentiles(fields.get("breakdown_mib")),
-        loss_curve=_loss_curve(fields.get("searches")),
-    )
-
-
-def _loss_curve(searches: object) -> tuple[tuple[float, float], ...] | None:
-    """(offered, loss ratio) of every trial of a throughput record's searches (each trial
-    saved as ``[offered, achieved, sent, received]``); a malformed trial is left out."""
-    if not isinstance(searches, list):
-        return None
-    points = []
-    for search in searches:
-        trials = search.get("trials") if isinstance(search, dict) else None
-        for trial in trials if isinstance(trials, list) else []:
-            if not (isinstance(trial, list) and len(trial) == 4 and all(map(_number, trial))):
-                continue
-            offered, _achieved, sent, received = (float(v) for v in trial)
-            if sent > 0:
-                points.append((offered, max(0.0, sent - received) / sent))
-    return tuple(points) or None
-
-
-def _percentiles(table: object) -> Mapping[str, float] | None:
-    """A table of numbers of a series (``percentiles``, ``breakdown_mib``), its finite numbers
-    only (an optional field: a malformed one is left out rather than refusing the whole
-    file)."""
-    if not isinstance(table, dict):
-        return None
-    kept = {str(k): float(v) for k, v in table.items() if _number(v)}
-    return kept or None
-
-
-def records_of_benchmark(bench: Mapping[str, Any], source: str) -> list[Record]:
-    """The primary and secondary records of one pytest-benchmark entry ([] if not ours)."""
-    info = bench.get("extra_info")
-    if not isinstance(info, dict) or not all(
-        k in info for k in ("backend", "requirement", "metric")
-    ):
-        return []
-    name = str(bench.get("name", "?"))
-    where = f"benchmark {name}"
-    for k in ("backend", "requirement", "metric"):
-        _check(isinstance(info[k], str) and bool(info[k]), source, where, f"{k} is not a name")
-    base = RecordKey(
-        requirement=info["requirement"],
-        metric=info["metric"],
-        backend=info["backend"],
-        n=_optional_int(info.get("n"), source, where, "n"),
-        size=_optional_int(info.get("packet_size"), source, where, "packet_size"),
-        test=name.split("[", 1)[0],
-    )
-    engine = str(info.get("engine", ""))
-    records = [_series(base, base.metric, info, engine, source, where)]
-    secondary = info.get("secondary") or {}
-    _check(isinstance(secondary, dict), source, where, "secondary is not a table")
-    for metric, fields in secondary.items():
-        _check(isinstance(fields, dict), source, where, f"secondary {metric} is not a table")
-        records.append(_series(base, str(metric), fields, engine, source, where))
-    return records
-
-
-def _fingerprint(machine_info: object, records: Sequence[Record]) -> HostFingerprint | None:
-    if not isinstance(machine_info, dict):
-        return None
-    nfv = machine_info.get("nfv")
-    if not isinstance(nfv, dict) or not isinstance(host := nfv.get("host"), dict):
+def _fingerprint(facts: RunFacts, records: Sequence[Record]) -> HostFingerprint | None:
+    if facts.host is None:
         return None
     engines = sorted({(r.key.backend, r.engine) for r in records if r.engine})
-    try:
-        return HostFingerprint(
-            cpu_model=str(host["cpu_model"]),
-            cores=int(host["cores"]),
-            memory_gib=float(host["memory_gib"]),
-            kernel=str(host["kernel"]),
-            engines=tuple(engines),
-            echo=str(nfv.get("echo") or "udp"),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _canary(machine_info: object, source: str) -> dict[str, tuple[float, ...]]:
-    """The run's host canaries; a malformed one is an error, a missing one just absent."""
-    nfv = machine_info.get("nfv") if isinstance(machine_info, dict) else None
-    raw = nfv.get("canary") if isinstance(nfv, dict) else None
-    if raw is None:
-        return {}
-    _check(isinstance(raw, dict), source, "machine_info nfv", "canary is not a table")
-    canaries = {}
-    for name, entry in raw.items():
-        samples = entry.get("samples") if isinstance(entry, dict) else None
-        _check(
-            isinstance(samples, list)
-            and len(samples) > 0
-            and all(_number(s) and s > 0 for s in samples),
-            source,
-            f"machine_info nfv canary {name}",
-            "samples are missing or not a list of positive numbers",
-        )
-        canaries[str(name)] = tuple(float(s) for s in samples)  # type: ignore[union-attr]
-    return canaries
-
-
-def _injected(machine_info: object) -> dict[str, str]:
-    nfv = machine_info.get("nfv") if isinstance(machine_info, dict) else None
-    raw = nfv.get("injected") if isinstance(nfv, dict) else None
-    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-
-
-def _echo(machine_info: object) -> str | None:
-    nfv = machine_info.get("nfv") if isinstance(machine_info, dict) else None
-    echo = nfv.get("echo") if isinstance(nfv, dict) else None
-    return echo if isinstance(echo, str) and echo else None
+    cpu_model, cores, memory_gib, kernel = facts.host
+    return HostFingerprint(
+        cpu_model, cores, memory_gib, kernel, engines=tuple(engines), echo=facts.echo or "udp"
+    )
 
 
 def run_from_json(data: object, source: str, label: str | None = None) -> Run:
@@ -360,7 +126,7 @@ def run_from_json(data: object, source: str, label: str | None = None) -> Run:
     records: dict[RecordKey, Record] = {}
     for bench in benchmarks:
         _check(isinstance(bench, dict), source, "benchmarks", "an entry is not an object")
-        for record in records_of_benchmark(bench, source):
+        for record in read_benchmark(bench, source):
             _check(
                 record.key not in records,
                 source,
@@ -376,15 +142,16 @@ def run_from_json(data: object, source: str, label: str | None = None) -> Run:
         "(extra_info without backend/requirement/metric)",
     )
     stamp = data.get("datetime")
+    facts = read_run_facts(data.get("machine_info"), source)
     return Run(
         source=source,
         label=label or Path(source).stem,
         datetime=stamp if isinstance(stamp, str) else None,
-        fingerprint=_fingerprint(data.get("machine_info"), list(records.values())),
+        fingerprint=_fingerprint(facts, list(records.values())),
         records=records,
-        canary=_canary(data.get("machine_info"), source),
-        injected=_injected(data.get("machine_info")),
-        echo=_echo(data.get("machine_info")),
+        canary=facts.canary,
+        injected=facts.injected,
+        echo=facts.echo,
     )
 
 

@@ -1,12 +1,17 @@
 """Figures of saved runs in the paper's style (its Fig. 2), and a trend across runs.
 
-Three panels answer the operator's question backend by backend, one line per backend with 95%
+The panels answer the operator's question backend by backend, one line per backend with 95%
 confidence-interval error bars: boot time against the number of instances started together,
 response time through the proxy VNF against the packet size, and what the host spends in
 memory for N instances (the primary figure, kernel-accounted where it can be; the host's
-MemAvailable reading only for a backend without one, and its line says so). A fourth shows
-that memory by part at the largest N (the instances' own, the engine's helpers, ...), and a
-fifth follows one metric across saved runs, so a drift shows before it breaks a budget.
+MemAvailable reading only for a backend without one, and its line says so). Another shows
+that memory by part at the largest N (the instances' own, the engine's helpers, ...), and the
+last follows one metric across saved runs, so a drift shows before it breaks a budget.
+
+Which metric a panel draws, against what, in which unit, and which metric stands in for it,
+is read from the records (each carries its metric's catalogue entry), not from a list here:
+a metric added to the catalogue with a ``panel`` gets its figure with no change to this
+module.
 
 matplotlib is an optional dependency (``pip install 'pytest-nfv[report]'``): the gate and the
 scorecard work without it, and asking for figures without it is one clear error.
@@ -23,21 +28,19 @@ from typing import Any
 from pytest_nfv.analysis.history import Record, Run
 from pytest_nfv.analysis.selection import backends_of, newest_records, oldest_first
 from pytest_nfv.errors import NfvUsageError
+from pytest_nfv.model import METRICS, Metric
 
 __all__ = [
-    "PANELS",
     "FigureInfo",
     "Panel",
     "Series",
     "load_pyplot",
+    "panels_of",
     "save_figure",
     "write_figures",
 ]
 
 INSTALL_HINT = "pip install 'pytest-nfv[report]'"
-
-FALLBACK_LABELS = {"memory": "host MemAvailable drop"}
-"""How a panel's line names a fallback metric."""
 
 PAYLOADS = {"icmp": "ICMP echo payload (bytes)", "udp": "UDP payload (bytes)"}
 """The response-time axis by the protocol the runs' round trips used."""
@@ -56,39 +59,77 @@ class Panel:
     scale: float  # record unit -> plotted unit
     fallback: str | None = None
     """The metric drawn for a backend whose runs lack ``metric`` (the host's reading where the
-    kernel accounts nothing); its line says so."""
+    kernel accounts nothing); its line says so, with ``fallback_label``."""
+    fallback_label: str = ""
+    parts: bool = False
+    """Its records carry the figure by part: a stacked figure of them is drawn beside it."""
+    log_y: bool = True
+    """Backends differ by orders of magnitude (times); memory stays linear, as a host's
+    reading can be 0 or below."""
 
 
-PANELS: tuple[Panel, ...] = (
-    Panel(
-        "boot_time",
-        "instantiation",
-        "boot_makespan",
-        "n",
-        "Boot time: N instances started together, until all answer ICMP echo",
-        "boot time (ms)",
-        1e3,
-    ),
-    Panel(
-        "response_time",
-        "monitoring",
-        "response_time",
-        "size",
-        "Response time through the proxy VNF (A -> proxy -> B -> proxy -> A)",
-        "response time (ms)",
-        1e3,
-    ),
-    Panel(
-        "memory",
-        "instantiation",
-        "memory_kernel",
-        "n",
-        "Memory the host spends for N running instances",
-        "memory (MiB)",
-        1.0,
-        fallback="memory",
-    ),
-)
+def _plotted(figure: Metric) -> tuple[str, float]:
+    """The unit a figure is drawn in and its size in the record's unit: times in ms."""
+    return ("ms", 1e3) if figure.unit == "s" else (figure.unit, 1.0)
+
+
+def panels_of(runs: Sequence[Run]) -> list[Panel]:
+    """The panels to draw: one per ``panel`` a metric names, in its record or the catalogue.
+
+    The catalogue's panels are drawn even when no run has their figure (the figure says "no
+    data"), so the set of files does not depend on which tests ran; a record's panel unknown
+    to the catalogue (a metric added since, or a user's) is drawn all the same, from what its
+    record says it is.
+    """
+    members: dict[str, dict[tuple[str, str], Metric]] = {}
+    for run in runs:
+        for key, record in sorted(run.records.items()):
+            if record.figure.panel is not None:
+                members.setdefault(record.figure.panel, {})[(key.requirement, key.metric)] = (
+                    record.figure
+                )
+    for requirement, metrics in METRICS.items():
+        for metric, figure in metrics.items():
+            if figure.panel is not None:
+                members.setdefault(figure.panel, {}).setdefault((requirement, metric), figure)
+    order = [
+        (requirement, metric) for requirement, metrics in METRICS.items() for metric in metrics
+    ]
+    panels = []
+    for name, figures in members.items():
+        (requirement, metric), figure = min(
+            figures.items(),
+            key=lambda item: (item[1].role != "primary", _position(order, item[0]), item[0]),
+        )
+        stand_in = next(
+            (
+                (m, f)
+                for (r, m), f in sorted(figures.items())
+                if r == requirement and f.role == "secondary" and f.stands_in_for == metric
+            ),
+            None,
+        )
+        unit, scale = _plotted(figure)
+        panels.append(
+            Panel(
+                name,
+                requirement,
+                metric,
+                figure.axis or "n",
+                figure.description,
+                f"{figure.label} ({unit})",
+                scale,
+                fallback=None if stand_in is None else stand_in[0],
+                fallback_label="" if stand_in is None else stand_in[1].label,
+                parts=figure.parts,
+                log_y=figure.is_time,
+            )
+        )
+    return sorted(panels, key=lambda p: (_position(order, (p.requirement, p.metric)), p.name))
+
+
+def _position(order: Sequence[tuple[str, str]], item: tuple[str, str]) -> int:
+    return order.index(item) if item in order else len(order)
 
 
 @dataclass(frozen=True)
@@ -139,7 +180,7 @@ def panel_series(panel: Panel, runs: Sequence[Run]) -> list[Series]:
         found = newest_records(runs, backend, panel.requirement, panel.metric)
         if found is None and panel.fallback is not None:
             found = newest_records(runs, backend, panel.requirement, panel.fallback)
-            label = f"{backend}, {FALLBACK_LABELS.get(panel.fallback, panel.fallback)}"
+            label = f"{backend}, {panel.fallback_label or panel.fallback}"
         if found is None:
             continue
         run, records = found
@@ -155,12 +196,12 @@ def panel_series(panel: Panel, runs: Sequence[Run]) -> list[Series]:
     return lines
 
 
-def parts_series(runs: Sequence[Run]) -> list[Series]:
-    """What the host spends per backend at its largest N, by part: one line per part, a point
+def parts_series(runs: Sequence[Run], panel: Panel) -> list[Series]:
+    """``panel``'s figure per backend at its largest N, by part: one line per part, a point
     per backend (x: the backend's index in ``backends_of``), from its newest run."""
     parts: dict[str, dict[int, float]] = {}
     for index, backend in enumerate(backends_of(runs)):
-        found = newest_records(runs, backend, "instantiation", "memory_kernel")
+        found = newest_records(runs, backend, panel.requirement, panel.metric)
         with_parts = [r for r in (found[1] if found else []) if r.parts and r.key.n is not None]
         if not with_parts:
             continue
@@ -260,9 +301,12 @@ def _draw(
 
 
 def write_figures(
-    runs: Sequence[Run], out: Path, trend: tuple[str, str] = ("instantiation", "boot_makespan")
+    runs: Sequence[Run], out: Path, trend: tuple[str, str] | None = None
 ) -> list[FigureInfo]:
-    """Write the three panels and the trend figure as PNG files into ``out``.
+    """Write the panels, their parts and the trend figure as PNG files into ``out``.
+
+    ``trend`` is the ``(requirement, metric)`` followed across runs; None: that of the first
+    panel with data.
 
     Raises:
         NfvUsageError: matplotlib is missing, or ``out`` cannot be created.
@@ -273,14 +317,18 @@ def write_figures(
     except OSError as exc:
         raise NfvUsageError(f"{out}: cannot create the output directory ({exc})") from None
     written = []
-    for panel in PANELS:
+    panels = panels_of(runs)
+    drawn = []
+    for panel in panels:
         series = panel_series(panel, runs)
-        xlabel = "instances started together (N)" if panel.axis == "n" else payload_label(runs)
-        log_y = panel.name != "memory"  # a host memory delta can be 0 or below
-        fig = _draw(plt, series, panel.title, xlabel, panel.ylabel, log_x=True, log_y=log_y)
+        xlabel = "instances (N)" if panel.axis == "n" else payload_label(runs)
+        fig = _draw(plt, series, panel.title, xlabel, panel.ylabel, log_x=True, log_y=panel.log_y)
         written.append(save_figure(plt, fig, out / f"{panel.name}.png", panel.title, series))
-    written.append(_write_parts(plt, runs, out))
-    requirement, metric = trend
+        if series:
+            drawn.append(panel)
+    written += [_write_parts(plt, runs, out, panel) for panel in panels if panel.parts]
+    first = (drawn or panels)[:1]
+    requirement, metric = trend or next(((p.requirement, p.metric) for p in first), ("", ""))
     series = trend_series(runs, requirement, metric)
     ordered = oldest_first(runs)
     title = f"{requirement}/{metric} across {len(ordered)} saved run(s)"
@@ -305,9 +353,9 @@ def payload_label(runs: Sequence[Run]) -> str:
 PARTS_TITLE = "What the host spends for the largest N, by part"
 
 
-def _write_parts(plt: Any, runs: Sequence[Run], out: Path) -> FigureInfo:
+def _write_parts(plt: Any, runs: Sequence[Run], out: Path, panel: Panel) -> FigureInfo:
     """Stacked bars, one per backend: the instances' own memory, then the engine's parts."""
-    series = parts_series(runs)
+    series = parts_series(runs, panel)
     backends = backends_of(runs)
     fig, ax = plt.subplots(figsize=(7.0, 4.5), dpi=110)
     bottoms = [0.0] * len(backends)
@@ -319,14 +367,14 @@ def _write_parts(plt: Any, runs: Sequence[Run], out: Path) -> FigureInfo:
             bottoms[x] += height
     ax.set_xticks(range(len(backends)))
     ax.set_xticklabels(backends)
-    ax.set_ylabel("memory (MiB)")
+    ax.set_ylabel(panel.ylabel)
     ax.set_title(PARTS_TITLE, fontsize=10)
     if series:
         ax.legend(title="part", fontsize=8)
     else:
         ax.text(0.5, 0.5, "no parts in these runs", ha="center", transform=ax.transAxes)
     fig.tight_layout()
-    return save_figure(plt, fig, out / "memory_parts.png", PARTS_TITLE, series)
+    return save_figure(plt, fig, out / f"{panel.name}_parts.png", PARTS_TITLE, series)
 
 
 def _trend_unit(runs: Sequence[Run], requirement: str, metric: str) -> str:

@@ -9,22 +9,25 @@ backend that fits best.
 
 "Best" is decided plainly, so a reader can redo it: on each figure a backend ranks 1 plus the
 number of backends that are lower *beyond both confidence intervals* (a difference inside the
-noise is a tie, as it should be); the backend with the lowest sum of ranks among those within
-their budgets wins. Qualities the numbers cannot show (migration, tooling, a shell in the
-guest), which the paper weighs too, are left to the reader.
+noise is a tie, as it should be; "better" is lower unless the figure's record says higher);
+the backend with the lowest sum of ranks among those within their budgets wins. Which figures
+a requirement is judged on comes from the records themselves (each carries its metric's role,
+label and axis), so a metric added to the catalogue joins the table with no change here.
+Qualities the numbers cannot show (migration, tooling, a shell in the guest), which the paper
+weighs too, are left to the reader.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pytest_nfv.analysis.history import Record, Run
 from pytest_nfv.analysis.selection import backends_of, newest_first, newest_records, oldest_first
-from pytest_nfv.model import REQUIREMENTS
+from pytest_nfv.model import METRICS, REQUIREMENTS
 from pytest_nfv.units import display_unit, format_value
 
-__all__ = ["FIGURES", "WHY", "Figure", "Verdict", "cell_text", "render_scorecard", "score"]
+__all__ = ["WHY", "Figure", "Verdict", "cell_text", "figures_of", "render_scorecard", "score"]
 
 
 @dataclass(frozen=True)
@@ -40,33 +43,35 @@ class Figure:
     where the kernel accounts nothing)."""
 
 
-FIGURES: dict[str, tuple[Figure, ...]] = {
-    "instantiation": (
-        Figure("instantiation", "boot_makespan", "boot time of N together", "n"),
-        Figure("instantiation", "memory_kernel", "host memory spent for N", "n", "memory"),
-        Figure(
-            "instantiation",
-            "memory_kernel_per_instance",
-            "memory per instance",
-            fallback="memory_per_instance",
-        ),
-    ),
-    "deployment": (
-        Figure("deployment", "boot_time", "proxy VNF deployment time"),
-        Figure("deployment", "reconfigure_time", "reconfiguration time"),
-        Figure("deployment", "memory", "proxy VNF memory"),
-    ),
-    "monitoring": (
-        Figure("monitoring", "response_time", "response time via proxy", "size"),
-        Figure("monitoring", "proxy_overhead", "added by the proxy VNF", "size"),
-    ),
-    "coexistence": (
-        Figure(
-            "coexistence", "memory_kernel", "host memory spent beside the testbed", "n", "memory"
-        ),
-        Figure("coexistence", "response_time", "response time among N", "n"),
-    ),
-}
+def figures_of(runs: Sequence[Run], requirement: str) -> tuple[Figure, ...]:
+    """The figures ``requirement`` is judged on: every primary metric its records hold, each
+    with the secondary metric that stands in for it where a backend lacks it.
+
+    What a metric is comes from its record (``Record.figure``), so a metric the catalogue
+    gained since is scored like the others; rows follow the catalogue's order, then names.
+    """
+    primaries: dict[str, Figure] = {}
+    stand_ins: dict[str, tuple[str, str, str | None]] = {}
+    for run in runs:
+        for key, record in sorted(run.records.items()):
+            figure = record.figure
+            if key.requirement != requirement:
+                continue
+            if figure.role == "primary":
+                primaries.setdefault(
+                    key.metric, Figure(requirement, key.metric, figure.label, figure.axis)
+                )
+            elif figure.role == "secondary" and figure.stands_in_for:
+                stand_ins.setdefault(figure.stands_in_for, (key.metric, figure.label, figure.axis))
+    for metric, (stand_in, label, axis) in stand_ins.items():
+        shown = primaries.get(metric, Figure(requirement, metric, label, axis))
+        primaries[metric] = replace(shown, fallback=stand_in)
+    order = list(METRICS.get(requirement, {}))
+    return tuple(
+        primaries[m]
+        for m in sorted(primaries, key=lambda m: (order.index(m) if m in order else len(order), m))
+    )
+
 
 WHY = {
     "instantiation": "instances must come up fast, and the operator must know the memory "
@@ -174,9 +179,13 @@ def _pick(figure: Figure, by_backend: dict[str, list[Record]]) -> tuple[str, dic
 
 
 def _rank(cells: dict[str, Cell]) -> dict[str, int]:
+    """1 plus the number of backends better beyond both intervals, in the direction each
+    record says its metric improves (lower, unless it is a figure like a throughput)."""
+
     def bounds(c: Cell) -> tuple[float, float]:
         half = c.record.ci_half_width or 0.0
-        return c.record.mean - half, c.record.mean + half
+        low, high = c.record.mean - half, c.record.mean + half
+        return (low, high) if c.record.figure.lower_is_better else (-high, -low)
 
     ranks = {}
     for backend, cell in cells.items():
@@ -192,7 +201,7 @@ def score(runs: Sequence[Run], requirement: str) -> Verdict:
     backends = backends_of(runs)
     rows = []
     totals = dict.fromkeys(backends, 0)
-    for figure in FIGURES[requirement]:
+    for figure in figures_of(runs, requirement):
         by_backend = {b: _candidates(runs, b, figure) for b in backends}
         where, cells = _pick(figure, by_backend)
         if not cells:
@@ -252,8 +261,8 @@ def render_scorecard(runs: Sequence[Run]) -> str:
         + ", ".join(
             f"{r.label} ({', '.join(r.backends)}, {r.datetime or 'no date'})" for r in ordered
         )
-        + ". Each figure comes from the newest run that measured it. Lower is better; "
-        "mean ± 95% CI half-width.",
+        + ". Each figure comes from the newest run that measured it. Lower is better unless "
+        "a figure says otherwise; mean ± 95% CI half-width.",
         "",
         "| requirement | fits best | why |",
         "| --- | --- | --- |",

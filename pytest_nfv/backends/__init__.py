@@ -1,7 +1,7 @@
 """Built-in backends, by name; plugins add more through ``pytest_nfv_make_backend``.
 
-Each built-in lives in its own module, imported only when used, which offers two functions:
-``make(name, identity, settings)`` builds the (unopened) backend, and
+Each built-in is a package of its own whose ``backend`` module, imported only when used, offers
+two functions: ``make(name, identity, settings)`` builds the (unopened) backend, and
 ``reap(rule, dry_run=..., targets=...)`` removes what the runs ``rule`` takes left in its
 engine. One ``ReapRule`` serves every engine of a cleanup (see ``pytest_nfv.host.reap``).
 """
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 _MODULES = {
-    "netns": "pytest_nfv.backends.netns",
+    "netns": "pytest_nfv.backends.netns.backend",
     "coreos": "pytest_nfv.backends.coreos.backend",
     "osv": "pytest_nfv.backends.osv.backend",
     "clickos": "pytest_nfv.backends.clickos.backend",

@@ -58,12 +58,8 @@ def _run_sessions(args: argparse.Namespace, pytest_args: list[str], storage: Pat
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from pytest_nfv.analysis.calibration import (
-        DEFAULT_NAME,
-        calibrate,
-        describe,
-        save_calibration,
-    )
+    from pytest_nfv.analysis.calibration import calibrate, describe
+    from pytest_nfv.analysis.calibration_file import DEFAULT_NAME, save_calibration
     from pytest_nfv.analysis.history import load_run
 
     pytest_args = list(args.pytest_args)

@@ -59,7 +59,7 @@ def _load(ref: str, storage: Path) -> Run:
 def _with_calibration(config: GateConfig, args: argparse.Namespace, storage: Path) -> GateConfig:
     """``--calibration``, else the settings file's ``calibration``, else the default file
     under the storage when it exists; ``--no-calibration``: none (the shipped floors)."""
-    from pytest_nfv.analysis.calibration import find_calibration
+    from pytest_nfv.analysis.calibration_file import find_calibration
 
     if args.no_calibration:
         return config

@@ -1,10 +1,11 @@
-"""Repeat a measurement until its 95% confidence interval is narrow enough, or a cap is hit.
+"""A series' summary and 95% intervals: what a repeated measurement stops on, a verdict reads.
 
 The paper repeats every measurement "until guarantee a minimum confidence interval of 95%".
-We make that precise: after each round the Student-t interval of the mean is computed; we stop
-once its half-width is at most ``max(ci_width * |mean|, absolute)`` (after ``min_rounds``), or
-when ``max_rounds`` or ``max_seconds`` is reached. Whether it converged is part of the result,
-so a figure that merely ran out of time is never presented as a tight one.
+We make that precise (``harness.repeat``): after each round the Student-t interval of the
+mean is computed; we stop once its half-width is at most ``max(ci_width * |mean|, absolute)``
+(after ``min_rounds``), or when ``max_rounds`` or ``max_seconds`` is reached. Whether it
+converged is part of the result, so a figure that merely ran out of time is never presented
+as a tight one.
 
 Why an absolute floor: a width relative to the mean never converges for a quantity near zero
 (a memory delta of a namespace, what a proxy adds to a round trip), so those series always ran
@@ -17,20 +18,13 @@ everything; a series with fewer than ``MIN_ROUNDS`` samples is *insufficient* an
 (budget or regression gate) may pass on it. ``max_seconds`` never cuts a series below that
 minimum, even when one round outlasts it.
 
-Where a budget applies, the loop also keeps going (up to the caps) while the interval of the
-budget's statistic (mean, median or a percentile) still straddles the limit: a narrow interval
-that cannot tell kept from blown is not an answer yet.
-
 Percentiles (``p50``, ``p90``, ``p99``, ``p99.9``): an operator's latency objective is a tail,
 and a tail is not the mean plus anything. Their interval is distribution-free, between two
 order statistics (binomial), like the median's; a side that the samples cannot bound is
 infinite, so a p99.9 needs thousands of samples before anything can be said to be under it.
 
-Why the convergence test is not run after every round of a long series: a series of cheap
-round trips runs to hundreds of samples, and a test over all of them after each one would
-cost more than the round trips themselves. Past ``CHECK_EVERY_ROUND_UP_TO`` samples it runs
-each time the series has grown by about 2%, so a series stops at most that much later than it
-could have; the caps are still checked after every round.
+The loop that repeats a measurement and its caps are ``harness.repeat``; this module holds
+what it stops on and what the budgets judge: a series' summary and intervals.
 """
 
 from __future__ import annotations
@@ -38,9 +32,8 @@ from __future__ import annotations
 import functools
 import math
 import statistics
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from pytest_nfv.errors import NfvUsageError, ProbeError
@@ -50,15 +43,15 @@ __all__ = [
     "MIN_ROUNDS",
     "PERCENTILES",
     "STATISTICS",
-    "StopRule",
     "Summary",
+    "fast_half_width",
     "interval",
     "quantile",
     "quantile_interval",
-    "repeat_until_converged",
-    "straddles",
     "summarize",
     "t_half_width",
+    "unknown_statistic",
+    "within",
 ]
 
 CONFIDENCE = 0.95
@@ -78,11 +71,8 @@ PERCENTILES: Mapping[str, float] = MappingProxyType(
 #: Every statistic a budget may name.
 STATISTICS: tuple[str, ...] = ("mean", "median", "max", *PERCENTILES)
 
-CHECK_EVERY_ROUND_UP_TO = 50
-"""Series length up to which convergence is tested after every round (see the module note)."""
 
-
-def _unknown_statistic(name: str) -> NfvUsageError:
+def unknown_statistic(name: str) -> NfvUsageError:
     return NfvUsageError(f"unknown statistic {name!r}: use {', '.join(STATISTICS)}")
 
 
@@ -107,7 +97,7 @@ def t_half_width(samples: Sequence[float], confidence: float = CONFIDENCE) -> fl
     return _t_quantile(n - 1, confidence) * sd / math.sqrt(n)
 
 
-def _fast_half_width(samples: Sequence[float], confidence: float = CONFIDENCE) -> float:
+def fast_half_width(samples: Sequence[float], confidence: float = CONFIDENCE) -> float:
     """:func:`t_half_width` in floating point (``statistics.stdev`` is exact and slow): what
     the stop rule tests after a round, where a series may be a thousand samples long."""
     n = len(samples)
@@ -237,7 +227,7 @@ class Summary:
             return self.maximum
         if name in PERCENTILES:
             return quantile(sorted(self.samples), PERCENTILES[name])
-        raise _unknown_statistic(name)
+        raise unknown_statistic(name)
 
     def percentiles(self) -> dict[str, float]:
         """Every percentile of ``PERCENTILES`` and the maximum: the figure's distribution."""
@@ -266,7 +256,7 @@ def interval(summary: Summary, name: str) -> tuple[float, float]:
         return quantile_interval(summary.samples, 0.5, summary.confidence)
     if name in PERCENTILES:
         return quantile_interval(summary.samples, PERCENTILES[name], summary.confidence)
-    raise _unknown_statistic(name)
+    raise unknown_statistic(name)
 
 
 def summarize(
@@ -293,7 +283,7 @@ def summarize(
         converged = (
             ci_width is not None
             and len(values) >= MIN_ROUNDS
-            and _within(half, mean, ci_width, absolute)
+            and within(half, mean, ci_width, absolute)
         )
     return Summary(
         samples=values,
@@ -310,150 +300,7 @@ def summarize(
     )
 
 
-def _within(half_width: float, mean: float, ci_width: float, absolute: float = 0.0) -> bool:
+def within(half_width: float, mean: float, ci_width: float, absolute: float = 0.0) -> bool:
     if not math.isfinite(half_width):
         return False
     return half_width <= max(ci_width * abs(mean), absolute)
-
-
-def straddles(samples: Sequence[float], limit: float, statistic: str = "mean") -> bool:
-    """Whether the 95% CI of ``statistic`` of ``samples`` still holds ``limit`` (kept or blown
-    open). A maximum never does: whether a round exceeded the limit is already known.
-
-    Raises:
-        NfvUsageError: an unknown statistic.
-    """
-    if statistic == "mean":
-        half = _fast_half_width(samples)
-        mean = math.fsum(samples) / len(samples)
-        low, high = mean - half, mean + half
-    elif statistic == "max":
-        return False
-    elif statistic == "median":
-        low, high = quantile_interval(samples, 0.5)
-    elif statistic in PERCENTILES:
-        low, high = quantile_interval(samples, PERCENTILES[statistic])
-    else:
-        raise _unknown_statistic(statistic)
-    return low <= limit < high
-
-
-def _checkpoint(n: int) -> bool:
-    """Whether to test a series of ``n`` samples for convergence now (see the module note)."""
-    return n <= CHECK_EVERY_ROUND_UP_TO or n % (n // CHECK_EVERY_ROUND_UP_TO) == 0
-
-
-@dataclass(frozen=True)
-class StopRule:
-    """When to stop repeating: CI narrow enough (relative or absolute), or a cap reached.
-
-    Args:
-        ci_width: target half-width of the 95% CI as a fraction of the mean (0 < w < 1).
-        max_rounds: hard cap on rounds. Below ``MIN_ROUNDS`` every figure is insufficient.
-        max_seconds: wall-clock cap; checked between rounds and only once ``min_rounds`` were
-            taken, so a slow round may overrun it.
-        min_rounds: rounds always taken (unless ``max_rounds`` is lower), at least 3.
-        absolute: a half-width that is narrow enough whatever the mean, in the series' base
-            unit; ``for_dimension`` sets it from ``ABSOLUTE_FLOORS``.
-    """
-
-    ci_width: float = 0.05
-    max_rounds: int = 30
-    max_seconds: float = 30.0
-    min_rounds: int = MIN_ROUNDS
-    absolute: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.ci_width < 1:  # nan fails this too
-            raise NfvUsageError(f"ci_width must be in (0, 1), got {self.ci_width}")
-        if self.max_rounds < 1:
-            raise NfvUsageError(f"max_rounds must be >= 1, got {self.max_rounds}")
-        if not self.max_seconds > 0:  # also refuses nan, which would never stop anything
-            raise NfvUsageError(f"max_seconds must be > 0, got {self.max_seconds}")
-        if self.min_rounds < MIN_ROUNDS:
-            raise NfvUsageError(f"min_rounds must be >= {MIN_ROUNDS}, got {self.min_rounds}")
-        if not self.absolute >= 0:
-            raise NfvUsageError(f"absolute must be >= 0, got {self.absolute}")
-
-    def for_dimension(self, dimension: str) -> StopRule:
-        """This rule with the absolute floor of ``dimension`` (``time`` or ``memory``).
-
-        Raises:
-            NfvUsageError: an unknown dimension.
-        """
-        if dimension not in ABSOLUTE_FLOORS:
-            raise NfvUsageError(f"unknown dimension {dimension!r}: use time or memory")
-        return replace(self, absolute=ABSOLUTE_FLOORS[dimension])
-
-    def narrow_enough(self, samples: Sequence[float]) -> bool:
-        """At least ``MIN_ROUNDS`` samples and a CI within the relative or absolute width."""
-        return len(samples) >= MIN_ROUNDS and _within(
-            _fast_half_width(samples),
-            math.fsum(samples) / len(samples),
-            self.ci_width,
-            self.absolute,
-        )
-
-    def decide(
-        self,
-        samples: Sequence[float],
-        elapsed_s: float,
-        limit: float | None = None,
-        statistic: str = "mean",
-        added: int = 1,
-    ) -> str | None:
-        """Why to stop now (``converged``, ``max_rounds``, ``max_seconds``), or None to go on.
-
-        Args:
-            samples: what was measured so far.
-            elapsed_s: seconds since the first round started.
-            limit: a budget's limit, if one applies: while the CI of its ``statistic``
-                straddles it the series is not done, however narrow.
-            statistic: the statistic the budget holds (one of ``STATISTICS``).
-            added: samples the last round added (a block of round trips adds several): the
-                convergence test runs if the series passed a checkpoint anywhere among them.
-        """
-        n = len(samples)
-        if (
-            n >= min(self.min_rounds, self.max_rounds)
-            and (any(_checkpoint(m) for m in range(n - added + 1, n + 1)) or n >= self.max_rounds)
-            and self.narrow_enough(samples)
-            and (limit is None or not straddles(samples, limit, statistic))
-        ):
-            return "converged"
-        if n >= self.max_rounds:
-            return "max_rounds"
-        if n >= self.min_rounds and elapsed_s >= self.max_seconds:
-            return "max_seconds"
-        return None
-
-
-def repeat_until_converged(
-    measure_once: Callable[[], float],
-    rule: StopRule,
-    *,
-    limit: float | None = None,
-    statistic: str = "mean",
-    clock: Callable[[], float] = time.monotonic,
-) -> Summary:
-    """Call ``measure_once`` until ``rule`` says stop; return the summary of what it measured.
-
-    ``measure_once`` returns one sample per call; side data (per-instance times, say) is the
-    caller's to collect in a closure, so this loop stays about when to stop and nothing else.
-    ``limit`` is a budget on ``statistic`` the series is held to (see ``StopRule.decide``).
-    ``converged`` in the result says whether the CI got narrow enough, whatever the reason
-    for stopping.
-    """
-    samples: list[float] = []
-    started = clock()
-    while True:
-        samples.append(float(measure_once()))
-        elapsed = clock() - started
-        reason = rule.decide(samples, elapsed, limit, statistic)
-        if reason is not None:
-            return summarize(
-                samples,
-                converged=rule.narrow_enough(samples),
-                stop_reason=reason,
-                elapsed_s=elapsed,
-            )

@@ -20,7 +20,8 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TypeVar
 
 from pytest_nfv.errors import ProbeError
-from pytest_nfv.harness.stats import StopRule, Summary, summarize
+from pytest_nfv.harness.repeat import StopRule
+from pytest_nfv.harness.stats import Summary, summarize
 
 __all__ = ["Hold", "Taken", "repeat_together"]
 

@@ -18,7 +18,7 @@ Canaries (each a series of samples in seconds, stored in the run's ``machine_inf
   canary"), so a canary timed at one moment says little about the minutes the figures were
   measured in;
 - ``direct_path``: 64-byte round trips over the testbed's kernel-forwarded path (host A ->
-  the proxy's hop with the VNF paused -> B -> A, ``harness.lab.ProxyPath.canary``): wake-up
+  the proxy's hop with the VNF paused -> B -> A, ``harness.proxy_path.ProxyPath.canary``): wake-up
   latency and the kernel's forwarding, without the VNF. Only runs that deploy the testbed
   record it.
 """
@@ -26,13 +26,11 @@ Canaries (each a series of samples in seconds, stored in the run's ``machine_inf
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable
 
 __all__ = [
     "CPU_LOOP_ITERATIONS",
     "PASSES_PER_TEST",
-    "canary_entry",
     "cpu_loop_seconds",
     "timed_rounds",
 ]
@@ -63,8 +61,3 @@ def _cpu_loop_once() -> float:
 def cpu_loop_seconds(rounds: int = CPU_ROUNDS, warm_up: int = WARM_UP_ROUNDS) -> tuple[float, ...]:
     """Seconds per pass of the fixed loop, ``rounds`` passes after ``warm_up`` discarded."""
     return timed_rounds(_cpu_loop_once, rounds, warm_up)
-
-
-def canary_entry(samples: Sequence[float], method: str) -> Mapping[str, Any]:
-    """One canary as a run records it (``machine_info["nfv"]["canary"][name]``)."""
-    return {"unit": "s", "samples": [float(s) for s in samples], "method": method}

@@ -14,7 +14,8 @@ import pytest
 
 from pytest_nfv.backends.base import Backend, BudgetChoice
 from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.harness.budgets import BudgetBook, load_budgets
+from pytest_nfv.harness.budget_file import load_budgets
+from pytest_nfv.harness.budgets import BudgetBook
 from pytest_nfv.plugin.options import NfvSettings
 from pytest_nfv.resources import budgets_file
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any
 
 import pytest
@@ -18,24 +18,25 @@ import pytest
 from pytest_nfv.backends import EngineTargets, reap_all
 from pytest_nfv.backends.base import ProbeInterval
 from pytest_nfv.errors import BackendUnavailable, BudgetExceeded, NfvUsageError
-from pytest_nfv.harness.budgets import CATALOGUE, Budget, assess, metric_kind
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.budgets import Budget, Judgement, assess
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import DEFAULT_PROBE_INTERVAL_S, EchoProber
-from pytest_nfv.harness.stats import StopRule, Summary, repeat_until_converged
+from pytest_nfv.harness.proxy_path import ProxyPath
+from pytest_nfv.harness.repeat import StopRule, repeat_until_converged
+from pytest_nfv.harness.stats import Summary
 from pytest_nfv.harness.together import Key, Taken, repeat_together
 from pytest_nfv.host.canary import (
     CPU_LOOP_ITERATIONS,
     PASSES_PER_TEST,
-    canary_entry,
     cpu_loop_seconds,
 )
-from pytest_nfv.model import Instance
+from pytest_nfv.model import Instance, Metric, metric_of
 from pytest_nfv.plugin.budget_pick import budget_choice, load_chosen_budgets
 from pytest_nfv.plugin.options import NfvSettings
 from pytest_nfv.plugin.progress import TerminalProgress, progress_of
-from pytest_nfv.plugin.recorder import record_summary, summary_info
+from pytest_nfv.plugin.recorder import record_summary
 from pytest_nfv.plugin.state import NfvState, nfv_state_key, recorded_key
-from pytest_nfv.units import base_unit
+from pytest_nfv.record import benchmark_info, budget_fields, canary_entry, series_fields
 
 __all__ = [
     "Recorder",
@@ -236,9 +237,7 @@ class Repeater:
         marker = self._request.node.get_closest_marker("nfv_requirement")
         if metric is not None and marker is not None:
             requirement = str(marker.args[0])
-            spec = CATALOGUE.get(requirement, {}).get(metric)
-            if spec is None:
-                raise NfvUsageError(f"unknown requirement/metric {requirement}/{metric}")
+            spec = metric_of(requirement, metric)
             rule = settings.rule_for(spec.kind).for_dimension(spec.dimension)
             budget = self._state.budgets.get(requirement, metric)
             params = self._params()
@@ -288,21 +287,22 @@ def nfv_repeat(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> R
 
 @dataclass(frozen=True)
 class Series:
-    """One measured series of a test, in base units (seconds or MiB).
+    """One measured series of a test, in its metric's base unit (seconds or MiB).
 
-    ``primary`` is the one that becomes the pytest-benchmark statistics of the test; the
-    others are kept in ``extra_info`` and judged all the same. ``per_round`` is false for a
-    series with several samples per round (pooled over instances, or one quantity read
-    again): the regression gate leaves those out, since their samples are not independent.
-    A secondary series with more samples than the primary has rounds is taken as pooled.
+    What the metric is (its dimension and unit, whether its samples pool several per round,
+    its label and direction) is the metric catalogue's (``pytest_nfv.model.METRICS``), looked
+    up under the test's requirement: a series names its metric and nothing that follows from
+    it. ``primary`` is the one that becomes the pytest-benchmark statistics of the test; the
+    others are kept in ``extra_info`` and judged all the same. ``parts`` is the figure by part
+    (what the host spends for N instances: the instances' own, the engine's helpers, ...).
     """
 
     metric: str
     summary: Summary
-    dimension: str  # "time" or "memory"
+    _: KW_ONLY
     primary: bool = False
     extra: dict[str, Any] | None = None
-    per_round: bool = True
+    parts: Mapping[str, float] | None = None
     note: str = ""
     """Shown beneath the figure's row in the terminal summary (a throughput's rates)."""
 
@@ -334,20 +334,19 @@ class Recorder:
         size: int | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        """Store every series, then judge each; blown budgets fail the test, one line each."""
+        """Store every series, then judge each; blown budgets fail the test, one line each.
+
+        Raises:
+            NfvUsageError: a series names a metric the catalogue has not under this
+                requirement.
+            ValueError: not exactly one series is primary.
+        """
         primaries = [s for s in series if s.primary]
         if len(primaries) != 1:
             raise ValueError("exactly one series must be primary")
+        primary = primaries[0]
         state = self._state
-        info: dict[str, Any] = {
-            "backend": state.settings.backend,
-            "engine": state.backend.engine().describe(),
-            "requirement": self.requirement,
-            "metric": primaries[0].metric,
-            "n": n,
-            "packet_size": size,
-            **(extra or {}),
-        }
+        figures = {s.metric: metric_of(self.requirement, s.metric) for s in series}
         judgements = [
             replace(
                 assess(
@@ -355,47 +354,34 @@ class Recorder:
                     s.summary,
                     requirement=self.requirement,
                     metric=s.metric,
-                    dimension=s.dimension,
+                    dimension=figures[s.metric].dimension,
                     backend=state.settings.backend,
                     nodeid=self._request.node.nodeid,
                     n=n,
                     size_bytes=size,
                 ),
-                parts=(s.extra or {}).get("breakdown_mib") or None,
+                parts=dict(s.parts) if s.parts else None,
                 note=s.note,
             )
             for s in series
         ]
-        for s, judgement in zip(series, judgements, strict=True):
-            unit = base_unit(s.dimension)
-            distribution = metric_kind(self.requirement, s.metric) == "round_trip"
-            fields = {
-                **summary_info(s.summary, unit, percentiles=distribution),
-                **(s.extra or {}),
-            }
-            budget = self.budget(s.metric)
-            fields["budget"] = (
-                None
-                if budget is None
-                else {
-                    "limit": budget.limit(n, size),
-                    "unit": unit,
-                    "statistic": budget.statistic,
-                    "source": budget.source,
-                    "file": f"{budget.path}:{budget.line}",
-                }
-            )
-            fields["verdict"] = judgement.verdict
-            fields["insufficient"] = judgement.insufficient
-            # A series with more samples than its test had rounds pools several per round.
-            fields["per_round"] = s.per_round and s.summary.rounds == primaries[0].summary.rounds
-            if s.primary:
-                info.update(fields)
-            else:
-                info.setdefault("secondary", {})[s.metric] = fields
-        primary_unit = base_unit(primaries[0].dimension)
-        group = f"{self.requirement}/{primaries[0].metric} [{primary_unit}]"
-        record_summary(self._benchmark, primaries[0].summary, group=group, extra=info)
+        written = {
+            s.metric: self._fields(s, figures[s.metric], judgement, primary, n, size)
+            for s, judgement in zip(series, judgements, strict=True)
+        }
+        info = benchmark_info(
+            backend=state.settings.backend,
+            engine=state.backend.engine().describe(),
+            requirement=self.requirement,
+            metric=primary.metric,
+            n=n,
+            size=size,
+            primary=written.pop(primary.metric),
+            secondary=written,
+            extra=extra,
+        )
+        group = f"{self.requirement}/{primary.metric} [{figures[primary.metric].unit}]"
+        record_summary(self._benchmark, primary.summary, group=group, extra=info)
         recorded = self._request.config.stash.get(recorded_key, None)
         if recorded is not None:  # --nfv-compare gates this run at its end
             recorded.append({"name": self._request.node.name, "extra_info": dict(info)})
@@ -404,6 +390,36 @@ class Recorder:
         failures = [j.message for j in judgements if j.verdict in failing]
         if failures:
             raise BudgetExceeded("\n".join(failures))
+
+    def _fields(
+        self,
+        s: Series,
+        figure: Metric,
+        judgement: Judgement,
+        primary: Series,
+        n: int | None,
+        size: int | None,
+    ) -> dict[str, Any]:
+        budget = self.budget(s.metric)
+        return series_fields(
+            s.summary,
+            figure,
+            budget=None
+            if budget is None
+            else budget_fields(
+                budget.limit(n, size),
+                figure.unit,
+                budget.statistic,
+                budget.source,
+                f"{budget.path}:{budget.line}",
+            ),
+            verdict=judgement.verdict,
+            insufficient=judgement.insufficient,
+            # A series with more samples than its test had rounds pools several per round.
+            per_round=figure.pooling != "repeated" and s.summary.rounds == primary.summary.rounds,
+            parts=s.parts,
+            extra=s.extra,
+        )
 
 
 @pytest.fixture

@@ -22,13 +22,14 @@ from typing import Any
 
 import pytest
 
-from pytest_nfv.analysis.calibration import find_calibration
+from pytest_nfv.analysis.calibration_file import find_calibration
 from pytest_nfv.analysis.gate import compare_runs
 from pytest_nfv.analysis.gate_config import GateConfig, load_gate_config
 from pytest_nfv.analysis.gate_render import format_text
 from pytest_nfv.analysis.history import Run, load_run, resolve_ref, run_from_json, storage_dir
 from pytest_nfv.errors import HistoryError, NfvUsageError
 from pytest_nfv.plugin.state import GateState, gate_state_key, nfv_state_key, recorded_key
+from pytest_nfv.record import write_run_info
 
 __all__ = ["setup_gate"]
 
@@ -66,9 +67,15 @@ def _this_run(config: pytest.Config) -> Run:
     from pytest_nfv.host.capabilities import host_facts
 
     state = config.stash[nfv_state_key]
-    nfv = {"host": host_facts().as_dict(), "echo": state.echo, **state.run_conditions()}
+    machine_info: dict[str, Any] = {}
+    write_run_info(
+        machine_info,
+        host=host_facts().as_dict(),
+        echo=state.echo,
+        conditions=state.run_conditions(),
+    )
     data = {
-        "machine_info": {"nfv": nfv},
+        "machine_info": machine_info,
         "benchmarks": config.stash.get(recorded_key, []),
         "datetime": datetime.datetime.now(datetime.UTC).isoformat(),
     }

@@ -35,6 +35,7 @@ from pytest_nfv.plugin.options import NfvSettings, add_options, settings_from_co
 from pytest_nfv.plugin.progress import setup_progress
 from pytest_nfv.plugin.recorder import time_groups_only
 from pytest_nfv.plugin.state import NfvState, nfv_settings_key, nfv_state_key
+from pytest_nfv.record import write_run_info
 from pytest_nfv.units import base_unit, display_unit, format_value
 
 __all__: list[str] = []  # pytest finds the hooks by name; nothing here is for import
@@ -252,16 +253,17 @@ def pytest_benchmark_update_machine_info(
     state = config.stash.get(nfv_state_key, None)
     if state is None:
         return
-    machine_info["nfv"] = {
-        "backend": state.settings.backend,
-        "engine": state.backend.engine().describe(),
-        "host": host_facts().as_dict(),
-        "cpus": harness_cpus().as_dict(),
-        "prober": state.prober or None,
-        "echo": state.echo,
-        "budgets": str(state.budgets.path) if state.budgets.path else None,
-        **state.run_conditions(),
-    }
+    write_run_info(
+        machine_info,
+        backend=state.settings.backend,
+        engine=state.backend.engine().describe(),
+        host=host_facts().as_dict(),
+        cpus=harness_cpus().as_dict(),
+        prober=state.prober or None,
+        echo=state.echo,
+        budgets=str(state.budgets.path) if state.budgets.path else None,
+        conditions=state.run_conditions(),
+    )
 
 
 @pytest.hookimpl(wrapper=True, optionalhook=True)

@@ -3,6 +3,10 @@
 The same parser serves the command line (as argparse ``type=``, so a bad value is reported by
 option name before anything starts) and the ini file (where the message names the ini key).
 The command line wins over the ini file, which wins over the defaults here.
+
+One module for the whole table on purpose: an option's flag, ini key, metavar, default, help
+and the ``NfvSettings`` field it fills are read together, and the ``--help`` snapshot test
+reads them in this order. The value parsers they name are ``plugin.option_types``.
 """
 
 from __future__ import annotations
@@ -16,13 +20,26 @@ from typing import TypeVar
 import pytest
 
 from pytest_nfv.backends.base import BackendSettings
-from pytest_nfv.backends.variant import ProxyVariant, parse_proxy_variant
-from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.harness.budgets import Kind
-from pytest_nfv.harness.stats import StopRule
+from pytest_nfv.backends.variant import ProxyVariant
+from pytest_nfv.harness.repeat import StopRule
 from pytest_nfv.harness.traffic.generator import MAX_FRAME, MIN_FRAME
-from pytest_nfv.host.cpus import parse_cpus
-from pytest_nfv.model import ECHO_CHOICES, MAX_UDP_PAYLOAD, MIN_PAYLOAD
+from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD, Kind
+from pytest_nfv.plugin.option_types import (
+    BOOT_TIMEOUT_FLOOR_S,
+    backend_name,
+    boot_timeout,
+    cpu_choice,
+    echo_choice,
+    file_path,
+    fraction,
+    generator_name,
+    inconclusive_policy,
+    int_list,
+    nonempty_text,
+    positive_int,
+    positive_seconds,
+    proxy_variant,
+)
 
 __all__ = ["NfvSettings", "add_options", "settings_from_config"]
 
@@ -50,137 +67,9 @@ MIN_ROUND_TRIPS = 30
 trips can look narrow by luck, and a few cost nothing."""
 
 
-def _int_list(lo: int, hi: int, what: str) -> Callable[[str], tuple[int, ...]]:
-    def parse(text: str) -> tuple[int, ...]:
-        parts = [p.strip() for p in text.replace(" ", ",").split(",") if p.strip()]
-        if not parts:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {what}")
-        values = []
-        for part in parts:
-            try:
-                value = int(part)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"{part!r} is not an integer") from None
-            if not lo <= value <= hi:
-                raise argparse.ArgumentTypeError(f"{value} is outside {lo}..{hi} {what}")
-            values.append(value)
-        return tuple(sorted(set(values)))
-
-    return parse
-
-
-def _number(
-    convert: Callable[[str], T], valid: Callable[[T], bool], noun: str, rule: str
-) -> Callable[[str], T]:
-    """An argparse ``type=`` that converts, then checks, and says which of the two failed."""
-
-    def parse(text: str) -> T:
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
-        if not valid(value):
-            raise argparse.ArgumentTypeError(f"{value} {rule}")
-        return value
-
-    return parse
-
-
-_fraction = _number(
-    float, lambda v: 0 < v < 1, "a number", "must be a fraction in (0, 1), e.g. 0.05"
-)
-_positive_int = _number(int, lambda v: v >= 1, "an integer", "must be at least 1")
-MAX_SECONDS = 86_400.0
-"""No wait or cap is longer than a day: a larger value (``inf``, ``1e10``) is a typo, and
-would overflow the waits it reaches (``select``, the C prober's timeout) long after the run
-started."""
-_positive_seconds = _number(
-    float,
-    lambda v: 0 < v <= MAX_SECONDS,
-    "a number of seconds",
-    f"must be more than 0 seconds and at most {MAX_SECONDS:g} (a day)",
-)
-
-BOOT_TIMEOUT_FLOOR_S = 60.0
-"""The boot deadline with ``auto``, for a backend that expects no slower boot (and the floor
-of one that does): a container, a namespace, a KVM guest answer in seconds."""
-
-
-def _boot_timeout(text: str) -> float | str:
-    """``auto`` (the backend's deadline for what it boots, at least 60 s) or seconds."""
-    if text.strip() == "auto":
-        return "auto"
-    return _positive_seconds(text)
-
-
-def _text(what: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        value = text.strip()
-        if not value:
-            raise argparse.ArgumentTypeError(f"expected {what}, got an empty value")
-        return value
-
-    return parse
-
-
-def _file_path(what: str) -> Callable[[str], Path]:
-    def parse(text: str) -> Path:
-        path = Path(text).expanduser()
-        if not path.is_file():
-            raise argparse.ArgumentTypeError(f"no such {what}: {path}")
-        return path
-
-    return parse
-
-
-def _backend_name(text: str) -> str:
-    name = text.strip().lower()
-    if not name.replace("_", "").replace("-", "").isalnum():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a backend name")
-    return name
-
-
-INCONCLUSIVE_POLICIES = ("report", "fail")
-
-
-def _cpu_choice(text: str) -> str:
-    try:
-        return parse_cpus(text)
-    except NfvUsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        value = text.strip().lower()
-        if value not in choices:
-            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
-        return value
-
-    return parse
-
-
-def _proxy_variant(text: str) -> ProxyVariant:
-    try:
-        return parse_proxy_variant(text)
-    except NfvUsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-_inconclusive_policy = _one_of(INCONCLUSIVE_POLICIES)
-_echo_choice = _one_of(ECHO_CHOICES)
-
-
-parse_instances = _int_list(1, MAX_INSTANCES, "instances")
-parse_packet_sizes = _int_list(MIN_PAYLOAD, MAX_UDP_PAYLOAD, "bytes of UDP payload")
-parse_frame_sizes = _int_list(MIN_FRAME, MAX_FRAME, "bytes per frame")
-
-
-def _generator_name(text: str) -> str:
-    name = text.strip()
-    if not name.replace("_", "").replace("-", "").isalnum():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a traffic generator name")
-    return name
+parse_instances = int_list(1, MAX_INSTANCES, "instances")
+parse_packet_sizes = int_list(MIN_PAYLOAD, MAX_UDP_PAYLOAD, "bytes of UDP payload")
+parse_frame_sizes = int_list(MIN_FRAME, MAX_FRAME, "bytes per frame")
 
 
 @dataclass(frozen=True)
@@ -197,7 +86,7 @@ _OPTIONS = (
     _Option(
         "--backend",
         "nfv_backend",
-        _backend_name,
+        backend_name,
         DEFAULT_BACKEND,
         "NAME",
         "virtualization backend to benchmark: netns, coreos, osv, clickos, or one a plugin "
@@ -232,7 +121,7 @@ _OPTIONS = (
     _Option(
         "--nfv-generator",
         "nfv_generator",
-        _generator_name,
+        generator_name,
         DEFAULT_GENERATOR,
         "NAME",
         "traffic generator of the throughput search: csender (paced C sender), trafgen, or "
@@ -241,7 +130,7 @@ _OPTIONS = (
     _Option(
         "--nfv-budgets",
         "nfv_budgets",
-        _file_path("budgets file"),
+        file_path("budgets file"),
         None,
         "PATH",
         "budgets TOML file. Default: the backend's file shipped in fixtures/budgets/",
@@ -249,7 +138,7 @@ _OPTIONS = (
     _Option(
         "--nfv-ci-width",
         "nfv_ci_width",
-        _fraction,
+        fraction,
         0.05,
         "FRACTION",
         "stop repeating once the 95%% CI half-width is within this fraction of the mean. "
@@ -258,7 +147,7 @@ _OPTIONS = (
     _Option(
         "--nfv-max-rounds",
         "nfv_max_rounds",
-        _positive_int,
+        positive_int,
         30,
         "ROUNDS",
         "at most this many rounds per measurement. Default: 30",
@@ -266,7 +155,7 @@ _OPTIONS = (
     _Option(
         "--nfv-max-seconds",
         "nfv_max_seconds",
-        _positive_seconds,
+        positive_seconds,
         30.0,
         "SECONDS",
         "stop repeating a measurement after this long (checked between rounds, never before "
@@ -275,7 +164,7 @@ _OPTIONS = (
     _Option(
         "--nfv-max-round-trips",
         "nfv_max_round_trips",
-        _positive_int,
+        positive_int,
         DEFAULT_MAX_ROUND_TRIPS,
         "ROUND_TRIPS",
         "at most this many samples per round-trip figure (response time and what the proxy "
@@ -285,7 +174,7 @@ _OPTIONS = (
     _Option(
         "--nfv-max-round-trip-seconds",
         "nfv_max_round_trip_seconds",
-        _positive_seconds,
+        positive_seconds,
         DEFAULT_MAX_ROUND_TRIP_SECONDS,
         "SECONDS",
         "stop repeating a round-trip figure after this long (what stops here is marked not "
@@ -294,7 +183,7 @@ _OPTIONS = (
     _Option(
         "--nfv-inconclusive",
         "nfv_inconclusive",
-        _inconclusive_policy,
+        inconclusive_policy,
         "report",
         "report|fail",
         "what a budget verdict of inconclusive does (the 95%% CI still holds the limit at the "
@@ -304,7 +193,7 @@ _OPTIONS = (
     _Option(
         "--nfv-boot-timeout",
         "nfv_boot_timeout",
-        _boot_timeout,
+        boot_timeout,
         "auto",
         "SECONDS|auto",
         "instances that have not answered ICMP echo after this long fail the test; auto: "
@@ -314,7 +203,7 @@ _OPTIONS = (
     _Option(
         "--nfv-image",
         "nfv_image",
-        _text("an image"),
+        nonempty_text("an image"),
         None,
         "IMAGE",
         "instance image: a Docker image reference (coreos) or an image file (osv: an OSv "
@@ -325,7 +214,7 @@ _OPTIONS = (
     _Option(
         "--nfv-kernel",
         "nfv_kernel",
-        _file_path("kernel file"),
+        file_path("kernel file"),
         None,
         "PATH",
         "osv: an OSv kernel ELF (loader-stripped.elf) booted directly, with --nfv-image as "
@@ -335,7 +224,7 @@ _OPTIONS = (
     _Option(
         "--nfv-docker-url",
         "nfv_docker_url",
-        _text("a Docker engine URL"),
+        nonempty_text("a Docker engine URL"),
         None,
         "URL",
         "Docker engine on this host that the coreos backend drives, e.g. "
@@ -345,7 +234,7 @@ _OPTIONS = (
     _Option(
         "--nfv-libvirt-uri",
         "nfv_libvirt_uri",
-        _text("a libvirt URI"),
+        nonempty_text("a libvirt URI"),
         None,
         "URI",
         "libvirt connection to this host's hypervisor that the osv and clickos backends "
@@ -355,7 +244,7 @@ _OPTIONS = (
     _Option(
         "--nfv-domain-template",
         "nfv_domain_template",
-        _file_path("domain template"),
+        file_path("domain template"),
         None,
         "PATH",
         "libvirt domain XML template for osv or clickos instances (vCPU, memory, disk). "
@@ -364,7 +253,7 @@ _OPTIONS = (
     _Option(
         "--nfv-cpus",
         "nfv_cpus",
-        _cpu_choice,
+        cpu_choice,
         "auto",
         "auto|off|PATH,PROBER",
         "CPUs of the harness's own processes: host A's requester, B's responder, the proxy "
@@ -375,7 +264,7 @@ _OPTIONS = (
     _Option(
         "--nfv-echo",
         "nfv_echo",
-        _echo_choice,
+        echo_choice,
         "auto",
         "auto|udp|icmp",
         "what host A's response-time requests are: icmp, echo requests answered by host B's "
@@ -386,7 +275,7 @@ _OPTIONS = (
     _Option(
         "--nfv-proxy-b",
         "nfv_proxy_b",
-        _proxy_variant,
+        proxy_variant,
         None,
         "SPEC",
         "also time variant B of the proxy VNF, round by round beside A in this session "
@@ -397,7 +286,7 @@ _OPTIONS = (
     _Option(
         "--nfv-compare",
         "nfv_compare",
-        _text("a saved run"),
+        nonempty_text("a saved run"),
         None,
         "REF",
         "at the end, gate this run against a saved one (a pytest-benchmark JSON file, or a "
@@ -407,7 +296,7 @@ _OPTIONS = (
     _Option(
         "--nfv-gate",
         "nfv_gate",
-        _file_path("gate settings file"),
+        file_path("gate settings file"),
         None,
         "PATH",
         "regression gate settings TOML for --nfv-compare (alpha, noise floors, two_sided, "
@@ -485,7 +374,7 @@ class NfvSettings:
     (``BootDeadlines``), never below ``boot_timeout_s``."""
 
     def rule_for(self, kind: Kind) -> StopRule:
-        """The stop rule of a figure of ``kind`` (``budgets.CATALOGUE`` declares each's)."""
+        """The stop rule of a figure of ``kind`` (``model.METRICS`` declares each's)."""
         if kind == "round_trip" and self.round_trip_rule is not None:
             return self.round_trip_rule
         return self.stop_rule

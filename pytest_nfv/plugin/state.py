@@ -18,6 +18,7 @@ from pytest_nfv.harness.budgets import BudgetBook, Judgement
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import EchoProtocol
 from pytest_nfv.plugin.options import NfvSettings
+from pytest_nfv.record import extend_canary, run_conditions
 from pytest_nfv.vnf.proxy import HOLD_ENV
 from pytest_nfv.vnf.slowdown import SLOWDOWN_ENV
 
@@ -58,7 +59,7 @@ class NfvState:
 
     def add_canary_samples(self, name: str, samples: tuple[float, ...]) -> None:
         """More samples of a canary already timed this run (the CPU loop, test by test)."""
-        self.canary[name]["samples"].extend(float(s) for s in samples)
+        extend_canary(self.canary[name], samples)
 
     def run_conditions(self) -> dict[str, Any]:
         """What a saved run says about the conditions it ran in, beside the host's facts:
@@ -66,11 +67,6 @@ class NfvState:
         ``NFV_PROXY_SLOWDOWN``), so that no one mistakes such a run for an ordinary one; and
         the variant B of the proxy VNF timed beside A (``--nfv-proxy-b``), for the same reason:
         its figures are the ``variant_*`` series."""
-        conditions: dict[str, Any] = {}
-        if self.canary:
-            conditions["canary"] = dict(self.canary)
-        if self.settings.proxy_b is not None:
-            conditions["proxy_b"] = self.settings.proxy_b.spec
         injected = {}
         hold = os.environ.get(HOLD_ENV, "").strip()
         if hold and hold != "0":
@@ -78,9 +74,8 @@ class NfvState:
         slowdown = os.environ.get(SLOWDOWN_ENV, "").strip()
         if slowdown:
             injected[SLOWDOWN_ENV] = slowdown
-        if injected:
-            conditions["injected"] = injected
-        return conditions
+        proxy_b = self.settings.proxy_b
+        return run_conditions(self.canary, None if proxy_b is None else proxy_b.spec, injected)
 
 
 nfv_state_key = pytest.StashKey[NfvState]()

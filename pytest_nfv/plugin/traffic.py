@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_nfv.harness.lab import ProxyPath
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.harness.traffic.generator import Stream, TrafficGenerator
 from pytest_nfv.harness.traffic.registry import make_generator
 from pytest_nfv.harness.traffic.throughput import GeneratorMaker, ThroughputRounds

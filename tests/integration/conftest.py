@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends.netns import NetnsBackend
+from pytest_nfv.backends.netns.backend import NetnsBackend
 from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.host.identity import RunIdentity

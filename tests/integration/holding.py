@@ -24,7 +24,7 @@ from pytest_nfv import Series, summarize
 @pytest.mark.nfv_requirement("monitoring")
 def test_recorded(nfv_record):
     figure = summarize([100e-6, 110e-6, 120e-6])
-    nfv_record.record(Series("response_time", figure, "time", primary=True), size=64)
+    nfv_record.record(Series("response_time", figure, primary=True), size=64)
 
 
 def test_hold(nfv_instances, nfv_testbed):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_nfv.harness.lab import ProxyPath
+from pytest_nfv.harness.proxy_path import ProxyPath
 
 
 def assert_the_kernels_of_b_and_b2_answer(path: ProxyPath) -> None:

@@ -43,7 +43,7 @@ from pytest_nfv.backends.clickos.click.render import (
     proxy_config,
     userlevel,
 )
-from pytest_nfv.backends.switch import ECHO_PORT, PROXY, SUBNET, Port, Switch
+from pytest_nfv.backends.shared.switch import ECHO_PORT, PROXY, SUBNET, Port, Switch
 from pytest_nfv.harness.probes.response import RoundTrip
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import entered, spawn_in

@@ -26,8 +26,9 @@ import pytest
 from pytest_nfv.backends.clickos.backend import ClickosBackend
 from pytest_nfv.backends.clickos.xen.bridge import bridge_name
 from pytest_nfv.backends.clickos.xen.host import probe_dom0, unavailable_reason
-from pytest_nfv.harness.lab import Lab, ProxyPath, instance_memory_mib
+from pytest_nfv.harness.lab import Lab, instance_memory_mib
 from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import list_namespaces
 

@@ -31,11 +31,12 @@ from pytest_nfv.backends.coreos.image import (
     OWNER,
     ensure,
 )
-from pytest_nfv.backends.netns import NetnsBackend
+from pytest_nfv.backends.netns.backend import NetnsBackend
 from pytest_nfv.errors import BackendUnavailable
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.response import RoundTrip
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import kill_and_wait, list_namespaces
 
@@ -150,10 +151,9 @@ def test_each_container_s_shim_is_counted_and_the_parts_add_up(
 
 def _dnat_packets(coreos: CoreosBackend) -> int:
     """Packets the proxy container's DNAT rule (A -> B) has translated so far."""
-    proxy = coreos._proxy
-    assert proxy is not None
-    api = coreos._api
-    exec_id = api.exec_create(proxy.container_id, ["iptables-save", "-c", "-t", "nat"])
+    api = coreos.docker.client.api
+    proxy = coreos.identity.name("proxy")  # the container's name
+    exec_id = api.exec_create(proxy, ["iptables-save", "-c", "-t", "nat"])
     out = api.exec_start(exec_id).decode()
     rule = next(line for line in out.splitlines() if "DNAT" in line)
     return int(rule[1:].split(":")[0])

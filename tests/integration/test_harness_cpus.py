@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends.netns import NetnsBackend
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.backends.netns.backend import NetnsBackend
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.response import RoundTrip
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.cpus import CpuPlan, configure, harness_cpus
 from pytest_nfv.host.identity import RunIdentity
 

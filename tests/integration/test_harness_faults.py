@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 
-from pytest_nfv.backends.netns import NetnsBackend
+from pytest_nfv.backends.netns.backend import NetnsBackend
 from pytest_nfv.errors import BackendError, ProbeError
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes import icmp
 from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.namespaces import (
     inside_new,
     list_namespaces,

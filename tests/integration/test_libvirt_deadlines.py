@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from pytest_nfv.backends.libvirt import OPEN_DEADLINE_S, LibvirtConnection
+from pytest_nfv.backends.shared.libvirt import OPEN_DEADLINE_S, LibvirtConnection
 from pytest_nfv.errors import BackendUnavailable
 from pytest_nfv.host.reap import ReapRule
 

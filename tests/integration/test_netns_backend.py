@@ -21,11 +21,12 @@ from kernel_echo import assert_the_kernels_of_b_and_b2_answer
 from pyroute2 import IPRoute
 from script_runs import running
 
-from pytest_nfv.backends.netns import NetnsBackend
-from pytest_nfv.backends.switch import BRIDGE, BRIDGE_MAC, GATEWAY, NUD_PERMANENT
+from pytest_nfv.backends.netns.backend import NetnsBackend
+from pytest_nfv.backends.shared.switch import BRIDGE, BRIDGE_MAC, GATEWAY, NUD_PERMANENT
 from pytest_nfv.errors import BackendError, ProbeError
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.response import RoundTrip
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.cgroups import memory_hierarchy
 from pytest_nfv.host.namespaces import (
     entered,

@@ -18,13 +18,14 @@ import pytest
 from holding import assert_the_record_was_saved, ended_anyway, recording_then_holding
 
 from pytest_nfv.backends.base import BackendSettings
-from pytest_nfv.backends.dhcp import DHCP_DIR
-from pytest_nfv.backends.libvirt import METADATA_NS, RunTag
 from pytest_nfv.backends.osv.backend import LOG_DIR, OsvBackend
+from pytest_nfv.backends.shared.dhcp import DHCP_DIR
+from pytest_nfv.backends.shared.libvirt import METADATA_NS, RunTag
 from pytest_nfv.errors import BackendError
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.memory import pss_mib
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import list_namespaces
 

@@ -19,8 +19,9 @@ import pytest
 
 from pytest_nfv.backends.base import BackendSettings
 from pytest_nfv.backends.osv.backend import OsvBackend
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.identity import RunIdentity
 
 pytest.importorskip("libvirt")

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from pytest_nfv.errors import NfvUsageError, TrafficError
-from pytest_nfv.harness.lab import Lab, ProxyPath
+from pytest_nfv.harness.lab import Lab
+from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.harness.traffic.generator import (
     FCS_BYTES,
     SIMPLE_IMIX,

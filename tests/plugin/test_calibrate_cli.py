@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import synthetic_runs as sr
 
-from pytest_nfv.analysis.calibration import load_calibration
+from pytest_nfv.analysis.calibration_file import load_calibration
 from pytest_nfv.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -170,7 +170,8 @@ def test_the_runner_s_calibration_judges_a_one_baseline_run(
     """A calibration of this host (three A/A copies of the recorded run) found beside the
     saved runs: the gate says it used it, flags the 1000x slower run, and states what each
     row could have detected."""
-    from pytest_nfv.analysis.calibration import calibrate, save_calibration
+    from pytest_nfv.analysis.calibration import calibrate
+    from pytest_nfv.analysis.calibration_file import save_calibration
     from pytest_nfv.analysis.history import run_from_json
 
     sessions = [run_from_json(_scaled(recorded, f), f"aa{f}") for f in (1.0, 1.02, 0.98)]

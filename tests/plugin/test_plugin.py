@@ -78,9 +78,9 @@ def test_boot_time(nfv_lab: Lab, nfv_n: int, nfv_repeat: Repeat, nfv_record: Rec
 
     makespan = nfv_repeat(one_boot)
     nfv_record.record(
-        Series("boot_makespan", makespan, "time", primary=True,
+        Series("boot_makespan", makespan, primary=True,
                extra={"probe_interval_s": nfv_lab.prober.interval_s}),
-        Series("boot_per_instance", summarize(per_instance), "time"),
+        Series("boot_per_instance", summarize(per_instance)),
         n=nfv_n,
     )
 """

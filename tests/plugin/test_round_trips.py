@@ -92,9 +92,9 @@ def test_pairs(nfv_repeat, nfv_record) -> None:
     out = nfv_repeat.together(pair, {m: (m, None) for m in
                                      ("response_time", "direct_response_time", "proxy_overhead")})
     nfv_record.record(
-        Series("response_time", out["response_time"], "time", primary=True),
-        Series("direct_response_time", out["direct_response_time"], "time"),
-        Series("proxy_overhead", out["proxy_overhead"], "time"),
+        Series("response_time", out["response_time"], primary=True),
+        Series("direct_response_time", out["direct_response_time"]),
+        Series("proxy_overhead", out["proxy_overhead"]),
         size=64,
     )
 """

@@ -26,15 +26,15 @@ pytestmark = pytest.mark.nfv_requirement("instantiation")
 
 def test_memory(nfv_record) -> None:
     nfv_record.record(
-        Series("memory", summarize([30.0, 32.0, 34.0], converged=True), "memory", primary=True),
-        Series("memory_pss", summarize([1.0, 2.0, 3.0]), "memory"),
+        Series("memory", summarize([30.0, 32.0, 34.0], converged=True), primary=True),
+        Series("memory_pss", summarize([1.0, 2.0, 3.0])),
         n=32,
     )
 
 
 def test_boot_time(nfv_record) -> None:
     nfv_record.record(
-        Series("boot_makespan", summarize([0.0012, 0.0013, 0.0011], converged=True), "time",
+        Series("boot_makespan", summarize([0.0012, 0.0013, 0.0011], converged=True),
                primary=True),
         n=32,
     )

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_nfv.backends.addressing import AddressPool, mac_for
+from pytest_nfv.backends.shared.addressing import AddressPool, mac_for
 from pytest_nfv.errors import BackendError
 from pytest_nfv.host.identity import RunIdentity
 

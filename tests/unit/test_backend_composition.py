@@ -9,11 +9,11 @@ import importlib
 import pytest
 
 from pytest_nfv.backends import BUILTIN_BACKENDS, BackendSettings, make_builtin
-from pytest_nfv.backends.switch import Switch
+from pytest_nfv.backends.shared.switch import Switch
 from pytest_nfv.host.identity import RunIdentity
 
 CLASSES = {
-    "netns": ("pytest_nfv.backends.netns", "NetnsBackend"),
+    "netns": ("pytest_nfv.backends.netns.backend", "NetnsBackend"),
     "coreos": ("pytest_nfv.backends.coreos.backend", "CoreosBackend"),
     "osv": ("pytest_nfv.backends.osv.backend", "OsvBackend"),
     "clickos": ("pytest_nfv.backends.clickos.backend", "ClickosBackend"),

@@ -10,18 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_nfv.errors import BudgetExceeded, BudgetFileError, NfvUsageError
+from pytest_nfv.harness.budget_file import load_budgets
 from pytest_nfv.harness.budgets import (
-    METRICS,
     VERDICTS,
     Budget,
     BudgetBook,
     Judgement,
     assess,
     judge,
-    load_budgets,
 )
 from pytest_nfv.harness.stats import summarize
-from pytest_nfv.model import REQUIREMENTS
+from pytest_nfv.model import METRICS, REQUIREMENTS
 from pytest_nfv.units import UNITS, from_base, to_base
 
 VALID = """\
@@ -70,8 +69,8 @@ def budget(**overrides: object) -> Budget:
 def test_metrics_table_matches_requirements() -> None:
     assert REQUIREMENTS == ("instantiation", "deployment", "monitoring", "coexistence")
     assert tuple(METRICS) == REQUIREMENTS
-    assert METRICS["monitoring"]["proxy_overhead"] == "time"
-    assert METRICS["instantiation"]["memory_per_instance"] == "memory"
+    assert METRICS["monitoring"]["proxy_overhead"].dimension == "time"
+    assert METRICS["instantiation"]["memory_per_instance"].dimension == "memory"
 
 
 def test_valid_file_loads(tmp_path: Path) -> None:

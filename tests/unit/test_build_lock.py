@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends.debian_guest import build_lock, cached_build
+from pytest_nfv.backends.shared.debian_guest import build_lock, cached_build
 from pytest_nfv.errors import BackendUnavailable
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="root's cache checks (chown)")

@@ -17,9 +17,11 @@ from pytest_nfv.analysis.calibration import (
     Calibration,
     CalibrationFile,
     calibrate,
+    pooled_log_spreads,
+)
+from pytest_nfv.analysis.calibration_file import (
     find_calibration,
     load_calibration,
-    pooled_log_spreads,
     save_calibration,
 )
 from pytest_nfv.analysis.history import Run, run_from_json

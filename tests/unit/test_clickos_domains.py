@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_nfv.backends.clickos.xen.domains import DomainSpec, render_domain
-from pytest_nfv.backends.libvirt import METADATA_NS, LibvirtConnection, RunTag, reap_domains
+from pytest_nfv.backends.shared.libvirt import METADATA_NS, LibvirtConnection, RunTag, reap_domains
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.reap import ReapRule
@@ -160,7 +160,7 @@ def test_reap_of_an_unreachable_libvirt_is_empty() -> None:
 
 
 def test_the_default_budgets_are_the_papers_clickos_figures() -> None:
-    from pytest_nfv.harness.budgets import load_budgets
+    from pytest_nfv.harness.budget_file import load_budgets
     from pytest_nfv.resources import budgets_file
 
     path = budgets_file("clickos")

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from pytest_nfv.backends import EngineTargets
-from pytest_nfv.backends.addressing import mac_for
 from pytest_nfv.backends.coreos.backend import MAC_PREFIX, CoreosBackend, reap
 from pytest_nfv.backends.coreos.engine import Stuck, remove_network
 from pytest_nfv.backends.coreos.image import ImageRecipe
-from pytest_nfv.backends.switch import MAC_PREFIX as SWITCH_MAC_PREFIX
+from pytest_nfv.backends.shared.addressing import mac_for
+from pytest_nfv.backends.shared.switch import MAC_PREFIX as SWITCH_MAC_PREFIX
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.resources import proxy_vnf_dir

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends import dhcp
-from pytest_nfv.backends.dhcp import dnsmasq_argv, hosts_lines, reap_dhcp
 from pytest_nfv.backends.osv.backend import _leases_to_prewrite
+from pytest_nfv.backends.shared import dhcp
+from pytest_nfv.backends.shared.dhcp import dnsmasq_argv, hosts_lines, reap_dhcp
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.reap import ReapRule
 

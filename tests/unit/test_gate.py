@@ -15,15 +15,17 @@ from pytest_nfv.analysis.gate import (
     IMPROVED,
     NOISE,
     REGRESSION,
+    compare_runs,
+)
+from pytest_nfv.analysis.gate_config import Floor, GateConfig
+from pytest_nfv.analysis.gate_render import format_markdown, format_text, summary
+from pytest_nfv.analysis.gate_stats import (
     between_runs_p,
     bh_adjust,
-    compare_runs,
     hodges_lehmann,
     pooled_spreads,
     smallest_p,
 )
-from pytest_nfv.analysis.gate_config import Floor, GateConfig
-from pytest_nfv.analysis.gate_render import format_markdown, format_text
 from pytest_nfv.analysis.history import RecordKey, Run, run_from_json
 from pytest_nfv.errors import HistoryError
 
@@ -166,7 +168,7 @@ def test_too_few_samples_are_marked_low_n_not_silently_passed() -> None:
     assert c.low_n
     assert c.verdict == NOISE
     assert "(low n)" in format_text(result)
-    assert "too few samples" in result.summary()
+    assert "too few samples" in summary(result)
 
 
 def test_identical_constant_samples_are_no_change() -> None:
@@ -223,7 +225,7 @@ def test_missing_and_new_records_are_counted() -> None:
     cur = _run([sr.benchmark(BOOT, sr.samples(rng, 0.1, "steady", 10))], "cur")
     result = compare_runs(base, cur, GateConfig())
     assert [k.metric for k in result.missing] == ["memory_pss"]
-    assert "1 only in baseline" in result.summary()
+    assert "1 only in baseline" in summary(result)
 
 
 def test_tables_name_every_flagged_row() -> None:
@@ -382,7 +384,7 @@ def test_series_with_several_samples_per_round_are_not_gated() -> None:
     result = compare_runs(base, cur, GateConfig())
     assert [c.key.metric for c in result.comparisons] == ["boot_makespan"]
     assert [k.metric for k in result.not_gated] == ["boot_per_instance"]
-    assert "1 not gated (pooled or repeated reads)" in result.summary()
+    assert "1 not gated (pooled or repeated reads)" in summary(result)
     only_pooled = _run([sr.benchmark(pooled, [0.1] * 160)], "p")
     with pytest.raises(HistoryError, match="nothing was compared"):
         compare_runs(only_pooled, only_pooled, GateConfig())

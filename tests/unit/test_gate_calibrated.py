@@ -16,9 +16,8 @@ from pytest_nfv.analysis import runlevel
 from pytest_nfv.analysis.calibration import (
     CalibrationFile,
     calibrate,
-    load_calibration,
-    save_calibration,
 )
+from pytest_nfv.analysis.calibration_file import load_calibration, save_calibration
 from pytest_nfv.analysis.gate import (
     CALIBRATED,
     HISTORY,

@@ -11,9 +11,9 @@ from pytest_nfv.analysis.gate import (
     HOST_DRIFT,
     NOISE,
     REGRESSION,
-    canary_drift,
     compare_runs,
 )
+from pytest_nfv.analysis.gate_canary import canary_drift
 from pytest_nfv.analysis.gate_config import GateConfig
 from pytest_nfv.analysis.gate_render import format_text
 from pytest_nfv.analysis.history import Run, run_from_json

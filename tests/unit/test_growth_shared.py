@@ -11,7 +11,8 @@ from pytest_nfv.errors import BootTimeout
 from pytest_nfv.harness.growth import SharedGrowth
 from pytest_nfv.harness.host_spend import HostSpend
 from pytest_nfv.harness.lab import GrowthPoint
-from pytest_nfv.harness.stats import StopRule, Summary
+from pytest_nfv.harness.repeat import StopRule
+from pytest_nfv.harness.stats import Summary
 from pytest_nfv.harness.together import repeat_together
 
 RULE = StopRule(ci_width=0.05, max_rounds=8, max_seconds=1e9, absolute=0.25)

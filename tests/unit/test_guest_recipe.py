@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pytest_nfv.backends.clickos.standin import guest as standin
-from pytest_nfv.backends.guest_recipe import BOOT, GuestRecipe
 from pytest_nfv.backends.osv import guest as osv
+from pytest_nfv.backends.shared.guest_recipe import BOOT, GuestRecipe
 from pytest_nfv.native import source
 
 RECIPES = [pytest.param(osv.RECIPE, id="osv"), pytest.param(standin.RECIPE, id="standin")]

@@ -9,7 +9,8 @@ import pytest
 
 from pytest_nfv.analysis.gate_config import GateConfig, load_gate_config
 from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.host.canary import canary_entry, cpu_loop_seconds, timed_rounds
+from pytest_nfv.host.canary import cpu_loop_seconds, timed_rounds
+from pytest_nfv.record import canary_entry
 from pytest_nfv.vnf.proxy import HOLD_ENV, hold, hold_from_env, parse_args
 
 

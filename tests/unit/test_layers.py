@@ -13,10 +13,14 @@ held to the same rules as any other.
     native    -> host, leaf                           the C sources and their one build path
     host      -> leaf
     vnf       -> leaf                                 VNF processes import it: it stays light
-    leaf      -> leaf                                 errors, model, units, resources
+    leaf      -> leaf                                 errors, model, record, units, resources
 
 A layer may always import its own modules. ``pytest_nfv/__init__.py`` is the public facade
 and may name anything; nothing inside the package may import it.
+
+Inside ``backends``, each backend is a package of its own (``netns/``, ``coreos/``, ...) and
+imports no other backend's: what two of them use lives in ``backends/shared/``, which imports
+no backend package either. Only the registry (``backends/__init__.py``) names them all.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import pytest_nfv
 PACKAGE = "pytest_nfv"
 ROOT = Path(pytest_nfv.__file__).parent
 FACADE = PACKAGE
-LEAF = frozenset({"errors", "model", "units", "resources"})
+LEAF = frozenset({"errors", "model", "record", "units", "resources"})
 #: what a wheel carries inside the package as data (see ``resources``): users' code, not ours.
 SHIPPED_DATA = frozenset({"suites", "fixtures", "proxy_vnf"})
 
@@ -176,6 +180,60 @@ def test_analysis_and_cli_never_import_a_backend_engine() -> None:
         and i.importer != "pytest_nfv.cli.cleanup"
     ]
     assert wrong == []
+
+
+BACKENDS = f"{PACKAGE}.backends"
+#: the modules of ``backends`` that are no backend: the protocol's and what backends share.
+BACKEND_COMMONS = frozenset({"base", "variant", "shared"})
+
+
+def backend_package_of(module: str) -> str | None:
+    """The backend package ``module`` belongs to (``coreos``), None outside every backend."""
+    parts = module.split(".")
+    if parts[:2] != BACKENDS.split(".") or len(parts) < 3 or parts[2] in BACKEND_COMMONS:
+        return None
+    return parts[2]
+
+
+def crossings(imports: list[Import]) -> list[Import]:
+    """The imports from one backend package (or ``shared``) into another backend's package."""
+    return [
+        i
+        for i in imports
+        if i.importer != BACKENDS  # the registry names every backend
+        and (target := backend_package_of(i.imported)) is not None
+        and target != backend_package_of(i.importer)
+    ]
+
+
+def test_every_builtin_backend_is_a_package_of_its_own() -> None:
+    from pytest_nfv.backends import BUILTIN_BACKENDS
+
+    direct = {m.rpartition(".")[2] for m in MODULES if m.rpartition(".")[0] == BACKENDS}
+    assert direct == {*BUILTIN_BACKENDS, *BACKEND_COMMONS}, (
+        "a module directly under backends/ is either part of the protocol (name it in "
+        "BACKEND_COMMONS) or belongs inside one backend's package or shared/"
+    )
+    for name in BUILTIN_BACKENDS:
+        assert MODULES[f"{BACKENDS}.{name}"].name == "__init__.py", name
+
+
+def test_no_backend_package_imports_another_and_shared_imports_none() -> None:
+    assert [i.where() + f": {i.imported}" for i in crossings(ALL_IMPORTS)] == []
+
+
+def test_the_backend_rule_sees_a_crossing() -> None:
+    netns, osv = f"{BACKENDS}.netns.backend", f"{BACKENDS}.osv.backend"
+    shared, base = f"{BACKENDS}.shared.switch", f"{BACKENDS}.base"
+    imports = [
+        Import(osv, netns, 1),  # a backend into another: refused
+        Import(shared, osv, 1),  # a shared part into a backend: refused
+        Import(osv, shared, 1),
+        Import(osv, base, 1),
+        Import(osv, f"{BACKENDS}.osv.domain", 1),
+        Import(BACKENDS, osv, 1),  # the registry
+    ]
+    assert crossings(imports) == imports[:2]
 
 
 def test_leaf_modules_import_only_errors_and_each_other() -> None:

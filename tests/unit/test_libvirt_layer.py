@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_nfv.backends.libvirt import (
+from pytest_nfv.backends.shared.libvirt import (
     METADATA_NS,
     LibvirtConnection,
     RunTag,

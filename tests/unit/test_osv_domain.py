@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends import dhcp
 from pytest_nfv.backends.base import BackendSettings, EngineTargets
-from pytest_nfv.backends.libvirt import METADATA_NS, RunTag
-from pytest_nfv.backends.osv import backend as osv
+from pytest_nfv.backends.osv import consoles
 from pytest_nfv.backends.osv.backend import OsvBackend, reap
 from pytest_nfv.backends.osv.domain import DomainSpec, domain_xml, load_template
+from pytest_nfv.backends.shared import dhcp
+from pytest_nfv.backends.shared.libvirt import METADATA_NS, RunTag
 from pytest_nfv.errors import BackendUnavailable, NfvUsageError
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.reap import ReapRule
@@ -217,7 +217,7 @@ def test_parse_tag_refuses_what_is_not_ours(xml: str | None) -> None:
 def test_reap_takes_only_dead_runs_domains_with_our_metadata(
     conn: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(osv, "LOG_DIR", tmp_path)  # real runs' console logs are not ours
+    monkeypatch.setattr(consoles, "LOG_DIR", tmp_path)  # real runs' console logs are not ours
     monkeypatch.setattr(dhcp, "DHCP_DIR", tmp_path / "dhcp")  # nor their DHCP servers
     template = load_template(TEMPLATE)
     dead = _dead_pid()
@@ -315,14 +315,14 @@ def test_remote_uri_is_unavailable_and_a_missing_image_a_usage_error(tmp_path: P
 def test_a_guest_that_never_came_up_leaves_its_console_in_the_log(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(osv, "LOG_DIR", tmp_path)
+    monkeypatch.setattr(consoles, "LOG_DIR", tmp_path)
     (tmp_path / "nfv-abc123-p1-i0.log").write_text("Kernel panic - not syncing: out of memory\n")
     (tmp_path / "nfv-abc123-p1-i1.log").write_text(
         "booting\nnfv-guest: up 10.213.1.1/16 role vnf\n"
     )
-    osv._report_silent_guest("nfv-abc123-p1-i0")
-    osv._report_silent_guest("nfv-abc123-p1-i1")
-    osv._report_silent_guest("nfv-abc123-p1-i2")  # no log at all: nothing to say
+    consoles.report_silent_guest("nfv-abc123-p1-i0")
+    consoles.report_silent_guest("nfv-abc123-p1-i1")
+    consoles.report_silent_guest("nfv-abc123-p1-i2")  # no log at all: nothing to say
     assert len(caplog.records) == 1
     assert "nfv-abc123-p1-i0 never came up" in caplog.text
     assert "Kernel panic" in caplog.text

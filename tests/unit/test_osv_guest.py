@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nfv.backends.debian_guest import extract_vmlinux, write_cpio
 from pytest_nfv.backends.osv import kvm as osv_kvm
 from pytest_nfv.backends.osv.guest import RECIPE
 from pytest_nfv.backends.osv.kvm import KvmVerdict, cpu_has_virtualization, decide
+from pytest_nfv.backends.shared.debian_guest import extract_vmlinux, write_cpio
 from pytest_nfv.errors import BackendUnavailable
 
 ENTRIES: list[tuple[str, int, bytes | str | tuple[int, int] | None]] = [

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_nfv.backends.base import BackendSettings
-from pytest_nfv.backends.osv import backend as osv
+from pytest_nfv.backends.osv import capacity
 from pytest_nfv.backends.osv.backend import OsvBackend
 from pytest_nfv.backends.osv.image import (
     disk_cmdline,
@@ -139,7 +139,7 @@ def test_budgets_follow_the_guest_and_the_accelerator(
     stem: str,
     why: str,
 ) -> None:
-    monkeypatch.setattr(osv, "quick_verdict", lambda: verdict)
+    monkeypatch.setattr(capacity, "quick_verdict", lambda: verdict)
     settings = BackendSettings(image=str(images / "usr.img") if image else None)
     choice = OsvBackend(RunIdentity.new(), settings).budget_choice()
     assert choice is not None
@@ -206,15 +206,15 @@ def test_under_tcg_the_defaults_fit_the_host_and_under_kvm_nothing_changes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """16 stand-in guests booting beside 16 took 69 s here under TCG: past the 60 s floor."""
-    monkeypatch.setattr(osv.os, "sched_getaffinity", lambda pid: {0, 1})
-    monkeypatch.setattr(osv, "quick_verdict", lambda: KvmVerdict(False, "no vmx"))
+    monkeypatch.setattr(capacity.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(capacity, "quick_verdict", lambda: KvmVerdict(False, "no vmx"))
     emulated = OsvBackend(RunIdentity.new(), BackendSettings())
     most = emulated.most_instances()
     assert most is not None
     assert most[0] == 16  # half of 2 CPUs at 0.06 CPU per idle guest
     assert emulated.boot_deadline_s(16) == pytest.approx(3 * 16 * 5 / 2)  # none running yet
     assert "under TCG" in emulated.boot_deadline_rule
-    monkeypatch.setattr(osv, "quick_verdict", lambda: KvmVerdict(True, "probe booted"))
+    monkeypatch.setattr(capacity, "quick_verdict", lambda: KvmVerdict(True, "probe booted"))
     accelerated = OsvBackend(RunIdentity.new(), BackendSettings())
     assert accelerated.most_instances() is None
     assert accelerated.boot_deadline_s(128) == 0.0

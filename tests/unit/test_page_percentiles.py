@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_nfv.analysis.history import records_of_benchmark, run_from_json
+from pytest_nfv.analysis.history import run_from_json
 from pytest_nfv.analysis.page import render_page
+from pytest_nfv.record import read_benchmark
 
 
 def _bench(percentiles: Any) -> dict[str, Any]:
@@ -27,11 +28,11 @@ TABLE = {"n": 3, "p50": 110e-6, "p90": 118e-6, "p99": 119.8e-6, "p99.9": 119.98e
 
 
 def test_a_record_keeps_the_distribution_it_was_saved_with() -> None:
-    (record,) = records_of_benchmark(_bench(TABLE), "run.json")
+    (record,) = read_benchmark(_bench(TABLE), "run.json")
     assert record.percentiles == TABLE
-    (old,) = records_of_benchmark(_bench(None), "run.json")
+    (old,) = read_benchmark(_bench(None), "run.json")
     assert old.percentiles is None
-    (odd,) = records_of_benchmark(_bench({"p50": "fast", "p99": 1e-4}), "run.json")
+    (odd,) = read_benchmark(_bench({"p50": "fast", "p99": 1e-4}), "run.json")
     assert odd.percentiles == {"p99": 1e-4}
 
 

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from pytest_nfv.backends import BUILTIN_BACKENDS, BackendSettings, make_builtin
-from pytest_nfv.backends.addressing import AddressPool
 from pytest_nfv.backends.base import Backend, BudgetChoice, ProbeInterval
+from pytest_nfv.backends.coreos.containers import Containers, Held
+from pytest_nfv.backends.shared.addressing import AddressPool
 from pytest_nfv.host.identity import RunIdentity
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,9 +106,10 @@ def test_release_frees_planned_addresses_and_keeps_those_of_running_instances(
 def test_coreos_release_frees_planned_addresses_and_keeps_those_of_running_instances() -> None:
     backend = _unopened("coreos")
     pool = AddressPool(ipaddress.IPv4Network("10.214.0.0/20"), "02:4e:44")
-    backend._addresses = pool  # as ``open`` makes it
+    backend._addresses = pool  # as ``open`` makes it, with the run's containers
+    backend._containers = Containers(backend.identity, None, "net", "image")
     specs = pool.plan(3, backend.identity)
-    backend._held[specs[0].name] = object()  # as if started
+    backend._containers.held[specs[0].name] = Held(specs[0].name, "id")  # as if started
     backend.release(specs)
     again = pool.plan(3, backend.identity)
     assert [s.address for s in again[:2]] == [s.address for s in specs[1:]]

@@ -324,7 +324,7 @@ def test_a_bad_slowdown_is_a_usage_error_before_the_backend_is_built(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from pytest_nfv.backends.base import BackendSettings
-    from pytest_nfv.backends.netns import make
+    from pytest_nfv.backends.netns.backend import make
     from pytest_nfv.host.identity import RunIdentity
 
     monkeypatch.setenv(SLOWDOWN_ENV, "x0.9")

@@ -14,13 +14,8 @@ from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
 from pytest_nfv.errors import NfvUsageError, ProbeError
-from pytest_nfv.harness.stats import (
-    ABSOLUTE_FLOORS,
-    StopRule,
-    repeat_until_converged,
-    summarize,
-    t_half_width,
-)
+from pytest_nfv.harness.repeat import StopRule, repeat_until_converged
+from pytest_nfv.harness.stats import ABSOLUTE_FLOORS, summarize, t_half_width
 
 RUNS = settings(max_examples=200, deadline=None)
 

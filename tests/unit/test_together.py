@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from pytest_nfv.errors import ProbeError
-from pytest_nfv.harness.stats import StopRule
+from pytest_nfv.harness.repeat import StopRule
 from pytest_nfv.harness.together import repeat_together
 
 RULE = StopRule(ci_width=0.05, max_rounds=10, max_seconds=1e9)

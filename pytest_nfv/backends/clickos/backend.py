@@ -4,13 +4,13 @@ The paper's setup (section III-B): Xen on the VNF server, one ClickOS VM per VNF
 and 12 MB, the proxy of Algorithm 1 as a Click configuration. Here, on a Xen dom0:
 
 - a domain is created through libvirt's libxl driver (``--nfv-libvirt-uri``, default
-  ``xen:///system``; ``backends.libvirt``) from ``fixtures/domains/clickos.xml``
+  ``xen:///system``; ``backends.shared.libvirt``) from ``fixtures/domains/clickos.xml``
   (``xen.domains``);
 - once the guest has announced itself in xenstore, its Click configuration is installed and
   started there, the way ClickOS's own tools do it (``xen.xenstore``); the
   configurations are the templates in ``proxy_vnf/click/``, parsed and checked first;
 - the domains' vifs join a bridge in dom0's root namespace (``xen.bridge``), which a
-  veth joins to the run's switch namespace (``backends.switch``), whose prober and testbed
+  veth joins to the run's switch namespace (``backends.shared.switch``), whose prober and testbed
   hosts (A, B, B2 with their echo responders) are the same as the netns backend's.
 
 Boot time is the same figure as for every backend: from the start request to the first ICMP
@@ -59,9 +59,9 @@ from pytest_nfv.backends.clickos.xen.xenstore import (
     run_command,
     watch_paths,
 )
-from pytest_nfv.backends.libvirt import LibvirtConnection, reap_domains
-from pytest_nfv.backends.switch import Switch
-from pytest_nfv.backends.teardown import Teardown
+from pytest_nfv.backends.shared.libvirt import LibvirtConnection, reap_domains
+from pytest_nfv.backends.shared.switch import Switch
+from pytest_nfv.backends.shared.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.reap import ReapRule
@@ -235,9 +235,7 @@ class ClickosBackend:
 
     def release(self, specs: Sequence[InstanceSpec]) -> None:
         """Planned instances have no neighbour entry yet (``start`` adds it): only addresses."""
-        for spec in specs:
-            if spec.name not in self._instances:
-                self._switch.release(spec.address)
+        self._switch.release_planned(specs, self._instances)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Create every domain, then give each its configuration as soon as it is up."""

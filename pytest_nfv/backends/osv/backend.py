@@ -6,7 +6,7 @@ raw sockets inside the proxy's guest (``proxy_vnf/c/proxy.c``). Each VM is a tra
 domain (``createXML``): it exists while it runs and leaves no definition behind.
 
 Network, all of it in namespaces this backend owns (the run's switch,
-``pytest_nfv.backends.switch``; the host's root namespace ends up exactly as it was)::
+``pytest_nfv.backends.shared.switch``; the host's root namespace ends up exactly as it was)::
 
     switch ns  "<run>-sw":  bridge br0 10.213.0.1/16   <- ICMP prober, proxy control
         |-- tap "nv<run>t<k>" == virtio NIC of VM "<run>-i<k>"    10.213.1.0 + k
@@ -19,15 +19,20 @@ QEMU keeps its file descriptor across the move, so the tap is in the root namesp
 milliseconds and goes with the domain (or with the switch namespace) afterwards.
 
 Identity: domain names are the run's names (``nfv-<run>-p<pid>-i<k>``) and every domain
-carries the run's tag with ``backend='osv'`` in its metadata (``pytest_nfv.backends.libvirt``);
-``reap`` destroys only domains with both, of runs whose owner is gone, and their console
-logs. The switch and host namespaces are reaped by the netns backend's reap.
+carries the run's tag with ``backend='osv'`` in its metadata
+(``pytest_nfv.backends.shared.libvirt``); ``reap`` destroys only domains with both, of runs
+whose owner is gone, and their console logs. The switch and host namespaces are reaped by
+the netns backend's reap.
 
 Domain type: ``kvm`` only where ``osv.kvm.decide`` found evidence that KVM guests really
 boot; otherwise ``qemu`` (TCG), and the report header says why.
 
 Only a local ``qemu:///system`` is driven in this version: the taps must join this host's
 switch namespace, which a remote hypervisor's cannot.
+
+Longer than its siblings: ``OsvBackend`` keeps the domains' state (``_vms``, the proxy's
+domain) and every step that changes it (lifecycle, instances, testbed) in one class, so
+that one lock guards it; what only reads or computes lives in the modules beside it.
 """
 
 from __future__ import annotations
@@ -36,18 +41,16 @@ import copy
 import ipaddress
 import logging
 import os
-import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_nfv.backends.addressing import FIRST_INSTANCE_OFFSET, mac_for
 from pytest_nfv.backends.base import (
     BackendSettings,
     CleanupReport,
@@ -55,18 +58,29 @@ from pytest_nfv.backends.base import (
     EngineTargets,
     StartCallback,
 )
-from pytest_nfv.backends.dhcp import PREWRITTEN, DhcpServer, reap_dhcp
-from pytest_nfv.backends.libvirt import (
+from pytest_nfv.backends.osv import capacity, consoles, memory
+from pytest_nfv.backends.osv.consoles import LOG_DIR
+from pytest_nfv.backends.osv.control import CONTROL_PORT, send_command
+from pytest_nfv.backends.osv.domain import (
+    DomainSpec,
+    domain_xml,
+    load_template,
+    osv_domain,
+    standin_domain,
+)
+from pytest_nfv.backends.osv.guest import Guest, ensure_guest
+from pytest_nfv.backends.osv.image import OSV_PROGRAM, OsvImage, resolve_image
+from pytest_nfv.backends.osv.kvm import KvmVerdict, decide, probe_boot
+from pytest_nfv.backends.shared.addressing import FIRST_INSTANCE_OFFSET, mac_for
+from pytest_nfv.backends.shared.dhcp import PREWRITTEN, DhcpServer, reap_dhcp
+from pytest_nfv.backends.shared.libvirt import (
     LibvirtConnection,
     RunTag,
     import_libvirt,
     reap_domains,
 )
-from pytest_nfv.backends.osv.domain import DomainSpec, domain_xml, load_template
-from pytest_nfv.backends.osv.guest import Guest, ensure_guest
-from pytest_nfv.backends.osv.image import OSV_PROGRAM, OsvImage, kernel_cmdline, resolve_image
-from pytest_nfv.backends.osv.kvm import UP_MARKER, KvmVerdict, decide, probe_boot, quick_verdict
-from pytest_nfv.backends.switch import (
+from pytest_nfv.backends.shared.parallel import all_or_nothing, map_together
+from pytest_nfv.backends.shared.switch import (
     BRIDGE,
     BRIDGE_MAC,
     ECHO_PORT,
@@ -78,34 +92,25 @@ from pytest_nfv.backends.switch import (
     SUBNET,
     Switch,
 )
-from pytest_nfv.backends.teardown import Teardown
+from pytest_nfv.backends.shared.teardown import Teardown
 from pytest_nfv.errors import BackendError, BackendUnavailable, NfvUsageError
 from pytest_nfv.host.cgroups import (
-    Hierarchy,
-    cgroup_of_process,
     kernel_bytes,
-    memory_hierarchy,
     working_set_bytes,
 )
-from pytest_nfv.host.identity import REGISTRY_DIR, RunIdentity
-from pytest_nfv.host.namespaces import entered
+from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.processes import pids_named
 from pytest_nfv.host.reap import ReapRule
 from pytest_nfv.model import Instance, InstanceSpec, PathMode, Testbed
-from pytest_nfv.resources import budgets_file, fixtures_dir
-from pytest_nfv.units import MIB
+from pytest_nfv.resources import fixtures_dir
 
-__all__ = ["CONTROL_PORT", "DEFAULT_URI", "OsvBackend", "make", "reap"]
+__all__ = ["CONTROL_PORT", "DEFAULT_URI", "LOG_DIR", "OsvBackend", "make", "reap"]
 
 _log = logging.getLogger(__name__)
 DEFAULT_URI = "qemu:///system"
 SWITCH_MAC = BRIDGE_MAC
-CONTROL_PORT = 7070
 TAP_PREFIX = "nv"
-LOG_DIR = REGISTRY_DIR / "osv"
 QEMU_PIDFILES = Path("/run/libvirt/qemu")
-ENGINE_DAEMONS = ("libvirtd", "virtqemud", "virtlogd")
-_CONTROL_TIMEOUT_S = 5.0
 RELAY_ARGS = (HOST_A, HOST_B, ECHO_PORT, ECHO_PORT, CONTROL_PORT, GATEWAY)
 """The relay's arguments (``proxy_vnf/c/relay.c``): A, B, its data port, B's port, its control
 port, who may control it. Fixed by the switch's plan, so an OSv disk image can carry them in
@@ -115,15 +120,6 @@ _BYPASS_NOTE = (
     "without the proxy VM"
 )
 _PARALLEL = max(2, os.cpu_count() or 2)
-TCG_BOOT_CPU_S = 5.0
-TCG_IDLE_CPU = 0.06
-"""Under TCG, what a stand-in guest costs the host: CPU-seconds to boot and a share of a CPU
-while it idles, as ``benchmarks/osv_tcg_boot.py`` found them with guests booting beside as
-many running (benchmarks/RESULTS.md, "Stand-in guests under TCG: what a boot and an idle
-guest cost"). An OSv image costs less; these bound it from above."""
-TCG_DEADLINE_MARGIN = 3.0
-TCG_IDLE_SHARE = 0.5
-"""The default N stops where the idle guests would take half the host's CPUs."""
 """Domains started at once. A guest's boot is CPU-bound (all of it under TCG), so starting
 more than the host has cores only makes each of them slower, and the whole population no
 sooner done (benchmarks/RESULTS.md, "Boot time and memory, N VMs started together, next to
@@ -205,7 +201,7 @@ class OsvBackend:
             self._libvirt.open()
             if self._image is None:
                 self._guest = ensure_guest()
-            LOG_DIR.mkdir(parents=True, exist_ok=True)
+            consoles.LOG_DIR.mkdir(parents=True, exist_ok=True)
             self._kvm = decide(self._libvirt.handle, self._probe_kvm)
             self._engine = self._describe()
         except BaseException:
@@ -217,7 +213,7 @@ class OsvBackend:
         if self._guest is None:
             self._guest = ensure_guest()
         name = self.identity.name("kvmprobe")
-        log = LOG_DIR / f"{name}.log"
+        log = consoles.console_log(name)
         spec = self._standin_spec(name, "kvmprobe", "kvm", None, "nfv.role=vnf")
         return probe_boot(self._libvirt.handle, domain_xml(self._template, spec), log, "kvm")
 
@@ -237,7 +233,7 @@ class OsvBackend:
         if self._libvirt.opened:
             own = ReapRule.own_run(self.identity.run_id)  # on the connection still open
             teardown.note(self._libvirt.reap(own, dry_run=False).errors)
-            teardown.note(_reap_console_logs(own, dry_run=False).errors)
+            teardown.note(consoles.reap_console_logs(own, dry_run=False).errors)
             teardown.note(reap_dhcp(own).errors)
             self._libvirt.close()
         self.identity.unregister()
@@ -298,22 +294,8 @@ class OsvBackend:
         return "kvm" if self._kvm is not None and self._kvm.usable else "qemu"
 
     def budget_choice(self) -> tuple[Path, str] | None:
-        """The shipped budgets that fit what runs, and why; before ``open`` from cheap checks.
-
-        The paper's OS^v figures hold for OSv on KVM only: the stand-in guest (a Debian kernel
-        in 96 MiB) and TCG (an emulated CPU) are judged by figures measured on them.
-        """
-        verdict = self._kvm if self._kvm is not None else quick_verdict()
-        if self._image is None:
-            stem, why = "osv-standin", "the stand-in guest runs, not OSv: its own figures"
-        elif verdict is not None and verdict.usable:
-            stem, why = "osv", "OSv on KVM: the paper's OS^v figures"
-        elif verdict is not None:
-            stem, why = "osv-tcg", f"OSv under TCG ({verdict.reason}): figures measured there"
-        else:
-            stem, why = "osv", "OSv, KVM not yet probed: the paper's OS^v figures"
-        path = budgets_file(stem)
-        return None if path is None else (path, why)
+        """The shipped budgets that fit what runs, and why (``capacity.budget_choice``)."""
+        return capacity.budget_choice(self._image is None, self._kvm)
 
     # ---- domains ------------------------------------------------------------------------
 
@@ -323,6 +305,11 @@ class OsvBackend:
             number = self._taps
         return f"{TAP_PREFIX}{self.identity.run_id}{'p' if role == 'proxy' else 't'}{number}"
 
+    def _base(self, name: str, role: str, domain_type: str) -> DomainSpec:
+        """What every domain of the run has: its name, the run's tag, its console log."""
+        tag = RunTag(self.identity.run_id, self.identity.owner_pid, role, self.name)
+        return DomainSpec(name, tag, domain_type, consoles.console_log(name))
+
     def _standin_spec(
         self,
         name: str,
@@ -331,38 +318,12 @@ class OsvBackend:
         spec: InstanceSpec | None,
         cmdline: str,
     ) -> DomainSpec:
-        """The stand-in guest: its role on the command line, its address by DHCP."""
+        """The stand-in guest (``domain.standin_domain``), on a new tap if it is an instance."""
         assert self._guest is not None
-        return DomainSpec(
-            name=name,
-            tag=RunTag(self.identity.run_id, self.identity.owner_pid, role, self.name),
-            domain_type=domain_type,
-            console_log=LOG_DIR / f"{name}.log",
-            kernel=self._guest.kernel,
-            initrd=self._guest.initrd,
-            cmdline=f"console=ttyS0 quiet panic=-1 {cmdline}".strip(),
-            mac=spec.mac if spec is not None else None,
-            tap=self._new_tap(role) if spec is not None else None,
-        )
-
-    def _osv_spec(self, name: str, spec: InstanceSpec, role: str, program: str) -> DomainSpec:
-        """A user's OSv image: the kernel with our command line, or the disk with its own."""
-        assert self._image is not None
-        cmdline = ""
-        if self._image.kernel is not None:
-            cmdline = kernel_cmdline(str(spec.address), str(SUBNET.netmask), str(GATEWAY), program)
-        return DomainSpec(
-            name=name,
-            tag=RunTag(self.identity.run_id, self.identity.owner_pid, role, self.name),
-            domain_type=self._domain_type(),
-            console_log=LOG_DIR / f"{name}.log",
-            kernel=self._image.kernel,
-            cmdline=cmdline,
-            disk=self._image.disk,
-            disk_format=self._image.disk_format,
-            mac=spec.mac,
-            tap=self._new_tap(role),
-        )
+        dspec = standin_domain(self._base(name, role, domain_type), self._guest, cmdline)
+        if spec is None:
+            return dspec
+        return replace(dspec, mac=spec.mac, tap=self._new_tap(role))
 
     def instance_domain(
         self,
@@ -382,7 +343,10 @@ class OsvBackend:
             words = ",".join(map(str, relay_args))
             cmdline = f"nfv.role={role}" + (f" nfv.relay={words}" if role == "proxy" else "")
             return self._standin_spec(name, role, self._domain_type(), spec, cmdline)
-        return self._osv_spec(name, spec, role, " ".join(map(str, (OSV_PROGRAM, *relay_args))))
+        program = " ".join(map(str, (OSV_PROGRAM, *relay_args)))
+        base = self._base(name, role, self._domain_type())
+        dspec = osv_domain(base, self._image, str(spec.address), program)
+        return replace(dspec, mac=spec.mac, tap=self._new_tap(role))
 
     def _boot(
         self,
@@ -422,8 +386,8 @@ class OsvBackend:
 
         def destroy(vm: _Vm) -> None:
             if self._image is None:  # only the stand-in says it is up
-                _report_silent_guest(vm.name)
-            console = _console_tail(vm.name, 15)
+                consoles.report_silent_guest(vm.name)
+            console = consoles.console_tail(vm.name, 15)
             try:
                 if not self._libvirt.destroy(vm.name, vm.domain):
                     # A transient domain that is gone before we destroy it stopped on its
@@ -437,51 +401,31 @@ class OsvBackend:
             except BackendError as exc:
                 failures.append(str(exc))
             finally:
-                (LOG_DIR / f"{vm.name}.log").unlink(missing_ok=True)
+                consoles.console_log(vm.name).unlink(missing_ok=True)
 
         with ThreadPoolExecutor(min(_PARALLEL, len(vms))) as pool:
             list(pool.map(destroy, vms))
         if failures:
             raise BackendError("; ".join(failures))
 
-    def _emulated(self) -> bool:
-        verdict = self._kvm if self._kvm is not None else quick_verdict()
-        return verdict is not None and not verdict.usable
-
     def boot_deadline_s(self, starting: int) -> float:
         """Under TCG (``BootDeadlines``): three times the CPU the new guests need to boot over
         the CPUs the running ones leave idle; under KVM, nothing beyond the floor."""
-        if not self._emulated():
-            return 0.0
-        cpus = len(os.sched_getaffinity(0))
         running = len(self._vms) + (self._proxy_vm is not None)
-        left = max(cpus - TCG_IDLE_CPU * running, 0.1 * cpus)
-        return TCG_DEADLINE_MARGIN * starting * TCG_BOOT_CPU_S / left
+        return capacity.boot_deadline_s(self._kvm, starting, running)
 
     @property
     def boot_deadline_rule(self) -> str:
-        if not self._emulated():
-            return "KVM (or not yet known): no longer"
-        return (
-            f"under TCG {TCG_DEADLINE_MARGIN:g} x {TCG_BOOT_CPU_S:g} CPU-s per guest booting, "
-            f"over the CPUs the running guests leave ({TCG_IDLE_CPU:g} CPU each)"
-        )
+        return capacity.boot_deadline_rule(self._kvm)
 
     def most_instances(self) -> tuple[int, str] | None:
         """Under TCG (``HostCapacity``): where idle guests would take half the CPUs."""
-        if not self._emulated():
-            return None
-        cpus = len(os.sched_getaffinity(0))
-        most = int(TCG_IDLE_SHARE * cpus / TCG_IDLE_CPU)
-        return most, (
-            f"under TCG an idle guest takes ~{TCG_IDLE_CPU:g} CPU here, so {most} of them take "
-            f"{TCG_IDLE_SHARE:.0%} of the {cpus} CPUs"
-        )
+        return capacity.most_instances(self._kvm)
 
     def console_tail(self, instance: Instance, lines: int = 20) -> str | None:
         """The end of the domain's serial console log (``Consoles``): what OSv printed
         before it went silent, a program it could not load, say."""
-        return _console_tail(instance.spec.name, lines)
+        return consoles.console_tail(instance.spec.name, lines)
 
     # ---- instances ----------------------------------------------------------------------
 
@@ -494,30 +438,20 @@ class OsvBackend:
 
     def release(self, specs: Sequence[InstanceSpec]) -> None:
         """The DHCP leases stay: a planned address comes back with its MAC, and its lease."""
-        for spec in specs:
-            if spec.name not in self._vms:
-                self._switch.release(spec.address)
+        self._switch.release_planned(specs, self._vms)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Start the domains together, a few createXML calls at a time."""
-        if not specs:
-            return []
-        with ThreadPoolExecutor(min(_PARALLEL, len(specs))) as pool:
-            futures = [pool.submit(self._boot, spec, "vnf", RELAY_ARGS, on_start) for spec in specs]
-            results, failures = [], []
-            for future in futures:
-                try:
-                    results.append(future.result())
-                except BaseException as exc:
-                    failures.append(exc)
-        if failures:
-            self._abandon(specs)
-            raise failures[0]
-        return results
 
-    def _abandon(self, specs: Sequence[InstanceSpec]) -> None:
-        """A start failed part-way: destroy the domains it created, free all its addresses."""
-        self._remove(specs, every_address=True)
+        def boot(spec: InstanceSpec) -> Instance:
+            return self._boot(spec, "vnf", RELAY_ARGS, on_start)
+
+        with all_or_nothing(specs, self._remove_created, self._switch.release):
+            return map_together(boot, specs, _PARALLEL)
+
+    def _remove_created(self, specs: Sequence[InstanceSpec]) -> None:
+        """Destroy the domains of ``specs`` that were created (a start that failed)."""
+        self._remove(specs, every_address=False)
 
     def stop(self, instances: Sequence[Instance]) -> None:
         self._remove([i.spec for i in instances], every_address=False)
@@ -539,25 +473,15 @@ class OsvBackend:
 
     @property
     def kernel_memory_method(self) -> str | None:
-        hierarchy = memory_hierarchy()
-        if hierarchy is None or not _is_local(self._libvirt.uri):
-            return None
-        return (
-            f"sum over the domains' memory cgroups from libvirt of {hierarchy.usage_file} less "
-            "inactive page cache, kernel memory included"
-        )
+        return memory.kernel_memory_method(_is_local(self._libvirt.uri))
 
     def kernel_memory_mib(self, instances: Sequence[Instance]) -> float:
         """What the kernel charges to each domain's cgroup (libvirt's, holding its QEMU), in MiB.
 
-        Guest RAM the guest touched, QEMU's own heap, and kernel memory (page tables, the
-        tap) are charged there; on a host where libvirt split the domain's memory cgroup
-        into ``emulator`` and vCPU cgroups, the domain's is their parent.
-
         Raises:
             BackendError: no memory controller, or a domain's QEMU is gone.
         """
-        return self._sum_over_domains(instances, working_set_bytes)
+        return memory.sum_over_domains(instances, working_set_bytes)
 
     def charged_kernel_mib(self, instances: Sequence[Instance]) -> float:
         """``ChargedKernelMemory``: the kernel memory charged to the domains' cgroups.
@@ -565,28 +489,12 @@ class OsvBackend:
         Raises:
             BackendError: no memory controller, or a domain's QEMU is gone.
         """
-        return self._sum_over_domains(instances, kernel_bytes)
-
-    def _sum_over_domains(
-        self, instances: Sequence[Instance], read: Callable[[Path, Hierarchy], int]
-    ) -> float:
-        hierarchy = memory_hierarchy()
-        if hierarchy is None:
-            raise BackendError("no memory cgroup controller on this host")
-        total = 0
-        for instance in instances:
-            if not instance.pids:
-                raise BackendError(f"{instance.name} has no QEMU process this host can see")
-            path = cgroup_of_process(instance.pids[0], hierarchy)
-            if path.name == "emulator":
-                path = path.parent
-            total += read(path, hierarchy)
-        return total / MIB
+        return memory.sum_over_domains(instances, kernel_bytes)
 
     def engine_daemon_pids(self) -> Sequence[int]:
         """``EngineProcesses``: libvirt's daemons on this host (none to read for a remote
         libvirt)."""
-        return pids_named(ENGINE_DAEMONS) if _is_local(self._libvirt.uri) else []
+        return pids_named(memory.ENGINE_DAEMONS) if _is_local(self._libvirt.uri) else []
 
     def engine_helper_pids(self, instances: Sequence[Instance]) -> Sequence[int]:
         """``EngineProcesses``: none; each domain's QEMU is the instance, in its own cgroup."""
@@ -643,34 +551,15 @@ class OsvBackend:
         self._control(f"set-b {target.address} {target.mac}")
 
     def _control(self, command: str, refusals_ok: tuple[str, ...] = ()) -> str:
-        """One command to the proxy guest's UDP control port, from the switch; its answer.
+        """One command to the proxy guest's UDP control port (``control``); its answer.
 
         Raises:
             BackendError: no answer, or one other than ``ok`` and ``refusals_ok``'s prefixes.
         """
         if self._proxy_vm is None:
             raise BackendError("the proxy VNF is not running")
-        with entered(self._switch.probe_netns):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.bind((str(GATEWAY), 0))
-            sock.settimeout(0.25)
-            deadline = time.monotonic() + _CONTROL_TIMEOUT_S
-            while time.monotonic() < deadline:
-                sock.sendto(command.encode(), (str(PROXY), CONTROL_PORT))
-                try:
-                    reply = sock.recv(256).decode(errors="replace")
-                except TimeoutError:
-                    continue  # lost, or the guest is still booting: the command is idempotent
-                if reply == "ok" or (refusals_ok and reply.startswith(refusals_ok)):
-                    return reply
-                raise BackendError(f"proxy VNF refused {command!r}: {reply}")
-        finally:
-            sock.close()
-        raise BackendError(
-            f"proxy VNF did not acknowledge {command!r} within {_CONTROL_TIMEOUT_S:g} s "
-            f"(console log: {LOG_DIR / self._proxy_vm.name}.log)"
-        )
+        console = str(consoles.console_log(self._proxy_vm.name))
+        return send_command(self._switch.probe_netns, command, refusals_ok, console)
 
 
 def _leases_to_prewrite() -> list[tuple[str, ipaddress.IPv4Address]]:
@@ -678,29 +567,6 @@ def _leases_to_prewrite() -> list[tuple[str, ipaddress.IPv4Address]]:
     offsets = range(FIRST_INSTANCE_OFFSET, FIRST_INSTANCE_OFFSET + PREWRITTEN)
     addresses = [PROXY, *(SUBNET[offset] for offset in offsets)]
     return [(mac_for(address, MAC_PREFIX), address) for address in addresses]
-
-
-def _console_tail(name: str, lines: int) -> str | None:
-    try:
-        console = (LOG_DIR / f"{name}.log").read_text(errors="replace")
-    except OSError:
-        return None
-    return "\n".join(console.splitlines()[-lines:]) or None
-
-
-def _report_silent_guest(name: str) -> None:
-    """Log the console of a guest that never said it was up, before its log is removed.
-
-    pytest shows the log records of a failed test, so a boot timeout comes with the guest's
-    own last words (a kernel panic, a missing module) instead of just an address.
-    """
-    try:
-        console = (LOG_DIR / f"{name}.log").read_text(errors="replace")
-    except OSError:
-        return
-    if UP_MARKER not in console:
-        tail = "\n".join(console.splitlines()[-25:])
-        _log.error("guest %s never came up; the end of its serial console:\n%s", name, tail)
 
 
 def _qemu_pid(name: str) -> int | None:
@@ -727,18 +593,6 @@ def reap(
     uri = (targets.libvirt_uri if targets else None) or DEFAULT_URI
     if _is_local(uri):
         report.merge(reap_domains(uri, rule, dry_run=dry_run, backend=OsvBackend.name))
-    report.merge(_reap_console_logs(rule, dry_run=dry_run))
+    report.merge(consoles.reap_console_logs(rule, dry_run=dry_run))
     report.merge(reap_dhcp(rule, dry_run=dry_run))
-    return report
-
-
-def _reap_console_logs(rule: ReapRule, *, dry_run: bool) -> CleanupReport:
-    """Remove the serial console logs of the runs ``rule`` takes."""
-    report = CleanupReport()
-    if LOG_DIR.is_dir():
-        for log in sorted(LOG_DIR.glob("nfv-*.log")):
-            if rule.takes_name(log.stem, f"file {log}", report):
-                if not dry_run:
-                    log.unlink(missing_ok=True)
-                report.removed.append(f"file {log}")
     return report

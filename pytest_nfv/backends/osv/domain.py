@@ -3,7 +3,7 @@
 The template (``fixtures/domains/osv.xml`` or ``--nfv-domain-template``) is plain libvirt
 XML that says what every VM gets (vCPUs, memory, machine type); nothing in it is a
 placeholder. This module sets what belongs to one instance on a copy of it: the domain type,
-the name, the run identity in ``<metadata>`` (a ``backends.libvirt.RunTag``), the kernel,
+the name, the run identity in ``<metadata>`` (a ``backends.shared.libvirt.RunTag``), the kernel,
 initrd and command line (or the user's image as a disk), the NIC, and a serial console
 written to a log file. Kept free of libvirt calls so it can be checked against the
 ``test:///default`` driver and by itself.
@@ -12,13 +12,16 @@ written to a log file. Kept free of libvirt calls so it can be checked against t
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pytest_nfv.backends.libvirt import RunTag
+from pytest_nfv.backends.osv.guest import Guest
+from pytest_nfv.backends.osv.image import OsvImage, kernel_cmdline
+from pytest_nfv.backends.shared.libvirt import RunTag
+from pytest_nfv.backends.shared.switch import GATEWAY, SUBNET
 from pytest_nfv.errors import NfvUsageError
 
-__all__ = ["DomainSpec", "domain_xml", "load_template"]
+__all__ = ["DomainSpec", "domain_xml", "load_template", "osv_domain", "standin_domain"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,31 @@ class DomainSpec:
     disk_format: str = "raw"
     mac: str | None = None
     tap: str | None = None
+
+
+def standin_domain(base: DomainSpec, guest: Guest, cmdline: str) -> DomainSpec:
+    """``base`` booting the stand-in guest: its role on the command line, its address by DHCP."""
+    return replace(
+        base,
+        kernel=guest.kernel,
+        initrd=guest.initrd,
+        cmdline=f"console=ttyS0 quiet panic=-1 {cmdline}".strip(),
+    )
+
+
+def osv_domain(base: DomainSpec, image: OsvImage, address: str, program: str) -> DomainSpec:
+    """``base`` booting a user's OSv image: the kernel with our command line, or the disk with
+    its own."""
+    cmdline = ""
+    if image.kernel is not None:
+        cmdline = kernel_cmdline(address, str(SUBNET.netmask), str(GATEWAY), program)
+    return replace(
+        base,
+        kernel=image.kernel,
+        cmdline=cmdline,
+        disk=image.disk,
+        disk_format=image.disk_format,
+    )
 
 
 def load_template(path: Path) -> ET.Element:

@@ -23,7 +23,7 @@ The address comes last (the relay is already listening), so an ICMP echo reply m
 instance is complete; just before, the DHCP hook says ``nfv-guest: up`` on the serial
 console (kept in a log file for diagnostics; the KVM probe waits for it).
 
-The pipeline is ``backends.guest_recipe``'s, shared with the ClickOS stand-in; the cache
+The pipeline is ``backends.shared.guest_recipe``'s, shared with the ClickOS stand-in; the cache
 directory is keyed by a hash of the recipe (the build steps, ``/init``, the module list and
 the relay's source), so changing any of them rebuilds; a lock keeps two sessions from
 building the same key at once. ``python -m pytest_nfv.backends.osv.guest``
@@ -36,7 +36,7 @@ import json
 import sys
 from pathlib import Path
 
-from pytest_nfv.backends.guest_recipe import BuiltGuest, GuestRecipe
+from pytest_nfv.backends.shared.guest_recipe import BuiltGuest, GuestRecipe
 
 __all__ = ["RECIPE", "Guest", "ensure_guest"]
 

@@ -4,7 +4,7 @@ The receiver is ``receiver.c``, built by ``native`` like the prober and B's echo
 responder: it reads datagrams in batches of 256 (``recvmmsg``), looks only at each one's
 first bytes, and keeps a bitmap of the sequence numbers it has seen, so a Python loop never
 stands between the wire and the count. It lives as long as the generator, in B's namespace,
-on the measured path's CPU (``backends.responder.launch_helper``), and is told where one
+on the measured path's CPU (``backends.shared.responder.launch_helper``), and is told where one
 trial starts and ends over its stdin; each trial's frames carry a fresh tag, so what a
 previous trial left in flight is counted as foreign, not as this one's.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 
-from pytest_nfv.backends.responder import launch_helper
+from pytest_nfv.backends.shared.responder import launch_helper
 from pytest_nfv.errors import BackendError, TrafficError
 from pytest_nfv.harness.traffic.generator import ReceiverCount, Stream
 from pytest_nfv.host.processes import expect_line, read_line, stop_processes

@@ -4,6 +4,12 @@ Each class does to a packet what the ClickOS source of the same class does (the 
 in each docstring: ``elements/<group>/<name>.cc`` of cnplab/clickos), for the configuration
 forms the shipped templates use; any other form is refused at configure time with a clear
 error, so the model never silently runs something it does not model.
+
+One module for the element set, though it is long: ``MODELS`` is the whole vocabulary the
+shipped templates may use, each class is a short translation of one ClickOS source file and
+is reviewed against it, and the classes share the packet and checksum helpers at the top.
+Split by element group, what the model runs (``MODELS``, which ``click.model`` refuses
+anything outside of) would no longer be read in one place.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ The guest is a paravirtualised Linux domU:
 - the kernel of ``linux-image-cloud-amd64`` (built with ``XEN_PV``), decompressed from its
   bzImage and gzip'd again: libxc's loader takes a gzip'd ELF far quicker than the xz
   bzImage under emulation;
-- an initramfs (``backends.guest_recipe``'s pipeline, shared with the osv guest) holding
+- an initramfs (``backends.shared.guest_recipe``'s pipeline, shared with the osv guest) holding
   ``busybox`` from ``busybox-static``, ``xen-netfront``, the xenstore client tools of
   ``xenstore-utils`` with the libraries they load (``libxenstore4``, ``libxentoolcore1``,
   ``libc6``), ``/init``, ``fields.sh`` (what it reads out of a configuration), and
@@ -31,7 +31,7 @@ import stat
 import sys
 from pathlib import Path
 
-from pytest_nfv.backends.guest_recipe import BuiltGuest, Entry, GuestRecipe
+from pytest_nfv.backends.shared.guest_recipe import BuiltGuest, Entry, GuestRecipe
 
 __all__ = [
     "FIELDS",

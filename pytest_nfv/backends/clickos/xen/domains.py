@@ -2,7 +2,7 @@
 
 The template (``fixtures/domains/clickos.xml``, ``--nfv-domain-template``) has placeholders
 for what makes one instance, and must keep the two marks of the run identity that
-``pytest_nfv.backends.libvirt`` finds and reaps domains by: the name
+``pytest_nfv.backends.shared.libvirt`` finds and reaps domains by: the name
 (``nfv-<run>-p<pid>-<role>``) and the run's metadata element, to which ``render_domain`` adds
 ``backend='clickos'`` so that a reap never takes a domain of another backend.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from pytest_nfv.backends.libvirt import METADATA_NS
+from pytest_nfv.backends.shared.libvirt import METADATA_NS
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.host.identity import RunIdentity
 

@@ -1,7 +1,7 @@
 """The embedded default backend: each instance is a Linux network namespace with a VNF process.
 
 Every instance, the proxy VNF and hosts A, B and B2 are namespaces on the run's switch
-(``pytest_nfv.backends.switch``, where the topology is drawn), each joined to its bridge by a
+(``pytest_nfv.backends.shared.switch``, where the topology is drawn), each joined to its bridge by a
 veth::
 
     switch ns  "<run>-sw":  bridge br0 10.213.0.1/16  <- the ICMP prober sits here
@@ -32,9 +32,9 @@ from pytest_nfv.backends.base import (
     EngineTargets,
     StartCallback,
 )
-from pytest_nfv.backends.responder import launch_helper
-from pytest_nfv.backends.switch import BRIDGE_MAC, GATEWAY, Port, Switch, reap_namespaces
-from pytest_nfv.backends.teardown import Teardown
+from pytest_nfv.backends.shared.responder import launch_helper
+from pytest_nfv.backends.shared.switch import BRIDGE_MAC, GATEWAY, Port, Switch, reap_namespaces
+from pytest_nfv.backends.shared.teardown import Teardown
 from pytest_nfv.backends.variant import ProxyVariant
 from pytest_nfv.errors import BackendError
 from pytest_nfv.host.cgroups import MemoryCgroup, pss_anon_bytes, reap_cgroups
@@ -147,9 +147,7 @@ class NetnsBackend:
         return self._switch.plan(count)
 
     def release(self, specs: Sequence[InstanceSpec]) -> None:
-        for spec in specs:
-            if spec.name not in self._instances:
-                self._switch.release(spec.address)
+        self._switch.release_planned(specs, self._instances)
 
     def start(self, specs: Sequence[InstanceSpec], on_start: StartCallback) -> list[Instance]:
         """Create each instance from inside a memory cgroup of the run, so the kernel charges

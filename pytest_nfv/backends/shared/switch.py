@@ -33,13 +33,13 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_nfv.backends.addressing import AddressPool, mac_for
 from pytest_nfv.backends.base import CleanupReport
-from pytest_nfv.backends.responder import Responder, launch_helper, responder
+from pytest_nfv.backends.shared.addressing import AddressPool, mac_for
+from pytest_nfv.backends.shared.responder import Responder, launch_helper, responder
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.capabilities import has_netns_capabilities
 from pytest_nfv.host.identity import PREFIX, RunIdentity
@@ -243,6 +243,13 @@ class Switch:
     def release(self, address: ipaddress.IPv4Address) -> None:
         """Give a stopped instance's address back to the plan."""
         self._addresses.release(address)
+
+    def release_planned(self, specs: Sequence[InstanceSpec], running: Container[str]) -> None:
+        """Give back the addresses of ``specs`` that never started (``Backend.release``);
+        those ``running`` names are kept until their instance stops."""
+        for spec in specs:
+            if spec.name not in running:
+                self._addresses.release(spec.address)
 
     # ---- ports --------------------------------------------------------------------------
 

@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_nfv.backends import debian_guest
-from pytest_nfv.backends.debian_guest import (
+from pytest_nfv.backends.shared import debian_guest
+from pytest_nfv.backends.shared.debian_guest import (
     built_files,
     cached_build,
     deb_field,
