@@ -108,3 +108,10 @@ def test_a_short_trial_that_lost_more_than_the_pdr_allows_is_an_upper_bound() ->
     assert result.ndr.fps == pytest.approx(2e5, rel=0.02)
     assert not result.pdr.at_ceiling
     assert "kept as upper bounds" in result.notes[0]
+
+
+def test_a_search_below_mlrsearchs_default_minimum_runs() -> None:
+    """MLRsearch's own default minimum load is 9001/s: a slow path's whole range lies below."""
+    result = search_ndr_pdr(ArithmeticPath(5e3), SearchSettings(64, max_fps=4750, min_fps=500))
+    assert result.ndr is not None
+    assert result.ndr.at_ceiling

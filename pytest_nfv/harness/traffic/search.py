@@ -210,8 +210,10 @@ def search_ndr_pdr(
     goals = [_goal(mlr, settings, 0.0), _goal(mlr, settings, settings.pdr_loss)]
     config = mlr.Config()
     config.goals = goals
-    config.max_load = settings.max_fps
+    # min first: MLRsearch checks each against the other's current value, and its default
+    # min_load is above a slow path's whole range
     config.min_load = settings.min_fps
+    config.max_load = settings.max_fps
     config.search_duration_max = settings.search_max_s
     config.warmup_duration = settings.warmup_s or None
     started = time.monotonic()
