@@ -14,11 +14,11 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from pytest_nfv import model
 from pytest_nfv.errors import BudgetFileError
 from pytest_nfv.harness.budgets import Budget, BudgetBook
 from pytest_nfv.harness.stats import STATISTICS
 from pytest_nfv.harness.toml_lines import Key, Locator, dotted
-from pytest_nfv.model import METRICS
 from pytest_nfv.units import UNITS
 
 __all__ = ["MAX_BUDGET_NUMBER", "load_budgets"]
@@ -85,7 +85,7 @@ class _File:
             if name not in table:
                 raise self.error((*head, name), "missing required field")
         unit = self.string((*head, "unit"), table["unit"])
-        dimension = METRICS[requirement][metric].dimension
+        dimension = model.METRICS[requirement][metric].dimension
         if unit not in UNITS[dimension]:
             allowed = ", ".join(UNITS[dimension])
             raise self.error((*head, "unit"), f"{unit!r} is not a {dimension} unit; use {allowed}")
@@ -155,15 +155,17 @@ def load_budgets(path: Path, backend: str | None = None) -> BudgetBook:
                     f"the file holds budgets of {written_for!r}, but the run measures "
                     f"{backend!r}; pass the budgets of {backend!r} with --nfv-budgets",
                 )
-        elif name not in METRICS:
+        elif name not in model.METRICS:
             what = "requirement" if isinstance(value, dict) else "top-level key"
-            raise file.error((name,), f"unknown {what}; {_suggest(name, ('backend', *METRICS))}")
+            raise file.error(
+                (name,), f"unknown {what}; {_suggest(name, ('backend', *model.METRICS))}"
+            )
         elif not isinstance(value, dict):
             raise file.error((name,), f"expected a table of metrics, got {_toml_type(value)}")
         else:
             for metric, table in value.items():
-                if metric not in METRICS[name]:
-                    hint = _suggest(metric, tuple(METRICS[name]))
+                if metric not in model.METRICS[name]:
+                    hint = _suggest(metric, tuple(model.METRICS[name]))
                     raise file.error((name, metric), f"unknown metric for {name}; {hint}")
                 if not isinstance(table, dict):
                     raise file.error(
