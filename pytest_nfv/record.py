@@ -326,6 +326,9 @@ class Record:
     """A migration's probe stream over time, as the run wrote it (``TIMELINE``): ``(t, gap)``
     seconds, each reply's time since the stream began and its gap since the reply before;
     None for other figures."""
+    loss_curve: tuple[tuple[float, float], ...] | None = None
+    """A throughput figure's trials, every search's, as (offered frames/s, loss ratio): the
+    rate-vs-loss plot's points; None for other figures."""
 
     @property
     def mean(self) -> float:
@@ -453,6 +456,7 @@ def _series(
         percentiles=_table(fields.get("percentiles")),
         parts=_table(fields.get("breakdown_mib")),
         timeline=_timeline(fields.get(TIMELINE)),
+        loss_curve=_loss_curve(fields.get("searches")),
     )
 
 
@@ -466,6 +470,23 @@ def _timeline(value: object) -> tuple[tuple[float, float], ...] | None:
             return None
         pairs.append((float(pair[0]), float(pair[1])))
     return tuple(pairs)
+
+
+def _loss_curve(searches: object) -> tuple[tuple[float, float], ...] | None:
+    """(offered, loss ratio) of every trial of a throughput record's searches (each trial
+    saved as ``[offered, achieved, sent, received]``); a malformed trial is left out."""
+    if not isinstance(searches, list):
+        return None
+    points = []
+    for search in searches:
+        trials = search.get("trials") if isinstance(search, dict) else None
+        for trial in trials if isinstance(trials, list) else []:
+            if not (isinstance(trial, list) and len(trial) == 4 and all(map(_number, trial))):
+                continue
+            offered, _achieved, sent, received = (float(v) for v in trial)
+            if sent > 0:
+                points.append((offered, max(0.0, sent - received) / sent))
+    return tuple(points) or None
 
 
 def read_benchmark(bench: Mapping[str, Any], source: str) -> list[Record]:

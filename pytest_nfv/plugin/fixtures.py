@@ -309,6 +309,8 @@ class Series:
     primary: bool = False
     extra: dict[str, Any] | None = None
     parts: Mapping[str, float] | None = None
+    note: str = ""
+    """Shown beneath the figure's row in the terminal summary (a throughput's rates)."""
 
 
 class Recorder:
@@ -365,6 +367,7 @@ class Recorder:
                     size_bytes=size,
                 ),
                 parts=dict(s.parts) if s.parts else None,
+                note=s.note,
             )
             for s in series
         ]

@@ -122,6 +122,8 @@ def render_summary(judgements: Sequence[Judgement]) -> list[str]:
             lines.append(line)
             if judgement.parts:
                 lines.append(f"      {format_parts(judgement)}")
+            if judgement.note:
+                lines.append(f"      {judgement.note}")
             if judgement.verdict in ("blown", "inconclusive") and judgement.message:
                 lines.append(f"      {judgement.verdict}: {judgement.message}")
     counts = Counter(j.verdict for j in judgements)
