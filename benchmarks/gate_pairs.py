@@ -103,7 +103,9 @@ def main() -> int:
     parser.add_argument("--slowdown", default="", metavar="SPEC", help="per round trip")
     parser.add_argument("--instances", default="1,8")
     parser.add_argument("--sizes", default="64,1400")
-    parser.add_argument("-k", default="not memory", help="pytest -k of the suites' tests")
+    parser.add_argument(
+        "-k", default="not memory and not throughput", help="pytest -k of the suites' tests"
+    )
     parser.add_argument("--report-only", action="store_true", help="gate what is saved")
     args = parser.parse_args()
     if args.hold_us is None:

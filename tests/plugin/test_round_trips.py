@@ -172,6 +172,7 @@ def test_the_monitoring_suite_holds_each_figure_to_its_own_rule(
         "--nfv-budgets",
         str(budgets),
         f"--benchmark-json={out}",
+        "--deselect=test_monitoring.py::test_throughput",  # its own tests: tests/integration
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*response_time*64B*p90 *kept*p50/p90/p99/p99.9/max*n=*"])
