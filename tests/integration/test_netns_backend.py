@@ -355,6 +355,17 @@ def _wait_for_namespaces(owner_pid: int, timeout_s: float = 60) -> list[str]:
     raise AssertionError(f"pytest {owner_pid} never started its instances")
 
 
+def _wait_for_cgroup(owner_pid: int, timeout_s: float = 30) -> None:
+    """The session's memory cgroup, which its instances join as they start, once it exists."""
+    hierarchy = memory_hierarchy()
+    if hierarchy is None:
+        return
+    deadline = time.monotonic() + timeout_s
+    while not list(hierarchy.root.glob(f"nfv-*-p{owner_pid}-*")):
+        assert time.monotonic() < deadline, "the run never made its memory cgroup"
+        time.sleep(0.1)
+
+
 def test_kill_9_of_a_session_then_cleanup_leaves_nothing(
     holding_session: Callable[..., subprocess.Popen[bytes]],
 ) -> None:
@@ -363,12 +374,7 @@ def test_kill_9_of_a_session_then_cleanup_leaves_nothing(
     victim = holding_session()
     try:
         names = _wait_for_namespaces(victim.pid)
-        hierarchy = memory_hierarchy()
-        if hierarchy is not None:  # the instances join their cgroup as they start
-            deadline = time.monotonic() + 30
-            while not list(hierarchy.root.glob(f"nfv-*-p{victim.pid}-*")):
-                assert time.monotonic() < deadline, "the run never made its memory cgroup"
-                time.sleep(0.1)
+        _wait_for_cgroup(victim.pid)
         members = pids_by_namespace(names)
         pids = [p for ps in members.values() for p in ps]
         assert pids, "instances run processes"
