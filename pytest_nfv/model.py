@@ -343,6 +343,34 @@ METRICS: Mapping[str, Mapping[str, Metric]] = MappingProxyType(
                     role="primary",
                     pooling="repeated",
                 ),
+                # moving the proxy VNF under host A's probe stream (harness.migration)
+                "migration_seen_downtime": Metric(
+                    "time",
+                    "live migration downtime seen by traffic",
+                    "Longest gap between replies of host A's probe stream while the proxy VNF "
+                    "migrates live",
+                    role="primary",
+                ),
+                "migration_time": Metric(
+                    "time", "live migration time", "Total time of the live move, as the engine says"
+                ),
+                "migration_downtime": Metric(
+                    "time",
+                    "live migration downtime (engine)",
+                    "The proxy VNF's pause during the live move, as the engine reports it",
+                ),
+                "migration_moved": Metric(
+                    "memory", "live migration bytes moved", "What the engine sent to move the VNF"
+                ),
+                "save_restore_time": Metric(
+                    "time",
+                    "save and restore time",
+                    "Saving the proxy VNF to a file and restoring it from that file",
+                    role="primary",
+                ),
+                "save_image": Metric(
+                    "memory", "saved image size", "The file the proxy VNF was saved to"
+                ),
             }
         ),
         "monitoring": MappingProxyType(

@@ -33,6 +33,7 @@ from pytest_nfv.model import AXES, KINDS, POOLINGS, ROLES, Metric
 from pytest_nfv.units import dimension_of
 
 __all__ = [
+    "TIMELINE",
     "BudgetFields",
     "Record",
     "RecordKey",
@@ -242,6 +243,10 @@ def extend_canary(entry: dict[str, Any], samples: Sequence[float]) -> None:
 # --- reading -------------------------------------------------------------------------------
 
 
+TIMELINE = "gaps_over_time"
+"""The key of a series' probe-stream timeline (a migration round's), ``[[t, gap], ...]``."""
+
+
 @dataclass(frozen=True, order=True)
 class RecordKey:
     """What makes two records the same experiment, so that comparing them means something.
@@ -296,6 +301,10 @@ class Record:
     parts: Mapping[str, float] | None = None
     """The figure by part as the run wrote it (what the host spends for N instances, by part,
     in ``unit``); None for figures without one."""
+    timeline: tuple[tuple[float, float], ...] | None = None
+    """A migration's probe stream over time, as the run wrote it (``TIMELINE``): ``(t, gap)``
+    seconds, each reply's time since the stream began and its gap since the reply before;
+    None for other figures."""
 
     @property
     def mean(self) -> float:
@@ -422,7 +431,20 @@ def _series(
         verdict=str(fields["verdict"]) if isinstance(fields.get("verdict"), str) else None,
         percentiles=_table(fields.get("percentiles")),
         parts=_table(fields.get("breakdown_mib")),
+        timeline=_timeline(fields.get(TIMELINE)),
     )
+
+
+def _timeline(value: object) -> tuple[tuple[float, float], ...] | None:
+    """A written timeline, or None where there is none or it is not pairs of numbers."""
+    if not isinstance(value, list) or not value:
+        return None
+    pairs = []
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(_number(v) for v in pair)):
+            return None
+        pairs.append((float(pair[0]), float(pair[1])))
+    return tuple(pairs)
 
 
 def read_benchmark(bench: Mapping[str, Any], source: str) -> list[Record]:

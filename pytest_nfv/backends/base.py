@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from pytest_nfv.backends.migration import ColdMigration, LiveMigration, ProgressCallback
 from pytest_nfv.backends.variant import ProxyVariant
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.host.identity import RunIdentity
@@ -39,6 +40,7 @@ __all__ = [
     "HostCapacity",
     "IcmpEchoProxy",
     "KernelMemory",
+    "Migratable",
     "ProbeInterval",
     "ProxyVariants",
     "StartCallback",
@@ -350,6 +352,42 @@ class Consoles(Protocol):
 
     def console_tail(self, instance: Instance, lines: int = 20) -> str | None:
         """The last ``lines`` lines of the instance's console; None if there is none."""
+
+
+@runtime_checkable
+class Migratable(Protocol):
+    """Optional: a backend that can say whether, and how, it moves a running instance.
+
+    The paper's case for ClickOS against CoreOS rests on migration; a backend that declares
+    this is measured moving its proxy VNF while traffic flows through it. One that cannot move
+    instances on this host (no working CRIU) or where moving means nothing (a namespace's
+    process) says why in ``migration_block``, and the figure is "not measured" with that
+    reason rather than missing.
+    """
+
+    def migration_block(self) -> str | None:
+        """Why this backend cannot move instances here (after ``open``); None: it can."""
+
+    def migrate_live(
+        self, instance: Instance, on_progress: ProgressCallback | None = None
+    ) -> LiveMigration:
+        """Move ``instance`` while it runs; returns the engine's figures and the moved instance.
+
+        A move that fails half-way leaves no destination behind, and the source running (or
+        stopped and released, and the error says so).
+
+        Raises:
+            BackendUnavailable: ``migration_block`` gives a reason.
+            BackendError: the move failed.
+        """
+
+    def save_restore(self, instance: Instance) -> ColdMigration:
+        """Save ``instance`` to a file, restore it from that file; the figures of both.
+
+        Raises:
+            BackendUnavailable: ``migration_block`` gives a reason.
+            BackendError: saving or restoring failed (a saved instance not restored is gone).
+        """
 
 
 def echo_protocol(backend: object, choice: str) -> EchoProtocol:

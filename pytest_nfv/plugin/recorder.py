@@ -13,7 +13,7 @@ and stop what a test measures, the recorder stores and judges what it measured.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any
 
@@ -197,3 +197,13 @@ class Recorder:
             parts=s.parts,
             extra=s.extra,
         )
+
+    def not_measured(self, metrics: Sequence[str], reason: str) -> None:
+        """Say that ``metrics`` were not taken here, and why (a backend that cannot move its
+        instances, an engine without the feature): the terminal summary lists them with the
+        reason, so that a figure missing is never read as a figure kept."""
+        benchmark = self._benchmark
+        benchmark.extra_info.update(
+            {"requirement": self.requirement, "metrics": list(metrics), "not_measured": reason}
+        )
+        self._state.not_measured.append((self.requirement, tuple(metrics), reason))

@@ -53,6 +53,8 @@ class NfvState:
     """Which ICMP prober child timed the boots (``EchoProber.kind``), once the lab is open."""
     judgements: list[Judgement] = field(default_factory=list)
     """Every figure's budget verdict, in the order recorded: the terminal summary reads it."""
+    not_measured: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
+    """Figures a test could not take on this backend or host: requirement, metrics, reason."""
     canary: dict[str, Any] = field(default_factory=dict)
     """The host canaries timed this run (``host.canary``), by name, as ``machine_info`` holds
     them: the regression gate tells a slower host from slower code with them."""

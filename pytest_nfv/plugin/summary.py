@@ -28,6 +28,7 @@ __all__ = [
     "failure_reasons",
     "format_distribution",
     "format_judgement",
+    "render_not_measured",
     "render_summary",
     "skip_reasons",
 ]
@@ -128,6 +129,14 @@ def render_summary(judgements: Sequence[Judgement]) -> list[str]:
     return lines
 
 
+def render_not_measured(entries: Sequence[tuple[str, tuple[str, ...], str]]) -> list[str]:
+    """One line per figure group a test could not take, with its reason."""
+    return [
+        f"not measured: {requirement}/{', '.join(metrics)}: {reason}"
+        for requirement, metrics, reason in entries
+    ]
+
+
 def skip_reasons(reports: Iterable[Any]) -> list[tuple[str, int]]:
     """Distinct skip reasons of ``reports`` with how many tests gave each, most frequent first."""
     reasons: Counter[str] = Counter()
@@ -187,7 +196,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_sep("=", TITLE, red=blown, green=not blown)
         for line in render_summary(judgements):
             terminalreporter.write_line(line)
+        for line in render_not_measured(state.not_measured):
+            terminalreporter.write_line(line)
         return
+    for line in render_not_measured(state.not_measured):
+        terminalreporter.write_line(line)
     ours = config.stash.get(nfv_tests_key, frozenset())
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if r.nodeid in ours]
     failed = [

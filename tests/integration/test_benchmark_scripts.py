@@ -40,6 +40,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
             "| netns | 1518 |",
         ),
         ("osv_tcg_boot.py", ["--steps", "1", "--idle-seconds", "0.5"], "| running | booting |"),
+        ("osv_migration.py", ["--live", "1", "--cold", "1"], "| live: downtime (stream gap) | 1 |"),
         (
             "memory_per_instance_audit.py",
             ["--low", "1", "--high", "2", "--rounds", "1", "--settle-seconds", "0"],

@@ -1,7 +1,7 @@
 """Adding a metric is one catalogue entry and the code that measures it, nothing in analysis/.
 
-The run under test gets a catalogue with one more entry (``deployment/migration_downtime``,
-as a branch adding live migration would write it in ``pytest_nfv.model.METRICS``) from its
+The run under test gets a catalogue with one more entry (``deployment/failover_downtime``,
+as a branch adding failover would write it in ``pytest_nfv.model.METRICS``) from its
 conftest, and a test that measures and records it. The terminal summary judges it against its
 budget; the saved JSON is then read back *in this process*, whose catalogue has never heard of
 the metric, and the regression gate, the report's figures and the scorecard handle it from what
@@ -25,18 +25,18 @@ from pytest_nfv import model
 
 DOWNTIME = model.Metric(
     "time",
-    "migration downtime",
-    "Live migration of the proxy VNF: from its last reply on the old host to its first on "
+    "failover downtime",
+    "Failover of the proxy VNF: from its last reply on the old host to its first on "
     "the new one",
     role="primary",
     axis="n",
-    panel="migration_downtime",
+    panel="failover_downtime",
 )
 model.METRICS = MappingProxyType(
     {
         **model.METRICS,
         "deployment": MappingProxyType(
-            {**model.METRICS["deployment"], "migration_downtime": DOWNTIME}
+            {**model.METRICS["deployment"], "failover_downtime": DOWNTIME}
         ),
     }
 )
@@ -57,12 +57,12 @@ SCALE = float(os.environ.get("DOWNTIME_SCALE", "1"))
 def test_migration(nfv_record) -> None:
     downtime = [SCALE * (0.120 + 0.002 * (i % 5)) for i in range(12)]
     nfv_record.record(
-        Series("migration_downtime", summarize(downtime, converged=True), primary=True), n=1
+        Series("failover_downtime", summarize(downtime, converged=True), primary=True), n=1
     )
 """
 
 BUDGETS = """
-[deployment.migration_downtime]
+[deployment.failover_downtime]
 unit = "ms"
 base = 400
 source = "the operator's limit for a migration"
@@ -91,7 +91,7 @@ def test_a_metric_added_to_the_catalogue_reaches_summary_gate_report_and_scoreca
     from pytest_nfv.analysis.report import write_figures
     from pytest_nfv.analysis.scorecard import render_scorecard
 
-    assert "migration_downtime" not in model.METRICS["deployment"]  # this process: unknown
+    assert "failover_downtime" not in model.METRICS["deployment"]  # this process: unknown
 
     result, saved = _run(pytester, pytester.path / "base.json", 1.0)
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
@@ -99,13 +99,13 @@ def test_a_metric_added_to_the_catalogue_reaches_summary_gate_report_and_scoreca
         [
             r"=+ nfv: figures and budget verdicts =+",
             r"deployment:",
-            r"  migration_downtime +N=1 +mean 124 ms ± .* 12 rounds, converged"
+            r"  failover_downtime +N=1 +mean 124 ms ± .* 12 rounds, converged"
             r" +budget 400 ms +kept",
         ]
     )
     info = saved["benchmarks"][0]["extra_info"]
     assert info["unit"] == "s"
-    assert info["figure"]["label"] == "migration downtime"
+    assert info["figure"]["label"] == "failover downtime"
 
     slower, saved_slower = _run(pytester, pytester.path / "slower.json", 2.0)
     assert slower.ret == pytest.ExitCode.OK, slower.stdout.str()  # 247 ms: still in budget
@@ -113,18 +113,18 @@ def test_a_metric_added_to_the_catalogue_reaches_summary_gate_report_and_scoreca
     current = run_from_json(saved_slower, "slower.json")
 
     gate = compare_runs(baseline, current, GateConfig())
-    assert [c.key.metric for c in gate.regressions] == ["migration_downtime"]
+    assert [c.key.metric for c in gate.regressions] == ["failover_downtime"]
     assert gate.failed
 
     figures = {f.path.name: f for f in write_figures([baseline, current], tmp_path)}
-    drawn = figures["migration_downtime.png"]
-    assert drawn.title.startswith("Live migration of the proxy VNF")
+    drawn = figures["failover_downtime.png"]
+    assert drawn.title.startswith("Failover of the proxy VNF")
     assert [s.label for s in drawn.series] == ["netns"]
-    assert "trend_deployment_migration_downtime.png" in figures  # the first panel with data
+    assert "trend_deployment_failover_downtime.png" in figures  # the first panel with data
     assert drawn.series[0].points[0][1] == pytest.approx(2.0 * 123.5)  # ms, the newest run
 
     card = render_scorecard([baseline, current])
     assert "| deployment | netns | the only backend in these runs |" in card.splitlines()
     assert any(
-        line.startswith("| migration downtime (N=1) | 247 ms ± ") for line in card.splitlines()
+        line.startswith("| failover downtime (N=1) | 247 ms ± ") for line in card.splitlines()
     )

@@ -196,3 +196,40 @@ def test_a_failed_run_shows_its_reasons_and_fails(
             "*2 errors*",
         ]
     )
+
+
+NOT_MEASURED_TEST = """
+import pytest
+
+from pytest_nfv import Series, summarize
+
+pytestmark = pytest.mark.nfv_requirement("deployment")
+
+
+def test_moved(nfv_record) -> None:
+    nfv_record.not_measured(
+        ("migration_seen_downtime", "migration_time"), "not applicable: no machine to move"
+    )
+
+
+def test_deployed(nfv_record) -> None:
+    nfv_record.record(
+        Series("boot_time", summarize([0.05, 0.06, 0.055], converged=True), primary=True)
+    )
+"""
+
+
+def test_a_figure_not_measured_is_listed_with_its_reason(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_moves=NOT_MEASURED_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*nfv: figures and budget verdicts*",
+            "deployment:",
+            "*boot_time*",
+            "verdicts: *",
+            "not measured: deployment/migration_seen_downtime, migration_time: "
+            "not applicable: no machine to move",
+        ]
+    )

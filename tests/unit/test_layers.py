@@ -184,7 +184,7 @@ def test_analysis_and_cli_never_import_a_backend_engine() -> None:
 
 BACKENDS = f"{PACKAGE}.backends"
 #: the modules of ``backends`` that are no backend: the protocol's and what backends share.
-BACKEND_COMMONS = frozenset({"base", "variant", "shared"})
+BACKEND_COMMONS = frozenset({"base", "migration", "variant", "shared"})
 
 
 def backend_package_of(module: str) -> str | None:

@@ -247,3 +247,18 @@ def test_inconclusive_budgets_are_not_blown_ones() -> None:
     assert verdict.budgets["netns"] == BudgetStatus(inconclusive=3)
     assert verdict.reason == "the only backend in these runs; 3 of its budgets inconclusive"
     assert "| budgets | 0/3 kept, 3 inconclusive |" in render_scorecard([run]).splitlines()
+
+
+def test_a_migration_timeline_is_drawn_gap_by_gap(tmp_path: Path) -> None:
+    bench = sr.benchmark(
+        ("deployment", "migration_seen_downtime", "s", None, None, 0.0, "steady"),
+        [0.17, 0.18, 0.16],
+        "osv",
+    )
+    bench["extra_info"]["gaps_over_time"] = [[0.005, 0.005], [0.010, 0.005], [0.190, 0.180]]
+    run = run_from_json(sr.run_json([bench]), "osv.json")
+    figures = {f.path.name: f for f in write_figures([run], tmp_path)}
+    gaps = figures["migration_gaps.png"]
+    assert [s.label for s in gaps.series] == ["osv"]
+    assert [p[1] for p in gaps.series[0].points] == pytest.approx([5.0, 5.0, 180.0])
+    assert gaps.path.read_bytes()[:8] == PNG_SIGNATURE

@@ -40,6 +40,13 @@ from typing import Any
 
 from pytest_nfv.backends.base import BackendSettings, EngineInfo, EngineTargets, StartCallback
 from pytest_nfv.backends.coreos import memory
+from pytest_nfv.backends.coreos.checkpoint import (
+    CHECKPOINT_METHOD,
+    LIVE_REASON,
+    checkpoint_and_restore,
+    checkpoint_block,
+    checkpoint_dir,
+)
 from pytest_nfv.backends.coreos.containers import (
     HOLD,
     MAC_PREFIX,
@@ -47,6 +54,7 @@ from pytest_nfv.backends.coreos.containers import (
     Held,
     in_its_cgroup,
     labels_of,
+    unpin_netns,
 )
 from pytest_nfv.backends.coreos.engine import (
     LABEL_PID,
@@ -60,6 +68,7 @@ from pytest_nfv.backends.coreos.engine import (
 from pytest_nfv.backends.coreos.image import ensure
 from pytest_nfv.backends.coreos.probe import Probe
 from pytest_nfv.backends.coreos.testbed import DockerTestbed
+from pytest_nfv.backends.migration import ColdMigration, LiveMigration, ProgressCallback
 from pytest_nfv.backends.shared.addressing import AddressPool
 from pytest_nfv.backends.shared.parallel import all_or_nothing, map_together
 from pytest_nfv.backends.shared.teardown import Teardown
@@ -144,6 +153,7 @@ class CoreosBackend:
         self._testbed: DockerTestbed | None = None
         self._probe = Probe()
         self._addresses: AddressPool | None = None
+        self._checkpoint_block: tuple[str] | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -410,6 +420,41 @@ class CoreosBackend:
 
     def reconfigure_proxy(self, testbed: Testbed, host_b_is_b2: bool) -> None:
         self._open_parts()[1].reconfigure_proxy(testbed, host_b_is_b2)
+
+    # ---- migration (``Migratable``; Docker's checkpoint in ``coreos.checkpoint``) ---------
+
+    def migration_block(self) -> str | None:
+        """CRIU's and the daemon's word on checkpoints here (probed once per backend)."""
+        if self._client is None:
+            return "the coreos backend is not open"
+        if self._checkpoint_block is None:
+            self._checkpoint_block = (checkpoint_block(self._client.version()) or "",)
+        return self._checkpoint_block[0] or None
+
+    def migrate_live(
+        self, instance: Instance, on_progress: ProgressCallback | None = None
+    ) -> LiveMigration:
+        """Never: Docker moves a container only by stopping it (``save_restore``)."""
+        raise BackendUnavailable(self.migration_block() or LIVE_REASON)
+
+    def save_restore(self, instance: Instance) -> ColdMigration:
+        """Checkpoint the container with CRIU and start it from the checkpoint."""
+        reason = self.migration_block()
+        if reason is not None:
+            raise BackendUnavailable(reason)
+        containers = self._open_parts()[0]
+        held = containers.held.get(instance.spec.name)
+        if held is None:
+            raise BackendError(f"{instance.name} is not a container this backend runs")
+        name = self.identity.name("ckpt")
+        save_s, restore_s, size = checkpoint_and_restore(
+            self._api, held.container_id, name, checkpoint_dir(name)
+        )
+        unpin_netns(held)
+        held.pid = containers.pid_of(held)
+        containers.pin_netns(held)
+        moved = Instance(instance.spec, instance.start_ns, f"/proc/{held.pid}/ns/net", (held.pid,))
+        return ColdMigration(moved, save_s, restore_s, size, CHECKPOINT_METHOD)
 
 
 def make(name: str, identity: RunIdentity, settings: BackendSettings) -> CoreosBackend:

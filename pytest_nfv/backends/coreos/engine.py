@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pytest_nfv.backends.base import CleanupReport, EngineTargets
+from pytest_nfv.backends.coreos.checkpoint import reap_checkpoints
 from pytest_nfv.backends.coreos.image import LABEL_OWNER, OWNER
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.namespaces import kill_members
@@ -141,6 +142,7 @@ def reap(
     reaps as empty, and the report names it as not inspected.
     """
     report = CleanupReport()
+    report.merge(reap_checkpoints(rule, dry_run=dry_run))
     with _reap_client((targets or EngineTargets()).docker_url, report) as client:
         if client is None:
             return report

@@ -40,11 +40,12 @@ from pytest_nfv.backends.base import (
     EngineTargets,
     StartCallback,
 )
+from pytest_nfv.backends.migration import ColdMigration, LiveMigration, ProgressCallback
 from pytest_nfv.backends.shared.responder import launch_helper
 from pytest_nfv.backends.shared.switch import BRIDGE_MAC, GATEWAY, Port, Switch, reap_namespaces
 from pytest_nfv.backends.shared.teardown import Teardown
 from pytest_nfv.backends.variant import ProxyVariant
-from pytest_nfv.errors import BackendError
+from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.cgroups import MemoryCgroup, pss_anon_bytes, reap_cgroups
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import namespace_path, write_sysctl
@@ -55,7 +56,14 @@ from pytest_nfv.units import MIB
 from pytest_nfv.vnf.proxy import hold_from_env
 from pytest_nfv.vnf.slowdown import Slowdown, slowdown_from_env
 
-__all__ = ["NetnsBackend", "make", "reap"]
+__all__ = ["MIGRATION_NOT_APPLICABLE", "NetnsBackend", "make", "reap"]
+
+MIGRATION_NOT_APPLICABLE = (
+    "not applicable: a netns instance is a process of this host's kernel in a namespace, with "
+    "no machine state of its own to move; moving it means checkpointing the process with CRIU "
+    "into a new namespace, the mechanism the coreos backend measures for containers "
+    "(docs/backends/netns.md)"
+)
 
 DEFAULT_VNF_COMMAND = ("sleep", "infinity")
 _KNOWS_THE_SWITCH = ((GATEWAY, BRIDGE_MAC),)
@@ -422,6 +430,19 @@ class NetnsBackend:
         self._proxy_command(f"set-b {target.address} {target.mac}")
         if self._proxy_b is not None:
             self._proxy_command(f"set-b {target.address} {target.mac}", variant_b=True)
+
+    # ---- migration (``Migratable``): not applicable, see MIGRATION_NOT_APPLICABLE ----------
+
+    def migration_block(self) -> str | None:
+        return MIGRATION_NOT_APPLICABLE
+
+    def migrate_live(
+        self, instance: Instance, on_progress: ProgressCallback | None = None
+    ) -> LiveMigration:
+        raise BackendUnavailable(MIGRATION_NOT_APPLICABLE)
+
+    def save_restore(self, instance: Instance) -> ColdMigration:
+        raise BackendUnavailable(MIGRATION_NOT_APPLICABLE)
 
 
 def make(name: str, identity: RunIdentity, settings: BackendSettings) -> NetnsBackend:

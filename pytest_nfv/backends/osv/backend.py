@@ -58,6 +58,7 @@ from pytest_nfv.backends.base import (
     EngineTargets,
     StartCallback,
 )
+from pytest_nfv.backends.migration import ColdMigration, LiveMigration, ProgressCallback
 from pytest_nfv.backends.osv import capacity, consoles, memory
 from pytest_nfv.backends.osv.consoles import LOG_DIR
 from pytest_nfv.backends.osv.control import CONTROL_PORT, send_command
@@ -71,6 +72,16 @@ from pytest_nfv.backends.osv.domain import (
 from pytest_nfv.backends.osv.guest import Guest, ensure_guest
 from pytest_nfv.backends.osv.image import OSV_PROGRAM, OsvImage, resolve_image
 from pytest_nfv.backends.osv.kvm import KvmVerdict, decide, probe_boot
+from pytest_nfv.backends.osv.migration import (
+    LIVE_METHOD,
+    SAVE_METHOD,
+    QmpMove,
+    live_figures,
+    reap_save_images,
+    save_image,
+    save_restore,
+    source_running,
+)
 from pytest_nfv.backends.shared.addressing import FIRST_INSTANCE_OFFSET, mac_for
 from pytest_nfv.backends.shared.dhcp import PREWRITTEN, DhcpServer, reap_dhcp
 from pytest_nfv.backends.shared.libvirt import (
@@ -128,12 +139,20 @@ a `virsh create` + `ping` loop")."""
 
 @dataclass
 class _Vm:
-    """One running domain of ours."""
+    """One running domain of ours; after a live migration, the domain it moved to.
+
+    ``spec``, ``role`` and ``relay_args`` are the recipe a migration's destination is made
+    from; ``moved`` says its console never saw the boot (it began as the migration's end).
+    """
 
     name: str
     tap: str
     domain: Any
     pid: int | None = None
+    spec: InstanceSpec | None = None
+    role: str = "vnf"
+    relay_args: tuple[object, ...] = RELAY_ARGS
+    moved: bool = False
 
 
 def _is_local(uri: str) -> bool:
@@ -174,6 +193,7 @@ class OsvBackend:
         self._vms: dict[str, _Vm] = {}
         self._proxy_vm: _Vm | None = None
         self._taps = 0
+        self._moves = 0
         self._lock = threading.Lock()  # _boot runs in worker threads: taps, on_start, _vms
         self._direct_bypasses_proxy = False
         self._engine: EngineInfo | None = None  # kept after close, for the record
@@ -234,6 +254,7 @@ class OsvBackend:
             own = ReapRule.own_run(self.identity.run_id)  # on the connection still open
             teardown.note(self._libvirt.reap(own, dry_run=False).errors)
             teardown.note(consoles.reap_console_logs(own, dry_run=False).errors)
+            teardown.note(reap_save_images(LOG_DIR, own, dry_run=False).errors)
             teardown.note(reap_dhcp(own).errors)
             self._libvirt.close()
         self.identity.unregister()
@@ -361,12 +382,14 @@ class OsvBackend:
         assert dspec.tap is not None
         with self._lock:  # the prober's control channel takes one whole line at a time
             on_start(spec)
-        return self._create(spec, role, dspec.tap, xml)
+        return self._create(spec, role, dspec.tap, xml, tuple(relay_args))
 
-    def _create(self, spec: InstanceSpec, role: str, tap: str, xml: str) -> Instance:
+    def _create(
+        self, spec: InstanceSpec, role: str, tap: str, xml: str, relay_args: tuple[object, ...]
+    ) -> Instance:
         start_ns = time.time_ns()
         domain = self._libvirt.create(xml, spec.name)
-        vm = _Vm(spec.name, tap, domain)
+        vm = _Vm(spec.name, tap, domain, spec=spec, role=role, relay_args=relay_args)
         with self._lock:
             if role == "proxy":
                 self._proxy_vm = vm
@@ -385,7 +408,7 @@ class OsvBackend:
         failures: list[str] = []
 
         def destroy(vm: _Vm) -> None:
-            if self._image is None:  # only the stand-in says it is up
+            if self._image is None and not vm.moved:  # only the stand-in says it is up
                 consoles.report_silent_guest(vm.name)
             console = consoles.console_tail(vm.name, 15)
             try:
@@ -561,6 +584,98 @@ class OsvBackend:
         console = str(consoles.console_log(self._proxy_vm.name))
         return send_command(self._switch.probe_netns, command, refusals_ok, console)
 
+    # ---- migration (``Migratable``; the engine's side is in ``osv.migration``) ----------
+
+    def migration_block(self) -> str | None:
+        return None if self._libvirt.opened else "the osv backend is not open"
+
+    def migrate_live(
+        self, instance: Instance, on_progress: ProgressCallback | None = None
+    ) -> LiveMigration:
+        """To a new domain of the run on this host (``osv.migration``); the old one goes."""
+        vm = self._running_vm(instance)
+        assert vm.spec is not None
+        spec = vm.spec
+        with self._lock:
+            self._moves += 1
+            name = f"{spec.name}m{self._moves}"
+        dspec = self.instance_domain(spec, vm.role, vm.relay_args, name=name)
+        tap = dspec.tap
+        assert tap is not None
+        move = QmpMove(
+            self._libvirt,
+            vm.domain,
+            (name, domain_xml(self._template, dspec)),
+            plug=lambda: self._switch.plug_tap(tap, spec, learn=False),
+            switch_over=lambda: self._switch.learn_tap(tap, spec),
+            pid_of=_qemu_pid,
+        )
+        try:
+            domain, info, parameters = move.run(on_progress)
+        except BackendError as exc:
+            (LOG_DIR / f"{name}.log").unlink(missing_ok=True)
+            if source_running(vm.domain):
+                raise
+            self._forget(vm)
+            self._destroy([vm])
+            raise BackendError(f"{exc}; the source did not run again and was destroyed") from exc
+        moved = _Vm(name, tap, domain, _qemu_pid(name), spec, vm.role, vm.relay_args, True)
+        self._replace(vm, moved)
+        self._destroy([vm])
+        return LiveMigration(
+            moved=self._instance(instance, moved),
+            method=LIVE_METHOD,
+            **live_figures(info, parameters),
+        )
+
+    def save_restore(self, instance: Instance) -> ColdMigration:
+        """libvirt's save and restore of the domain; its tap goes back on the switch."""
+        vm = self._running_vm(instance)
+        assert vm.spec is not None
+        domain, save_s, restore_s, size = save_restore(
+            self._libvirt, vm.domain, vm.name, save_image(LOG_DIR, vm.name)
+        )
+        replugged = time.monotonic()
+        self._switch.plug_tap(vm.tap, vm.spec)
+        restored = _Vm(vm.name, vm.tap, domain, _qemu_pid(vm.name), vm.spec, vm.role)
+        restored.relay_args, restored.moved = vm.relay_args, vm.moved
+        self._replace(vm, restored)
+        return ColdMigration(
+            moved=self._instance(instance, restored),
+            save_s=save_s,
+            restore_s=restore_s + time.monotonic() - replugged,
+            image_bytes=size,
+            method=SAVE_METHOD,
+        )
+
+    def _running_vm(self, instance: Instance) -> _Vm:
+        with self._lock:
+            proxy = self._proxy_vm
+            if proxy is not None and proxy.spec is not None and proxy.spec == instance.spec:
+                return proxy
+            vm = self._vms.get(instance.spec.name)
+        if vm is None:
+            raise BackendError(f"{instance.name} is not an instance this backend runs")
+        return vm
+
+    def _replace(self, old: _Vm, new: _Vm) -> None:
+        with self._lock:
+            if self._proxy_vm is old:
+                self._proxy_vm = new
+            elif old.spec is not None:
+                self._vms[old.spec.name] = new
+
+    def _forget(self, vm: _Vm) -> None:
+        with self._lock:
+            if self._proxy_vm is vm:
+                self._proxy_vm = None
+            elif vm.spec is not None:
+                self._vms.pop(vm.spec.name, None)
+
+    def _instance(self, instance: Instance, vm: _Vm) -> Instance:
+        pids = () if vm.pid is None else (vm.pid,)
+        return Instance(instance.spec, instance.start_ns, self._switch.probe_netns, pids)
+
 
 def _leases_to_prewrite() -> list[tuple[str, ipaddress.IPv4Address]]:
     """The proxy's lease and those of the first instance addresses of the plan."""
@@ -594,5 +709,6 @@ def reap(
     if _is_local(uri):
         report.merge(reap_domains(uri, rule, dry_run=dry_run, backend=OsvBackend.name))
     report.merge(consoles.reap_console_logs(rule, dry_run=dry_run))
+    report.merge(reap_save_images(LOG_DIR, rule, dry_run=dry_run))
     report.merge(reap_dhcp(rule, dry_run=dry_run))
     return report

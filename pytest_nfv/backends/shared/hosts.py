@@ -10,7 +10,9 @@ to each other while the proxy is being replaced. A backend reaches them through 
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING
+import subprocess
+from collections.abc import Sequence
+from typing import Protocol
 
 from pytest_nfv.backends.shared.addressing import mac_for
 from pytest_nfv.backends.shared.responder import Responder, responder
@@ -23,17 +25,38 @@ from pytest_nfv.backends.shared.topology import (
     MAC_PREFIX,
     PROXY,
     SCOPE_LINK,
+    Route,
     refusals_as,
 )
 from pytest_nfv.errors import BackendError
+from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import entered, namespace_path
 from pytest_nfv.host.processes import expect_line
 from pytest_nfv.model import Endpoint, InstanceSpec, Testbed
 
-if TYPE_CHECKING:
-    from pytest_nfv.backends.shared.switch import Switch
+__all__ = ["HostPorts", "TestbedHosts"]
 
-__all__ = ["TestbedHosts"]
+
+class _Started(Protocol):
+    @property
+    def processes(self) -> Sequence[subprocess.Popen[bytes]]: ...
+
+
+class HostPorts(Protocol):
+    """What the hosts need of the switch they stand on (``shared.switch.Switch`` is one):
+    a protocol, so that the switch holds its hosts without the two importing each other."""
+
+    identity: RunIdentity
+    owner: str
+
+    def add_namespace(
+        self,
+        spec: InstanceSpec,
+        argv: Sequence[str] | None = ...,
+        routes: Sequence[Route] = ...,
+        sysctls: Sequence[tuple[str, str]] = ...,
+        neighbours: Sequence[tuple[ipaddress.IPv4Address, str]] = ...,
+    ) -> _Started: ...
 
 
 class TestbedHosts:
@@ -43,7 +66,7 @@ class TestbedHosts:
         switch: the switch whose ports the hosts are.
     """
 
-    def __init__(self, switch: Switch) -> None:
+    def __init__(self, switch: HostPorts) -> None:
         self._switch = switch
         self._responder: Responder | None = None
         self.testbed: Testbed | None = None

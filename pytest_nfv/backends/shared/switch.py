@@ -342,8 +342,11 @@ class Switch:
             kill_members(namespace_inodes([port.name]))
             remove_namespace(port.name)
 
-    def plug_tap(self, tap: str, spec: InstanceSpec) -> None:
+    def plug_tap(self, tap: str, spec: InstanceSpec, *, learn: bool = True) -> None:
         """Move ``tap`` from the root namespace onto the bridge, with static FDB and ARP.
+
+        ``learn=False`` leaves the instance's MAC where it is (on the port of the instance
+        being migrated to this tap); ``learn_tap`` moves it once the instance has moved.
 
         Safe from worker threads: pyroute2 sockets answer for the namespace of the thread
         that made them, so this opens its own pair (root, switch) under one lock.
@@ -365,7 +368,29 @@ class Switch:
             try:
                 index = sw.link_lookup(ifname=tap)[0]
                 sw.link("set", index=index, master=self._bridge_index, state="up")
-                self._learn_port(sw, index, spec)
+                if learn:
+                    self._learn_port(sw, index, spec)
+                else:
+                    sw.brport("set", index=index, unicast_flood=0)
+            finally:
+                sw.close()
+
+    def learn_tap(self, tap: str, spec: InstanceSpec) -> None:
+        """Send ``spec``'s MAC (and its ARP entry) to ``tap``, a port on the bridge already.
+
+        Raises:
+            BackendError: the tap is not on the switch or the kernel refused.
+        """
+        from pyroute2 import IPRoute
+
+        with refusals_as(f"cannot move {spec.name} to tap {tap}"), self._taps:
+            with entered(namespace_path(self.namespace)):
+                sw = IPRoute()
+            try:
+                found = sw.link_lookup(ifname=tap)
+                if not found:
+                    raise BackendError(f"no tap {tap} of {spec.name} on the switch")
+                self._learn_port(sw, found[0], spec)
             finally:
                 sw.close()
 

@@ -76,6 +76,16 @@ class RoundTripSample:
     tx_clock: Literal["kernel", "user"]
 
 
+def kernel_stamp(ancillary: list[tuple[int, int, bytes]]) -> int | None:
+    """The kernel's software timestamp (ns, ``CLOCK_REALTIME``) in a message's ancillary data."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPING and len(data) >= 16:
+            sec, nsec = struct.unpack_from("@qq", data)
+            if sec or nsec:
+                return int(sec * 1_000_000_000 + nsec)
+    return None
+
+
 class RoundTrip:
     """A UDP or ICMP echo requester living in host A's namespace."""
 
@@ -115,12 +125,7 @@ class RoundTrip:
         self.close()
 
     def _stamp(self, ancillary: list[tuple[int, int, bytes]]) -> int | None:
-        for level, kind, data in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPING and len(data) >= 16:
-                sec, nsec = struct.unpack_from("@qq", data)
-                if sec or nsec:
-                    return int(sec * 1_000_000_000 + nsec)
-        return None
+        return kernel_stamp(ancillary)
 
     def _tx_stamp(self) -> int | None:
         try:
