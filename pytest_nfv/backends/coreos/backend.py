@@ -25,8 +25,8 @@ runs. The image is the exception: a content-addressed cache (``coreos.image``), 
 
 Just over the usual size, as the protocol's one facade: each method is a few lines that hand
 over to the parts beside it (``coreos.containers``, ``coreos.memory``, ``coreos.testbed``,
-``coreos.engine``), and the class keeps only what they share, the engine's handles and the
-address plan, which is why it is not split further.
+``coreos.checkpoint``, ``coreos.engine``), and the class keeps only what they share, the
+engine's handles and the address plan, which is why it is not split further.
 """
 
 from __future__ import annotations
