@@ -2,7 +2,7 @@
 
 Run as root on an idle host (coreos: with dockerd up)::
 
-    python benchmarks/throughput_ndr_pdr.py --backend netns [--sizes 64,1518] [--repeats 3]
+    python benchmarks/throughput_ndr_pdr.py --backend netns [--sizes 64,512,1518,imix] [--repeats 3]
         [--generator csender]
 
 Fig. 1's testbed of the backend (host A, the proxy VNF, host B). Per frame size, first the
@@ -17,7 +17,9 @@ generator's ceiling on this testbed: A straight to B over the switch, no hop bet
 Their ratio is the VNF's share, measured side by side. A path that stays loss-free up to the
 maximum reports its NDR "at the ceiling": a lower bound, the generator's limit, not the path's.
 Rates are frames per second; bit rates count the frame (FCS included) and, as "L1", 20 B more
-per frame of preamble and gap. It measures; it judges nothing.
+per frame of preamble and gap. ``imix`` is the simple IMIX (7:4:1 frames of 64, 570 and
+1518 B, sent in turn by ``csender-imix``), its rates reckoned at its mean frame (354 B). It
+measures; it judges nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pytest_nfv.backends.base import BackendSettings, ProbeInterval
 from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.proxy_path import ProxyPath
-from pytest_nfv.harness.traffic.generator import Stream
+from pytest_nfv.harness.traffic.generator import SIMPLE_IMIX, Stream, mix_mean
 from pytest_nfv.harness.traffic.registry import make_generator
 from pytest_nfv.harness.traffic.search import (
     CEILING_MARGIN,
@@ -63,12 +65,18 @@ def kfps(result: SearchResult, goal: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--backend", default="netns")
-    parser.add_argument("--sizes", default="64,1518", help="frame sizes, B (default: 64,1518)")
+    parser.add_argument(
+        "--sizes",
+        default="64,512,1518,imix",
+        help="frame sizes, B, or imix (default: 64,512,1518,imix)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="searches per path and size")
     parser.add_argument("--generator", default="csender", help="default: csender")
     parser.add_argument("--final-seconds", type=float, default=1.0, help="final trials, s")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [
+        (s, args.generator) if s != "imix" else (s, "csender-imix") for s in args.sizes.split(",")
+    ]
     print(
         f"kernel {platform.release()}, {os.cpu_count()} CPUs, load average "
         + " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -83,8 +91,9 @@ def main() -> None:
             path = ProxyPath(Lab(backend, prober, boot_timeout_s=600))
             try:
                 by_path = streams(path.testbed)
-                for size in sizes:
-                    straight = make_generator(args.generator, by_path["straight"])
+                for label, generator_name in sizes:
+                    size = mix_mean(SIMPLE_IMIX) if label == "imix" else int(label)
+                    straight = make_generator(generator_name, by_path["straight"])
                     straight.open()
                     try:
                         ceiling, _ = generator_ceiling(straight, size)
@@ -100,14 +109,14 @@ def main() -> None:
                         for name in ("proxy", "direct"):
                             mode: PathMode = "direct" if name == "direct" else "proxy"
                             backend.set_path(path.testbed, mode)
-                            generator = make_generator(args.generator, by_path[name])
+                            generator = make_generator(generator_name, by_path[name])
                             generator.open()
                             try:
                                 results[name].append(search_ndr_pdr(generator, settings))
                             finally:
                                 generator.close()
                     backend.set_path(path.testbed, "proxy")
-                    rows += _rows(args.backend, size, ceiling, results)
+                    rows += _rows(args.backend, label, size, ceiling, results)
             finally:
                 path.close()
     finally:
@@ -122,7 +131,7 @@ def main() -> None:
 
 
 def _rows(
-    backend: str, size: int, ceiling: float, results: dict[str, list[SearchResult]]
+    backend: str, label: str, size: int, ceiling: float, results: dict[str, list[SearchResult]]
 ) -> list[str]:
     rows = []
     for name, found in results.items():
@@ -130,7 +139,7 @@ def _rows(
         pdr = [r.pdr.fps for r in found if r.pdr is not None]
         ndr_mean = statistics.fmean(ndr) if ndr else float("nan")
         rows.append(
-            f"| {backend} | {size} | {ceiling / 1e3:.1f} | {name} | "
+            f"| {backend} | {label} | {ceiling / 1e3:.1f} | {name} | "
             + ", ".join(kfps(r, "ndr") for r in found)
             + " | "
             + ", ".join(kfps(r, "pdr") for r in found)

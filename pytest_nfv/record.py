@@ -35,6 +35,7 @@ from pytest_nfv.units import dimension_of
 __all__ = [
     "TIMELINE",
     "BudgetFields",
+    "NotMeasured",
     "Record",
     "RecordKey",
     "RunFacts",
@@ -195,11 +196,16 @@ def is_time_entry(benchmark: Mapping[str, Any]) -> bool:
 
 
 def run_conditions(
-    canary: Mapping[str, Any], proxy_b: str | None, injected: Mapping[str, str]
+    canary: Mapping[str, Any],
+    proxy_b: str | None,
+    injected: Mapping[str, str],
+    not_measured: Sequence[NotMeasured] = (),
 ) -> dict[str, Any]:
     """What a run says about the conditions it ran in, beside the host's facts: its canaries
-    (:func:`canary_entry` each), the variant B of the proxy VNF timed beside A, and slowdowns
-    injected on purpose; each only when there is one."""
+    (:func:`canary_entry` each), the variant B of the proxy VNF timed beside A, slowdowns
+    injected on purpose, and the figures it could not take with the reason (pytest-benchmark
+    saves no entry for a test that timed nothing, so they live here); each only when there is
+    one."""
     conditions: dict[str, Any] = {}
     if canary:
         conditions["canary"] = dict(canary)
@@ -207,7 +213,22 @@ def run_conditions(
         conditions["proxy_b"] = proxy_b
     if injected:
         conditions["injected"] = dict(injected)
+    if not_measured:
+        conditions["not_measured"] = [
+            {"requirement": n.requirement, "metrics": list(n.metrics), "reason": n.reason}
+            for n in not_measured
+        ]
     return conditions
+
+
+@dataclass(frozen=True)
+class NotMeasured:
+    """Figures a run did not take, and why (a backend that cannot move its instances, an
+    engine without the feature): a figure missing must never read as a figure kept."""
+
+    requirement: str
+    metrics: tuple[str, ...]
+    reason: str
 
 
 def write_run_info(
@@ -305,6 +326,9 @@ class Record:
     """A migration's probe stream over time, as the run wrote it (``TIMELINE``): ``(t, gap)``
     seconds, each reply's time since the stream began and its gap since the reply before;
     None for other figures."""
+    loss_curve: tuple[tuple[float, float], ...] | None = None
+    """A throughput figure's trials, every search's, as (offered frames/s, loss ratio): the
+    rate-vs-loss plot's points; None for other figures."""
 
     @property
     def mean(self) -> float:
@@ -432,6 +456,7 @@ def _series(
         percentiles=_table(fields.get("percentiles")),
         parts=_table(fields.get("breakdown_mib")),
         timeline=_timeline(fields.get(TIMELINE)),
+        loss_curve=_loss_curve(fields.get("searches")),
     )
 
 
@@ -445,6 +470,23 @@ def _timeline(value: object) -> tuple[tuple[float, float], ...] | None:
             return None
         pairs.append((float(pair[0]), float(pair[1])))
     return tuple(pairs)
+
+
+def _loss_curve(searches: object) -> tuple[tuple[float, float], ...] | None:
+    """(offered, loss ratio) of every trial of a throughput record's searches (each trial
+    saved as ``[offered, achieved, sent, received]``); a malformed trial is left out."""
+    if not isinstance(searches, list):
+        return None
+    points = []
+    for search in searches:
+        trials = search.get("trials") if isinstance(search, dict) else None
+        for trial in trials if isinstance(trials, list) else []:
+            if not (isinstance(trial, list) and len(trial) == 4 and all(map(_number, trial))):
+                continue
+            offered, _achieved, sent, received = (float(v) for v in trial)
+            if sent > 0:
+                points.append((offered, max(0.0, sent - received) / sent))
+    return tuple(points) or None
 
 
 def read_benchmark(bench: Mapping[str, Any], source: str) -> list[Record]:
@@ -494,6 +536,7 @@ class RunFacts:
     echo: str | None = None
     canary: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     injected: Mapping[str, str] = field(default_factory=dict)
+    not_measured: tuple[NotMeasured, ...] = ()
 
 
 def read_run_facts(machine_info: object, source: str) -> RunFacts:
@@ -515,6 +558,23 @@ def read_run_facts(machine_info: object, source: str) -> RunFacts:
         injected={str(k): str(v) for k, v in injected.items()}
         if isinstance(injected, dict)
         else {},
+        not_measured=_not_measured(nfv.get("not_measured")),
+    )
+
+
+def _not_measured(raw: object) -> tuple[NotMeasured, ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        NotMeasured(
+            str(entry["requirement"]),
+            tuple(str(m) for m in entry["metrics"]),
+            str(entry["reason"]),
+        )
+        for entry in raw
+        if isinstance(entry, dict)
+        and isinstance(entry.get("metrics"), list)
+        and {"requirement", "reason"} <= entry.keys()
     )
 
 

@@ -19,6 +19,15 @@ a rotation of the three made B follow the plain path twice as often as A did, an
 comparisons then saw B slower: benchmarks/RESULTS.md), and the record gains B's figures,
 ``variant_response_time`` and ``variant_proxy_overhead``: an A/B comparison of two proxies
 under the same conditions.
+
+Throughput belongs here too: monitoring a running VNF asks how much it forwards without loss,
+on the same testbed and proxy as the response time (a proxy that answers one request fast
+can still collapse under load). ``test_throughput`` finds the NDR and PDR (RFC 2544, by
+MLRsearch) through the proxy VNF per frame size, a whole search per round, and records the
+time per frame at each (``1 / rate``: lower is better, as every other time figure), with the
+rates in frames/s and bit/s, the generator's ceiling on the testbed and every search's
+trials beside them (``harness.traffic.throughput``), and the p50, p99 and maximum of round
+trips through the proxy while it forwards 10%, 50% and 90% of that NDR (latency under load).
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ from __future__ import annotations
 import pytest
 
 from pytest_nfv import ProxyPath, Recorder, Repeat, Series
+from pytest_nfv.errors import TrafficError
+from pytest_nfv.harness.traffic.throughput import ThroughputRounds
 
 pytestmark = pytest.mark.nfv_requirement("monitoring")
 
@@ -104,4 +115,51 @@ def test_response_time(
         Series("proxy_overhead", measured["proxy_overhead"]),
         *variant_b,
         size=nfv_packet_size,
+    )
+
+
+def test_throughput(
+    nfv_testbed: ProxyPath,
+    nfv_throughput: ThroughputRounds,
+    nfv_frame_size: int,
+    nfv_repeat: Repeat,
+    nfv_record: Recorder,
+) -> None:
+    """A round is one search: the searches' spread is what varies from run to run, and the
+    figures' intervals are taken over it, never over one search's trials, which MLRsearch
+    chose by looking at each other's losses."""
+
+    def one_search() -> dict[str, float]:
+        result = nfv_throughput.search()
+        taken = {}
+        for key, rate in (("ndr", result.ndr), ("pdr", result.pdr)):
+            if rate is None:
+                raise TrafficError(f"{nfv_frame_size} B: no {key.upper()}: {result.describe()}")
+            budget = nfv_record.budget(f"{key}_frame_interval")
+            # a lower bound at the generator's limit can keep a budget, never blow one
+            if rate.at_ceiling and budget and 1 / rate.fps > budget.limit(None, nfv_frame_size):
+                raise TrafficError(
+                    f"{nfv_frame_size} B: the generator's limit ({rate.fps:,.0f} fps) is below "
+                    f"the {key.upper()} the budget asks for: it cannot judge it"
+                )
+            taken[key] = 1.0 / rate.fps
+        return taken
+
+    measured = nfv_repeat.together(
+        one_search, {"ndr": ("ndr_frame_interval", None), "pdr": ("pdr_frame_interval", None)}
+    )
+    # latency under load: 64 B round trips through the same proxy, interleaved with a stream
+    # at 10%, 50% and 90% of the NDR just found
+    nfv_throughput.under_load(lambda: nfv_testbed.round_trip(64, "proxy").seconds)
+    about = nfv_throughput.record_info()
+    nfv_record.record(
+        Series(
+            "ndr_frame_interval",
+            measured["ndr"],
+            primary=True,
+            extra={"path": "A -> proxy VNF -> B", "rate": "NDR (loss 0)", **about},
+            note=nfv_throughput.summary_note(),
+        ),
+        Series("pdr_frame_interval", measured["pdr"], extra={"rate": "PDR (loss <= 0.5%)"}),
+        size=nfv_frame_size,
     )

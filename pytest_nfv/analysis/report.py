@@ -36,6 +36,7 @@ __all__ = [
     "Series",
     "load_pyplot",
     "panels_of",
+    "save_figure",
     "write_figures",
 ]
 
@@ -322,7 +323,7 @@ def write_figures(
         series = panel_series(panel, runs)
         xlabel = "instances (N)" if panel.axis == "n" else payload_label(runs)
         fig = _draw(plt, series, panel.title, xlabel, panel.ylabel, log_x=True, log_y=panel.log_y)
-        written.append(_save(plt, fig, out / f"{panel.name}.png", panel.title, series))
+        written.append(save_figure(plt, fig, out / f"{panel.name}.png", panel.title, series))
         if series:
             drawn.append(panel)
     written += [_write_parts(plt, runs, out, panel) for panel in panels if panel.parts]
@@ -337,7 +338,7 @@ def write_figures(
     ax.set_xticks(range(len(ordered)))
     ax.set_xticklabels([r.label[:18] for r in ordered], rotation=30, ha="right", fontsize=7)
     fig.tight_layout()
-    written.append(_save(plt, fig, out / f"trend_{requirement}_{metric}.png", title, series))
+    written.append(save_figure(plt, fig, out / f"trend_{requirement}_{metric}.png", title, series))
     gaps = _write_gaps(plt, runs, out)
     return written if gaps is None else [*written, gaps]
 
@@ -368,7 +369,7 @@ def _write_gaps(plt: Any, runs: Sequence[Run], out: Path) -> FigureInfo | None:
     ax.set_title(GAPS_TITLE, fontsize=9)
     ax.legend(title="backend", fontsize=8)
     fig.tight_layout()
-    return _save(plt, fig, out / "migration_gaps.png", GAPS_TITLE, series)
+    return save_figure(plt, fig, out / "migration_gaps.png", GAPS_TITLE, series)
 
 
 def payload_label(runs: Sequence[Run]) -> str:
@@ -403,7 +404,7 @@ def _write_parts(plt: Any, runs: Sequence[Run], out: Path, panel: Panel) -> Figu
     else:
         ax.text(0.5, 0.5, "no parts in these runs", ha="center", transform=ax.transAxes)
     fig.tight_layout()
-    return _save(plt, fig, out / f"{panel.name}_parts.png", PARTS_TITLE, series)
+    return save_figure(plt, fig, out / f"{panel.name}_parts.png", PARTS_TITLE, series)
 
 
 def _trend_unit(runs: Sequence[Run], requirement: str, metric: str) -> str:
@@ -414,7 +415,12 @@ def _trend_unit(runs: Sequence[Run], requirement: str, metric: str) -> str:
     return ""
 
 
-def _save(plt: Any, fig: Any, path: Path, title: str, series: Sequence[Series]) -> FigureInfo:
+def save_figure(plt: Any, fig: Any, path: Path, title: str, series: Sequence[Series]) -> FigureInfo:
+    """Write ``fig`` as a PNG, close it, and say what is on it.
+
+    Raises:
+        NfvUsageError: the file cannot be written.
+    """
     try:
         fig.savefig(path, format="png")
     except OSError as exc:

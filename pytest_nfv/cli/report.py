@@ -22,6 +22,7 @@ def _report(args: argparse.Namespace) -> int:
     from pytest_nfv.analysis.page import write_page
     from pytest_nfv.analysis.report import write_figures
     from pytest_nfv.analysis.scorecard import render_scorecard
+    from pytest_nfv.analysis.throughput_plot import write_throughput_figures
 
     out = Path(args.out)
     runs = [load_run(Path(p)) for p in args.runs]
@@ -33,6 +34,7 @@ def _report(args: argparse.Namespace) -> int:
     card.write_text(render_scorecard(runs), encoding="utf-8")
     print(f"wrote {card}")
     figures = [] if args.no_figures else write_figures(runs, out, (requirement, metric))
+    figures += [] if args.no_figures else write_throughput_figures(runs, out)
     for figure in figures:
         print(f"wrote {figure.path}")
     page = write_page(runs, out, [(f.path.name, f.title) for f in figures])

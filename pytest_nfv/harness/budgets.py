@@ -182,6 +182,8 @@ class Judgement:
     parts: Mapping[str, float] | None = None
     """The figure by part, in its base unit (what the host spends for N instances: the
     instances, the engine's helpers, ...), where the record keeps a breakdown."""
+    note: str = ""
+    """What a person reads beneath the figure's row (a throughput figure's rates)."""
     """A round-trip figure's distribution (``Summary.percentiles``, base unit; its sample
     count is ``rounds``), else None."""
 

@@ -1,7 +1,7 @@
 /*
  * Host A's paced UDP sender: the second traffic generator, beside trafgen.
  *
- *     nfv-sender DST_IP PORT PAYLOAD RATE COUNT TAG DEADLINE_S
+ *     nfv-sender DST_IP PORT PAYLOAD[,PAYLOAD...] RATE COUNT TAG DEADLINE_S
  *
  * Sends COUNT datagrams of PAYLOAD bytes (16 at least) to DST_IP:PORT at RATE per second (0:
  * as fast as it can), each carrying TAG, its sequence number and its send time in the layout
@@ -11,6 +11,9 @@
  * prints what the kernel accepted:
  *
  *     sent FRAMES ELAPSED_NS
+ *
+ * Several payloads (up to MAX_MIX, comma-separated) make a mix such as an IMIX: datagram k
+ * has the ((k-1) mod n)-th payload, so the mix holds at every scale of n datagrams.
  *
  * The socket is unconnected, so an ICMP error coming back does not fail the next send.
  */
@@ -29,6 +32,7 @@
 #define BATCH 64
 #define MAX_PAYLOAD 9000
 #define TICK_NS 50000ull /* the pace at which due frames are looked for */
+#define MAX_MIX 64
 
 static unsigned char buffers[BATCH][MAX_PAYLOAD];
 
@@ -64,15 +68,30 @@ static int parse(const char *text, double low, double high, double *out)
     return 0;
 }
 
+/* PAYLOAD[,PAYLOAD...] into sizes; how many, or -1 if any is not a payload size. */
+static int parse_mix(char *text, size_t sizes[MAX_MIX])
+{
+    int n = 0;
+    for (char *part = strtok(text, ","); part != NULL; part = strtok(NULL, ",")) {
+        double value;
+        if (n == MAX_MIX || parse(part, 16, MAX_PAYLOAD, &value))
+            return -1;
+        sizes[n++] = (size_t)value;
+    }
+    return n > 0 ? n : -1;
+}
+
 int main(int argc, char **argv)
 {
-    double port, payload, rate, count, tag, deadline_s;
+    double port, rate, count, tag, deadline_s;
+    size_t sizes[MAX_MIX];
+    int mix = argc == 8 ? parse_mix(argv[3], sizes) : -1;
     struct sockaddr_in to = {.sin_family = AF_INET};
     if (argc != 8 || inet_pton(AF_INET, argv[1], &to.sin_addr) != 1 ||
-        parse(argv[2], 1, 65535, &port) || parse(argv[3], 16, MAX_PAYLOAD, &payload) ||
+        parse(argv[2], 1, 65535, &port) || mix < 1 ||
         parse(argv[4], 0, 1e9, &rate) || parse(argv[5], 1, 1e12, &count) ||
         parse(argv[6], 0, 4294967295.0, &tag) || parse(argv[7], 0.001, 86400, &deadline_s)) {
-        fprintf(stderr, "usage: %s DST_IP PORT PAYLOAD RATE COUNT TAG DEADLINE_S\n", argv[0]);
+        fprintf(stderr, "usage: %s DST_IP PORT PAYLOAD[,PAYLOAD...] RATE COUNT TAG DEADLINE_S\n", argv[0]);
         return 2;
     }
     to.sin_port = htons((unsigned short)port);
@@ -83,7 +102,7 @@ int main(int argc, char **argv)
     struct mmsghdr messages[BATCH];
     struct iovec vectors[BATCH];
     for (int i = 0; i < BATCH; i++) {
-        vectors[i] = (struct iovec){.iov_base = buffers[i], .iov_len = (size_t)payload};
+        vectors[i] = (struct iovec){.iov_base = buffers[i], .iov_len = sizes[0]};
         messages[i].msg_hdr = (struct msghdr){
             .msg_name = &to, .msg_namelen = sizeof to, .msg_iov = &vectors[i], .msg_iovlen = 1};
     }
@@ -110,8 +129,10 @@ int main(int argc, char **argv)
             }
         }
         unsigned batch = (unsigned)(due - sent < BATCH ? due - sent : BATCH);
-        for (unsigned i = 0; i < batch; i++)
+        for (unsigned i = 0; i < batch; i++) {
             stamp(buffers[i], (uint32_t)tag, sent + 1 + i);
+            vectors[i].iov_len = sizes[(sent + i) % (uint64_t)mix];
+        }
         int done = sendmmsg(sock, messages, batch, 0);
         if (done < 0) {
             if (errno == EINTR || errno == ENOBUFS || errno == EAGAIN || errno == ECONNREFUSED)

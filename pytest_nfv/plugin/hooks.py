@@ -109,6 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
     budgets = load_chosen_budgets(path, why, settings.backend)
     config.stash[nfv_state_key] = NfvState(settings, budgets, identity, backend, why, echo)
     config.pluginmanager.import_plugin("pytest_nfv.plugin.fixtures")
+    config.pluginmanager.import_plugin("pytest_nfv.plugin.traffic")
     config.pluginmanager.import_plugin("pytest_nfv.plugin.summary")
     setup_progress(config)
     termination.install(config)  # SIGTERM / SIGHUP: teardown and the record, as on Ctrl-C
@@ -177,6 +178,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             ids=[f"N={n}" for n in state.settings.instances],
             scope="module",
         )
+    if "nfv_frame_size" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "nfv_frame_size",
+            state.settings.frame_sizes,
+            ids=[f"{s}B" for s in state.settings.frame_sizes],
+        )
     if "nfv_packet_size" in metafunc.fixturenames:
         metafunc.parametrize(
             "nfv_packet_size",
@@ -228,6 +235,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"{','.join(map(str, s.packet_sizes))} B; budgets {budgets}",
         f"nfv: response time: {ECHO_METHODS[state.echo]} (--nfv-echo {s.echo})"
         + (f"; variant B of the proxy VNF: {s.proxy_b.spec}" if s.proxy_b else ""),
+        f"nfv: throughput: NDR/PDR by MLRsearch, generator {s.generator}, frames "
+        f"{','.join(map(str, s.frame_sizes))} B (FCS included)",
         f"nfv: boot deadline {_boot_deadline(s, state.backend)}",
         f"nfv: repeat until 95% CI within {rule.ci_width:.0%} of the mean or "
         f"{_floors()}, at least {rule.min_rounds} rounds, at most "

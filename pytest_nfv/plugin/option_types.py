@@ -27,6 +27,7 @@ __all__ = [
     "echo_choice",
     "file_path",
     "fraction",
+    "generator_name",
     "inconclusive_policy",
     "int_list",
     "nonempty_text",
@@ -119,6 +120,13 @@ def file_path(what: str) -> Callable[[str], Path]:
         return path
 
     return parse
+
+
+def generator_name(text: str) -> str:
+    name = text.strip()
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a traffic generator name")
+    return name
 
 
 def backend_name(text: str) -> str:

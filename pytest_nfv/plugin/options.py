@@ -22,6 +22,7 @@ import pytest
 from pytest_nfv.backends.base import BackendSettings
 from pytest_nfv.backends.variant import ProxyVariant
 from pytest_nfv.harness.repeat import StopRule
+from pytest_nfv.harness.traffic.generator import MAX_FRAME, MIN_FRAME
 from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD, Kind
 from pytest_nfv.plugin.option_types import (
     BOOT_TIMEOUT_FLOOR_S,
@@ -31,6 +32,7 @@ from pytest_nfv.plugin.option_types import (
     echo_choice,
     file_path,
     fraction,
+    generator_name,
     inconclusive_policy,
     int_list,
     nonempty_text,
@@ -46,6 +48,10 @@ T = TypeVar("T")
 DEFAULT_BACKEND = "netns"
 DEFAULT_INSTANCES = (1, 2, 4, 8, 16, 32, 64, 128)
 DEFAULT_PACKET_SIZES = (64, 256, 1024, 1472, 4096, 16384, 65507)
+DEFAULT_FRAME_SIZES = (64,)
+"""One size by default: a throughput test adds its searches to the default run, and the
+benchmark (benchmarks/throughput_ndr_pdr.py) searches 512 B, 1518 B and an IMIX beside it."""
+DEFAULT_GENERATOR = "csender"
 MAX_INSTANCES = 1024
 DEFAULT_MAX_ROUND_TRIPS = 1000
 """Enough for a 5% interval of the mean at the spread round trips show on a busy host, and to
@@ -63,6 +69,7 @@ trips can look narrow by luck, and a few cost nothing."""
 
 parse_instances = int_list(1, MAX_INSTANCES, "instances")
 parse_packet_sizes = int_list(MIN_PAYLOAD, MAX_UDP_PAYLOAD, "bytes of UDP payload")
+parse_frame_sizes = int_list(MIN_FRAME, MAX_FRAME, "bytes per frame")
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,24 @@ _OPTIONS = (
         "BYTES,...",
         "UDP payload sizes for response time (8..65507; above the MTU they "
         "fragment). Default: 64,256,1024,1472,4096,16384,65507",
+    ),
+    _Option(
+        "--nfv-frame-sizes",
+        "nfv_frame_sizes",
+        parse_frame_sizes,
+        DEFAULT_FRAME_SIZES,
+        "BYTES,...",
+        "Ethernet frame sizes, FCS included, for the throughput search (64..1518). Default: "
+        + ",".join(map(str, DEFAULT_FRAME_SIZES)),
+    ),
+    _Option(
+        "--nfv-generator",
+        "nfv_generator",
+        generator_name,
+        DEFAULT_GENERATOR,
+        "NAME",
+        "traffic generator of the throughput search: csender (paced C sender), trafgen, or "
+        f"one a plugin registers. Default: {DEFAULT_GENERATOR}",
     ),
     _Option(
         "--nfv-budgets",
@@ -333,6 +358,10 @@ class NfvSettings:
     echo: str = "auto"
     proxy_b: ProxyVariant | None = None
     """Variant B of the proxy VNF, timed beside A (``--nfv-proxy-b``); None: A alone."""
+    frame_sizes: tuple[int, ...] = DEFAULT_FRAME_SIZES
+    """Frame sizes of the throughput search (``--nfv-frame-sizes``)."""
+    generator: str = DEFAULT_GENERATOR
+    """The throughput search's traffic generator (``--nfv-generator``)."""
     round_trip_rule: StopRule | None = None
     """The stop rule of round-trip figures; None: the same as ``stop_rule``."""
     instances_given: bool = True
@@ -424,4 +453,6 @@ def settings_from_config(config: pytest.Config) -> NfvSettings:
         echo=str(values["nfv_echo"]),
         proxy_b=values["nfv_proxy_b"],  # type: ignore[arg-type]
         round_trip_rule=round_trip_rule,
+        frame_sizes=values["nfv_frame_sizes"],  # type: ignore[arg-type]
+        generator=str(values["nfv_generator"]),
     )

@@ -24,7 +24,13 @@ from pytest_nfv.harness.budgets import Budget, Judgement, assess
 from pytest_nfv.harness.stats import Summary
 from pytest_nfv.model import Metric, metric_of
 from pytest_nfv.plugin.state import NfvState, recorded_key
-from pytest_nfv.record import benchmark_info, budget_fields, is_time_entry, series_fields
+from pytest_nfv.record import (
+    NotMeasured,
+    benchmark_info,
+    budget_fields,
+    is_time_entry,
+    series_fields,
+)
 
 __all__ = ["Recorder", "Series", "record_summary", "time_groups_only"]
 
@@ -83,6 +89,8 @@ class Series:
     primary: bool = False
     extra: dict[str, Any] | None = None
     parts: Mapping[str, float] | None = None
+    note: str = ""
+    """Shown beneath the figure's row in the terminal summary (a throughput's rates)."""
 
 
 class Recorder:
@@ -139,6 +147,7 @@ class Recorder:
                     size_bytes=size,
                 ),
                 parts=dict(s.parts) if s.parts else None,
+                note=s.note,
             )
             for s in series
         ]
@@ -202,8 +211,4 @@ class Recorder:
         """Say that ``metrics`` were not taken here, and why (a backend that cannot move its
         instances, an engine without the feature): the terminal summary lists them with the
         reason, so that a figure missing is never read as a figure kept."""
-        benchmark = self._benchmark
-        benchmark.extra_info.update(
-            {"requirement": self.requirement, "metrics": list(metrics), "not_measured": reason}
-        )
-        self._state.not_measured.append((self.requirement, tuple(metrics), reason))
+        self._state.not_measured.append(NotMeasured(self.requirement, tuple(metrics), reason))

@@ -18,7 +18,7 @@ from pytest_nfv.harness.budgets import BudgetBook, Judgement
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.model import EchoProtocol
 from pytest_nfv.plugin.options import NfvSettings
-from pytest_nfv.record import extend_canary, run_conditions
+from pytest_nfv.record import NotMeasured, extend_canary, run_conditions
 from pytest_nfv.vnf.proxy import HOLD_ENV
 from pytest_nfv.vnf.slowdown import SLOWDOWN_ENV
 
@@ -53,7 +53,7 @@ class NfvState:
     """Which ICMP prober child timed the boots (``EchoProber.kind``), once the lab is open."""
     judgements: list[Judgement] = field(default_factory=list)
     """Every figure's budget verdict, in the order recorded: the terminal summary reads it."""
-    not_measured: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
+    not_measured: list[NotMeasured] = field(default_factory=list)
     """Figures a test could not take on this backend or host: requirement, metrics, reason."""
     canary: dict[str, Any] = field(default_factory=dict)
     """The host canaries timed this run (``host.canary``), by name, as ``machine_info`` holds
@@ -77,7 +77,9 @@ class NfvState:
         if slowdown:
             injected[SLOWDOWN_ENV] = slowdown
         proxy_b = self.settings.proxy_b
-        return run_conditions(self.canary, None if proxy_b is None else proxy_b.spec, injected)
+        return run_conditions(
+            self.canary, None if proxy_b is None else proxy_b.spec, injected, self.not_measured
+        )
 
 
 nfv_state_key = pytest.StashKey[NfvState]()

@@ -22,6 +22,7 @@ import pytest
 from pytest_nfv.harness.budgets import VERDICTS, Judgement
 from pytest_nfv.model import REQUIREMENTS
 from pytest_nfv.plugin.state import nfv_state_key
+from pytest_nfv.record import NotMeasured
 from pytest_nfv.units import base_unit, display_unit, format_value
 
 __all__ = [
@@ -121,6 +122,8 @@ def render_summary(judgements: Sequence[Judgement]) -> list[str]:
             lines.append(line)
             if judgement.parts:
                 lines.append(f"      {format_parts(judgement)}")
+            if judgement.note:
+                lines.append(f"      {judgement.note}")
             if judgement.verdict in ("blown", "inconclusive") and judgement.message:
                 lines.append(f"      {judgement.verdict}: {judgement.message}")
     counts = Counter(j.verdict for j in judgements)
@@ -129,12 +132,9 @@ def render_summary(judgements: Sequence[Judgement]) -> list[str]:
     return lines
 
 
-def render_not_measured(entries: Sequence[tuple[str, tuple[str, ...], str]]) -> list[str]:
+def render_not_measured(entries: Sequence[NotMeasured]) -> list[str]:
     """One line per figure group a test could not take, with its reason."""
-    return [
-        f"not measured: {requirement}/{', '.join(metrics)}: {reason}"
-        for requirement, metrics, reason in entries
-    ]
+    return [f"not measured: {n.requirement}/{', '.join(n.metrics)}: {n.reason}" for n in entries]
 
 
 def skip_reasons(reports: Iterable[Any]) -> list[tuple[str, int]]:

@@ -68,6 +68,8 @@ def short_suites(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[st
                 "1,3",
                 "--nfv-packet-sizes",
                 "64,3000",
+                "--nfv-frame-sizes",
+                "64",
                 "--nfv-max-rounds",
                 "2",
                 "--nfv-max-seconds",

@@ -3,23 +3,36 @@ trafgen and the C sender, counted frame by frame."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from pytest_nfv.errors import TrafficError
+from pytest_nfv.errors import NfvUsageError, TrafficError
 from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.proxy_path import ProxyPath
-from pytest_nfv.harness.traffic.generator import Stream, TrafficGenerator
+from pytest_nfv.harness.traffic.generator import (
+    FCS_BYTES,
+    SIMPLE_IMIX,
+    Stream,
+    TrafficGenerator,
+    mix_mean,
+)
 from pytest_nfv.harness.traffic.pair import veth_pair
 from pytest_nfv.harness.traffic.registry import make_generator
+from pytest_nfv.harness.traffic.search import PROBE_FPS, SearchSettings, search_ndr_pdr
 from pytest_nfv.host.identity import RunIdentity
-from pytest_nfv.host.namespaces import list_namespaces
+from pytest_nfv.host.namespaces import entered, list_namespaces
 from pytest_nfv.model import Endpoint
+
+LENIENT_BUDGETS = Path(__file__).with_name("lenient-budgets.toml")
 
 needs_trafgen = pytest.mark.skipif(
     shutil.which("trafgen") is None and not os.path.exists("/usr/sbin/trafgen"),
@@ -72,6 +85,38 @@ def test_large_frames_are_counted_too(generator: TrafficGenerator) -> None:
     assert trial.sent == trial.received == 500
 
 
+def test_an_imix_is_sent_in_its_sizes_and_counted_frame_by_frame(
+    pair: tuple[Endpoint, Endpoint],
+) -> None:
+    """csender-imix: 7:4:1 frames of 64/570/1518 B; B counts every one, A's interface
+    carries the mix's bytes (its mean frame, FCS aside, per frame sent)."""
+    generator = make_generator("csender-imix", Stream.direct(*pair))
+    generator.open()
+    try:
+        before = _tx_bytes(pair[0])
+        trial = generator.trial(mix_mean(SIMPLE_IMIX), 1200.0, 0.5)
+        sent_bytes = _tx_bytes(pair[0]) - before
+        with pytest.raises(NfvUsageError, match="mean size 354 B"):
+            generator.trial(64, 1000.0, 0.2)
+    finally:
+        generator.close()
+    assert trial.sent == trial.received == 600
+    mean_frame = sum(SIMPLE_IMIX) / len(SIMPLE_IMIX) - FCS_BYTES
+    assert sent_bytes >= 600 * mean_frame  # ARP and the like may add a little
+    assert sent_bytes < 600 * mean_frame * 1.05
+
+
+def _tx_bytes(endpoint: Endpoint) -> int:
+    from pyroute2 import IPRoute
+
+    with entered(endpoint.netns_path):
+        ipr = IPRoute()
+    try:
+        return int(ipr.get_links(ifname="eth0")[0].get_attr("IFLA_STATS64")["tx_bytes"])
+    finally:
+        ipr.close()
+
+
 def test_a_stream_from_a_finished_trial_is_not_counted_in_the_next(
     generator: TrafficGenerator,
 ) -> None:
@@ -112,3 +157,87 @@ def test_trafgen_streams_through_the_proxy_vnf_to_host_b(lab: Lab) -> None:
         path.close()
     assert trial.sent == 1000
     assert trial.received == 1000
+
+
+def test_a_loss_free_pair_has_its_ndr_at_the_search_maximum_and_says_so(
+    pair: tuple[Endpoint, Endpoint],
+) -> None:
+    """A veth pair loses nothing well below the sender's ceiling: the NDR is the maximum
+    offered, marked a lower bound; a maximum no sender reaches stops at the generator."""
+    generator = make_generator("csender", Stream.direct(*pair))
+    generator.open()
+    try:
+        found = search_ndr_pdr(generator, SearchSettings(64, max_fps=20_000.0, min_fps=2000.0))
+        beyond = search_ndr_pdr(generator, SearchSettings(64, max_fps=PROBE_FPS))
+    finally:
+        generator.close()
+    assert found.stopped is None
+    assert found.ndr is not None
+    assert found.ndr.at_ceiling
+    assert found.ndr.fps == pytest.approx(20_000.0, rel=0.02)
+    assert "at the generator ceiling (a lower bound)" in found.describe()
+    assert beyond.ndr is None
+    assert beyond.stopped is not None
+    assert beyond.stopped.startswith("generator limit: offered 100,000,000 fps, achieved ")
+    assert beyond.trial_count == 1
+
+
+DYING_GENERATOR = '''
+from pytest_nfv.errors import NfvUsageError, TrafficError
+from pytest_nfv.harness.traffic.sender import CSender
+
+
+class DyingAtLargeFrames(CSender):
+    """The C sender, whose receiver is gone for 1518 B frames through the proxy."""
+
+    def trial(self, frame_size, offered_fps, duration_s):
+        if frame_size == 1518 and self.stream.destination != self.stream.sink.address:
+            raise TrafficError("host B's receiver exited with status -9")
+        return super().trial(frame_size, offered_fps, duration_s)
+
+
+def pytest_nfv_traffic_generator(name, stream, config):
+    return DyingAtLargeFrames(stream) if name == "dying" else None
+'''
+
+
+def test_the_throughput_suite_fails_the_round_whose_receiver_died_not_the_session(
+    tmp_path: Path,
+) -> None:
+    """A plugin's generator (through the hook) loses host B's receiver at 1518 B only: that
+    test fails with the reason, the 64 B one still measures and records through the real
+    netns proxy, and the session ends as a test failure."""
+    (tmp_path / "dying_generator.py").write_text(DYING_GENERATOR)
+    suite = Path(__file__).resolve().parents[2] / "suites" / "test_monitoring.py"
+    out = tmp_path / "run.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"{suite}::test_throughput",
+            *("-p", "no:cacheprovider", "-p", "dying_generator", "-q"),
+            *("--nfv-generator", "dying", "--nfv-frame-sizes", "64,1518"),
+            *("--nfv-max-rounds", "2", "--nfv-max-seconds", "2"),
+            *("--nfv-budgets", str(LENIENT_BUDGETS), "--rootdir", str(tmp_path)),
+            f"--benchmark-json={out}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        timeout=300,
+    )
+    assert done.returncode == int(pytest.ExitCode.TESTS_FAILED), done.stdout[-3000:]
+    assert "1 failed, 1 passed" in done.stdout
+    assert "TrafficError: host B's receiver exited with status -9" in done.stdout
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    info = bench["extra_info"]
+    assert bench["name"] == "test_throughput[64B]"
+    assert info["metric"] == "ndr_frame_interval"
+    assert info["generator"] == "csender"
+    assert len(info["searches"]) == 2
+    assert all(s["ndr"]["fps"] > 0 for s in info["searches"])
+    assert [t["share_of_ndr"] for t in info["latency_under_load"]] == [0.1, 0.5, 0.9]
+    assert "ndr_frame_interval" in done.stdout  # the terminal summary shows the figure

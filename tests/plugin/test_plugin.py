@@ -24,6 +24,8 @@ NFV_OPTIONS = (
     "--backend",
     "--nfv-instances",
     "--nfv-packet-sizes",
+    "--nfv-frame-sizes",
+    "--nfv-generator",
     "--nfv-budgets",
     "--nfv-ci-width",
     "--nfv-max-rounds",
@@ -164,6 +166,8 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
     assert entries["--backend"].endswith("Default: netns")
     assert entries["--nfv-instances"].endswith("Default: 1,2,4,8,16,32,64,128")
     assert entries["--nfv-packet-sizes"].endswith("Default: 64,256,1024,1472,4096,16384,65507")
+    assert entries["--nfv-frame-sizes"].endswith("Default: 64")
+    assert entries["--nfv-generator"].endswith("Default: csender")
     assert entries["--nfv-ci-width"].endswith("Default: 0.05")
     assert entries["--nfv-max-rounds"].endswith("Default: 30")
     assert entries["--nfv-max-seconds"].endswith("Default: 30")
@@ -191,6 +195,9 @@ def test_help_lists_the_nfv_group_with_every_option_and_its_default(
         pytest.param(["--nfv-instances", "2000"], "--nfv-instances", id="instances-2000"),
         pytest.param(["--nfv-packet-sizes", "4"], "--nfv-packet-sizes", id="size-4"),
         pytest.param(["--nfv-packet-sizes", "70000"], "--nfv-packet-sizes", id="size-70000"),
+        pytest.param(["--nfv-frame-sizes", "60"], "--nfv-frame-sizes", id="frame-60"),
+        pytest.param(["--nfv-frame-sizes", "9000"], "--nfv-frame-sizes", id="frame-9000"),
+        pytest.param(["--nfv-generator", "a b"], "--nfv-generator", id="generator-bad"),
         pytest.param(["--nfv-ci-width", "1.5"], "--nfv-ci-width", id="ci-1.5"),
         pytest.param(["--nfv-ci-width", "0"], "--nfv-ci-width", id="ci-0"),
         pytest.param(["--nfv-max-rounds", "0"], "--nfv-max-rounds", id="rounds-0"),

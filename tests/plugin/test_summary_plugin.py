@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_nfv.record import NotMeasured, read_run_facts
+
 FIGURES_TEST = """
 import time
 
@@ -221,7 +223,8 @@ def test_deployed(nfv_record) -> None:
 
 def test_a_figure_not_measured_is_listed_with_its_reason(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_moves=NOT_MEASURED_TEST)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    saved = pytester.path / "run.json"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--benchmark-json={saved}")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
@@ -232,4 +235,13 @@ def test_a_figure_not_measured_is_listed_with_its_reason(pytester: pytest.Pytest
             "not measured: deployment/migration_seen_downtime, migration_time: "
             "not applicable: no machine to move",
         ]
+    )
+    # The saved run keeps it too: pytest-benchmark saves no entry for a test that timed nothing.
+    facts = read_run_facts(json.loads(saved.read_text())["machine_info"], str(saved))
+    assert facts.not_measured == (
+        NotMeasured(
+            "deployment",
+            ("migration_seen_downtime", "migration_time"),
+            "not applicable: no machine to move",
+        ),
     )

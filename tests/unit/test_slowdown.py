@@ -337,7 +337,7 @@ def test_the_run_says_what_slowdown_was_injected(monkeypatch: pytest.MonkeyPatch
 
     from pytest_nfv.plugin.state import NfvState
 
-    plain = SimpleNamespace(canary={}, settings=SimpleNamespace(proxy_b=None))
+    plain = SimpleNamespace(canary={}, settings=SimpleNamespace(proxy_b=None), not_measured=[])
     monkeypatch.delenv("NFV_PROXY_HOLD_US", raising=False)
     monkeypatch.delenv(SLOWDOWN_ENV, raising=False)
     assert NfvState.run_conditions(plain) == {}  # type: ignore[arg-type]

@@ -84,3 +84,34 @@ def test_a_generator_short_of_the_offered_rate_stops_the_search_with_that_reason
 def test_a_short_final_trial_is_refused() -> None:
     with pytest.raises(NfvUsageError, match="1 s at least"):
         SearchSettings(64, 9e5, final_duration_s=0.5)
+
+
+class StarvedPath(ArithmeticPath):
+    """Past ``clean_fps`` the path drops 2% of what it gets and starves the sender: it
+    achieves 95% of what it is offered there (a VNF past its limit on the sender's CPU)."""
+
+    def trial(self, frame_size: int, offered_fps: float, duration_s: float) -> Trial:
+        assert self.clean_fps is not None
+        if offered_fps <= self.clean_fps:
+            return super().trial(frame_size, offered_fps, duration_s)
+        sent = round(offered_fps * 0.95 * duration_s)
+        count = ReceiverCount(sent - sent // 50, 0, 0, sent, 0, 0)
+        return Trial(self.name, frame_size, offered_fps, duration_s, sent, sent / duration_s,
+                     count, "")  # fmt: skip
+
+
+def test_a_short_trial_that_lost_more_than_the_pdr_allows_is_an_upper_bound() -> None:
+    result = search_ndr_pdr(StarvedPath(1e6, clean_fps=2e5), SearchSettings(64, 9e5))
+    assert result.stopped is None
+    assert result.ndr is not None
+    assert result.pdr is not None
+    assert result.ndr.fps == pytest.approx(2e5, rel=0.02)
+    assert not result.pdr.at_ceiling
+    assert "kept as upper bounds" in result.notes[0]
+
+
+def test_a_search_below_mlrsearchs_default_minimum_runs() -> None:
+    """MLRsearch's own default minimum load is 9001/s: a slow path's whole range lies below."""
+    result = search_ndr_pdr(ArithmeticPath(5e3), SearchSettings(64, max_fps=4750, min_fps=500))
+    assert result.ndr is not None
+    assert result.ndr.at_ceiling

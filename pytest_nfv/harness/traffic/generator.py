@@ -26,12 +26,14 @@ __all__ = [
     "L1_OVERHEAD_BYTES",
     "MAX_FRAME",
     "MIN_FRAME",
+    "SIMPLE_IMIX",
     "STREAM_PORT",
     "UNPACED",
     "ReceiverCount",
     "Stream",
     "TrafficGenerator",
     "Trial",
+    "mix_mean",
     "payload_bytes",
 ]
 
@@ -50,6 +52,15 @@ MAX_FRAME = 1518
 STREAM_PORT = 9
 """UDP port of the stream at host B (discard): B's echo responder holds the testbed's
 ``echo_port``, and a stream must not be echoed back through the path it loads."""
+
+
+SIMPLE_IMIX: tuple[int, ...] = (64,) * 7 + (570,) * 4 + (1518,)
+"""The simple IMIX of 7:4:1 frames of 64, 570 and 1518 B, in the order a mix is sent."""
+
+
+def mix_mean(frames: tuple[int, ...]) -> int:
+    """The mean frame size of a mix, rounded: the size its bit rates are reckoned at."""
+    return round(sum(frames) / len(frames))
 
 
 def payload_bytes(frame_size: int) -> int:

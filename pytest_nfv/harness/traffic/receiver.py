@@ -27,6 +27,8 @@ __all__ = ["Receiver"]
 
 ANSWER_S = 5.0
 """The longest a receiver may take to answer a command before it counts as hung."""
+EXIT_GRACE_S = 0.5
+"""How long a receiver that fell silent is given to be reaped before its state is told."""
 
 
 class Receiver:
@@ -126,6 +128,11 @@ class Receiver:
             raise TrafficError(self._silent(f"{command}: {exc}")) from exc
 
     def _silent(self, what: str) -> str:
-        status = None if self._proc is None else self._proc.poll()
+        status = None
+        if self._proc is not None:
+            # A receiver that closed its pipe may not be reaped yet: give its exit a moment,
+            # so a killed receiver is reported as such and not as alive but silent.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                status = self._proc.wait(timeout=EXIT_GRACE_S)
         state = "it is alive" if status is None else f"it exited with status {status}"
         return f"the receiver in {self.stream.sink.name} failed at {what} ({state})"

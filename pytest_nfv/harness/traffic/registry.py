@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pytest_nfv.errors import NfvUsageError
-from pytest_nfv.harness.traffic.generator import Stream, TrafficGenerator
+from pytest_nfv.harness.traffic.generator import SIMPLE_IMIX, Stream, TrafficGenerator
 from pytest_nfv.harness.traffic.sender import CSender
 from pytest_nfv.harness.traffic.trafgen import Trafgen
 
@@ -69,3 +69,4 @@ def _builtins() -> None:
     """The built-in generators, unless a plugin took their names first (``replace``)."""
     _REGISTRY.setdefault("trafgen", Trafgen)
     _REGISTRY.setdefault("csender", CSender)
+    _REGISTRY.setdefault("csender-imix", lambda stream: CSender(stream, SIMPLE_IMIX))

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 
 from pytest_nfv.errors import NfvUsageError, TrafficError
-from pytest_nfv.harness.traffic.generator import Stream, Trial, payload_bytes
+from pytest_nfv.harness.traffic.generator import Stream, Trial, mix_mean, payload_bytes
 from pytest_nfv.harness.traffic.receiver import Receiver
 from pytest_nfv.harness.traffic.trial import GRACE_S, SendReport, run_sender, run_trial
 from pytest_nfv.native import compiled, source
@@ -31,12 +31,20 @@ class CSender:
 
     Args:
         stream: who sends to whom.
+        mix: frame sizes sent in turn (an IMIX, ``SIMPLE_IMIX``), None: one size per trial.
+            A trial of a mix is asked for at the mix's mean size (``mix_mean``), the size
+            its bit rates are reckoned at.
+
+    Raises:
+        NfvUsageError: a frame size of the mix outside 64..1518 B.
     """
 
     name = "csender"
 
-    def __init__(self, stream: Stream) -> None:
+    def __init__(self, stream: Stream, mix: tuple[int, ...] | None = None) -> None:
         self.stream = stream
+        self.mix = mix
+        self._mix_payloads = ",".join(str(payload_bytes(size)) for size in mix) if mix else None
         self._receiver = Receiver(stream)
         self._binary: Path | None = None
 
@@ -55,13 +63,20 @@ class CSender:
         self._receiver.close()
 
     def describe(self) -> str:
-        return f"{PACED}; unpaced: as fast as it goes"
+        mix = f"; frames of {'/'.join(map(str, self.mix))} B in turn" if self.mix else ""
+        return f"{PACED}; unpaced: as fast as it goes{mix}"
 
     def trial(self, frame_size: int, offered_fps: float, duration_s: float) -> Trial:
         if self._binary is None:
             raise TrafficError("the csender generator is not open")
         if not (offered_fps >= 1 and duration_s > 0):
             raise NfvUsageError("a trial needs a rate of 1 frame/s or more and a duration > 0")
+        if self.mix and frame_size != mix_mean(self.mix):
+            raise NfvUsageError(
+                f"a mix's trial is asked for at its mean size {mix_mean(self.mix)} B, not "
+                f"{frame_size} B"
+            )
+        payloads = self._mix_payloads or str(payload_bytes(frame_size))
         paced = not math.isinf(offered_fps)
         frames = max(1, round(offered_fps * duration_s)) if paced else 10**12
         binary = self._binary
@@ -71,7 +86,7 @@ class CSender:
                 str(binary),
                 str(self.stream.destination),
                 str(self.stream.port),
-                str(payload_bytes(frame_size)),
+                payloads,
                 f"{offered_fps:.3f}" if paced else "0",
                 str(frames),
                 str(tag),
