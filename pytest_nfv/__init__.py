@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from pytest_nfv.harness.repeat import StopRule
     from pytest_nfv.harness.stats import Summary, summarize
     from pytest_nfv.model import Endpoint, Instance, InstanceSpec, Testbed
-    from pytest_nfv.plugin.fixtures import Recorder, Series
     from pytest_nfv.plugin.fixtures import Repeater as Repeat
     from pytest_nfv.plugin.options import NfvSettings
+    from pytest_nfv.plugin.recorder import Recorder, Series
 
 __all__ = [
     "Backend",
@@ -77,8 +77,8 @@ _HOME = {
     "ProbeError": "errors",
     "Lab": "harness.lab",
     "ProxyPath": "harness.proxy_path",
-    "Recorder": "plugin.fixtures",
-    "Series": "plugin.fixtures",
+    "Recorder": "plugin.recorder",
+    "Series": "plugin.recorder",
     "Endpoint": "model",
     "Instance": "model",
     "InstanceSpec": "model",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_nfv.analysis.calibration import Calibration, CalibrationFile, Family, FamilyCalibration
-from pytest_nfv.analysis.history import HostFingerprint
+from pytest_nfv.analysis.history import HostFingerprint, read_json_file
 from pytest_nfv.errors import HistoryError, NfvUsageError
 
 __all__ = [
@@ -188,19 +188,7 @@ def load_calibration(path: Path) -> CalibrationFile:
         HistoryError: missing, unreadable, not JSON, or not a calibration this release reads;
             the message names the file.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HistoryError(f"{path}: no such calibration file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HistoryError(f"{path}: cannot be read ({exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HistoryError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            "run pytest-nfv calibrate again"
-        ) from None
+    data = read_json_file(path, "calibration file", hint="; run pytest-nfv calibrate again")
     return calibration_from_json(data, str(path))
 
 

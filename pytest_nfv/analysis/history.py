@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pytest_nfv.errors import HistoryError
 from pytest_nfv.record import Record, RecordKey, RunFacts, read_benchmark, read_run_facts
@@ -27,6 +28,7 @@ __all__ = [
     "RecordKey",
     "Run",
     "load_run",
+    "read_json_file",
     "resolve_ref",
     "run_from_json",
 ]
@@ -162,21 +164,37 @@ def load_run(path: Path) -> Run:
         HistoryError: the file is missing, unreadable, not JSON, or holds no pytest-nfv
             records; the message names the file.
     """
+    data = read_json_file(path, empty="empty file, not a pytest-benchmark JSON record")
+    return run_from_json(data, str(path))
+
+
+def read_json_file(path: Path, what: str = "file", *, empty: str = "", hint: str = "") -> Any:
+    """The JSON in ``path``, every way of failing to get it said as one ``HistoryError``
+    that names the file: what the analysis reads (runs, calibrations) fails the same way.
+
+    Args:
+        path: the file.
+        what: what a missing file is called ("no such calibration file").
+        empty: when given, a blank file is refused with this message rather than as bad JSON.
+        hint: appended to the message of a file that is not JSON (what to do about it).
+
+    Raises:
+        HistoryError: missing, unreadable, blank (with ``empty``), or not JSON.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise HistoryError(f"{path}: no such file") from None
+        raise HistoryError(f"{path}: no such {what}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise HistoryError(f"{path}: cannot be read ({exc})") from None
-    if not text.strip():
-        raise HistoryError(f"{path}: empty file, not a pytest-benchmark JSON record")
+    if empty and not text.strip():
+        raise HistoryError(f"{path}: {empty}")
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise HistoryError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}){hint}"
         ) from None
-    return run_from_json(data, str(path))
 
 
 def storage_dir(option: str | None) -> Path:

@@ -134,6 +134,30 @@ def _check_finite(*groups: Sequence[float]) -> None:
         raise HistoryError("a session's figure is not a finite number")
 
 
+@dataclass(frozen=True)
+class _Sides:
+    """What every test here settles first about the two sides it compares: how many
+    sessions each holds, the scale they are compared on, and what a raw-scale effect is
+    relative to (the reference side's mean)."""
+
+    n_a: int
+    n_b: int
+    log_scale: bool
+    reference: float
+
+
+def _sides(reference: Sequence[float], other: Sequence[float]) -> _Sides:
+    """The ``_Sides`` of ``reference`` (A, the earlier sessions, the baseline) and ``other``.
+
+    Raises:
+        HistoryError: a figure that is not finite.
+    """
+    _check_finite(reference, other)
+    log_scale = _positive(reference, other)
+    mean = 1.0 if log_scale else statistics.fmean(reference)
+    return _Sides(len(reference), len(other), log_scale, mean)
+
+
 def _p(worse_t: float, df: float, two_sided: bool) -> float:
     t = _t()
     if two_sided:
@@ -151,10 +175,7 @@ class _Evidence:
     df: float
     sd: float
     scale: float
-    n_a: int
-    n_b: int
-    log_scale: bool
-    reference: float
+    sides: _Sides
     method: str
 
 
@@ -165,8 +186,8 @@ def _effect(e: _Evidence, alpha: float, worse_sign: float, two_sided: bool) -> E
         worse = e.estimate * worse_sign
         p = 0.0 if worse > 0 or (two_sided and worse != 0) else 1.0
         return Effect(
-            e.estimate, e.estimate, e.estimate, p, e.df, 0.0, e.n_a, e.n_b, 0.0, alpha,
-            e.log_scale, e.reference, e.method,
+            e.estimate, e.estimate, e.estimate, p, e.df, 0.0, e.sides.n_a, e.sides.n_b, 0.0,
+            alpha, e.sides.log_scale, e.sides.reference, e.method,
         )  # fmt: skip
     half = float(_t().ppf(0.5 + CONFIDENCE / 2.0, e.df)) * e.se
     return Effect(
@@ -176,12 +197,12 @@ def _effect(e: _Evidence, alpha: float, worse_sign: float, two_sided: bool) -> E
         p=_p(e.estimate * worse_sign / e.se, e.df, two_sided),
         df=e.df,
         sd=e.sd,
-        n_a=e.n_a,
-        n_b=e.n_b,
+        n_a=e.sides.n_a,
+        n_b=e.sides.n_b,
         detectable=detectable_shift(e.sd, e.df, e.scale, alpha),
         alpha=alpha,
-        log_scale=e.log_scale,
-        reference=e.reference,
+        log_scale=e.sides.log_scale,
+        reference=e.sides.reference,
         method=e.method,
     )
 
@@ -208,9 +229,8 @@ def welch(
     """
     if len(a) < 2 or len(b) < 2:
         raise HistoryError(f"need at least 2 sessions a side, got {len(a)} and {len(b)}")
-    _check_finite(a, b)
-    log_scale = _positive(a, b)
-    xa, xb = (_logs(a), _logs(b)) if log_scale else (list(a), list(b))
+    sides = _sides(a, b)
+    xa, xb = (_logs(a), _logs(b)) if sides.log_scale else (list(a), list(b))
     na, nb = len(xa), len(xb)
     va, vb = statistics.variance(xa), statistics.variance(xb)
     estimate = statistics.fmean(xb) - statistics.fmean(xa)
@@ -224,10 +244,7 @@ def welch(
         df=se2**2 / denominator if spread else float(na + nb - 2),
         sd=pooled_sd,
         scale=math.sqrt(1 / na + 1 / nb),
-        n_a=na,
-        n_b=nb,
-        log_scale=log_scale,
-        reference=1.0 if log_scale else statistics.fmean(a),
+        sides=sides,
         method="Welch t on session medians",
     )
     return _effect(evidence, alpha, worse_sign, two_sided)
@@ -255,11 +272,10 @@ def paired(
         raise HistoryError(f"paired sessions: {len(a)} figures of A but {len(b)} of B")
     if len(a) < 2:
         raise HistoryError(f"need at least 2 sessions, got {len(a)}")
-    _check_finite(a, b)
-    log_scale = _positive(a, b)
+    sides = _sides(a, b)
     diffs = (
         [math.log(y) - math.log(x) for x, y in zip(a, b, strict=True)]
-        if log_scale
+        if sides.log_scale
         else [y - x for x, y in zip(a, b, strict=True)]
     )
     n = len(diffs)
@@ -270,10 +286,7 @@ def paired(
         df=float(n - 1),
         sd=sd,
         scale=1.0 / math.sqrt(n),
-        n_a=n,
-        n_b=n,
-        log_scale=log_scale,
-        reference=1.0 if log_scale else statistics.fmean(a),
+        sides=sides,
         method="paired t on session ratios",
     )
     return _effect(evidence, alpha, worse_sign, two_sided)
@@ -300,10 +313,9 @@ def prediction(
     k = len(earlier)
     if k < 2:
         raise HistoryError(f"a prediction test needs at least 2 earlier sessions, got {k}")
-    _check_finite([current], earlier)
-    log_scale = _positive([current], earlier)
-    xs = _logs(earlier) if log_scale else list(earlier)
-    x = math.log(current) if log_scale else current
+    sides = _sides(earlier, [current])
+    xs = _logs(earlier) if sides.log_scale else list(earlier)
+    x = math.log(current) if sides.log_scale else current
     spread = statistics.stdev(xs) if sd is None else sd
     scale = math.sqrt(1.0 + 1.0 / k)
     evidence = _Evidence(
@@ -312,10 +324,7 @@ def prediction(
         df=float(k - 1) if df is None else df,
         sd=spread,
         scale=scale,
-        n_a=k,
-        n_b=1,
-        log_scale=log_scale,
-        reference=1.0 if log_scale else statistics.fmean(earlier),
+        sides=sides,
         method="prediction t on session medians",
     )
     return _effect(evidence, alpha, worse_sign, False)
@@ -361,19 +370,15 @@ def calibrated(
     Raises:
         HistoryError: a non-finite figure.
     """
-    _check_finite([current, baseline])
-    log_scale = current > 0 and baseline > 0
+    sides = _sides([baseline], [current])
     scale = math.sqrt(2.0)
     evidence = _Evidence(
-        estimate=math.log(current / baseline) if log_scale else current - baseline,
+        estimate=math.log(current / baseline) if sides.log_scale else current - baseline,
         se=sd * scale if sd > 0 and df > 0 else 0.0,
         df=df,
         sd=sd,
         scale=scale,
-        n_a=1,
-        n_b=1,
-        log_scale=log_scale,
-        reference=1.0 if log_scale else baseline,
+        sides=sides,
         method="calibrated t, one baseline",
     )
     return _effect(evidence, alpha, worse_sign, False)

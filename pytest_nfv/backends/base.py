@@ -9,6 +9,10 @@ path behind ``pytest-nfv cleanup`` -- can remove exactly the resources of dead r
 The probes need only two things from a backend: the network namespace from which instances
 answer ICMP (``probe_netns``), and for the testbed, the namespaces of hosts A and B. So every
 backend, however it runs its instances, presents them on a network reachable from a namespace.
+
+The protocol and every optional capability (declared protocols, never found with ``getattr``)
+are one module on purpose, though it is longer than most: it is the whole contract a backend
+author implements, read in one place.
 """
 
 from __future__ import annotations

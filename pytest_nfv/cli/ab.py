@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_nfv.cli import EXIT_FAILED, EXIT_OK
-from pytest_nfv.cli.argtypes import number, share, whole_number
+from pytest_nfv.cli.argtypes import number, session_timeout, share, whole_number
 
 __all__ = ["add_parser"]
 
@@ -37,7 +37,6 @@ DEFAULT_SESSIONS = 12
 # comparison's level, and a pass would say nothing.
 _sessions = whole_number(3, 1000, "sessions")
 _alpha = number(0.0, 1.0, "alpha", inclusive=False)
-_seconds = number(1.0, 86400.0, "a session timeout")
 
 
 def _order(sessions: int) -> list[str]:
@@ -224,7 +223,7 @@ def add_parser(commands: Any) -> None:
     ab.add_argument("--two-sided", action="store_true", help="improvements fail too")
     ab.add_argument(
         "--timeout",
-        type=_seconds,
+        type=session_timeout,
         default=900.0,
         metavar="SECONDS",
         help="a session running longer is stopped and the comparison ends. Default: 900",

@@ -11,7 +11,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-__all__ = ["number", "share", "whole_number"]
+__all__ = ["number", "session_timeout", "share", "whole_number"]
 
 
 def whole_number(low: int, high: int | None, what: str) -> Callable[[str], int]:
@@ -58,3 +58,7 @@ def share(text: str) -> float:
     if not 0 <= value < 10:  # nan fails this too
         raise argparse.ArgumentTypeError(f"{text!r} is out of range (0 to 1000%)")
     return value
+
+
+session_timeout = number(1.0, 86400.0, "a session timeout")
+"""Seconds a session of ``ab`` or ``calibrate`` may run: from one second to a day."""

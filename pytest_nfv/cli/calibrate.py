@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_nfv.cli import EXIT_OK
-from pytest_nfv.cli.argtypes import number, whole_number
+from pytest_nfv.cli.argtypes import number, session_timeout, whole_number
 from pytest_nfv.errors import NfvUsageError
 
 __all__ = ["add_parser"]
@@ -170,7 +170,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=number(1.0, 86400.0, "a session timeout"),
+        type=session_timeout,
         default=900.0,
         metavar="S",
         help="stop a session that runs longer, and the calibration with it. Default: 900",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from pytest_nfv.vnf.checksum import adjust_checksum, internet_checksum
 
-__all__ = ["ProxyTable", "mac_bytes", "rewrite_frame"]
+__all__ = ["ProxyTable", "ipv4_header_length", "mac_bytes", "rewrite_frame"]
 
 ETH_HLEN = 14
 ETH_P_IP = 0x0800
@@ -56,17 +56,27 @@ class ProxyTable:
             raise ValueError("MAC addresses must be 6 bytes")
 
 
+def ipv4_header_length(frame: bytes | bytearray, length: int) -> int | None:
+    """The IPv4 header's length in ``frame[:length]``, an Ethernet frame; None when the frame
+    is not a whole IPv4 header (another EtherType, a truncated or malformed header): what
+    every process-shaped VNF reads first, and drops a frame on."""
+    if length < ETH_HLEN + 20 or (frame[12] << 8 | frame[13]) != ETH_P_IP:
+        return None
+    ihl = (frame[ETH_HLEN] & 0x0F) * 4
+    if frame[ETH_HLEN] >> 4 != 4 or ihl < 20 or length < ETH_HLEN + ihl:
+        return None
+    return ihl
+
+
 def rewrite_frame(frame: bytearray, length: int, table: ProxyTable) -> bool:
     """Apply Algorithm 1 to ``frame[:length]`` in place.
 
     Returns True when the frame is to be sent (it came from A or B), False to drop it.
     """
-    if length < ETH_HLEN + 20 or (frame[12] << 8 | frame[13]) != ETH_P_IP:
+    ihl = ipv4_header_length(frame, length)
+    if ihl is None:
         return False
     ip = ETH_HLEN
-    ihl = (frame[ip] & 0x0F) * 4
-    if frame[ip] >> 4 != 4 or ihl < 20 or length < ip + ihl:
-        return False
     src = bytes(frame[ip + 12 : ip + 16])
     if src == table.host_a:
         new_dst, new_mac = table.host_b, table.mac_b

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from pytest_nfv.errors import NfvUsageError
+from pytest_nfv.vnf.rewrite import ETH_HLEN, ETH_P_IP, ipv4_header_length
 
 __all__ = [
     "SLOWDOWN_ENV",
@@ -60,8 +61,6 @@ STAMP_OFFSET = 8
 PENDING_LIMIT = 1024
 """Requests remembered at most; the oldest is forgotten first (its reply was lost)."""
 
-_ETH_HLEN = 14
-_ETH_P_IP = 0x0800
 _PROTO_ICMP = 1
 _PROTO_UDP = 17
 _ICMP_ECHO_REPLY = 0
@@ -168,12 +167,10 @@ def datagram(frame: bytes | bytearray, length: int, from_a: bool) -> Datagram | 
     datagram's (source port, payload sequence number); a reply's the same fields of the echo
     reply or of the UDP datagram's destination port, so the two meet.
     """
-    if length < _ETH_HLEN + 20 or (frame[12] << 8 | frame[13]) != _ETH_P_IP:
+    ihl = ipv4_header_length(frame, length)
+    if ihl is None:
         return None
-    ip = _ETH_HLEN
-    ihl = (frame[ip] & 0x0F) * 4
-    if frame[ip] >> 4 != 4 or ihl < 20 or length < ip + ihl:
-        return None
+    ip = ETH_HLEN
     total_length = frame[ip + 2] << 8 | frame[ip + 3]
     end = min(length, ip + total_length)  # Ethernet padding is no part of the datagram
     if (frame[ip + 6] << 8 | frame[ip + 7]) & 0x1FFF:
@@ -244,9 +241,9 @@ class Slower:
         when it is the reply to a noted request with a send time.
         """
         if not self.slowdown.relative:  # no table to keep: only whether B's datagram starts here
-            if from_a or length < _ETH_HLEN + 20 or (frame[12] << 8 | frame[13]) != _ETH_P_IP:
+            if from_a or length < ETH_HLEN + 20 or (frame[12] << 8 | frame[13]) != ETH_P_IP:
                 return 0
-            offset = (frame[_ETH_HLEN + 6] << 8 | frame[_ETH_HLEN + 7]) & 0x1FFF
+            offset = (frame[ETH_HLEN + 6] << 8 | frame[ETH_HLEN + 7]) & 0x1FFF
             return 0 if offset else self.slowdown.fixed_ns
         parsed = datagram(frame, length, from_a)
         if parsed is None or not parsed.first:

@@ -22,6 +22,11 @@ The probe container knows every instance's MAC before it exists (``coreos.probe`
 Everything the run creates carries labels with its identity (``io.pytest-nfv.run``, ``.pid``,
 ``.role``) and a name ``nfv-<run>-p<pid>-<role>``; ``reap`` removes exactly those of dead
 runs. The image is the exception: a content-addressed cache (``coreos.image``), kept.
+
+Just over the usual size, as the protocol's one facade: each method is a few lines that hand
+over to the parts beside it (``coreos.containers``, ``coreos.memory``, ``coreos.testbed``,
+``coreos.checkpoint``, ``coreos.engine``), and the class keeps only what they share, the
+engine's handles and the address plan, which is why it is not split further.
 """
 
 from __future__ import annotations

@@ -13,6 +13,14 @@ An instance answers once its VNF process runs and its eth0 is up with its addres
 the last step of its start. It knows the switch's MAC from the start (a static ARP entry, as
 the switch knows its MAC): a first reply that had to ask for it by broadcast would reach all
 N ports, and N instances asking cost the kernel N² deliveries while the rest boot.
+
+Longer than most modules, and one on purpose: netns has no engine to hide, so this class is
+the engine as well as the backend. Its instances, the proxy, the proxy's variant B and the
+path between them are processes in namespaces of one switch, and ``set_path``,
+``use_proxy_b`` and ``reconfigure_proxy`` change state (which VNF forwards, whether the
+proxy's kernel does) that starting and stopping either proxy read and reset; split, that
+state would be shared across modules rather than kept in one class. What only builds or
+computes lives elsewhere (the switch, ``vnf.proxy``, ``host.cgroups``).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_nfv.host.identity import REGISTRY_DIR
+from pytest_nfv.host.identity import REGISTRY_DIR, boot_id
 
 __all__ = ["KvmVerdict", "cpu_has_virtualization", "decide", "probe_boot", "quick_verdict"]
 
@@ -48,15 +48,8 @@ def cpu_has_virtualization(cpuinfo: str) -> bool:
     return False
 
 
-def _boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return "unknown"
-
-
 def _cache_path() -> Path:
-    return REGISTRY_DIR / f"kvm-{_boot_id()}.json"
+    return REGISTRY_DIR / f"kvm-{boot_id() or 'unknown'}.json"
 
 
 def _host_says_no() -> KvmVerdict | None:

@@ -22,7 +22,11 @@ Namespaces are created in-process (``namespaces.inside_new``), not by forking ``
 and exec per instance would cost more than the rest of its creation.
 
 The switch is a component, not a backend: each backend that uses it holds one, registers
-its run, and says what runs on the switch's ports.
+its run, and says what runs on the switch's ports. The address plan and the kernel's constants
+are ``shared.topology``; hosts A, B and B2 are ``shared.hosts``, reached through the switch.
+What stays here is longer than most modules and one class on purpose: the bridge, its ports,
+their FDB entries and the neighbour table are one state behind one netlink socket in the
+switch namespace, one port counter and one lock, and every method here changes that state.
 """
 
 from __future__ import annotations
@@ -33,13 +37,34 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_nfv.backends.base import CleanupReport
-from pytest_nfv.backends.shared.addressing import AddressPool, mac_for
-from pytest_nfv.backends.shared.responder import Responder, launch_helper, responder
+from pytest_nfv.backends.shared.addressing import AddressPool
+from pytest_nfv.backends.shared.hosts import TestbedHosts
+from pytest_nfv.backends.shared.responder import Responder, launch_helper
+from pytest_nfv.backends.shared.topology import (
+    BRIDGE,
+    BRIDGE_MAC,
+    ECHO_PORT,
+    ETH0_INDEX,
+    FIRST_PORT_INDEX,
+    GATEWAY,
+    HOST_A,
+    HOST_B,
+    LO_INDEX,
+    MAC_PREFIX,
+    NTF_MASTER,
+    NUD_NOARP,
+    NUD_PERMANENT,
+    PROXY,
+    QUIET_SYSCTLS,
+    SUBNET,
+    Route,
+    refusals_as,
+)
 from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.host.capabilities import has_netns_capabilities
 from pytest_nfv.host.identity import PREFIX, RunIdentity
@@ -54,9 +79,9 @@ from pytest_nfv.host.namespaces import (
     remove_namespace,
     set_sysctl_here,
 )
-from pytest_nfv.host.processes import expect_line, stop_processes
+from pytest_nfv.host.processes import stop_processes
 from pytest_nfv.host.reap import ReapRule
-from pytest_nfv.model import Endpoint, InstanceSpec, Testbed
+from pytest_nfv.model import InstanceSpec, Testbed
 
 __all__ = [
     "BRIDGE",
@@ -66,6 +91,7 @@ __all__ = [
     "HOST_A",
     "HOST_B",
     "MAC_PREFIX",
+    "NUD_PERMANENT",
     "PROXY",
     "SUBNET",
     "Port",
@@ -73,33 +99,6 @@ __all__ = [
     "Switch",
     "reap_namespaces",
 ]
-
-SUBNET = ipaddress.IPv4Network("10.213.0.0/16")
-GATEWAY = SUBNET[1]
-PROXY, HOST_A, HOST_B, HOST_B2 = SUBNET[2], SUBNET[3], SUBNET[4], SUBNET[5]
-MAC_PREFIX = "02:4e:46"
-BRIDGE_MAC = "02:4e:46:00:00:01"
-"""The bridge's MAC where a backend fixes it (``Switch(bridge_mac=...)``): an instance or guest
-told it in advance answers the prober without an ARP broadcast, which the bridge would deliver
-to every port (N instances asking: N² deliveries, all on the CPU of whoever sent the probe)."""
-ECHO_PORT = 7
-BRIDGE = "br0"
-NUD_PERMANENT = 0x80
-NUD_NOARP = 0x40  # a "static" bridge FDB entry; "permanent" would mean the bridge's own MAC
-NTF_MASTER = 0x04
-SCOPE_LINK = 253
-# Interface indexes are chosen, not looked up: each lookup is a netlink round trip, and in a
-# fresh namespace lo is always 1.
-LO_INDEX = 1
-ETH0_INDEX = 2
-FIRST_PORT_INDEX = 1000  # put the entry in the bridge's table, not the port's own
-QUIET_SYSCTLS = (
-    ("net.ipv6.conf.all.disable_ipv6", "1"),
-    ("net.ipv6.conf.default.disable_ipv6", "1"),
-)
-
-Route = tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]
-"""A host route inside a namespace: (destination, gateway)."""
 
 
 @dataclass
@@ -132,8 +131,7 @@ class Switch:
         self._port_counter = 0
         self._port_group = 0
         self._taps = threading.Lock()  # plug_tap runs in worker threads
-        self._testbed: Testbed | None = None
-        self._responder: Responder | None = None
+        self._hosts = TestbedHosts(self)
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -212,7 +210,7 @@ class Switch:
                 kill_members(namespace_inodes([self._namespace]))
             remove_namespace(self._namespace)
             self._namespace = None
-        self._testbed = None
+        self._hosts.testbed = None
         errors += reap_namespaces(ReapRule.own_run(self.identity.run_id)).errors
         if errors:
             raise BackendError("; ".join(errors))
@@ -281,7 +279,7 @@ class Switch:
         self._port_counter += 1
         port = Port(spec.name, FIRST_PORT_INDEX + self._port_counter)
         refused = f"cannot start {self.owner} namespace {spec.name}"
-        with _refusals_as(refused), inside_new(spec.name) as ipr:
+        with refusals_as(refused), inside_new(spec.name) as ipr:
             self._ports[spec.name] = port  # created: from here on it is ours to remove
             try:
                 for key, value in (*QUIET_SYSCTLS, *sysctls):
@@ -360,7 +358,7 @@ class Switch:
 
         switch = self.namespace
         refused = f"cannot put tap {tap} of {spec.name} on the switch"
-        with _refusals_as(refused), self._taps, IPRoute() as root:
+        with refusals_as(refused), self._taps, IPRoute() as root:
             found = root.link_lookup(ifname=tap)
             if not found:
                 raise BackendError(f"no tap {tap} for {spec.name} in the root namespace")
@@ -385,7 +383,7 @@ class Switch:
         """
         from pyroute2 import IPRoute
 
-        with _refusals_as(f"cannot move {spec.name} to tap {tap}"), self._taps:
+        with refusals_as(f"cannot move {spec.name} to tap {tap}"), self._taps:
             with entered(namespace_path(self.namespace)):
                 sw = IPRoute()
             try:
@@ -443,14 +441,12 @@ class Switch:
         except Exception as exc:
             raise BackendError(f"cannot delete {len(indexes)} switch ports: {exc}") from exc
 
-    # ---- testbed hosts ------------------------------------------------------------------
+    # ---- testbed hosts (``shared.hosts``) ---------------------------------------------
 
     @property
     def responder(self) -> Responder:
         """Hosts B and B2's UDP responder (chosen, and if need be built, on first use)."""
-        if self._responder is None:
-            self._responder = responder()
-        return self._responder
+        return self._hosts.responder
 
     def deploy_hosts(
         self,
@@ -459,56 +455,12 @@ class Switch:
         hosts_know_proxy: bool = False,
         proxy_relays: bool = False,
     ) -> Testbed:
-        """Hosts A, B and B2 (B and B2 with echo responders), routed through the proxy.
-
-        The proxy itself is the backend's to start, at ``PROXY`` with the testbed's MAC for
-        it. Deployed once; later calls return the same testbed.
-
-        Args:
-            proxy_netns: where the proxy's namespace is (default: its own, named after it).
-            hosts_know_proxy: give the hosts a static ARP entry for the proxy, whose VNF may
-                not answer ARP itself.
-            proxy_relays: the proxy is a relay at the socket layer (``Testbed.proxy_relays``).
+        """Hosts A, B and B2 on this switch, routed through the proxy (``TestbedHosts.deploy``,
+        which says what the arguments do). Deployed once; later calls return the same testbed.
         """
-        if self._testbed is not None:
-            return self._testbed
-        no_redirects = (
-            ("net.ipv4.conf.all.accept_redirects", "0"),
-            ("net.ipv4.conf.default.accept_redirects", "0"),
+        return self._hosts.deploy(
+            proxy_netns=proxy_netns, hosts_know_proxy=hosts_know_proxy, proxy_relays=proxy_relays
         )
-        echo = self.responder.argv(ECHO_PORT)
-        proxy_mac = mac_for(PROXY, MAC_PREFIX)
-        neighbours = ((PROXY, proxy_mac),) if hosts_know_proxy else ()
-        endpoints = {}
-        for role, address, routes in (
-            ("hosta", HOST_A, ((HOST_B, PROXY), (HOST_B2, PROXY))),
-            ("hostb", HOST_B, ((HOST_A, PROXY),)),
-            ("hostb2", HOST_B2, ((HOST_A, PROXY),)),
-        ):
-            spec = InstanceSpec(
-                self.identity.name(role), address, mac_for(address, MAC_PREFIX), "host"
-            )
-            port = self.add_namespace(
-                spec, None if role == "hosta" else echo, routes, no_redirects, neighbours
-            )
-            for proc in port.processes:
-                expect_line(proc, "ready", f"echo responder in {spec.name}")
-            endpoints[role] = Endpoint(spec.name, address, spec.mac, namespace_path(spec.name))
-        proxy_name = self.identity.name("proxy")
-        self._testbed = Testbed(
-            endpoints["hosta"],
-            endpoints["hostb"],
-            endpoints["hostb2"],
-            Endpoint(
-                proxy_name,
-                PROXY,
-                proxy_mac,
-                namespace_path(proxy_name) if proxy_netns is None else proxy_netns,
-            ),
-            ECHO_PORT,
-            proxy_relays,
-        )
-        return self._testbed
 
     def route_hosts_via(self, gateway: ipaddress.IPv4Address | None) -> None:
         """Route A to B and B2, and them back to A, through ``gateway`` (None: directly).
@@ -516,36 +468,7 @@ class Switch:
         Raises:
             BackendError: the hosts are not deployed, or the kernel refused.
         """
-        from pyroute2 import IPRoute
-
-        testbed = self._testbed
-        if testbed is None:
-            raise BackendError(f"the {self.owner} testbed hosts are not deployed")
-        a, b, b2 = testbed.host_a, testbed.host_b, testbed.host_b2
-        with _refusals_as(f"cannot route the {self.owner} testbed hosts"):
-            for host, destinations in ((a, (b, b2)), (b, (a,)), (b2, (a,))):
-                with entered(host.netns_path):
-                    ipr = IPRoute()
-                try:
-                    for destination in destinations:
-                        dst = f"{destination.address}/32"
-                        if gateway is None:
-                            ipr.route("replace", dst=dst, oif=ETH0_INDEX, scope=SCOPE_LINK)
-                        else:
-                            ipr.route("replace", dst=dst, gateway=str(gateway), oif=ETH0_INDEX)
-                finally:
-                    ipr.close()
-
-
-@contextlib.contextmanager
-def _refusals_as(what: str) -> Iterator[None]:
-    """The kernel's refusals (pyroute2's netlink errors, OSError) as a ``BackendError``."""
-    try:
-        yield
-    except BackendError:
-        raise
-    except Exception as exc:
-        raise BackendError(f"{what}: {exc}") from exc
+        self._hosts.route_via(gateway)
 
 
 def _static_neighbour(ipr: Any, address: ipaddress.IPv4Address, mac: str, index: int) -> None:

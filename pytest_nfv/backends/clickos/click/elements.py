@@ -104,6 +104,15 @@ def _ip(text: str, where: str) -> bytes:
         raise ClickConfigError(f"{where}: {text!r} is not an IPv4 address") from None
 
 
+def _optional_number(args: list[str], refused: str, *, signed: bool = False) -> int:
+    """An element's one optional whole-number argument (0 without it), as Click reads it;
+    anything else is refused with the element's own message ``refused``."""
+    digits = args[0].lstrip("-") if signed and args else "".join(args[:1])
+    if len(args) > 1 or (args and not digits.isdigit()):
+        raise ClickConfigError(refused)
+    return int(args[0]) if args else 0
+
+
 def _mac(text: str, where: str) -> bytes:
     try:
         return mac_bytes(text.strip())
@@ -117,9 +126,9 @@ class FromDevice(Element):
     ports = (0, 1, 1)
 
     def configure(self, args: list[str]) -> None:
-        if len(args) > 1 or (args and not args[0].isdigit()):
-            raise ClickConfigError(f"{self.name}: FromDevice takes one device id, got {args}")
-        self.devid = int(args[0]) if args else 0
+        self.devid = _optional_number(
+            args, f"{self.name}: FromDevice takes one device id, got {args}"
+        )
 
 
 class ToDevice(FromDevice):
@@ -215,9 +224,7 @@ class CheckIPHeader(Element):
     ports = (1, 1, 2)
 
     def configure(self, args: list[str]) -> None:
-        if len(args) > 1 or (args and not args[0].isdigit()):
-            raise ClickConfigError(f"{self.name}: only CheckIPHeader(OFFSET) is modelled")
-        self.offset = int(args[0]) if args else 0
+        self.offset = _optional_number(args, f"{self.name}: only CheckIPHeader(OFFSET) is modelled")
 
     def push(self, packet: Packet) -> Outputs:
         d, o = packet.data, self.offset
@@ -433,9 +440,9 @@ class Switch(Element):
     ports = (1, 0, 1 << 16)
 
     def configure(self, args: list[str]) -> None:
-        if len(args) > 1 or (args and not args[0].lstrip("-").isdigit()):
-            raise ClickConfigError(f"{self.name}: Switch takes one output number, got {args}")
-        self.output = int(args[0]) if args else 0
+        self.output = _optional_number(
+            args, f"{self.name}: Switch takes one output number, got {args}", signed=True
+        )
 
     def write_handler(self, handler: str, value: str, outputs: int) -> None:
         if handler != "switch" or not value.strip().lstrip("-").isdigit():
