@@ -339,37 +339,7 @@ def write_figures(
     ax.set_xticklabels([r.label[:18] for r in ordered], rotation=30, ha="right", fontsize=7)
     fig.tight_layout()
     written.append(save_figure(plt, fig, out / f"trend_{requirement}_{metric}.png", title, series))
-    gaps = _write_gaps(plt, runs, out)
-    return written if gaps is None else [*written, gaps]
-
-
-GAPS_TITLE = "Probe stream through the proxy VNF during a live migration: gap before each reply"
-
-
-def _write_gaps(plt: Any, runs: Sequence[Run], out: Path) -> FigureInfo | None:
-    """Each reply's gap since the one before, over the stream's time, one line per run and
-    backend; written only where runs recorded a migration's timeline."""
-    series = [
-        Series(
-            record.key.backend,
-            tuple((t, gap * 1e3, 0.0) for t, gap in record.timeline),
-            run.label,
-        )
-        for run in oldest_first(runs)
-        for record in run.records.values()
-        if record.timeline
-    ]
-    if not series:
-        return None
-    fig, ax = plt.subplots(figsize=(7.0, 4.5), dpi=110)
-    for line in series:
-        ax.plot([p[0] for p in line.points], [p[1] for p in line.points], label=line.label)
-    ax.set_xlabel("seconds since the stream's first request")
-    ax.set_ylabel("gap before the reply (ms)")
-    ax.set_title(GAPS_TITLE, fontsize=9)
-    ax.legend(title="backend", fontsize=8)
-    fig.tight_layout()
-    return save_figure(plt, fig, out / "migration_gaps.png", GAPS_TITLE, series)
+    return written
 
 
 def payload_label(runs: Sequence[Run]) -> str:

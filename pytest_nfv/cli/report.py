@@ -19,6 +19,7 @@ __all__ = ["add_parser"]
 
 def _report(args: argparse.Namespace) -> int:
     from pytest_nfv.analysis.history import load_run
+    from pytest_nfv.analysis.migration_plot import write_gaps_figure
     from pytest_nfv.analysis.page import write_page
     from pytest_nfv.analysis.report import write_figures
     from pytest_nfv.analysis.scorecard import render_scorecard
@@ -35,6 +36,7 @@ def _report(args: argparse.Namespace) -> int:
     print(f"wrote {card}")
     figures = [] if args.no_figures else write_figures(runs, out, (requirement, metric))
     figures += [] if args.no_figures else write_throughput_figures(runs, out)
+    figures += [] if args.no_figures else write_gaps_figure(runs, out)
     for figure in figures:
         print(f"wrote {figure.path}")
     page = write_page(runs, out, [(f.path.name, f.title) for f in figures])
