@@ -13,12 +13,14 @@ low pid) a recycled pid would read as a live owner and its resources would never
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pytest_nfv.host.identity import forget_run, owner_alive, parse_name, read_registry
 
-__all__ = ["CleanupReport", "ReapRule"]
+__all__ = ["CleanupReport", "ReapRule", "reap_named_files"]
 
 
 @dataclass
@@ -107,3 +109,34 @@ class ReapRule:
         for run_id in gone:
             forget_run(run_id)
         return gone
+
+
+def reap_named_files(
+    directory: Path, suffix: str, what: str, rule: ReapRule, *, dry_run: bool
+) -> CleanupReport:
+    """Remove the files (or directories) in ``directory`` named ``nfv-…{suffix}`` of the runs
+    ``rule`` takes: what a run killed with ``kill -9`` left on disk (console logs, saved
+    images, checkpoints). The name without ``suffix`` is the run's resource name, so a file
+    the plugin did not name is never touched.
+
+    Args:
+        directory: where the run wrote them; a missing one holds nothing.
+        suffix: what follows the resource name (``.log``, ``.save``; empty for a directory).
+        what: how the report names one (``file``, ``checkpoint``).
+        rule: which runs are dead.
+        dry_run: only report what would go.
+    """
+    report = CleanupReport()
+    if not directory.is_dir():
+        return report
+    for path in sorted(directory.glob(f"nfv-*{suffix}")):
+        name = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+        label = f"{what} {path}"
+        if rule.takes_name(name, label, report):
+            if not dry_run:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            report.removed.append(label)
+    return report

@@ -25,7 +25,7 @@ from typing import Any
 
 from pytest_nfv.errors import BackendError
 from pytest_nfv.host.identity import REGISTRY_DIR
-from pytest_nfv.host.reap import CleanupReport, ReapRule
+from pytest_nfv.host.reap import CleanupReport, ReapRule, reap_named_files
 
 __all__ = [
     "CHECKPOINT_METHOD",
@@ -165,11 +165,4 @@ def checkpoint_dir(name: str) -> Path:
 
 def reap_checkpoints(rule: ReapRule, *, dry_run: bool) -> CleanupReport:
     """Remove the checkpoint directories of the runs ``rule`` takes (a run killed mid-move)."""
-    report = CleanupReport()
-    if CHECKPOINT_ROOT.is_dir():
-        for directory in sorted(CHECKPOINT_ROOT.glob("nfv-*")):
-            if rule.takes_name(directory.name, f"checkpoint {directory}", report):
-                if not dry_run:
-                    shutil.rmtree(directory, ignore_errors=True)
-                report.removed.append(f"checkpoint {directory}")
-    return report
+    return reap_named_files(CHECKPOINT_ROOT, "", "checkpoint", rule, dry_run=dry_run)

@@ -13,7 +13,7 @@ from pathlib import Path
 from pytest_nfv.backends.base import CleanupReport
 from pytest_nfv.backends.osv.kvm import UP_MARKER
 from pytest_nfv.host.identity import REGISTRY_DIR
-from pytest_nfv.host.reap import ReapRule
+from pytest_nfv.host.reap import ReapRule, reap_named_files
 
 __all__ = ["LOG_DIR", "console_log", "console_tail", "reap_console_logs", "report_silent_guest"]
 
@@ -51,11 +51,4 @@ def report_silent_guest(name: str) -> None:
 
 def reap_console_logs(rule: ReapRule, *, dry_run: bool) -> CleanupReport:
     """Remove the serial console logs of the runs ``rule`` takes."""
-    report = CleanupReport()
-    if LOG_DIR.is_dir():
-        for log in sorted(LOG_DIR.glob("nfv-*.log")):
-            if rule.takes_name(log.stem, f"file {log}", report):
-                if not dry_run:
-                    log.unlink(missing_ok=True)
-                report.removed.append(f"file {log}")
-    return report
+    return reap_named_files(LOG_DIR, ".log", "file", rule, dry_run=dry_run)

@@ -41,7 +41,7 @@ from typing import Any
 from pytest_nfv.backends.migration import MigrationProgress, ProgressCallback
 from pytest_nfv.backends.shared.libvirt import LibvirtConnection
 from pytest_nfv.errors import BackendError
-from pytest_nfv.host.reap import CleanupReport, ReapRule
+from pytest_nfv.host.reap import CleanupReport, ReapRule, reap_named_files
 
 __all__ = [
     "LIVE_METHOD",
@@ -299,14 +299,7 @@ def save_restore(
 
 def reap_save_images(directory: Path, rule: ReapRule, *, dry_run: bool) -> CleanupReport:
     """Remove the saved domain images of the runs ``rule`` takes."""
-    report = CleanupReport()
-    if directory.is_dir():
-        for image in sorted(directory.glob(f"nfv-*{_SAVE_SUFFIX}")):
-            if rule.takes_name(image.stem, f"file {image}", report):
-                if not dry_run:
-                    image.unlink(missing_ok=True)
-                report.removed.append(f"file {image}")
-    return report
+    return reap_named_files(directory, _SAVE_SUFFIX, "file", rule, dry_run=dry_run)
 
 
 def save_image(directory: Path, name: str) -> Path:
