@@ -21,16 +21,23 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from pytest_nfv.backends.clickos.backend import ClickosBackend
 from pytest_nfv.backends.clickos.xen.bridge import bridge_name
 from pytest_nfv.backends.clickos.xen.host import probe_dom0, unavailable_reason
+from pytest_nfv.backends.clickos.xen.migration import SAVE_DIR, XlMove, live_block, recover
+from pytest_nfv.backends.clickos.xen.xl import Xl
+from pytest_nfv.backends.migration import MigrationProgress
+from pytest_nfv.errors import BackendError, BackendUnavailable
 from pytest_nfv.harness.lab import Lab, instance_memory_mib
+from pytest_nfv.harness.migration import MigrationRounds
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import list_namespaces
+from pytest_nfv.units import MIB
 
 URI = "xen:///system"
 IMAGE = os.environ.get("NFV_CLICKOS_IMAGE")
@@ -183,3 +190,174 @@ def test_kill_9_then_cleanup_takes_the_dead_runs_domain_and_leaves_a_foreign_one
                 conn.lookupByName(foreign).destroy()
         finally:
             conn.close()
+
+
+# ---- moving the proxy with xl: live, cold, failing half-way, killed half-way ----------------
+
+
+@pytest.fixture(scope="module")
+def moving_path() -> Iterator[ProxyPath]:
+    """One proxy for the moves below: a boot under emulation costs tens of seconds."""
+    made = _make(RunIdentity.new())
+    made.open()
+    try:
+        with EchoProber(made.probe_netns) as prober:
+            path = ProxyPath(Lab(made, prober, boot_timeout_s=BOOT_TIMEOUT_S), BOOT_TIMEOUT_S)
+            try:
+                yield path
+            finally:
+                path.close()
+    finally:
+        made.close()
+    assert not _xl_named(made.identity.prefix)
+    assert not list(SAVE_DIR.glob(f"{made.identity.prefix}*"))
+
+
+def _xl_named(prefix: str) -> list[str]:
+    return sorted(d.name for d in Xl().domains() if d.name.startswith(prefix))
+
+
+def _proxy_name(path: ProxyPath) -> str:
+    assert path.proxy is not None
+    return path.proxy.name
+
+
+def _gone_from_libvirt(name: str, within_s: float = 30.0) -> bool:
+    """libvirt's driver drops a domain it started once xl destroyed it (its death event)."""
+    deadline = time.monotonic() + within_s
+    while name in _domains():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def test_live_migration_moves_the_proxy_or_says_why_it_cannot(moving_path: ProxyPath) -> None:
+    name = _proxy_name(moving_path)
+    before = Xl().named(name)
+    assert before is not None
+    reason = live_block(Xl().virt_caps())
+    if reason is not None:  # the lab's hypervisor has no shadow paging: refused up front
+        with pytest.raises(BackendUnavailable, match=r"log-dirty tracking.*virt_caps"):
+            MigrationRounds(moving_path).live()
+        assert Xl().named(name) == before  # untouched: not even a destination was made
+        moving_path.round_trip(64, "proxy")
+        return
+    live = MigrationRounds(moving_path).live()
+    engine = live.engine
+    assert 0 < engine.setup_s < engine.total_s
+    assert 0 < engine.downtime_s < engine.total_s
+    assert engine.transferred_bytes > STANDIN_MEMORY_MIB * MIB // 2  # the guest's pages went
+    assert engine.iterations is None  # xl hides libxc's passes (xen.migration)
+    after = Xl().named(name)
+    assert after is not None
+    assert after.running
+    assert after.domid != before.domid
+    assert _xl_named(moving_path.backend.identity.prefix) == [name]  # no --incoming, --away
+    assert _gone_from_libvirt(name)  # libvirt holds no stale record of the source
+    assert live.seen.lost < live.seen.sent
+    moving_path.round_trip(64, "proxy")  # the vif is back on the bridge: the path carries
+
+
+def test_save_and_restore_keeps_the_proxy(moving_path: ProxyPath) -> None:
+    name = _proxy_name(moving_path)
+    cold = MigrationRounds(moving_path).cold()
+    assert cold.engine.image_bytes > STANDIN_MEMORY_MIB * MIB // 2
+    assert cold.engine.save_s > 0
+    assert cold.engine.restore_s > 0
+    assert cold.seen.longest_gap_s >= cold.engine.restore_s
+    assert _xl_named(moving_path.backend.identity.prefix) == [name]
+    assert not list(SAVE_DIR.glob(f"{name}*"))
+    moving_path.round_trip(64, "proxy")
+
+
+def test_a_move_failing_half_way_leaves_no_destination_and_the_source_running(
+    moving_path: ProxyPath,
+) -> None:
+    """xl's own move, failed half-way: its receiver killed as soon as it runs (or, on a
+    hypervisor without shadow paging, refused by Xen once the destination exists). What is
+    left is what ``recover`` makes of it: the backend's ``migrate_live`` runs the same two."""
+    name = _proxy_name(moving_path)
+    before = Xl().named(name)
+    assert before is not None
+    killed: list[int] = []
+
+    def kill_receiver(progress: MigrationProgress) -> None:
+        if killed or not progress.destination_pids:
+            return
+        if f"{name}--incoming" in _xl_named(name):  # the destination is made: kill now
+            os.kill(progress.destination_pids[0], signal.SIGKILL)
+            killed.append(progress.destination_pids[0])
+
+    move = XlMove(name, before.domid)
+    with pytest.raises(BackendError, match="xl migrate ended with status 1"):
+        move.run(kill_receiver)
+    # killed, or (no shadow paging) failed by itself once the destination was made
+    assert killed or any("Failed to enable logdirty" in line for _t, line in move.log)
+    assert recover(Xl(), name, before.domid) is True  # xl resumed it; the source runs on
+    assert _xl_named(moving_path.backend.identity.prefix) == [name]  # no --incoming left
+    after = Xl().named(name)
+    assert after is not None
+    assert after.domid == before.domid
+    assert after.running
+    moving_path.round_trip(64, "proxy")
+
+
+MOVER = """
+import sys
+from pathlib import Path
+from pytest_nfv.backends.clickos.backend import ClickosBackend
+from pytest_nfv.backends.clickos.xen.migration import XlMove
+from pytest_nfv.backends.clickos.xen.xl import Xl
+from pytest_nfv.host.identity import RunIdentity
+backend = ClickosBackend(
+    RunIdentity.new(), sys.argv[1], "xen:///system", Path(sys.argv[2]), float(sys.argv[3])
+)
+backend.open()
+name = backend.start(backend.plan(1), lambda spec: None)[0].name
+print(backend.identity.run_id, name, flush=True)
+XlMove(name, Xl().named(name).domid).run(None)
+"""
+
+
+def test_kill_9_mid_move_then_cleanup_reaps_both_ends() -> None:
+    """A run killed with its receiver while xl moves its domain leaves the destination under
+    xl's ``--incoming`` name, which libvirt never knew; ``pytest-nfv cleanup`` takes it and
+    the source."""
+    assert IMAGE is not None
+    assert TEMPLATE is not None
+    mover = subprocess.Popen(
+        [sys.executable, "-c", MOVER, IMAGE, TEMPLATE, str(BOOT_TIMEOUT_S)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert mover.stdout is not None
+        run_id, name = mover.stdout.readline().split()
+        deadline = time.monotonic() + 120
+        while f"{name}--incoming" not in _xl_named(name):
+            assert mover.poll() is None, "the mover ended before its move was under way"
+            assert time.monotonic() < deadline, "no destination domain appeared"
+            time.sleep(0.1)
+        for process in psutil.process_iter(["cmdline"]):  # the receiver dies with the run
+            if "migrate-receive" in (process.info["cmdline"] or []):
+                process.kill()
+        mover.send_signal(signal.SIGKILL)
+        mover.wait()
+        assert _xl_named(f"nfv-{run_id}-")  # something of the run is left to reap
+        done = subprocess.run(
+            ["pytest-nfv", "cleanup"], capture_output=True, text=True, timeout=300, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        deadline = time.monotonic() + 60
+        while _xl_named(f"nfv-{run_id}-") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _xl_named(f"nfv-{run_id}-")
+        assert not list_namespaces(f"nfv-{run_id}-")
+    finally:
+        if mover.poll() is None:
+            mover.kill()
+            mover.wait()
+        if mover.stdout is not None:
+            mover.stdout.close()
+        subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, check=False)

@@ -39,6 +39,7 @@ before the switch-over); one that does not run is destroyed, and the error says 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import subprocess
@@ -61,6 +62,7 @@ __all__ = [
     "SAVE_DIR",
     "SAVE_METHOD",
     "XlMove",
+    "live_block",
     "live_figures",
     "reap_save_images",
     "recover",
@@ -68,6 +70,7 @@ __all__ = [
     "save_restore",
 ]
 
+_log = logging.getLogger(__name__)
 LIVE_METHOD = "xl migrate to the same dom0 (xl -s '': the receiver runs locally, no ssh)"
 SAVE_METHOD = "xl save to a file, then xl restore"
 RECEIVER = "dd bs=65536 | xl migrate-receive -e"
@@ -81,6 +84,25 @@ SUSPENDED = "guest has suspended"
 READY = "migration target: Ready to receive domain."
 STARTED = "migration target: Domain started successsfully."
 _DD_BYTES = re.compile(r"^(\d+) bytes\b.*copied")
+
+
+def live_block(virt_caps: frozenset[str]) -> str | None:
+    """Why a PV domain cannot move live on this hypervisor; None when it can.
+
+    Live migration sends the pages a guest dirtied while the previous pass was being sent,
+    which Xen tracks for a PV domain with shadow paging (log-dirty mode); a hypervisor built
+    without it refuses (``xc: error: Failed to enable logdirty: 95``, EOPNOTSUPP) once the
+    destination is already made. ``xl save`` stops the domain first and needs no such
+    tracking.
+    """
+    if "shadow" in virt_caps:
+        return None
+    caps = " ".join(sorted(virt_caps)) or "none"
+    return (
+        "live migration of a PV domain needs Xen's log-dirty tracking, which Xen does with "
+        f"shadow paging, and this hypervisor has none (xl info virt_caps: {caps}); "
+        "save/restore does not need it"
+    )
 
 
 def _first(lines: Sequence[tuple[float, str]], needle: str) -> float | None:
@@ -175,13 +197,19 @@ class XlMove:
             assert process.stdout is not None
             process.stdout.close()
         if process.returncode != 0:
+            _log.error(
+                "xl migrate of domain %d failed; its whole log:\n%s",
+                self._domid,
+                "\n".join(line for _t, line in self.log),
+            )
             raise BackendError(f"xl migrate ended with status {process.returncode}: {self._tail()}")
         return live_figures(self.log, started, ended)
 
     def _read(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
-        for raw in process.stdout:
-            self.log.append((time.monotonic(), raw.decode(errors="replace").rstrip()))
+        with contextlib.suppress(OSError, ValueError):  # closed under it after a kill
+            for raw in process.stdout:
+                self.log.append((time.monotonic(), raw.decode(errors="replace").rstrip()))
 
     def _wait(
         self,
@@ -205,7 +233,7 @@ def _progress(sender: int) -> MigrationProgress:
     """The receiver's processes and what ``dd`` has read so far (its ``/proc/PID/io``)."""
     import psutil
 
-    receivers: list[int] = []
+    receivers: dict[int, int] = {}
     moved = 0
     try:
         children = psutil.Process(sender).children(recursive=True)
@@ -215,12 +243,15 @@ def _progress(sender: int) -> MigrationProgress:
         try:
             cmdline = child.cmdline()
             if "migrate-receive" in cmdline:
-                receivers.append(child.pid)
+                receivers[child.pid] = child.ppid()
             elif cmdline[:1] == ["dd"]:
                 moved = child.io_counters().read_chars
         except psutil.Error:
             continue  # ended meanwhile
-    return MigrationProgress("active", moved, tuple(receivers))
+    # libxl forks copies of xl (same command line) for its own work: the receiver is the one
+    # whose parent is not a receiver
+    first = tuple(sorted(pid for pid, parent in receivers.items() if parent not in receivers))
+    return MigrationProgress("active", moved, first)
 
 
 def _kill_tree(pid: int) -> None:
