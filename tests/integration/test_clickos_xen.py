@@ -21,7 +21,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from pytest_nfv.backends.clickos.backend import ClickosBackend
@@ -106,17 +105,34 @@ def test_memory_is_the_hypervisors_per_domain_figure(lab: Lab, backend: ClickosB
         assert instance_memory_mib(backend, instances) == pytest.approx(2 * STANDIN_MEMORY_MIB)
 
 
-def test_the_proxy_path_and_a_reconfiguration_through_xenstore(lab: Lab) -> None:
-    path = ProxyPath(lab, path_timeout_s=BOOT_TIMEOUT_S)
+@pytest.fixture(scope="module")
+def proxy_path() -> Iterator[ProxyPath]:
+    """One proxy for the path, its reconfiguration and then the moves (in that order: after a
+    move the stand-in's xenstore control is no longer followed); a boot under emulation costs
+    tens of seconds."""
+    made = _make(RunIdentity.new())
+    made.open()
     try:
-        for size in (64, 1472, 65507):  # 65507 B: fragments, reassembled at B
-            assert 0 < path.round_trip(size, "proxy").seconds < 5
-            assert 0 < path.round_trip(size, "direct").seconds < 5
-        assert 0 < path.reconfigure() < 30  # B2 answers: the switch handler took
-        assert 0 < path.round_trip(64, "proxy").seconds < 5
-        assert 0 < path.reconfigure() < 30  # and back to B
+        with EchoProber(made.probe_netns) as prober:
+            path = ProxyPath(Lab(made, prober, boot_timeout_s=BOOT_TIMEOUT_S), BOOT_TIMEOUT_S)
+            try:
+                yield path
+            finally:
+                path.close()
     finally:
-        path.close()
+        made.close()
+    assert not _xl_named(made.identity.prefix)
+    assert not list(SAVE_DIR.glob(f"{made.identity.prefix}*"))
+
+
+def test_the_proxy_path_and_a_reconfiguration_through_xenstore(proxy_path: ProxyPath) -> None:
+    path = proxy_path
+    for size in (64, 1472, 65507):  # 65507 B: fragments, reassembled at B
+        assert 0 < path.round_trip(size, "proxy").seconds < 5
+        assert 0 < path.round_trip(size, "direct").seconds < 5
+    assert 0 < path.reconfigure() < 30  # B2 answers: the switch handler took
+    assert 0 < path.round_trip(64, "proxy").seconds < 5
+    assert 0 < path.reconfigure() < 30  # and back to B
 
 
 HOLDER = """
@@ -195,26 +211,8 @@ def test_kill_9_then_cleanup_takes_the_dead_runs_domain_and_leaves_a_foreign_one
 # ---- moving the proxy with xl: live, cold, failing half-way, killed half-way ----------------
 
 
-@pytest.fixture(scope="module")
-def moving_path() -> Iterator[ProxyPath]:
-    """One proxy for the moves below: a boot under emulation costs tens of seconds."""
-    made = _make(RunIdentity.new())
-    made.open()
-    try:
-        with EchoProber(made.probe_netns) as prober:
-            path = ProxyPath(Lab(made, prober, boot_timeout_s=BOOT_TIMEOUT_S), BOOT_TIMEOUT_S)
-            try:
-                yield path
-            finally:
-                path.close()
-    finally:
-        made.close()
-    assert not _xl_named(made.identity.prefix)
-    assert not list(SAVE_DIR.glob(f"{made.identity.prefix}*"))
-
-
 def _xl_named(prefix: str) -> list[str]:
-    return sorted(d.name for d in Xl().domains() if d.name.startswith(prefix))
+    return sorted(d.name for d in Xl().domains() if d.name.startswith(prefix))  # "" for all
 
 
 def _proxy_name(path: ProxyPath) -> str:
@@ -232,18 +230,18 @@ def _gone_from_libvirt(name: str, within_s: float = 30.0) -> bool:
     return True
 
 
-def test_live_migration_moves_the_proxy_or_says_why_it_cannot(moving_path: ProxyPath) -> None:
-    name = _proxy_name(moving_path)
+def test_live_migration_moves_the_proxy_or_says_why_it_cannot(proxy_path: ProxyPath) -> None:
+    name = _proxy_name(proxy_path)
     before = Xl().named(name)
     assert before is not None
     reason = live_block(Xl().virt_caps())
     if reason is not None:  # the lab's hypervisor has no shadow paging: refused up front
         with pytest.raises(BackendUnavailable, match=r"log-dirty tracking.*virt_caps"):
-            MigrationRounds(moving_path).live()
+            MigrationRounds(proxy_path).live()
         assert Xl().named(name) == before  # untouched: not even a destination was made
-        moving_path.round_trip(64, "proxy")
+        proxy_path.round_trip(64, "proxy")
         return
-    live = MigrationRounds(moving_path).live()
+    live = MigrationRounds(proxy_path).live()
     engine = live.engine
     assert 0 < engine.setup_s < engine.total_s
     assert 0 < engine.downtime_s < engine.total_s
@@ -253,31 +251,31 @@ def test_live_migration_moves_the_proxy_or_says_why_it_cannot(moving_path: Proxy
     assert after is not None
     assert after.running
     assert after.domid != before.domid
-    assert _xl_named(moving_path.backend.identity.prefix) == [name]  # no --incoming, --away
+    assert _xl_named(proxy_path.backend.identity.prefix) == [name]  # no --incoming, --away
     assert _gone_from_libvirt(name)  # libvirt holds no stale record of the source
     assert live.seen.lost < live.seen.sent
-    moving_path.round_trip(64, "proxy")  # the vif is back on the bridge: the path carries
+    proxy_path.round_trip(64, "proxy")  # the vif is back on the bridge: the path carries
 
 
-def test_save_and_restore_keeps_the_proxy(moving_path: ProxyPath) -> None:
-    name = _proxy_name(moving_path)
-    cold = MigrationRounds(moving_path).cold()
+def test_save_and_restore_keeps_the_proxy(proxy_path: ProxyPath) -> None:
+    name = _proxy_name(proxy_path)
+    cold = MigrationRounds(proxy_path).cold()
     assert cold.engine.image_bytes > STANDIN_MEMORY_MIB * MIB // 2
     assert cold.engine.save_s > 0
     assert cold.engine.restore_s > 0
     assert cold.seen.longest_gap_s >= cold.engine.restore_s
-    assert _xl_named(moving_path.backend.identity.prefix) == [name]
+    assert _xl_named(proxy_path.backend.identity.prefix) == [name]
     assert not list(SAVE_DIR.glob(f"{name}*"))
-    moving_path.round_trip(64, "proxy")
+    proxy_path.round_trip(64, "proxy")
 
 
 def test_a_move_failing_half_way_leaves_no_destination_and_the_source_running(
-    moving_path: ProxyPath,
+    proxy_path: ProxyPath,
 ) -> None:
     """xl's own move, failed half-way: its receiver killed as soon as it runs (or, on a
     hypervisor without shadow paging, refused by Xen once the destination exists). What is
     left is what ``recover`` makes of it: the backend's ``migrate_live`` runs the same two."""
-    name = _proxy_name(moving_path)
+    name = _proxy_name(proxy_path)
     before = Xl().named(name)
     assert before is not None
     killed: list[int] = []
@@ -295,69 +293,53 @@ def test_a_move_failing_half_way_leaves_no_destination_and_the_source_running(
     # killed, or (no shadow paging) failed by itself once the destination was made
     assert killed or any("Failed to enable logdirty" in line for _t, line in move.log)
     assert recover(Xl(), name, before.domid) is True  # xl resumed it; the source runs on
-    assert _xl_named(moving_path.backend.identity.prefix) == [name]  # no --incoming left
+    assert _xl_named(proxy_path.backend.identity.prefix) == [name]  # no --incoming left
     after = Xl().named(name)
     assert after is not None
     assert after.domid == before.domid
     assert after.running
-    moving_path.round_trip(64, "proxy")
+    proxy_path.round_trip(64, "proxy")
 
 
-MOVER = """
-import sys
-from pathlib import Path
-from pytest_nfv.backends.clickos.backend import ClickosBackend
-from pytest_nfv.backends.clickos.xen.migration import XlMove
-from pytest_nfv.backends.clickos.xen.xl import Xl
-from pytest_nfv.host.identity import RunIdentity
-backend = ClickosBackend(
-    RunIdentity.new(), sys.argv[1], "xen:///system", Path(sys.argv[2]), float(sys.argv[3])
-)
-backend.open()
-name = backend.start(backend.plan(1), lambda spec: None)[0].name
-print(backend.identity.run_id, name, flush=True)
-XlMove(name, Xl().named(name).domid).run(None)
+PAUSED = """name = "{name}"
+kernel = "{kernel}"
+ramdisk = "{initrd}"
+memory = 96
+vcpus = 1
 """
 
 
-def test_kill_9_mid_move_then_cleanup_reaps_both_ends() -> None:
-    """A run killed with its receiver while xl moves its domain leaves the destination under
-    xl's ``--incoming`` name, which libvirt never knew; ``pytest-nfv cleanup`` takes it and
-    the source."""
+def test_a_dead_runs_domains_under_xls_move_names_are_reaped(tmp_path: Path) -> None:
+    """What a run killed with its receiver mid-move leaves: a paused destination under xl's
+    ``--incoming`` name (and a source renamed ``--migratedaway``), which libvirt never knew.
+    Both are made here as xl makes them (``xl create -p``) under a dead run's names, and
+    ``pytest-nfv cleanup`` must take them while it leaves a foreign domain of the same shape."""
     assert IMAGE is not None
-    assert TEMPLATE is not None
-    mover = subprocess.Popen(
-        [sys.executable, "-c", MOVER, IMAGE, TEMPLATE, str(BOOT_TIMEOUT_S)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    identity = RunIdentity(RunIdentity.new().run_id, dead.pid, 0.0)
+    names = [
+        f"{identity.name('proxy')}--incoming",
+        f"{identity.name('vnf0')}--migratedaway",
+        f"foreign-{os.getpid()}--incoming",
+    ]
     try:
-        assert mover.stdout is not None
-        run_id, name = mover.stdout.readline().split()
-        deadline = time.monotonic() + 120
-        while f"{name}--incoming" not in _xl_named(name):
-            assert mover.poll() is None, "the mover ended before its move was under way"
-            assert time.monotonic() < deadline, "no destination domain appeared"
-            time.sleep(0.1)
-        for process in psutil.process_iter(["cmdline"]):  # the receiver dies with the run
-            if "migrate-receive" in (process.info["cmdline"] or []):
-                process.kill()
-        mover.send_signal(signal.SIGKILL)
-        mover.wait()
-        assert _xl_named(f"nfv-{run_id}-")  # something of the run is left to reap
+        for name in names:
+            config = tmp_path / f"{name}.cfg"
+            config.write_text(PAUSED.format(name=name, kernel=IMAGE, initrd=_template_initrd()))
+            subprocess.run(["xl", "create", "-p", str(config)], check=True, capture_output=True)
+        assert set(names) <= set(_xl_named(""))
         done = subprocess.run(
             ["pytest-nfv", "cleanup"], capture_output=True, text=True, timeout=300, check=False
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        deadline = time.monotonic() + 60
-        while _xl_named(f"nfv-{run_id}-") and time.monotonic() < deadline:
+        assert all(f"domain {name}" in done.stdout for name in names[:2]), done.stdout
+        deadline = time.monotonic() + 30
+        while set(names[:2]) & set(_xl_named("")) and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert not _xl_named(f"nfv-{run_id}-")
-        assert not list_namespaces(f"nfv-{run_id}-")
+        assert not set(names[:2]) & set(_xl_named(""))
+        assert names[2] in _xl_named("")  # not one of our names: never touched
     finally:
-        if mover.poll() is None:
-            mover.kill()
-            mover.wait()
-        if mover.stdout is not None:
-            mover.stdout.close()
-        subprocess.run(["pytest-nfv", "cleanup"], capture_output=True, check=False)
+        for domain in Xl().domains():
+            if domain.name in names:
+                Xl().destroy(domain.domid)
