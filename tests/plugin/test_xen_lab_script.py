@@ -154,3 +154,38 @@ def test_the_console_is_written_in_the_private_share_and_copied_out_through_no_l
     assert not (out / "console.log").is_symlink()
     assert (out / "console.log").read_text() == "xen console line\n"
     assert list(tmp_path.glob("nfv-xen-lab.*")) == []  # the share went with the lab
+
+
+@pytest.mark.parametrize(
+    ("mode", "owner", "refusal"),
+    [
+        (0o666, 0, "is writable by others (mode 666)"),
+        (0o644, 65534, "is not root's"),
+    ],
+)
+def test_a_user_given_hypervisor_others_could_have_planted_is_refused(
+    tmp_path: Path, mode: int, owner: int, refusal: str
+) -> None:
+    """Root boots the image: one a non-root user could have written is never started."""
+    image = tmp_path / "xen.elf"
+    image.write_bytes(b"not booted\n")
+    image.chmod(mode)
+    os.chown(image, owner, -1)
+    out = tmp_path / "out"
+    done = run_script(
+        "xen-lab", "run", str(out), "--", "-q",
+        env={"NFV_XEN_LAB_HYPERVISOR": str(image), "NFV_XEN_LAB_SHARES": str(tmp_path),
+             "NFV_XEN_LAB_CACHE": str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"xen-lab: {image} {refusal}" in done.stderr
+    assert not out.exists()  # refused before anything was built, booted or written
+
+
+def test_a_relative_user_given_hypervisor_path_is_refused(tmp_path: Path) -> None:
+    done = run_script(
+        "xen-lab", "run", str(tmp_path / "out"), "--", "-q",
+        env={"NFV_XEN_LAB_HYPERVISOR": "xen.elf", "NFV_XEN_LAB_SHARES": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "NFV_XEN_LAB_HYPERVISOR must be an absolute path, not xen.elf" in done.stderr
