@@ -26,6 +26,8 @@ from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.probes.icmp import EchoProber
 from pytest_nfv.harness.probes.memory import pss_mib
 from pytest_nfv.harness.proxy_path import ProxyPath
+from pytest_nfv.harness.traffic.generator import Stream
+from pytest_nfv.harness.traffic.sender import CSender
 from pytest_nfv.host.identity import RunIdentity
 from pytest_nfv.host.namespaces import list_namespaces
 
@@ -169,6 +171,12 @@ def test_proxy_path_through_the_relay(osv_lab: Lab, osv: OsvBackend) -> None:
         for size in (64, 1473, 65507):  # one frame, two fragments, 45 fragments
             assert 0 < path.round_trip(size, "proxy").seconds < 1
             assert 0 < path.round_trip(size, "direct").seconds < 1
+        # a throughput stream crosses the relay one way, to B's receiver (not its echo)
+        path.set_mode("proxy")
+        with CSender(Stream.through_proxy(path.testbed)) as sender:
+            trial = sender.trial(64, 500, 0.5)
+        assert trial.sent >= 240
+        assert (trial.received, trial.count.foreign, trial.count.duplicates) == (trial.sent, 0, 0)
         assert path.reconfigure() > 0  # B2 now answers through the proxy
         assert path.round_trip(1024, "proxy").seconds > 0
         assert path.reconfigure() > 0  # and B again

@@ -72,6 +72,27 @@ def relay(relay_binary: Path) -> Iterator[tuple[int, int, int, _Echo, _Echo]]:
         b2.sock.close()
 
 
+@pytest.fixture
+def streaming_relay(relay_binary: Path) -> Iterator[tuple[int, int, socket.socket]]:
+    """A relay with a stream port: its port, its control port, and B's sink socket."""
+    data, b_port, control, stream = _free_port(), _free_port(), _free_port(), _free_port()
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind((B, 0))
+    sink.settimeout(2)
+    sink_port = sink.getsockname()[1]
+    argv = [str(relay_binary), A, B, str(data), str(b_port), str(control), A, str(stream)]
+    proc = subprocess.Popen([*argv, str(sink_port)], stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline() == b"nfv-relay: ready\n"
+        yield stream, control, sink
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()  # type: ignore[union-attr]
+        sink.close()
+
+
 def _ask(sock: socket.socket, port: int, payload: bytes) -> tuple[bytes, str]:
     sock.sendto(payload, ("127.0.0.1", port))
     data, peer = sock.recvfrom(65536)
@@ -118,3 +139,35 @@ def test_only_a_is_relayed(relay: tuple) -> None:
         assert b.seen == 0
     finally:
         stranger.close()
+
+
+def test_a_stream_goes_one_way_to_b_sink_port_and_a_stranger_is_not_relayed(
+    streaming_relay: tuple[int, int, socket.socket], host_a: socket.socket
+) -> None:
+    stream, control, sink = streaming_relay
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(("127.0.0.9", 0))
+    try:
+        stranger.sendto(b"not from A", ("127.0.0.1", stream))
+        for sequence in range(3):
+            host_a.sendto(b"frame %d" % sequence, ("127.0.0.1", stream))
+        got = [sink.recvfrom(100) for _ in range(3)]
+        assert [data for data, _ in got] == [b"frame 0", b"frame 1", b"frame 2"]
+        assert {peer for _, peer in got} == {("127.0.0.1", stream)}  # from the relay's port
+        host_a.settimeout(0.3)
+        with pytest.raises(TimeoutError):  # one way: nothing comes back to A
+            host_a.recvfrom(100)
+        host_a.settimeout(2)
+        assert _ask(host_a, control, b"ping") == (b"ok", "127.0.0.1")
+        sink.settimeout(0.3)
+        with pytest.raises(TimeoutError):  # the stranger's datagram never came
+            sink.recvfrom(100)
+    finally:
+        stranger.close()
+
+
+def test_a_stream_port_without_a_sink_port_is_refused(relay_binary: Path) -> None:
+    argv = [str(relay_binary), A, B, "7", "7", "7070", A, "9"]
+    done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=10)
+    assert done.returncode == 2
+    assert "[STREAM_PORT SINK_PORT]" in done.stderr
