@@ -66,7 +66,7 @@ def _probe_hold_us(args: argparse.Namespace, index: int) -> int:
 def _suite(args: argparse.Namespace) -> list[str]:
     return [
         str(SUITE),
-        f"--deselect={SUITE}::test_throughput",  # the gate's targets are the round trips
+        *("-k", "not test_throughput"),  # the gate's targets are the round trips
         "--backend=netns",
         f"--nfv-packet-sizes={args.sizes}",
         f"--nfv-max-round-trip-seconds={args.round_trip_seconds:g}",

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from pytest_nfv.errors import HistoryError
-from pytest_nfv.record import Record, RecordKey, RunFacts, read_benchmark, read_run_facts
+from pytest_nfv.record import (
+    NotMeasured,
+    Record,
+    RecordKey,
+    RunFacts,
+    read_benchmark,
+    read_run_facts,
+)
 
 __all__ = [
     "HostFingerprint",
@@ -92,6 +99,8 @@ class Run:
     """Slowdowns injected on purpose while the run measured (``NFV_PROXY_HOLD_US``)."""
     echo: str | None = None
     """The protocol the run's round trips used (``icmp`` or ``udp``), where it wrote one."""
+    not_measured: tuple[NotMeasured, ...] = ()
+    """Figures the run did not take, and why (a backend that cannot move its instances)."""
 
     @property
     def backends(self) -> list[str]:
@@ -154,6 +163,7 @@ def run_from_json(data: object, source: str, label: str | None = None) -> Run:
         canary=facts.canary,
         injected=facts.injected,
         echo=facts.echo,
+        not_measured=facts.not_measured,
     )
 
 

@@ -13,8 +13,9 @@ noise is a tie, as it should be; "better" is lower unless the figure's record sa
 the backend with the lowest sum of ranks among those within their budgets wins. Which figures
 a requirement is judged on comes from the records themselves (each carries its metric's role,
 label and axis), so a metric added to the catalogue joins the table with no change here.
-Qualities the numbers cannot show (migration, tooling, a shell in the guest), which the paper
-weighs too, are left to the reader.
+Migration is ranked like any figure where runs measured it, and the paper's claims about it
+are judged after the tables (``claims``); qualities the numbers cannot show (tooling, a shell
+in the guest), which the paper weighs too, are left to the reader.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from pytest_nfv.analysis.claims import judge_all, render_claims
 from pytest_nfv.analysis.history import Record, Run
 from pytest_nfv.analysis.selection import backends_of, newest_first, newest_records, oldest_first
 from pytest_nfv.model import METRICS, REQUIREMENTS
@@ -281,4 +283,5 @@ def render_scorecard(runs: Sequence[Run]) -> str:
             )
         lines.append("| budgets | " + " | ".join(v.budgets[b].describe() for b in backends) + " |")
         lines += ["", f"**Fits best: {v.best or 'none'}** ({v.reason})."]
+    lines += render_claims(judge_all(runs))
     return "\n".join(lines) + "\n"

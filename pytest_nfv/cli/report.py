@@ -2,7 +2,9 @@
 
 The scorecard is written first and needs nothing optional; the figures need matplotlib, so
 ``--no-figures`` gives a host without it the scorecard and the page alone. ``index.html``
-shows the figures, the scorecard and every figure's verdict, offline.
+shows the figures, the scorecard and every figure's verdict, offline. The paper's claims on
+migration are judged too (``analysis.claims``): ``--fail-on-claims`` makes a contradicted one
+fail the command, so a CI job can hold a deployment to them.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pytest_nfv.cli import EXIT_OK
+from pytest_nfv.cli import EXIT_FAILED, EXIT_OK
 from pytest_nfv.errors import NfvUsageError
 
 __all__ = ["add_parser"]
 
 
 def _report(args: argparse.Namespace) -> int:
+    from pytest_nfv.analysis.claims import judge_all
     from pytest_nfv.analysis.history import load_run
     from pytest_nfv.analysis.migration_plot import write_gaps_figure
     from pytest_nfv.analysis.page import write_page
@@ -41,6 +44,13 @@ def _report(args: argparse.Namespace) -> int:
         print(f"wrote {figure.path}")
     page = write_page(runs, out, [(f.path.name, f.title) for f in figures])
     print(f"wrote {page}")
+    verdicts = judge_all(runs)
+    for verdict in verdicts:
+        print(f"claim: {verdict.claim.statement}: {verdict.status} ({verdict.evidence})")
+    contradicted = [v for v in verdicts if v.status == "contradicted"]
+    if args.fail_on_claims and contradicted:
+        print(f"{len(contradicted)} of the paper's claims contradicted beyond both intervals")
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -63,5 +73,11 @@ def add_parser(commands: Any) -> None:
         "--no-figures",
         action="store_true",
         help="write the scorecard and the page without figures (no matplotlib)",
+    )
+    report.add_argument(
+        "--fail-on-claims",
+        action="store_true",
+        help="exit 1 when a claim of the paper (scorecard.md's last section) is contradicted "
+        "beyond both 95%% intervals; a claim the runs cannot settle never fails",
     )
     report.set_defaults(handler=_report)

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from pytest_nfv.backends.netns.backend import NetnsBackend
 from pytest_nfv.errors import NfvUsageError, TrafficError
 from pytest_nfv.harness.lab import Lab
 from pytest_nfv.harness.proxy_path import ProxyPath
 from pytest_nfv.harness.traffic.generator import (
     FCS_BYTES,
     SIMPLE_IMIX,
+    STREAM_PORT,
     Stream,
     TrafficGenerator,
     mix_mean,
@@ -180,6 +182,56 @@ def test_a_loss_free_pair_has_its_ndr_at_the_search_maximum_and_says_so(
     assert beyond.stopped is not None
     assert beyond.stopped.startswith("generator limit: offered 100,000,000 fps, achieved ")
     assert beyond.trial_count == 1
+
+
+def _iptables(netns_path: str, *rule: str) -> None:
+    subprocess.run(["nsenter", f"--net={netns_path}", "iptables", *rule], check=True)
+
+
+CLEAN_FPS = 2500
+"""What the dropping hop passes untouched each second: xt_limit's rates are 10,000/s divided
+by a whole number (iptables rounds 4000/s to 5000/s)."""
+
+
+def test_a_proxy_hop_dropping_every_100th_frame_above_a_rate_has_its_ndr_below_its_pdr(
+    lab: Lab, backend: NetnsBackend
+) -> None:
+    """The proxy's hop forwarded by its kernel, told by netfilter to pass ``CLEAN_FPS``
+    frames a second and drop every 100th frame beyond: loss is 0 up to that rate and 0.5%
+    at twice it, so MLRsearch must put the NDR near the one and the PDR near the other,
+    neither at the search's maximum."""
+    path = ProxyPath(lab)
+    try:
+        testbed = path.testbed
+        backend.set_path(testbed, "direct")
+        forward = ("-A", "FORWARD", "-p", "udp", "--dport", str(STREAM_PORT))
+        limit = ("-m", "limit", "--limit", f"{CLEAN_FPS}/second", "--limit-burst", "20")
+        _iptables(testbed.proxy.netns_path, *forward, *limit, "-j", "ACCEPT")
+        nth = ("-m", "statistic", "--mode", "nth", "--every", "100", "--packet", "0")
+        _iptables(testbed.proxy.netns_path, *forward, *nth, "-j", "DROP")
+        stream = Stream(testbed.host_a, testbed.host_b.address, testbed.proxy.mac, testbed.host_b)
+        generator = make_generator("csender", stream)
+        generator.open()
+        try:
+            settings = SearchSettings(
+                64, 4.0 * CLEAN_FPS, CLEAN_FPS / 4, relative_width=0.05, duration_sum_s=2.0
+            )
+            result = search_ndr_pdr(generator, settings)
+        finally:
+            generator.close()
+    finally:
+        path.close()
+    assert result.stopped is None, result.describe()
+    assert result.ndr is not None
+    assert result.pdr is not None
+    assert not result.ndr.at_ceiling
+    assert not result.pdr.at_ceiling
+    assert result.ndr.fps < result.pdr.fps
+    assert 0.8 * CLEAN_FPS <= result.ndr.fps <= 1.1 * CLEAN_FPS, result.describe()
+    assert 1.8 * CLEAN_FPS <= result.pdr.fps <= 2.2 * CLEAN_FPS, result.describe()
+    lossy = [t for t in result.trials if t.offered_fps > 1.2 * CLEAN_FPS and t.duration_s >= 1]
+    assert lossy
+    assert all(t.lost > 0 for t in lossy)
 
 
 DYING_GENERATOR = '''
