@@ -36,6 +36,7 @@ import pytest
 
 from pytest_nfv import ProxyPath, Recorder, Repeat, Series
 from pytest_nfv.errors import TrafficError
+from pytest_nfv.harness.traffic.generator import FrameSize
 from pytest_nfv.harness.traffic.throughput import ThroughputRounds
 
 pytestmark = pytest.mark.nfv_requirement("monitoring")
@@ -121,7 +122,7 @@ def test_response_time(
 def test_throughput(
     nfv_testbed: ProxyPath,
     nfv_throughput: ThroughputRounds,
-    nfv_frame_size: int,
+    nfv_frame: FrameSize,
     nfv_repeat: Repeat,
     nfv_record: Recorder,
 ) -> None:
@@ -134,12 +135,12 @@ def test_throughput(
         taken = {}
         for key, rate in (("ndr", result.ndr), ("pdr", result.pdr)):
             if rate is None:
-                raise TrafficError(f"{nfv_frame_size} B: no {key.upper()}: {result.describe()}")
+                raise TrafficError(f"{nfv_frame.label}: no {key.upper()}: {result.describe()}")
             budget = nfv_record.budget(f"{key}_frame_interval")
             # a lower bound at the generator's limit can keep a budget, never blow one
-            if rate.at_ceiling and budget and 1 / rate.fps > budget.limit(None, nfv_frame_size):
+            if rate.at_ceiling and budget and 1 / rate.fps > budget.limit(None, nfv_frame.size):
                 raise TrafficError(
-                    f"{nfv_frame_size} B: the generator's limit ({rate.fps:,.0f} fps) is below "
+                    f"{nfv_frame.label}: the generator's limit ({rate.fps:,.0f} fps) is below "
                     f"the {key.upper()} the budget asks for: it cannot judge it"
                 )
             taken[key] = 1.0 / rate.fps
@@ -157,9 +158,14 @@ def test_throughput(
             "ndr_frame_interval",
             measured["ndr"],
             primary=True,
-            extra={"path": "A -> proxy VNF -> B", "rate": "NDR (loss 0)", **about},
+            extra={
+                "path": "A -> proxy VNF -> B",
+                "rate": "NDR (loss 0)",
+                "frames": nfv_frame.describe(),
+                **about,
+            },
             note=nfv_throughput.summary_note(),
         ),
         Series("pdr_frame_interval", measured["pdr"], extra={"rate": "PDR (loss <= 0.5%)"}),
-        size=nfv_frame_size,
+        size=nfv_frame.size,
     )

@@ -178,11 +178,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             ids=[f"N={n}" for n in state.settings.instances],
             scope="module",
         )
-    if "nfv_frame_size" in metafunc.fixturenames:
+    if "nfv_frame" in metafunc.fixturenames:
         metafunc.parametrize(
-            "nfv_frame_size",
+            "nfv_frame",
             state.settings.frame_sizes,
-            ids=[f"{s}B" for s in state.settings.frame_sizes],
+            ids=[f.label for f in state.settings.frame_sizes],
         )
     if "nfv_packet_size" in metafunc.fixturenames:
         metafunc.parametrize(
@@ -236,7 +236,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"nfv: response time: {ECHO_METHODS[state.echo]} (--nfv-echo {s.echo})"
         + (f"; variant B of the proxy VNF: {s.proxy_b.spec}" if s.proxy_b else ""),
         f"nfv: throughput: NDR/PDR by MLRsearch, generator {s.generator}, frames "
-        f"{','.join(map(str, s.frame_sizes))} B (FCS included)",
+        f"{', '.join(f.describe() for f in s.frame_sizes)} (FCS included)",
         f"nfv: boot deadline {_boot_deadline(s, state.backend)}",
         f"nfv: repeat until 95% CI within {rule.ci_width:.0%} of the mean or "
         f"{_floors()}, at least {rule.min_rounds} rounds, at most "

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from pytest_nfv.backends.variant import ProxyVariant, parse_proxy_variant
 from pytest_nfv.errors import NfvUsageError
+from pytest_nfv.harness.traffic.generator import IMIX, MAX_FRAME, MIN_FRAME, FrameSize
 from pytest_nfv.host.cpus import parse_cpus
 from pytest_nfv.model import ECHO_CHOICES
 
@@ -58,6 +59,25 @@ def int_list(lo: int, hi: int, what: str) -> Callable[[str], tuple[int, ...]]:
         return tuple(sorted(set(values)))
 
     return parse
+
+
+def frame_sizes(text: str) -> tuple[FrameSize, ...]:
+    """``--nfv-frame-sizes``: frame sizes (FCS included) and ``imix``, the simple IMIX."""
+    parts = [p.strip().lower() for p in text.replace(" ", ",").split(",") if p.strip()]
+    plain = [p for p in parts if p != "imix"]
+    sizes = _frame_bytes(",".join(plain)) if plain or not parts else ()
+    chosen = [FrameSize(size) for size in sizes]
+    if "imix" in parts:
+        if IMIX.size in sizes:
+            raise argparse.ArgumentTypeError(
+                f"{IMIX.size} and imix: an IMIX is recorded at its mean size, {IMIX.size} B, "
+                "so the two would share one record; ask for one of them"
+            )
+        chosen.append(IMIX)
+    return tuple(chosen)
+
+
+_frame_bytes = int_list(MIN_FRAME, MAX_FRAME, "bytes per frame (or imix)")
 
 
 def number(

@@ -22,7 +22,7 @@ import pytest
 from pytest_nfv.backends.base import BackendSettings
 from pytest_nfv.backends.variant import ProxyVariant
 from pytest_nfv.harness.repeat import StopRule
-from pytest_nfv.harness.traffic.generator import MAX_FRAME, MIN_FRAME
+from pytest_nfv.harness.traffic.generator import FrameSize
 from pytest_nfv.model import MAX_UDP_PAYLOAD, MIN_PAYLOAD, Kind
 from pytest_nfv.plugin.option_types import (
     BOOT_TIMEOUT_FLOOR_S,
@@ -32,6 +32,7 @@ from pytest_nfv.plugin.option_types import (
     echo_choice,
     file_path,
     fraction,
+    frame_sizes,
     generator_name,
     inconclusive_policy,
     int_list,
@@ -48,7 +49,7 @@ T = TypeVar("T")
 DEFAULT_BACKEND = "netns"
 DEFAULT_INSTANCES = (1, 2, 4, 8, 16, 32, 64, 128)
 DEFAULT_PACKET_SIZES = (64, 256, 1024, 1472, 4096, 16384, 65507)
-DEFAULT_FRAME_SIZES = (64,)
+DEFAULT_FRAME_SIZES = (FrameSize(64),)
 """One size by default: a throughput test adds its searches to the default run, and the
 benchmark (benchmarks/throughput_ndr_pdr.py) searches 512 B, 1518 B and an IMIX beside it."""
 DEFAULT_GENERATOR = "csender"
@@ -69,7 +70,6 @@ trips can look narrow by luck, and a few cost nothing."""
 
 parse_instances = int_list(1, MAX_INSTANCES, "instances")
 parse_packet_sizes = int_list(MIN_PAYLOAD, MAX_UDP_PAYLOAD, "bytes of UDP payload")
-parse_frame_sizes = int_list(MIN_FRAME, MAX_FRAME, "bytes per frame")
 
 
 @dataclass(frozen=True)
@@ -112,11 +112,12 @@ _OPTIONS = (
     _Option(
         "--nfv-frame-sizes",
         "nfv_frame_sizes",
-        parse_frame_sizes,
+        frame_sizes,
         DEFAULT_FRAME_SIZES,
         "BYTES,...",
-        "Ethernet frame sizes, FCS included, for the throughput search (64..1518). Default: "
-        + ",".join(map(str, DEFAULT_FRAME_SIZES)),
+        "Ethernet frame sizes, FCS included, for the throughput search (64..1518), and imix "
+        "for the simple IMIX (7:4:1 frames of 64, 570 and 1518 B, sent by the generator's "
+        "-imix form). Default: " + ",".join(str(f.size) for f in DEFAULT_FRAME_SIZES),
     ),
     _Option(
         "--nfv-generator",
@@ -358,7 +359,7 @@ class NfvSettings:
     echo: str = "auto"
     proxy_b: ProxyVariant | None = None
     """Variant B of the proxy VNF, timed beside A (``--nfv-proxy-b``); None: A alone."""
-    frame_sizes: tuple[int, ...] = DEFAULT_FRAME_SIZES
+    frame_sizes: tuple[FrameSize, ...] = DEFAULT_FRAME_SIZES
     """Frame sizes of the throughput search (``--nfv-frame-sizes``)."""
     generator: str = DEFAULT_GENERATOR
     """The throughput search's traffic generator (``--nfv-generator``)."""

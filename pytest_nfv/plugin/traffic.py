@@ -11,12 +11,12 @@ from __future__ import annotations
 import pytest
 
 from pytest_nfv.harness.proxy_path import ProxyPath
-from pytest_nfv.harness.traffic.generator import Stream, TrafficGenerator
+from pytest_nfv.harness.traffic.generator import FrameSize, Stream, TrafficGenerator
 from pytest_nfv.harness.traffic.registry import make_generator
 from pytest_nfv.harness.traffic.throughput import GeneratorMaker, ThroughputRounds
 from pytest_nfv.plugin.state import nfv_state_key
 
-__all__ = ["generator_maker", "nfv_throughput", "nfv_traffic_generator"]
+__all__ = ["generator_maker", "nfv_frame_size", "nfv_throughput", "nfv_traffic_generator"]
 
 
 def generator_maker(config: pytest.Config, name: str) -> GeneratorMaker:
@@ -42,22 +42,37 @@ def nfv_traffic_generator(pytestconfig: pytest.Config) -> GeneratorMaker:
     return generator_maker(pytestconfig, settings.generator)
 
 
+@pytest.fixture
+def nfv_frame_size(nfv_frame: FrameSize) -> int:
+    """The bytes per frame of the search (FCS included; a mix's mean size)."""
+    return nfv_frame.size
+
+
 @pytest.fixture(scope="session")
-def _nfv_ceilings() -> dict[int, float]:
+def _nfv_ceilings() -> dict[FrameSize, float]:
     """The generator's ceiling per frame size, taken once per session on the testbed."""
     return {}
 
 
 @pytest.fixture
 def nfv_throughput(
+    pytestconfig: pytest.Config,
     nfv_testbed: ProxyPath,
     nfv_traffic_generator: GeneratorMaker,
-    nfv_frame_size: int,
-    _nfv_ceilings: dict[int, float],
+    nfv_frame: FrameSize,
+    _nfv_ceilings: dict[FrameSize, float],
 ) -> ThroughputRounds:
-    """One frame size's NDR/PDR searches through the proxy VNF, a search per round."""
+    """One frame size's NDR/PDR searches through the proxy VNF, a search per round.
+
+    A mix is sent by the generator's ``-imix`` form (``csender-imix``): a generator that has
+    none fails the test with the names that are known.
+    """
+    make = nfv_traffic_generator
+    if nfv_frame.mix is not None:
+        name = pytestconfig.stash[nfv_state_key].settings.generator
+        make = generator_maker(pytestconfig, f"{name}-{nfv_frame.label}")
     nfv_testbed.set_mode("proxy")
-    rounds = ThroughputRounds(nfv_testbed.testbed, nfv_traffic_generator, nfv_frame_size)
-    rounds.ceiling_fps = _nfv_ceilings.get(nfv_frame_size)
-    _nfv_ceilings[nfv_frame_size] = rounds.take_ceiling()
+    rounds = ThroughputRounds(nfv_testbed.testbed, make, nfv_frame.size)
+    rounds.ceiling_fps = _nfv_ceilings.get(nfv_frame)
+    _nfv_ceilings[nfv_frame] = rounds.take_ceiling()
     return rounds

@@ -74,3 +74,30 @@ def test_a_name_nobody_answers_fails_with_the_known_names(suite: pytest.Pytester
     result.stdout.fnmatch_lines(
         ["*no traffic generator called 'nosuch'; known: csender, csender-imix, trafgen*"]
     )
+
+
+FRAMES_TEST = """
+def test_frame(nfv_frame, nfv_frame_size) -> None:
+    print(f"FRAME={nfv_frame.label} {nfv_frame_size} {nfv_frame.describe()}")
+"""
+
+
+def test_an_imix_is_a_frame_size_of_its_own_recorded_at_its_mean(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_frames=FRAMES_TEST)
+    result = pytester.runpytest_subprocess("-s", "-v", "--nfv-frame-sizes", "1518,imix,64")
+    result.stdout.fnmatch_lines(
+        ["nfv: throughput: *frames 64 B, 1518 B, imix (7 x 64 B, 4 x 570 B, 1 x 1518 B in turn;"
+         " 354 B mean) (FCS included)*"]
+    )  # fmt: skip
+    result.stdout.fnmatch_lines(["*test_frame?64B?*", "*test_frame?1518B?*", "*test_frame?imix?*"])
+    result.stdout.fnmatch_lines(["*FRAME=imix 354 imix (7 x 64 B*"])
+    result.assert_outcomes(passed=3)
+
+
+def test_an_imix_beside_its_own_mean_size_is_refused(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_frames=FRAMES_TEST)
+    result = pytester.runpytest_subprocess("--nfv-frame-sizes", "354,imix")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*354 and imix: an IMIX is recorded at its mean size*"])

@@ -23,10 +23,17 @@ pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not 
 A, B, B2 = "127.0.0.1", "127.0.0.2", "127.0.0.3"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on loopback a moment ago (all held at once, so distinct);
+    another process may still take one before the relay binds it: the fixture tries again."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 class _Echo:
@@ -56,20 +63,25 @@ def relay_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def relay(relay_binary: Path) -> Iterator[tuple[int, int, int, _Echo, _Echo]]:
-    data, b_port, control = _free_port(), _free_port(), _free_port()
-    b, b2 = _Echo(B, b_port), _Echo(B2, b_port)
-    argv = [str(relay_binary), A, B, str(data), str(b_port), str(control), A]
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
-    try:
-        assert proc.stderr is not None
-        assert proc.stderr.readline() == b"nfv-relay: ready\n"
-        yield data, b_port, control, b, b2
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stderr.close()  # type: ignore[union-attr]
-        b.sock.close()
-        b2.sock.close()
+    for attempt in range(3):
+        data, b_port, control = _free_ports(3)
+        b, b2 = _Echo(B, b_port), _Echo(B2, b_port)
+        argv = [str(relay_binary), A, B, str(data), str(b_port), str(control), A]
+        proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
+        try:
+            assert proc.stderr is not None
+            line = proc.stderr.readline()
+            if line != b"nfv-relay: ready\n" and attempt < 2:
+                continue  # a port was taken in between: the finally cleans up, then again
+            assert line == b"nfv-relay: ready\n"
+            yield data, b_port, control, b, b2
+            return
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stderr.close()  # type: ignore[union-attr]
+            b.sock.close()
+            b2.sock.close()
 
 
 @pytest.fixture

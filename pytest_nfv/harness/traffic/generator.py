@@ -24,12 +24,14 @@ from pytest_nfv.model import Endpoint, Testbed
 
 __all__ = [
     "FCS_BYTES",
+    "IMIX",
     "L1_OVERHEAD_BYTES",
     "MAX_FRAME",
     "MIN_FRAME",
     "SIMPLE_IMIX",
     "STREAM_PORT",
     "UNPACED",
+    "FrameSize",
     "ReceiverCount",
     "Stream",
     "TrafficGenerator",
@@ -59,6 +61,35 @@ SIMPLE_IMIX: tuple[int, ...] = (64,) * 7 + (570,) * 4 + (1518,)
 def mix_mean(frames: tuple[int, ...]) -> int:
     """The mean frame size of a mix, rounded: the size its bit rates are reckoned at."""
     return round(sum(frames) / len(frames))
+
+
+@dataclass(frozen=True)
+class FrameSize:
+    """One throughput search's frames: one size, or a mix sent in turn at its mean size.
+
+    A mix's searches are recorded at its mean size (the size its bit rates are reckoned at),
+    so a run that asks for a mix and for its mean size as a plain size is refused by the
+    option that parses them: the two records would carry one key.
+    """
+
+    size: int
+    mix: tuple[int, ...] | None = None
+
+    @property
+    def label(self) -> str:
+        """``64B``, or ``imix`` for the simple IMIX (a test id and the summary's name)."""
+        return "imix" if self.mix == SIMPLE_IMIX else f"{self.size}B"
+
+    def describe(self) -> str:
+        if self.mix is None:
+            return f"{self.size} B"
+        counts = {size: self.mix.count(size) for size in dict.fromkeys(self.mix)}
+        parts = ", ".join(f"{n} x {size} B" for size, n in counts.items())
+        return f"{self.label} ({parts} in turn; {self.size} B mean)"
+
+
+IMIX = FrameSize(mix_mean(SIMPLE_IMIX), SIMPLE_IMIX)
+"""The simple IMIX as a search's frames (``--nfv-frame-sizes ...,imix``)."""
 
 
 def payload_bytes(frame_size: int) -> int:
