@@ -8,11 +8,12 @@ would be the host's.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,47 +62,56 @@ def relay_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build(source("relay.c"), out, what="nfv-relay", flags=("-fpie", "-pie"))
 
 
-@pytest.fixture
-def relay(relay_binary: Path) -> Iterator[tuple[int, int, int, _Echo, _Echo]]:
+READY = b"nfv-relay: ready\n"
+
+
+@contextlib.contextmanager
+def _relay_on_free_ports(
+    binary: Path, count: int, tail: Callable[[list[int]], list[str]]
+) -> Iterator[list[int]]:
+    """The relay on ``count`` ports free a moment ago: its data port, B's, its control port,
+    then what ``tail`` makes of them; started again on others where one was taken between."""
     for attempt in range(3):
-        data, b_port, control = _free_ports(3)
-        b, b2 = _Echo(B, b_port), _Echo(B2, b_port)
-        argv = [str(relay_binary), A, B, str(data), str(b_port), str(control), A]
+        ports = _free_ports(count)
+        data, b_port, control = ports[:3]
+        argv = [str(binary), A, B, str(data), str(b_port), str(control), A, *tail(ports)]
         proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
         try:
             assert proc.stderr is not None
             line = proc.stderr.readline()
-            if line != b"nfv-relay: ready\n" and attempt < 2:
+            if line != READY and attempt < 2:
                 continue  # a port was taken in between: the finally cleans up, then again
-            assert line == b"nfv-relay: ready\n"
-            yield data, b_port, control, b, b2
+            assert line == READY
+            yield ports
             return
         finally:
             proc.kill()
             proc.wait()
             proc.stderr.close()  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def relay(relay_binary: Path) -> Iterator[tuple[int, int, int, _Echo, _Echo]]:
+    with _relay_on_free_ports(relay_binary, 3, lambda _ports: []) as (data, b_port, control):
+        b, b2 = _Echo(B, b_port), _Echo(B2, b_port)
+        try:
+            yield data, b_port, control, b, b2
+        finally:
             b.sock.close()
             b2.sock.close()
 
 
 @pytest.fixture
 def streaming_relay(relay_binary: Path) -> Iterator[tuple[int, int, socket.socket]]:
-    """A relay with a stream port: its port, its control port, and B's sink socket."""
-    data, b_port, control, stream = _free_port(), _free_port(), _free_port(), _free_port()
+    """A relay with a stream port: that port, its control port, and B's sink socket."""
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind((B, 0))
     sink.settimeout(2)
-    sink_port = sink.getsockname()[1]
-    argv = [str(relay_binary), A, B, str(data), str(b_port), str(control), A, str(stream)]
-    proc = subprocess.Popen([*argv, str(sink_port)], stderr=subprocess.PIPE)
+    sink_port = str(sink.getsockname()[1])
     try:
-        assert proc.stderr is not None
-        assert proc.stderr.readline() == b"nfv-relay: ready\n"
-        yield stream, control, sink
+        with _relay_on_free_ports(relay_binary, 4, lambda ps: [str(ps[3]), sink_port]) as ports:
+            yield ports[3], ports[2], sink  # the stream port, the control port
     finally:
-        proc.kill()
-        proc.wait()
-        proc.stderr.close()  # type: ignore[union-attr]
         sink.close()
 
 
