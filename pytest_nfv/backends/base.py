@@ -381,7 +381,8 @@ class Migratable(Protocol):
         stopped and released, and the error says so).
 
         Raises:
-            BackendUnavailable: ``migration_block`` gives a reason.
+            BackendUnavailable: ``migration_block`` gives a reason, or this host cannot move
+                an instance live though it can save and restore one (the reason says why).
             BackendError: the move failed.
         """
 

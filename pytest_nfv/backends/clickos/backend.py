@@ -52,6 +52,16 @@ from pytest_nfv.backends.clickos.xen.domains import (
     render_domain,
 )
 from pytest_nfv.backends.clickos.xen.host import Probe, probe_dom0, unavailable_reason
+from pytest_nfv.backends.clickos.xen.migration import (
+    LIVE_METHOD,
+    SAVE_METHOD,
+    XlMove,
+    live_block,
+    reap_save_images,
+    recover,
+    save_image,
+    save_restore,
+)
 from pytest_nfv.backends.clickos.xen.xenstore import (
     ClickosControl,
     CommandRunner,
@@ -59,6 +69,8 @@ from pytest_nfv.backends.clickos.xen.xenstore import (
     run_command,
     watch_paths,
 )
+from pytest_nfv.backends.clickos.xen.xl import Xl, reap_xl_domains
+from pytest_nfv.backends.migration import ColdMigration, LiveMigration, ProgressCallback
 from pytest_nfv.backends.shared.libvirt import LibvirtConnection, reap_domains
 from pytest_nfv.backends.shared.switch import Switch
 from pytest_nfv.backends.shared.teardown import Teardown
@@ -75,9 +87,13 @@ DEFAULT_URI = "xen:///system"
 
 @dataclass
 class _Domain:
+    """One domain of the run; ``xl_owned`` once a move brought it up (libvirt no longer
+    knows it: ``xen.xl``)."""
+
     name: str
     domid: int
     router: int = -1
+    xl_owned: bool = False
 
 
 class ClickosBackend:
@@ -117,12 +133,14 @@ class ClickosBackend:
         self._template = ""
         self._boot_timeout_s = boot_timeout_s
         self._control = ClickosControl(runner, watch)
+        self._xl = Xl()
         self._probe = probe
         self._version = ""
         self._standin: dict[str, str] | None = None
         self._bridge: str | None = None
         self._instances: dict[str, _Domain] = {}
         self._proxy: _Domain | None = None
+        self._moved = False
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -158,6 +176,9 @@ class ClickosBackend:
             own = ReapRule.own_run(self.identity.run_id)  # on the connection still open
             teardown.note(self._libvirt.reap(own, dry_run=False).errors)
             self._libvirt.close()
+            if self._moved:  # a move's leftovers are xl's, not libvirt's
+                teardown.note(reap_xl_domains(own, dry_run=False, xl=self._xl).errors)
+                teardown.note(reap_save_images(own, dry_run=False).errors)
         if self._bridge is not None:
             remove_bridge(self._bridge)
             self._bridge = None
@@ -228,7 +249,10 @@ class ClickosBackend:
             domain.router = self._control.start(domid, label, config)
 
     def _destroy(self, domain: _Domain) -> None:
-        self._libvirt.destroy(domain.name)
+        if domain.xl_owned:
+            self._xl.destroy(domain.domid)
+        else:
+            self._libvirt.destroy(domain.name)
 
     def plan(self, count: int) -> list[InstanceSpec]:
         return self._switch.plan(count)
@@ -285,7 +309,16 @@ class ClickosBackend:
 
     def engine_memory_mib(self, instances: Sequence[Instance]) -> list[float]:
         """Memory the hypervisor has given each instance's domain."""
-        return [self._libvirt.memory_mib(i.name) for i in instances]
+        return [self._memory_mib(i.name) for i in instances]
+
+    def _memory_mib(self, name: str) -> float:
+        domain = self._instances.get(name)
+        if domain is None or not domain.xl_owned:
+            return self._libvirt.memory_mib(name)
+        listed = self._xl.named(name)
+        if listed is None:
+            raise BackendError(f"cannot read the memory of domain {name}: xl does not list it")
+        return float(listed.memory_mib)
 
     kernel_memory_method: str | None = (
         "sum over the domains of the memory the hypervisor accounts to each (libvirt domain info)"
@@ -345,6 +378,82 @@ class ClickosBackend:
             proxy.domid, proxy.router, element, handler, "1" if host_b_is_b2 else "0"
         )
 
+    # ---- migration (``Migratable``; the engine's side is in ``xen.migration``) ---------
+
+    def migration_block(self) -> str | None:
+        if not self._libvirt.opened:
+            return "the clickos backend is not open"
+        return Xl.missing()
+
+    def migrate_live(
+        self, instance: Instance, on_progress: ProgressCallback | None = None
+    ) -> LiveMigration:
+        """``xl migrate`` to this dom0; the domain is xl's from then on (module ``xen.xl``).
+
+        Raises:
+            BackendUnavailable: the hypervisor cannot move a PV domain live (``live_block``).
+            BackendError: the move failed (the message says what became of the source).
+        """
+        domain = self._running_domain(instance)
+        reason = live_block(self._xl.virt_caps())
+        if reason is not None:
+            raise BackendUnavailable(reason)
+        self._moved = True
+        try:
+            figures = XlMove(domain.name, domain.domid).run(on_progress)
+            moved = self._xl.named(domain.name)
+            if moved is None or not moved.running or moved.domid == domain.domid:
+                raise BackendError(f"xl reported the move done, but lists {moved}")
+        except BackendError as exc:
+            what = f"live migration of {domain.name} failed: {exc}"
+            try:
+                resumed = recover(self._xl, domain.name, domain.domid)
+            except BackendError as again:
+                resumed = False
+                what += f"; recovering failed too ({again})"
+            if resumed:
+                raise BackendError(f"{what}; no destination is left, the source runs on") from exc
+            self._forget(instance, domain)
+            raise BackendError(f"{what}; the source did not run again and was destroyed") from exc
+        domain.domid, domain.xl_owned = moved.domid, True
+        return LiveMigration(moved=instance, method=LIVE_METHOD, **figures)
+
+    def save_restore(self, instance: Instance) -> ColdMigration:
+        """``xl save`` to the run's own file, ``xl restore`` from it; the file goes after."""
+        domain = self._running_domain(instance)
+        self._moved = True
+        try:
+            image = save_image(domain.name)
+            domid, save_s, restore_s, size = save_restore(
+                self._xl, domain.name, domain.domid, image
+            )
+        except BackendError as exc:
+            left = self._xl.named(domain.name)
+            if left is not None and left.domid == domain.domid and left.running:
+                raise BackendError(f"{exc}; {domain.name} runs on, not saved") from exc
+            self._forget(instance, domain)
+            raise
+        domain.domid, domain.xl_owned = domid, True
+        return ColdMigration(instance, save_s, restore_s, size, SAVE_METHOD)
+
+    def _running_domain(self, instance: Instance) -> _Domain:
+        proxy = self._proxy
+        if proxy is not None and proxy.name == instance.name:
+            return proxy
+        domain = self._instances.get(instance.name)
+        if domain is None:
+            raise BackendError(f"{instance.name} is not an instance this backend runs")
+        return domain
+
+    def _forget(self, instance: Instance, domain: _Domain) -> None:
+        """A domain that is gone: no longer the run's to stop, its address free again."""
+        if self._proxy is domain:
+            self._proxy = None
+            return
+        self._instances.pop(domain.name, None)
+        self._switch.remove_neighbour(instance.address, instance.spec.mac)
+        self._switch.release(instance.address)
+
 
 def make(name: str, identity: RunIdentity, settings: BackendSettings) -> ClickosBackend:
     return ClickosBackend(
@@ -357,10 +466,13 @@ def make(name: str, identity: RunIdentity, settings: BackendSettings) -> Clickos
 
 
 def reap(rule: ReapRule, *, dry_run: bool = False, targets: EngineTargets) -> CleanupReport:
-    """Domains of the runs ``rule`` takes (tagged clickos, at the target URI), then their
-    dom0 bridges. The switch and host namespaces are the netns reap's to take.
+    """Domains of the runs ``rule`` takes (tagged clickos, at the target URI; then those xl
+    lists under their names, which a move made), saved images, then their dom0 bridges.
+    The switch and host namespaces are the netns reap's to take.
     """
     uri = targets.libvirt_uri or DEFAULT_URI
     report = reap_domains(uri, rule, dry_run=dry_run, backend=BACKEND)
+    report.merge(reap_xl_domains(rule, dry_run=dry_run))
+    report.merge(reap_save_images(rule, dry_run=dry_run))
     report.merge(reap_bridges(rule, dry_run=dry_run))
     return report
