@@ -16,13 +16,18 @@
  * - What arrives on the upstream socket from B (the current B_IP:B_PORT) is sent to A from
  *   DATA_PORT; anything else is dropped, so after "set-b" only the new B's replies reach A.
  *
+ * - With STREAM_PORT and SINK_PORT, a datagram from A to the relay's STREAM_PORT is sent on
+ *   to B_IP:SINK_PORT from STREAM_PORT, one way: a throughput stream, which B counts and
+ *   nothing answers (pytest_nfv/harness/traffic/: B's receiver holds SINK_PORT, while B's
+ *   echo responder holds B_PORT, so the stream is neither echoed nor taken for a reply).
+ *
  * Differences from Algorithm 1 on raw frames: A addresses the relay, not B; B sees the relay
  * as its sender; A sees the relay's address on the replies. IP fragments are reassembled by
  * the guest and sent again as new datagrams; the payload is carried byte for byte.
  *
  * Usage (the same on Linux and OSv; on OSv it is the image's command line):
  *
- *     nfv-relay A_IP B_IP DATA_PORT B_PORT CONTROL_PORT CONTROLLER_IP
+ *     nfv-relay A_IP B_IP DATA_PORT B_PORT CONTROL_PORT CONTROLLER_IP [STREAM_PORT SINK_PORT]
  *
  * Control channel: UDP datagrams to CONTROL_PORT from CONTROLLER_IP, one command each,
  * answered "ok" (or "error ...") to the sender:
@@ -55,6 +60,7 @@ struct relay {
     struct in_addr host_a, host_b, controller;
     uint16_t a_port; /* network order; 0 until A has sent something */
     uint16_t b_port; /* network order */
+    uint16_t stream_port, sink_port; /* network order; 0: no stream */
     int relaying;
 };
 
@@ -177,26 +183,45 @@ static void relay_from(int from, int to, struct relay *r, int from_a, uint8_t *b
     }
 }
 
+/* Drain the stream socket: A's datagrams go on to B's SINK_PORT, one way. */
+static void stream_from(int fd, const struct relay *r, uint8_t *buffer) {
+    for (;;) {
+        struct sockaddr_in peer;
+        socklen_t peer_len = sizeof peer;
+        ssize_t n = recvfrom(fd, buffer, DATAGRAM_BUFFER, 0, (struct sockaddr *)&peer, &peer_len);
+        if (n < 0) return;
+        if (!r->relaying || peer.sin_addr.s_addr != r->host_a.s_addr) continue;
+        struct sockaddr_in next = {
+            .sin_family = AF_INET, .sin_addr = r->host_b, .sin_port = r->sink_port};
+        sendto(fd, buffer, (size_t)n, 0, (struct sockaddr *)&next, sizeof next);
+    }
+}
+
 int main(int argc, char **argv) {
     struct relay r = {.relaying = 1};
     uint16_t data_port, control_port;
-    if (argc != 7 || inet_pton(AF_INET, argv[1], &r.host_a) != 1 ||
+    if ((argc != 7 && argc != 9) || inet_pton(AF_INET, argv[1], &r.host_a) != 1 ||
         inet_pton(AF_INET, argv[2], &r.host_b) != 1 || parse_port(argv[3], &data_port) ||
         parse_port(argv[4], &r.b_port) || parse_port(argv[5], &control_port) ||
-        inet_pton(AF_INET, argv[6], &r.controller) != 1) {
+        inet_pton(AF_INET, argv[6], &r.controller) != 1 ||
+        (argc == 9 &&
+         (parse_port(argv[7], &r.stream_port) || parse_port(argv[8], &r.sink_port)))) {
         fprintf(stderr,
-                "usage: nfv-relay A_IP B_IP DATA_PORT B_PORT CONTROL_PORT CONTROLLER_IP\n");
+                "usage: nfv-relay A_IP B_IP DATA_PORT B_PORT CONTROL_PORT CONTROLLER_IP "
+                "[STREAM_PORT SINK_PORT]\n");
         return 2;
     }
     int data = udp_socket(data_port);
     int upstream = udp_socket(0);
     int ctl = udp_socket(control_port);
+    int stream = r.stream_port ? udp_socket(r.stream_port) : -1; /* poll skips fd -1 */
     set_forwarding(0);
     static uint8_t buffer[DATAGRAM_BUFFER];
-    struct pollfd fds[3] = {{data, POLLIN, 0}, {upstream, POLLIN, 0}, {ctl, POLLIN, 0}};
+    struct pollfd fds[4] = {
+        {data, POLLIN, 0}, {upstream, POLLIN, 0}, {ctl, POLLIN, 0}, {stream, POLLIN, 0}};
     fprintf(stderr, "nfv-relay: ready\n");
     for (;;) {
-        if (poll(fds, 3, -1) < 0) {
+        if (poll(fds, 4, -1) < 0) {
             if (errno == EINTR) continue;
             perror("nfv-relay: poll");
             return 1;
@@ -204,5 +229,6 @@ int main(int argc, char **argv) {
         if (fds[2].revents & POLLIN) control(ctl, &r);
         if (fds[0].revents & POLLIN) relay_from(data, upstream, &r, 1, buffer);
         if (fds[1].revents & POLLIN) relay_from(upstream, data, &r, 0, buffer);
+        if (fds[3].revents & POLLIN) stream_from(stream, &r, buffer);
     }
 }

@@ -8,11 +8,12 @@ would be the host's.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,27 +62,57 @@ def relay_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build(source("relay.c"), out, what="nfv-relay", flags=("-fpie", "-pie"))
 
 
-@pytest.fixture
-def relay(relay_binary: Path) -> Iterator[tuple[int, int, int, _Echo, _Echo]]:
+READY = b"nfv-relay: ready\n"
+
+
+@contextlib.contextmanager
+def _relay_on_free_ports(
+    binary: Path, count: int, tail: Callable[[list[int]], list[str]]
+) -> Iterator[list[int]]:
+    """The relay on ``count`` ports free a moment ago: its data port, B's, its control port,
+    then what ``tail`` makes of them; started again on others where one was taken between."""
     for attempt in range(3):
-        data, b_port, control = _free_ports(3)
-        b, b2 = _Echo(B, b_port), _Echo(B2, b_port)
-        argv = [str(relay_binary), A, B, str(data), str(b_port), str(control), A]
+        ports = _free_ports(count)
+        data, b_port, control = ports[:3]
+        argv = [str(binary), A, B, str(data), str(b_port), str(control), A, *tail(ports)]
         proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
         try:
             assert proc.stderr is not None
             line = proc.stderr.readline()
-            if line != b"nfv-relay: ready\n" and attempt < 2:
+            if line != READY and attempt < 2:
                 continue  # a port was taken in between: the finally cleans up, then again
-            assert line == b"nfv-relay: ready\n"
-            yield data, b_port, control, b, b2
+            assert line == READY
+            yield ports
             return
         finally:
             proc.kill()
             proc.wait()
             proc.stderr.close()  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def relay(relay_binary: Path) -> Iterator[tuple[int, int, int, _Echo, _Echo]]:
+    with _relay_on_free_ports(relay_binary, 3, lambda _ports: []) as (data, b_port, control):
+        b, b2 = _Echo(B, b_port), _Echo(B2, b_port)
+        try:
+            yield data, b_port, control, b, b2
+        finally:
             b.sock.close()
             b2.sock.close()
+
+
+@pytest.fixture
+def streaming_relay(relay_binary: Path) -> Iterator[tuple[int, int, socket.socket]]:
+    """A relay with a stream port: that port, its control port, and B's sink socket."""
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind((B, 0))
+    sink.settimeout(2)
+    sink_port = str(sink.getsockname()[1])
+    try:
+        with _relay_on_free_ports(relay_binary, 4, lambda ps: [str(ps[3]), sink_port]) as ports:
+            yield ports[3], ports[2], sink  # the stream port, the control port
+    finally:
+        sink.close()
 
 
 def _ask(sock: socket.socket, port: int, payload: bytes) -> tuple[bytes, str]:
@@ -130,3 +161,35 @@ def test_only_a_is_relayed(relay: tuple) -> None:
         assert b.seen == 0
     finally:
         stranger.close()
+
+
+def test_a_stream_goes_one_way_to_b_sink_port_and_a_stranger_is_not_relayed(
+    streaming_relay: tuple[int, int, socket.socket], host_a: socket.socket
+) -> None:
+    stream, control, sink = streaming_relay
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(("127.0.0.9", 0))
+    try:
+        stranger.sendto(b"not from A", ("127.0.0.1", stream))
+        for sequence in range(3):
+            host_a.sendto(b"frame %d" % sequence, ("127.0.0.1", stream))
+        got = [sink.recvfrom(100) for _ in range(3)]
+        assert [data for data, _ in got] == [b"frame 0", b"frame 1", b"frame 2"]
+        assert {peer for _, peer in got} == {("127.0.0.1", stream)}  # from the relay's port
+        host_a.settimeout(0.3)
+        with pytest.raises(TimeoutError):  # one way: nothing comes back to A
+            host_a.recvfrom(100)
+        host_a.settimeout(2)
+        assert _ask(host_a, control, b"ping") == (b"ok", "127.0.0.1")
+        sink.settimeout(0.3)
+        with pytest.raises(TimeoutError):  # the stranger's datagram never came
+            sink.recvfrom(100)
+    finally:
+        stranger.close()
+
+
+def test_a_stream_port_without_a_sink_port_is_refused(relay_binary: Path) -> None:
+    argv = [str(relay_binary), A, B, "7", "7", "7070", A, "9"]
+    done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=10)
+    assert done.returncode == 2
+    assert "[STREAM_PORT SINK_PORT]" in done.stderr

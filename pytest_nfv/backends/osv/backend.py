@@ -104,6 +104,7 @@ from pytest_nfv.backends.shared.switch import (
     Switch,
 )
 from pytest_nfv.backends.shared.teardown import Teardown
+from pytest_nfv.backends.shared.topology import STREAM_PORT
 from pytest_nfv.errors import BackendError, BackendUnavailable, NfvUsageError
 from pytest_nfv.host.cgroups import (
     kernel_bytes,
@@ -122,10 +123,11 @@ DEFAULT_URI = "qemu:///system"
 SWITCH_MAC = BRIDGE_MAC
 TAP_PREFIX = "nv"
 QEMU_PIDFILES = Path("/run/libvirt/qemu")
-RELAY_ARGS = (HOST_A, HOST_B, ECHO_PORT, ECHO_PORT, CONTROL_PORT, GATEWAY)
+RELAY_ARGS = (HOST_A, HOST_B, ECHO_PORT, ECHO_PORT, CONTROL_PORT, GATEWAY, STREAM_PORT, STREAM_PORT)
 """The relay's arguments (``proxy_vnf/c/relay.c``): A, B, its data port, B's port, its control
-port, who may control it. Fixed by the switch's plan, so an OSv disk image can carry them in
-its own command line; instances run the same program, idle."""
+port, who may control it, and the throughput stream's port on the relay and at B (passed on
+one way, to B's receiver rather than its echo responder). Fixed by the switch's plan, so an
+OSv disk image can carry them in its own command line; instances run the same program, idle."""
 _BYPASS_NOTE = (
     "direct path: the guest cannot forward IP, so A and B route to each other on the switch "
     "without the proxy VM"
@@ -539,7 +541,10 @@ class OsvBackend:
         if self._dhcp is not None:
             self._dhcp.add([(spec.mac, spec.address)])
         a, b = testbed.host_a, testbed.host_b
-        args = (a.address, b.address, testbed.echo_port, testbed.echo_port, CONTROL_PORT, GATEWAY)
+        args = (
+            *(a.address, b.address, testbed.echo_port, testbed.echo_port, CONTROL_PORT, GATEWAY),
+            *(STREAM_PORT, STREAM_PORT),
+        )
         self._direct_bypasses_proxy = False
         return self._boot(spec, "proxy", args, on_start)
 

@@ -18,7 +18,8 @@ nothing taken from ``/boot``):
 The guest gets its address as an OSv image does: by DHCP from the run's switch (busybox
 ``udhcpc``; the backend's dnsmasq has a fixed lease for its MAC). ``/init`` reads its role
 from the kernel command line, ``nfv.role=vnf|proxy``, and for the proxy
-``nfv.relay=A_IP,B_IP,DATA_PORT,B_PORT,CONTROL_PORT,CONTROLLER_IP`` (the relay's arguments).
+``nfv.relay=A_IP,B_IP,DATA_PORT,B_PORT,CONTROL_PORT,CONTROLLER_IP,STREAM_PORT,SINK_PORT``
+(the relay's arguments).
 The address comes last (the relay is already listening), so an ICMP echo reply means the
 instance is complete; just before, the DHCP hook says ``nfv-guest: up`` on the serial
 console (kept in a log file for diagnostics; the KVM probe waits for it).

@@ -32,6 +32,7 @@ __all__ = [
     "PROXY",
     "QUIET_SYSCTLS",
     "SCOPE_LINK",
+    "STREAM_PORT",
     "SUBNET",
     "Route",
     "refusals_as",
@@ -46,6 +47,10 @@ BRIDGE_MAC = "02:4e:46:00:00:01"
 told it in advance answers the prober without an ARP broadcast, which the bridge would deliver
 to every port (N instances asking: N² deliveries, all on the CPU of whoever sent the probe)."""
 ECHO_PORT = 7
+STREAM_PORT = 9
+"""UDP port of a throughput stream at host B (discard), where B's receiver counts it: apart
+from ``ECHO_PORT``, so a stream is never echoed back through the path it loads. A proxy that
+relays at the socket layer (the osv relay) passes this port on to B as well."""
 BRIDGE = "br0"
 NUD_PERMANENT = 0x80
 NUD_NOARP = 0x40  # a "static" bridge FDB entry; "permanent" would mean the bridge's own MAC

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from pytest_nfv.backends.shared.topology import STREAM_PORT
 from pytest_nfv.errors import NfvUsageError
 from pytest_nfv.model import Endpoint, Testbed
 
@@ -51,9 +52,6 @@ UNPACED = math.inf
 """The offered rate that asks a generator for all it can send: its own ceiling."""
 MIN_FRAME = 64
 MAX_FRAME = 1518
-STREAM_PORT = 9
-"""UDP port of the stream at host B (discard): B's echo responder holds the testbed's
-``echo_port``, and a stream must not be echoed back through the path it loads."""
 
 
 SIMPLE_IMIX: tuple[int, ...] = (64,) * 7 + (570,) * 4 + (1518,)
