@@ -15,6 +15,7 @@ from pytest_nfv.backends.clickos.xen.migration import RECEIVER, live_block, live
 from pytest_nfv.backends.clickos.xen.xl import (
     Xl,
     base_name,
+    describe_hypervisor,
     parse_virt_caps,
     parse_xl_list,
     reap_xl_domains,
@@ -175,6 +176,14 @@ def test_the_hypervisors_capabilities_come_from_xl_info() -> None:
     assert caps == {"pv", "hvm", "hvm_directio", "pv_directio", "gnttab-v1", "gnttab-v2"}
     with pytest.raises(BackendError, match="no virt_caps line"):
         parse_virt_caps("host : dom0\n")
+
+
+def test_the_record_tells_a_users_hypervisor_build_from_debians() -> None:
+    assert describe_hypervisor(INFO) == (
+        "Xen 4.17.7 as xl reports it "
+        "(virt_caps: pv hvm hvm_directio pv_directio gnttab-v1 gnttab-v2)"
+    )
+    assert describe_hypervisor("host : dom0\n") == "Xen ? as xl reports it (virt_caps: ?)"
 
 
 def test_a_pv_domain_moves_live_only_where_xen_has_shadow_paging() -> None:

@@ -24,6 +24,7 @@ created before the probes pass.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable, Sequence
@@ -141,6 +142,7 @@ class ClickosBackend:
         self._instances: dict[str, _Domain] = {}
         self._proxy: _Domain | None = None
         self._moved = False
+        self._hypervisor = ""
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -156,6 +158,10 @@ class ClickosBackend:
             self._libvirt.close()
             raise
         self._version = f"{hypervisor}, libvirt {library}"
+        self._hypervisor = ""
+        if Xl.missing() is None:
+            with contextlib.suppress(BackendError):  # the note is extra: libvirt answered
+                self._hypervisor = self._xl.hypervisor()
         self._standin = manifest_beside(self._image)
         self.identity.register(self.name)
         try:
@@ -194,6 +200,8 @@ class ClickosBackend:
             what = ", the ClickOS stand-in, not ClickOS" if manifest_beside(self._image) else ""
             return EngineInfo("xen", f"via {self._libvirt.uri}, image {image}{what}")
         notes = [f"libvirt {self._libvirt.uri}", f"image {image}"]
+        if self._hypervisor:
+            notes.append(self._hypervisor)
         if self._standin is not None:
             notes.append(
                 f"the ClickOS stand-in (Linux {self._standin.get('kernel_release', '?')}), "

@@ -27,6 +27,7 @@ __all__ = [
     "Xl",
     "XlDomain",
     "base_name",
+    "describe_hypervisor",
     "parse_virt_caps",
     "parse_xl_list",
     "reap_xl_domains",
@@ -86,6 +87,21 @@ def parse_virt_caps(info: str) -> frozenset[str]:
     raise BackendError("xl info printed no virt_caps line")
 
 
+def describe_hypervisor(info: str) -> str:
+    """The running hypervisor as ``xl info`` gives it: its full version and capabilities.
+
+    libvirt reports only the major and minor version, so a run on a user's own build (one
+    with shadow paging, say) would read like Debian's; this tells them apart in the record.
+    """
+    fields = {}
+    for line in info.splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    version = fields.get("xen_version") or "?"
+    caps = fields.get("virt_caps") or "?"
+    return f"Xen {version} as xl reports it (virt_caps: {caps})"
+
+
 def base_name(name: str) -> str:
     """``name`` without the suffix xl gives a domain it is moving."""
     for suffix in MOVE_SUFFIXES:
@@ -115,6 +131,9 @@ class Xl:
 
     def virt_caps(self) -> frozenset[str]:
         return parse_virt_caps(self._run(["xl", "info"]))
+
+    def hypervisor(self) -> str:
+        return describe_hypervisor(self._run(["xl", "info"]))
 
     def domains(self) -> list[XlDomain]:
         return parse_xl_list(self._run(["xl", "list"]))
