@@ -137,6 +137,7 @@ class MigrationRounds:
     def _stream(self) -> ProbeStream:
         path = self._path
         path.set_mode("proxy")
+        path.back_to_b()
         tb = path.testbed
         replier = tb.replier(tb.host_b, through_proxy=True)
         return ProbeStream(

@@ -228,6 +228,16 @@ class ProxyPath:
             )
         return (replied - requested) / 1e9
 
+    def back_to_b(self) -> None:
+        """Point the proxy at B again if a reconfiguration left it at B2 (untimed).
+
+        A reconfiguration test with an odd number of rounds ends at B2; what measures next
+        through the proxy (a stream counted at B's receiver, a migration's probe stream that
+        expects B's replies) must find the path as the testbed describes it.
+        """
+        if self._to_b2:
+            self.reconfigure()
+
     def proxy_memory_mib(self) -> float:
         assert self.proxy is not None
         return instance_memory_mib(self.backend, [self.proxy])

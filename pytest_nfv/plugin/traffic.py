@@ -72,6 +72,7 @@ def nfv_throughput(
         name = pytestconfig.stash[nfv_state_key].settings.generator
         make = generator_maker(pytestconfig, f"{name}-{nfv_frame.label}")
     nfv_testbed.set_mode("proxy")
+    nfv_testbed.back_to_b()  # the stream is counted at B's receiver
     rounds = ThroughputRounds(nfv_testbed.testbed, make, nfv_frame.size)
     rounds.ceiling_fps = _nfv_ceilings.get(nfv_frame)
     _nfv_ceilings[nfv_frame] = rounds.take_ceiling()

@@ -161,6 +161,28 @@ def test_trafgen_streams_through_the_proxy_vnf_to_host_b(lab: Lab) -> None:
     assert trial.received == 1000
 
 
+def test_a_stream_counted_at_b_finds_the_proxy_pointed_back_at_b(lab: Lab) -> None:
+    """A reconfiguration test of an odd number of rounds leaves the proxy at B2: a stream
+    counted at B's receiver then loses everything, until ``back_to_b`` undoes it."""
+    path = ProxyPath(lab)
+    try:
+        path.reconfigure()  # now at B2
+        generator = make_generator("csender", Stream.through_proxy(path.testbed))
+        generator.open()
+        try:
+            at_b2 = generator.trial(64, 1000.0, 0.5)
+            path.back_to_b()
+            path.back_to_b()  # at B already: nothing to do
+            at_b = generator.trial(64, 1000.0, 0.5)
+        finally:
+            generator.close()
+    finally:
+        path.close()
+    assert at_b2.sent == at_b.sent == 500
+    assert at_b2.received == 0
+    assert at_b.received == 500
+
+
 def test_a_loss_free_pair_has_its_ndr_at_the_search_maximum_and_says_so(
     pair: tuple[Endpoint, Endpoint],
 ) -> None:
